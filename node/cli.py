@@ -45,7 +45,9 @@ def keys() -> None:
 
 
 @keys.command("new")
-@click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Key file to write (0600).")
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), required=True, help="Key file to write (0600)."
+)
 @click.option("--kind", type=click.Choice(["ed25519", "x25519"]), default="ed25519", show_default=True)
 @click.option("--label", default="", help="A label stored in the key file.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
@@ -117,14 +119,18 @@ def dev() -> None:
 
 
 @dev.command("up")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path(".devnet"), show_default=True)
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=Path(".devnet"), show_default=True
+)
 def dev_up(directory: Path) -> None:
     """Initialise and start a local five-level network."""
     not_built("dev up", 5)
 
 
 @dev.command("down")
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path(".devnet"), show_default=True)
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=Path(".devnet"), show_default=True
+)
 def dev_down(directory: Path) -> None:
     """Stop the local network started by `dev up`."""
     not_built("dev down", 5)
