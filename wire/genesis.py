@@ -26,7 +26,7 @@ from typing import Any
 from wire import codec
 from wire.certificate import ValidatorSet
 from wire.crypto import PUBKEY_SIZE, sha256
-from wire.errors import GenesisError
+from wire.errors import EncodeError, GenesisError
 
 LEVELS: tuple[str, ...] = ("CENTRAL", "PROVINCE", "CITY", "COUNTY", "BRANCH")
 ROLES: tuple[str, ...] = ("admin", "operator", "approver", "auditor", "integration")
@@ -228,6 +228,8 @@ class Genesis:
             users = tuple(_user(u) for u in _list(doc, "users"))
             rule_config = _obj(doc, "rule_config")
             codec.canonical(rule_config)
+        except EncodeError as exc:
+            raise GenesisError(f"rule_config is malformed: {exc}") from exc
         except (KeyError, TypeError, ValueError) as exc:
             raise GenesisError(f"genesis field missing or malformed: {exc}") from exc
         genesis = cls(

@@ -1,0 +1,327 @@
+"""Block storage on LevelDB (plyvel): blocks, certificates, transaction index, receipts, ledger state,
+consensus records and the meta record.
+
+Rules:
+
+- A committed block is written in ONE `write_batch(transaction=True, sync=True)`: block,
+  certificate, hash index, transaction index, receipts, state changes, the state-hash accumulator
+  and the meta record together. After any crash the store holds exactly the blocks up to the meta
+  height: all of a block or none of it (RELIABILITY D1, C3).
+- Consensus records (`Persist` actions) are written with `sync=True` before the caller sends
+  anything that depends on them.
+- Keys are namespaced by one leading byte; heights are 8-byte big-endian so they sort.
+- Every plyvel failure becomes a StorageError subclass; the caller treats it as fatal (stop, never
+  sign or serve on bad data). After a write fails the store refuses every later write.
+- One process per directory (LevelDB's lock); a second opener gets StorageLockedError.
+- The store is bound to one chain: the genesis hash is written on creation and checked on open.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import plyvel
+
+from node.errors import (
+    StorageCorruptError,
+    StorageError,
+    StorageLockedError,
+    StorageUnavailableError,
+    WrongChainError,
+)
+from wire import codec
+from wire.types import Block, CommitCertificate, Receipt
+
+META = b"M:last"
+GENESIS = b"M:genesis"
+STATEHASH = b"M:statehash"
+P_BLOCK = b"B"
+P_CERT = b"C"
+P_HASH = b"H"
+P_TX = b"T"
+P_RECEIPT = b"R"
+P_STATE = b"S"
+P_CONSENSUS = b"K"
+
+
+def _h(height: int) -> bytes:
+    return height.to_bytes(8, "big")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Meta:
+    """The last complete block: its height and hash, and the roots after executing it."""
+
+    height: int
+    block_hash: bytes
+    state_root: bytes
+    results_root: bytes
+
+    def encode(self) -> bytes:
+        return codec.encode_trusted([self.height, self.block_hash, self.state_root, self.results_root])
+
+    @classmethod
+    def decode(cls, data: bytes) -> Meta:
+        h, bh, sr, rr = codec.decode(data)
+        return cls(height=h, block_hash=bh, state_root=sr, results_root=rr)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TxLocation:
+    height: int
+    index: int
+
+
+class BlockStore:
+    """The node's LevelDB. Open with `BlockStore.open(path, genesis_hash)`; close when done."""
+
+    def __init__(self, db: Any, path: Path) -> None:
+        self._db = db
+        self.path = path
+        self._failed: StorageError | None = None
+
+    # ------------------------------------------------------------------ opening and closing
+    @classmethod
+    def open(cls, path: Path, genesis_hash: bytes, *, create: bool = True) -> BlockStore:
+        path = Path(path)
+        try:
+            if create:
+                path.mkdir(parents=True, exist_ok=True)
+            db = plyvel.DB(str(path), create_if_missing=create, paranoid_checks=True)
+        except plyvel.CorruptionError as exc:
+            raise StorageCorruptError(f"data directory {path} is corrupt: {exc}") from exc
+        except plyvel.IOError as exc:
+            raise _io_error(path, exc) from exc
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise StorageUnavailableError(
+                    f"data directory {path} is not writable: {exc.strerror}"
+                ) from exc
+            raise StorageUnavailableError(f"cannot use data directory {path}: {exc.strerror}") from exc
+        except plyvel.Error as exc:
+            raise _io_error(path, exc) from exc
+        store = cls(db, path)
+        try:
+            store._bind_genesis(genesis_hash)
+        except BaseException:
+            db.close()
+            raise
+        return store
+
+    def _bind_genesis(self, genesis_hash: bytes) -> None:
+        stored = self._get(GENESIS)
+        if stored is None:
+            if self._get(META) is not None:
+                raise StorageCorruptError(f"{self.path}: blocks present but no genesis marker")
+            self._write([(GENESIS, genesis_hash)], sync=True)
+        elif stored != genesis_hash:
+            raise WrongChainError(
+                f"{self.path} holds chain with genesis {stored.hex()[:16]}…, not {genesis_hash.hex()[:16]}…"
+            )
+
+    def close(self) -> None:
+        if not self._db.closed:
+            self._db.close()
+
+    def __enter__(self) -> BlockStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ low level
+    def _get(self, key: bytes) -> bytes | None:
+        try:
+            value: bytes | None = self._db.get(key, verify_checksums=True)
+        except plyvel.CorruptionError as exc:
+            raise StorageCorruptError(f"{self.path}: corrupt record: {exc}") from exc
+        except plyvel.Error as exc:
+            raise StorageError(f"{self.path}: read failed: {exc}") from exc
+        except RuntimeError as exc:  # plyvel raises RuntimeError on a closed database
+            raise StorageError(f"{self.path}: {exc}") from exc
+        return value
+
+    def _write(self, puts: Sequence[tuple[bytes, bytes | None]], *, sync: bool) -> None:
+        if self._failed is not None:
+            raise StorageError(f"{self.path}: refusing writes after an earlier failure: {self._failed}")
+        try:
+            with self._db.write_batch(transaction=True, sync=sync) as wb:
+                for key, value in puts:
+                    if value is None:
+                        wb.delete(key)
+                    else:
+                        wb.put(key, value)
+        except plyvel.Error as exc:
+            self._failed = (
+                _io_error(self.path, exc) if isinstance(exc, plyvel.IOError) else StorageError(str(exc))
+            )
+            raise self._failed from exc
+        except RuntimeError as exc:
+            self._failed = StorageError(f"{self.path}: {exc}")
+            raise self._failed from exc
+
+    def _scan(self, start: bytes, stop: bytes) -> Iterator[tuple[bytes, bytes]]:
+        try:
+            yield from self._db.iterator(start=start, stop=stop, verify_checksums=True)
+        except plyvel.CorruptionError as exc:
+            raise StorageCorruptError(f"{self.path}: corrupt record during scan: {exc}") from exc
+        except plyvel.Error as exc:
+            raise StorageError(f"{self.path}: scan failed: {exc}") from exc
+
+    # ------------------------------------------------------------------ the commit path
+    def commit_block(
+        self,
+        block: Block,
+        certificate: CommitCertificate,
+        receipts: Sequence[Receipt],
+        writes: Sequence[tuple[bytes, bytes | None]],
+        meta: Meta,
+        state_hash: bytes,
+        consensus: Sequence[tuple[bytes, bytes | None]] = (),
+    ) -> None:
+        """Write one executed block and everything that follows from it in one synced batch."""
+        height = block.header.height
+        if meta.height != height or meta.block_hash != block.hash:
+            raise StorageError("meta record does not describe the block being committed")
+        current = self.meta()
+        expected = 1 if current is None else current.height + 1
+        if height != expected:
+            raise StorageError(f"block {height} out of order: the store expects {expected}")
+        if len(receipts) != len(block.txs):
+            raise StorageError(f"block {height}: {len(receipts)} receipts for {len(block.txs)} transactions")
+        puts: list[tuple[bytes, bytes | None]] = [
+            (P_BLOCK + _h(height), block.encode()),
+            (P_CERT + _h(height), certificate.encode()),
+            (P_HASH + block.hash, _h(height)),
+        ]
+        for index, receipt in enumerate(receipts):
+            puts.append((P_TX + receipt.tx_id, codec.encode_trusted([height, index])))
+            puts.append((P_RECEIPT + _h(height) + index.to_bytes(4, "big"), receipt.encode()))
+        puts.extend((P_STATE + key, value) for key, value in writes)
+        puts.extend((P_CONSENSUS + key, value) for key, value in consensus)
+        puts.append((STATEHASH, state_hash))
+        puts.append((META, meta.encode()))
+        self._write(puts, sync=True)
+
+    def write_genesis_state(
+        self, entries: Sequence[tuple[bytes, bytes]], meta: Meta, state_hash: bytes
+    ) -> None:
+        """Write the genesis state (height 0) once, in one synced batch."""
+        if self.meta() is not None:
+            raise StorageError("genesis state written twice")
+        puts: list[tuple[bytes, bytes | None]] = [(P_STATE + k, v) for k, v in entries]
+        puts.append((STATEHASH, state_hash))
+        puts.append((META, meta.encode()))
+        self._write(puts, sync=True)
+
+    def persist_consensus(self, entries: Sequence[tuple[bytes, bytes | None]]) -> None:
+        """Durably write consensus records (own votes etc.) before anything is sent."""
+        self._write([(P_CONSENSUS + k, v) for k, v in entries], sync=True)
+
+    # ------------------------------------------------------------------ reads
+    def meta(self) -> Meta | None:
+        raw = self._get(META)
+        if raw is None:
+            return None
+        try:
+            return Meta.decode(raw)
+        except (ValueError, TypeError) as exc:
+            raise StorageCorruptError(f"{self.path}: meta record is corrupt") from exc
+
+    @property
+    def height(self) -> int:
+        meta = self.meta()
+        return 0 if meta is None else meta.height
+
+    def state_hash_bytes(self) -> bytes | None:
+        return self._get(STATEHASH)
+
+    def block_bytes(self, height: int) -> bytes | None:
+        return self._get(P_BLOCK + _h(height))
+
+    def block(self, height: int) -> Block | None:
+        raw = self.block_bytes(height)
+        return None if raw is None else self._decode(Block.decode, raw, f"block {height}")
+
+    def certificate_bytes(self, height: int) -> bytes | None:
+        return self._get(P_CERT + _h(height))
+
+    def certificate(self, height: int) -> CommitCertificate | None:
+        raw = self.certificate_bytes(height)
+        return None if raw is None else self._decode(CommitCertificate.decode, raw, f"certificate {height}")
+
+    def height_of(self, block_hash: bytes) -> int | None:
+        raw = self._get(P_HASH + block_hash)
+        return None if raw is None else int.from_bytes(raw, "big")
+
+    def tx_location(self, tx_id: bytes) -> TxLocation | None:
+        raw = self._get(P_TX + tx_id)
+        if raw is None:
+            return None
+        height, index = self._decode(codec.decode, raw, "tx index")
+        return TxLocation(height=height, index=index)
+
+    def receipt(self, height: int, index: int) -> Receipt | None:
+        raw = self._get(P_RECEIPT + _h(height) + index.to_bytes(4, "big"))
+        return None if raw is None else self._decode(Receipt.decode, raw, f"receipt {height}/{index}")
+
+    def receipts(self, height: int) -> list[Receipt]:
+        rows = self._scan(P_RECEIPT + _h(height), P_RECEIPT + _h(height + 1))
+        return [self._decode(Receipt.decode, v, f"receipt {height}") for _, v in rows]
+
+    def state_get(self, key: bytes) -> bytes | None:
+        return self._get(P_STATE + key)
+
+    def state_scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        n = len(P_STATE)
+        for k, v in self._scan(P_STATE + start, P_STATE + end):
+            yield k[n:], v
+
+    def state_items(self) -> Iterator[tuple[bytes, bytes]]:
+        n = len(P_STATE)
+        for k, v in self._scan(P_STATE, bytes([P_STATE[0] + 1])):
+            yield k[n:], v
+
+    def consensus_entries(self) -> Iterator[tuple[bytes, bytes]]:
+        n = len(P_CONSENSUS)
+        for k, v in self._scan(P_CONSENSUS, bytes([P_CONSENSUS[0] + 1])):
+            yield k[n:], v
+
+    def _decode(self, fn: Any, raw: bytes, what: str) -> Any:
+        try:
+            return fn(raw)
+        except Exception as exc:  # any decode failure of stored bytes is corruption
+            raise StorageCorruptError(f"{self.path}: stored {what} does not decode: {exc}") from exc
+
+
+class StoreReader:
+    """Adapter giving the contracts' StateReader view (get / scan) over the stored state."""
+
+    def __init__(self, store: BlockStore) -> None:
+        self._store = store
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._store.state_get(key)
+
+    def scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        return self._store.state_scan(start, end)
+
+
+def _io_error(path: Path, exc: BaseException) -> StorageError:
+    text = str(exc)
+    lowered = text.lower()
+    if "lock" in lowered and (
+        "temporarily unavailable" in lowered or "already held" in lowered or "resource" in lowered
+    ):
+        return StorageLockedError(f"data directory {path} is in use by another process (LevelDB lock held)")
+    if "read-only" in lowered or "permission denied" in lowered or f"errno {errno.EROFS}" in lowered:
+        return StorageUnavailableError(f"data directory {path} is not writable: {text}")
+    if "no space" in lowered:
+        return StorageUnavailableError(f"disk full under {path}: {text}")
+    if "does not exist" in lowered:
+        return StorageUnavailableError(f"data directory {path} does not exist")
+    return StorageUnavailableError(f"cannot use data directory {path}: {text}")

@@ -1,0 +1,38 @@
+"""Child process for the kill -9 test: commits blocks as fast as it can until killed.
+
+Each block h writes state `counter = h` and `block/<h>`, so a reader can check that the state
+matches the height exactly: a partial batch would show up as a mismatch.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from node.storage import BlockStore, Meta
+from tests.storage_fixtures import GENESIS_HASH, make_block
+from wire.statehash import StateHash
+
+
+def main(path: str) -> None:
+    store = BlockStore.open(Path(path), GENESIS_HASH)
+    meta = store.meta()
+    height = 0 if meta is None else meta.height
+    prev = GENESIS_HASH if meta is None else meta.block_hash
+    raw = store.state_hash_bytes()
+    sh = StateHash() if raw is None else StateHash.from_bytes(raw)
+    print("ready", flush=True)
+    while True:
+        height += 1
+        block, cert, receipts = make_block(height, prev, n_txs=20)
+        old = store.state_get(b"counter")
+        writes = [(b"counter", str(height).encode()), (b"block/%d" % height, block.hash)]
+        sh.update(b"counter", old, writes[0][1])
+        sh.update(writes[1][0], None, writes[1][1])
+        meta = Meta(height=height, block_hash=block.hash, state_root=sh.root(), results_root=b"\x00" * 32)
+        store.commit_block(block, cert, receipts, writes, meta, sh.lanes_bytes())
+        prev = block.hash
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,132 @@
+"""Block storage: round trips, ordering, and clear errors for locked, corrupt, read-only or foreign data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from node.errors import (
+    StorageCorruptError,
+    StorageError,
+    StorageUnavailableError,
+    WrongChainError,
+)
+from node.storage import BlockStore, Meta, StoreReader
+from tests.storage_fixtures import GENESIS_HASH, make_block
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _commit(store: BlockStore, height: int, prev: bytes) -> bytes:
+    block, cert, receipts = make_block(height, prev)
+    meta = Meta(height=height, block_hash=block.hash, state_root=b"\x01" * 32, results_root=b"\x02" * 32)
+    store.commit_block(
+        block, cert, receipts, [(b"s/%d" % height, b"v%d" % height), (b"s/last", b"%d" % height)], meta, b""
+    )
+    return block.hash
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    with BlockStore.open(tmp_path / "db", GENESIS_HASH) as store:
+        assert store.meta() is None and store.height == 0
+        h1 = _commit(store, 1, GENESIS_HASH)
+        h2 = _commit(store, 2, h1)
+        assert store.height == 2
+        block = store.block(2)
+        assert block is not None and block.hash == h2 and block.header.prev_block_hash == h1
+        assert store.height_of(h1) == 1
+        receipts = store.receipts(2)
+        assert len(receipts) == 3
+        loc = store.tx_location(receipts[1].tx_id)
+        assert loc is not None and (loc.height, loc.index) == (2, 1)
+        assert store.receipt(2, 1) == receipts[1]
+        reader = StoreReader(store)
+        assert reader.get(b"s/last") == b"2"
+        assert [k for k, _ in reader.scan(b"s/", b"s0")] == [b"s/1", b"s/2", b"s/last"]
+    with BlockStore.open(tmp_path / "db", GENESIS_HASH) as store:
+        assert store.height == 2
+
+
+def test_out_of_order_and_inconsistent_commits_are_refused(tmp_path: Path) -> None:
+    with BlockStore.open(tmp_path / "db", GENESIS_HASH) as store:
+        block, cert, receipts = make_block(2, GENESIS_HASH)
+        meta = Meta(height=2, block_hash=block.hash, state_root=b"\x00" * 32, results_root=b"\x00" * 32)
+        with pytest.raises(StorageError, match="out of order"):
+            store.commit_block(block, cert, receipts, [], meta, b"")
+        block, cert, receipts = make_block(1, GENESIS_HASH)
+        meta = Meta(height=1, block_hash=block.hash, state_root=b"\x00" * 32, results_root=b"\x00" * 32)
+        with pytest.raises(StorageError, match="receipts"):
+            store.commit_block(block, cert, receipts[:1], [], meta, b"")
+        assert store.height == 0
+
+
+def test_second_process_gets_a_clear_lock_error(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    with BlockStore.open(path, GENESIS_HASH):
+        code = (
+            "import sys\n"
+            "from pathlib import Path\n"
+            "from node.storage import BlockStore\n"
+            "from node.errors import StorageLockedError\n"
+            "try:\n"
+            f"    BlockStore.open(Path({str(path)!r}), b'\\x42' * 32)\n"
+            "except StorageLockedError as e:\n"
+            "    print('LOCKED', e); sys.exit(0)\n"
+            "sys.exit(1)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr
+        assert "in use by another process" in out.stdout
+
+
+def test_corrupt_directory_is_reported_not_crashed(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    with BlockStore.open(path, GENESIS_HASH) as store:
+        _commit(store, 1, GENESIS_HASH)
+    (path / "CURRENT").write_text("MANIFEST-999999\n")
+    with pytest.raises((StorageCorruptError, StorageUnavailableError)):
+        BlockStore.open(path, GENESIS_HASH)
+    for manifest in path.glob("MANIFEST-*"):
+        manifest.write_bytes(b"\x00garbage" * 10)
+    (path / "CURRENT").write_text(next(path.glob("MANIFEST-*")).name + "\n")
+    with pytest.raises(StorageError):
+        BlockStore.open(path, GENESIS_HASH)
+
+
+def test_foreign_chain_is_refused(tmp_path: Path) -> None:
+    with BlockStore.open(tmp_path / "db", GENESIS_HASH):
+        pass
+    with pytest.raises(WrongChainError):
+        BlockStore.open(tmp_path / "db", b"\x43" * 32)
+
+
+def test_read_only_directory_gets_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "ro"
+    path.mkdir()
+    if os.geteuid() == 0:
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)], capture_output=True
+        )
+        if mounted.returncode != 0:
+            pytest.skip("running as root without permission to mount a read-only tmpfs")
+    else:
+        path.chmod(0o555)
+    try:
+        with pytest.raises(StorageUnavailableError, match=r"not writable|cannot use"):
+            BlockStore.open(path / "db", GENESIS_HASH)
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", str(path)], check=False)
+        else:
+            path.chmod(0o755)
+
+
+def test_missing_directory_without_create(tmp_path: Path) -> None:
+    with pytest.raises(StorageUnavailableError):
+        BlockStore.open(tmp_path / "nope", GENESIS_HASH, create=False)
