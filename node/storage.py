@@ -91,7 +91,7 @@ class BlockStore:
         try:
             if create:
                 path.mkdir(parents=True, exist_ok=True)
-            db = plyvel.DB(str(path), create_if_missing=create, paranoid_checks=True)
+            db = plyvel.DB(str(path), create_if_missing=create, paranoid_checks=True, bloom_filter_bits=10)
         except plyvel.CorruptionError as exc:
             raise StorageCorruptError(f"data directory {path} is corrupt: {exc}") from exc
         except plyvel.IOError as exc:
@@ -198,8 +198,12 @@ class BlockStore:
             (P_CERT + _h(height), certificate.encode()),
             (P_HASH + block.hash, _h(height)),
         ]
+        indexed: set[bytes] = set()
         for index, receipt in enumerate(receipts):
-            puts.append((P_TX + receipt.tx_id, codec.encode_trusted([height, index])))
+            # the first occurrence of an id keeps the index; a replay never moves it
+            if receipt.tx_id not in indexed and self._get(P_TX + receipt.tx_id) is None:
+                puts.append((P_TX + receipt.tx_id, codec.encode_trusted([height, index])))
+                indexed.add(receipt.tx_id)
             puts.append((P_RECEIPT + _h(height) + index.to_bytes(4, "big"), receipt.encode()))
         puts.extend((P_STATE + key, value) for key, value in writes)
         puts.extend((P_CONSENSUS + key, value) for key, value in consensus)

@@ -1,0 +1,199 @@
+"""The node's HTTP API (FastAPI, served by uvicorn inside the node process).
+
+Rules:
+
+- Every error is JSON `{"error": {"code": ..., "message": ...}}` with a 4xx status for anything
+  the client sent (bad bytes, unknown ids, oversize bodies, wrong parameters) and 503 only for a
+  node that cannot serve right now; no client input produces a 5xx.
+- Bytes are hex in JSON. Block and transaction responses also carry the exact stored bytes
+  (`block_bytes`, `certificate_bytes`, `tx_bytes`, `receipt_bytes`) so a client verifies what it
+  reads instead of trusting the JSON rendering.
+- Every response states the height it reflects (`height`).
+- The app is built by `create_app(service)`; nothing is module-global.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from wire.types import Block, BlockHeader, CommitCertificate, Receipt
+
+MAX_BODY_BYTES = 96 * 1024
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+class NodeService(Protocol):
+    """What the API needs from the running node."""
+
+    def status(self) -> dict[str, Any]: ...
+    def health(self) -> tuple[bool, dict[str, Any]]: ...
+    def submit(self, raw: bytes) -> dict[str, Any]: ...
+    def tx_status(self, tx_id: bytes) -> dict[str, Any] | None: ...
+    def block(self, height: int) -> tuple[bytes, bytes] | None: ...
+    def height(self) -> int: ...
+    def metrics(self) -> tuple[bytes, str]: ...
+
+
+def header_json(h: BlockHeader) -> dict[str, Any]:
+    return {
+        "chain_id": h.chain_id,
+        "height": h.height,
+        "view": h.view,
+        "timestamp_ms": h.timestamp_ms,
+        "prev_block_hash": h.prev_block_hash.hex(),
+        "tx_root": h.tx_root.hex(),
+        "prev_state_root": h.prev_state_root.hex(),
+        "prev_results_root": h.prev_results_root.hex(),
+        "validators_hash": h.validators_hash.hex(),
+        "proposer": h.proposer,
+    }
+
+
+def certificate_json(c: CommitCertificate) -> dict[str, Any]:
+    return {
+        "height": c.height,
+        "view": c.view,
+        "block_hash": c.block_hash.hex(),
+        "signatures": [{"validator_index": i, "signature": s.hex()} for i, s in c.signatures],
+    }
+
+
+def receipt_json(r: Receipt) -> dict[str, Any]:
+    return {
+        "tx_id": r.tx_id.hex(),
+        "status": r.status,
+        "rule_id": r.rule_id,
+        "reason_code": r.reason_code,
+        "reason": r.reason,
+        "alerts": [{"alert_id": a.alert_id, "rule_id": a.rule_id, "colour": a.colour} for a in r.alerts],
+        "writes": list(r.writes),
+        "shadow": [
+            {"rule_id": s.rule_id, "colour": s.colour, "disposition": s.disposition, "reason_code": s.reason_code}
+            for s in r.shadow
+        ],
+        "receipt_bytes": r.encode().hex(),
+    }
+
+
+def _hex_id(value: str, what: str) -> bytes:
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raise ApiError(400, "bad_id", f"{what} must be 64 hex characters") from None
+    if len(raw) != 32:
+        raise ApiError(400, "bad_id", f"{what} must be 64 hex characters")
+    return raw
+
+
+def create_app(service: NodeService, *, title: str = "orgledger node") -> FastAPI:
+    app = FastAPI(title=title, version="1", docs_url="/docs", redoc_url=None)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"code": exc.code, "message": exc.message}, "height": service.height()},
+            status_code=exc.status,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse(
+            {"error": {"code": "bad_request", "message": f"{where}: {first.get('msg', 'invalid request')}"}},
+            status_code=400,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        ok, detail = service.health()
+        return JSONResponse({"ok": ok, **detail}, status_code=200 if ok else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        body, content_type = service.metrics()
+        return Response(content=body, media_type=content_type)
+
+    @app.get("/v1/status")
+    async def status() -> dict[str, Any]:
+        return service.status()
+
+    @app.post("/v1/tx", status_code=202)
+    async def submit(request: Request) -> JSONResponse:
+        raw = await _read_body(request)
+        result = service.submit(raw)
+        return JSONResponse(result, status_code=200 if result.get("status") == "committed" else 202)
+
+    @app.get("/v1/tx/{tx_id}")
+    async def tx(tx_id: str) -> dict[str, Any]:
+        found = service.tx_status(_hex_id(tx_id, "tx id"))
+        if found is None:
+            raise ApiError(404, "unknown_tx", "no such transaction on this node (pending or committed)")
+        return found
+
+    @app.get("/v1/blocks/{height}")
+    async def block(height: int) -> dict[str, Any]:
+        if height < 1:
+            raise ApiError(400, "bad_height", "heights start at 1")
+        found = service.block(height)
+        if found is None:
+            raise ApiError(404, "unknown_block", f"no block at height {height} yet (height is {service.height()})")
+        block_bytes, cert_bytes = found
+        blk, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
+        return {
+            "height": service.height(),
+            "block_height": height,
+            "block_hash": blk.hash.hex(),
+            "header": header_json(blk.header),
+            "txs": [t.hex() for t in blk.txs],
+            "certificate": certificate_json(cert),
+            "block_bytes": block_bytes.hex(),
+            "certificate_bytes": cert_bytes.hex(),
+        }
+
+    return app
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > MAX_BODY_BYTES:
+                raise ApiError(413, "too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
+        except ValueError:
+            raise ApiError(400, "bad_request", "invalid Content-Length") from None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(413, "too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    ctype = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
+    if ctype == "application/json":
+        import json
+
+        try:
+            doc = json.loads(body)
+            return bytes.fromhex(doc["tx"])
+        except (ValueError, KeyError, TypeError):
+            raise ApiError(400, "bad_request", 'JSON body must be {"tx": "<hex of the signed transaction>"}') from None
+    if ctype in ("application/octet-stream", "application/msgpack", "application/x-msgpack"):
+        return body
+    raise ApiError(415, "unsupported_media_type", "send application/octet-stream (msgpack bytes) or application/json")

@@ -1,0 +1,160 @@
+"""The mempool: admission of signed transactions, deduplication, bounds, and the signature cache.
+
+Rules:
+
+- Admission checks, in order: size, strict decoding, chain id, the contracts' stateless check
+  (known type, payload schema), signatures (main and approvals), not already committed. Each
+  failure is an AdmissionError with a stable reason code and the HTTP status the API returns.
+- Deduplicated by transaction id: admitting a transaction already pending is not an error (the
+  caller gets the same id back), so client retries are idempotent.
+- Bounded in count and bytes overall and per signer; a full pool refuses new transactions
+  (status 503 / 429) rather than evicting admitted ones: nothing admitted is silently lost.
+- Every signature is verified once per node: `SignatureCache` remembers the SHA-256 of transaction
+  bytes that verified, so proposal validation of a block whose transactions were admitted here
+  costs a hash per transaction, not a verification (bounded LRU).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from contracts import TxRejected, check_tx
+from node.errors import NodeError
+from wire.crypto import sha256
+from wire.errors import DecodeError
+from wire.types import MAX_TX_BYTES, SignedTransaction
+
+
+class AdmissionError(NodeError):
+    """A transaction refused at admission. `status` is the HTTP status the API answers with."""
+
+    code = "rejected"
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class SignatureCache:
+    """Bounded LRU of SHA-256(tx bytes) whose signatures verified on this node."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._capacity = capacity
+        self.hits = 0
+        self.misses = 0
+
+    def verified(self, raw: bytes, tx: SignedTransaction | None = None) -> bool:
+        key = sha256(raw)
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            self.hits += 1
+            return True
+        self.misses += 1
+        if tx is None:
+            try:
+                tx = SignedTransaction.decode(raw)
+            except DecodeError:
+                return False
+        if not tx.signature_ok():
+            return False
+        self._seen[key] = None
+        if len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    tx: SignedTransaction
+    raw: bytes
+
+
+class Mempool:
+    def __init__(
+        self,
+        *,
+        chain_id: str,
+        signatures: SignatureCache,
+        is_committed: Callable[[bytes], bool],
+        max_txs: int = 50_000,
+        max_bytes: int = 128 * 1024 * 1024,
+        per_signer_max: int = 5_000,
+        max_tx_bytes: int = MAX_TX_BYTES,
+    ) -> None:
+        self._chain_id = chain_id
+        self._signatures = signatures
+        self._is_committed = is_committed
+        self.max_txs, self.max_bytes, self.per_signer_max = max_txs, max_bytes, per_signer_max
+        self._max_tx_bytes = max_tx_bytes
+        self._pending: OrderedDict[bytes, Pending] = OrderedDict()
+        self._per_signer: dict[bytes, int] = {}
+        self.bytes = 0
+        self.refused: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __contains__(self, tx_id: bytes) -> bool:
+        return tx_id in self._pending
+
+    def get(self, tx_id: bytes) -> Pending | None:
+        return self._pending.get(tx_id)
+
+    def admit(self, raw: bytes) -> tuple[SignedTransaction, bool]:
+        """Admit `raw`; return (transaction, newly_added). Raises AdmissionError."""
+        try:
+            return self._admit(raw)
+        except AdmissionError as exc:
+            self.refused[exc.code] = self.refused.get(exc.code, 0) + 1
+            raise
+
+    def _admit(self, raw: bytes) -> tuple[SignedTransaction, bool]:
+        if len(raw) > self._max_tx_bytes + 1024:
+            raise AdmissionError("too_large", f"transaction of {len(raw)} bytes exceeds the limit", 413)
+        try:
+            tx = SignedTransaction.decode(raw)
+        except DecodeError as exc:
+            raise AdmissionError(exc.code, f"malformed transaction: {exc.message}") from exc
+        if tx.body.chain_id != self._chain_id:
+            raise AdmissionError("wrong_chain", f"transaction is for chain {tx.body.chain_id!r}, this is {self._chain_id!r}")
+        tx_id = tx.tx_id
+        if tx_id in self._pending:
+            return self._pending[tx_id].tx, False
+        try:
+            check_tx(tx)
+        except TxRejected as exc:
+            raise AdmissionError(exc.code, str(exc)) from exc
+        if not self._signatures.verified(raw, tx):
+            raise AdmissionError("bad_signature", "a signature of the transaction does not verify", 401)
+        if self._is_committed(tx_id):
+            raise AdmissionError("already_committed", "the transaction is already in the ledger", 409)
+        if len(self._pending) >= self.max_txs or self.bytes + len(raw) > self.max_bytes:
+            raise AdmissionError("mempool_full", "the node's mempool is full; retry later", 503)
+        signer = tx.body.signer
+        if self._per_signer.get(signer, 0) >= self.per_signer_max:
+            raise AdmissionError("signer_quota", "too many pending transactions from this key", 429)
+        self._pending[tx_id] = Pending(tx=tx, raw=raw)
+        self._per_signer[signer] = self._per_signer.get(signer, 0) + 1
+        self.bytes += len(raw)
+        return tx, True
+
+    def remove(self, tx_ids: Sequence[bytes]) -> None:
+        for tx_id in tx_ids:
+            p = self._pending.pop(tx_id, None)
+            if p is None:
+                continue
+            self.bytes -= len(p.raw)
+            signer = p.tx.body.signer
+            left = self._per_signer.get(signer, 1) - 1
+            if left:
+                self._per_signer[signer] = left
+            else:
+                self._per_signer.pop(signer, None)
+
+    def raws(self) -> Iterator[bytes]:
+        for p in self._pending.values():
+            yield p.raw
