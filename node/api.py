@@ -41,7 +41,7 @@ class NodeService(Protocol):
     def tx_status(self, tx_id: bytes) -> dict[str, Any] | None: ...
     def block(self, height: int) -> tuple[bytes, bytes] | None: ...
     def height(self) -> int: ...
-    def metrics(self) -> tuple[bytes, str]: ...
+    def render_metrics(self) -> tuple[bytes, str]: ...
 
 
 def header_json(h: BlockHeader) -> dict[str, Any]:
@@ -78,7 +78,12 @@ def receipt_json(r: Receipt) -> dict[str, Any]:
         "alerts": [{"alert_id": a.alert_id, "rule_id": a.rule_id, "colour": a.colour} for a in r.alerts],
         "writes": list(r.writes),
         "shadow": [
-            {"rule_id": s.rule_id, "colour": s.colour, "disposition": s.disposition, "reason_code": s.reason_code}
+            {
+                "rule_id": s.rule_id,
+                "colour": s.colour,
+                "disposition": s.disposition,
+                "reason_code": s.reason_code,
+            }
             for s in r.shadow
         ],
         "receipt_bytes": r.encode().hex(),
@@ -118,7 +123,9 @@ def create_app(service: NodeService, *, title: str = "orgledger node") -> FastAP
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
+        return JSONResponse(
+            {"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code
+        )
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -127,7 +134,7 @@ def create_app(service: NodeService, *, title: str = "orgledger node") -> FastAP
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        body, content_type = service.metrics()
+        body, content_type = service.render_metrics()
         return Response(content=body, media_type=content_type)
 
     @app.get("/v1/status")
@@ -153,7 +160,9 @@ def create_app(service: NodeService, *, title: str = "orgledger node") -> FastAP
             raise ApiError(400, "bad_height", "heights start at 1")
         found = service.block(height)
         if found is None:
-            raise ApiError(404, "unknown_block", f"no block at height {height} yet (height is {service.height()})")
+            raise ApiError(
+                404, "unknown_block", f"no block at height {height} yet (height is {service.height()})"
+            )
         block_bytes, cert_bytes = found
         blk, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
         return {
@@ -193,7 +202,11 @@ async def _read_body(request: Request) -> bytes:
             doc = json.loads(body)
             return bytes.fromhex(doc["tx"])
         except (ValueError, KeyError, TypeError):
-            raise ApiError(400, "bad_request", 'JSON body must be {"tx": "<hex of the signed transaction>"}') from None
+            raise ApiError(
+                400, "bad_request", 'JSON body must be {"tx": "<hex of the signed transaction>"}'
+            ) from None
     if ctype in ("application/octet-stream", "application/msgpack", "application/x-msgpack"):
         return body
-    raise ApiError(415, "unsupported_media_type", "send application/octet-stream (msgpack bytes) or application/json")
+    raise ApiError(
+        415, "unsupported_media_type", "send application/octet-stream (msgpack bytes) or application/json"
+    )

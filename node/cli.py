@@ -110,7 +110,33 @@ def node() -> None:
 @click.option("--config", type=click.Path(path_type=Path), required=True, help="The node's node.toml.")
 def node_run(config: Path) -> None:
     """Run one node in the foreground until SIGTERM."""
-    not_built("node run", 5)
+    import asyncio
+    import logging
+
+    from node.config import NodeConfig
+    from node.errors import NodeError
+    from wire.errors import WireError
+
+    try:
+        cfg = NodeConfig.load(config)
+    except NodeError as exc:
+        fail(str(exc))
+    logging.basicConfig(
+        level=getattr(logging, cfg.log_level, logging.INFO),
+        format=f"%(asctime)s %(levelname)s {cfg.node_id} %(name)s: %(message)s",
+    )
+
+    async def main() -> int:
+        from node.service import Node
+
+        node = Node(cfg)
+        return await node.run()
+
+    try:
+        code = asyncio.run(main())
+    except (NodeError, WireError) as exc:
+        fail(str(exc))
+    sys.exit(code)
 
 
 @cli.group()
@@ -124,7 +150,13 @@ def dev() -> None:
 )
 def dev_up(directory: Path) -> None:
     """Initialise and start a local five-level network."""
-    not_built("dev up", 5)
+    from node.devnet import DevnetError, up
+    from node.netinit import NetInitError
+
+    try:
+        up(directory)
+    except (DevnetError, NetInitError) as exc:
+        fail(str(exc))
 
 
 @dev.command("down")
@@ -133,7 +165,12 @@ def dev_up(directory: Path) -> None:
 )
 def dev_down(directory: Path) -> None:
     """Stop the local network started by `dev up`."""
-    not_built("dev down", 5)
+    from node.devnet import DevnetError, down
+
+    try:
+        down(directory)
+    except DevnetError as exc:
+        fail(str(exc))
 
 
 @cli.group()

@@ -114,7 +114,9 @@ def up(directory: Path, *, timeout_s: float = 90.0, echo: bool = True) -> list[N
     while pending:
         for node_id, proc in list(pending.items()):
             if running_pid(proc) is None:
-                raise DevnetError(f"node {node_id} exited during start-up; last log lines:\n{_log_tail(proc.log_file)}")
+                raise DevnetError(
+                    f"node {node_id} exited during start-up; last log lines:\n{_log_tail(proc.log_file)}"
+                )
             if healthy(proc.url):
                 del pending[node_id]
         if pending and time.monotonic() > deadline:

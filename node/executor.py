@@ -45,7 +45,12 @@ def run_block(state: StateReader, chain_id: str, block: Block) -> BlockResult:
             slots.append(None)
         except DecodeError as exc:
             slots.append(
-                Receipt(tx_id=sha256(raw), status=RECEIPT_REJECTED, reason_code="malformed", reason=exc.message[:200])
+                Receipt(
+                    tx_id=sha256(raw),
+                    status=RECEIPT_REJECTED,
+                    reason_code="malformed",
+                    reason=exc.message[:200],
+                )
             )
     ctx = BlockContext(chain_id=chain_id, height=block.header.height, time_ms=block.header.timestamp_ms)
     outcome = execute_block(state, ctx, decoded)

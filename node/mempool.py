@@ -120,7 +120,9 @@ class Mempool:
         except DecodeError as exc:
             raise AdmissionError(exc.code, f"malformed transaction: {exc.message}") from exc
         if tx.body.chain_id != self._chain_id:
-            raise AdmissionError("wrong_chain", f"transaction is for chain {tx.body.chain_id!r}, this is {self._chain_id!r}")
+            raise AdmissionError(
+                "wrong_chain", f"transaction is for chain {tx.body.chain_id!r}, this is {self._chain_id!r}"
+            )
         tx_id = tx.tx_id
         if tx_id in self._pending:
             return self._pending[tx_id].tx, False

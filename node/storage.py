@@ -46,6 +46,7 @@ P_TX = b"T"
 P_RECEIPT = b"R"
 P_STATE = b"S"
 P_CONSENSUS = b"K"
+P_ROOTS = b"E"
 
 
 def _h(height: int) -> bytes:
@@ -207,6 +208,7 @@ class BlockStore:
             puts.append((P_RECEIPT + _h(height) + index.to_bytes(4, "big"), receipt.encode()))
         puts.extend((P_STATE + key, value) for key, value in writes)
         puts.extend((P_CONSENSUS + key, value) for key, value in consensus)
+        puts.append((P_ROOTS + _h(height), codec.encode_trusted([meta.state_root, meta.results_root])))
         puts.append((STATEHASH, state_hash))
         puts.append((META, meta.encode()))
         self._write(puts, sync=True)
@@ -218,6 +220,7 @@ class BlockStore:
         if self.meta() is not None:
             raise StorageError("genesis state written twice")
         puts: list[tuple[bytes, bytes | None]] = [(P_STATE + k, v) for k, v in entries]
+        puts.append((P_ROOTS + _h(0), codec.encode_trusted([meta.state_root, meta.results_root])))
         puts.append((STATEHASH, state_hash))
         puts.append((META, meta.encode()))
         self._write(puts, sync=True)
@@ -276,6 +279,14 @@ class BlockStore:
     def receipts(self, height: int) -> list[Receipt]:
         rows = self._scan(P_RECEIPT + _h(height), P_RECEIPT + _h(height + 1))
         return [self._decode(Receipt.decode, v, f"receipt {height}") for _, v in rows]
+
+    def roots(self, height: int) -> tuple[bytes, bytes] | None:
+        """(state root, results root) after executing block `height` (0 = genesis)."""
+        raw = self._get(P_ROOTS + _h(height))
+        if raw is None:
+            return None
+        state_root, results_root = self._decode(codec.decode, raw, f"roots {height}")
+        return state_root, results_root
 
     def state_get(self, key: bytes) -> bytes | None:
         return self._get(P_STATE + key)

@@ -1,0 +1,71 @@
+"""The node's Prometheus metrics, one documented field per metric (CometBFT style).
+
+Rules: one `NodeMetrics` per node with its own CollectorRegistry (no global registry, so several
+nodes can live in one test process); metric names are `orgledger_<subsystem>_<name>_<unit>`;
+no label ever carries personal data or unbounded values (ids, keys).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+
+class NodeMetrics:
+    def __init__(self, node_id: str, role: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        info = Gauge(
+            "orgledger_node_info",
+            "Constant 1, labelled with the node id and role.",
+            ["node_id", "role"],
+            registry=r,
+        )
+        info.labels(node_id=node_id, role=role).set(1)
+        #: Height of the last block executed and stored by this node.
+        self.height = Gauge("orgledger_chain_height", "Height of the last stored block.", registry=r)
+        #: Current consensus view (PBFT view number).
+        self.view = Gauge("orgledger_consensus_view", "Current PBFT view.", registry=r)
+        #: Blocks committed and stored by this node.
+        self.blocks = Counter("orgledger_chain_blocks_total", "Blocks committed and stored.", registry=r)
+        #: Transactions in stored blocks, by receipt status (ACCEPTED / REJECTED).
+        self.txs = Counter(
+            "orgledger_chain_txs_total", "Transactions stored, by receipt status.", ["status"], registry=r
+        )
+        #: Transactions waiting in the mempool, and their bytes.
+        self.mempool_txs = Gauge("orgledger_mempool_txs", "Pending transactions.", registry=r)
+        self.mempool_bytes = Gauge("orgledger_mempool_bytes", "Bytes of pending transactions.", registry=r)
+        #: Transactions refused at admission, by reason code.
+        self.mempool_refused = Counter(
+            "orgledger_mempool_refused_total",
+            "Transactions refused at admission, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        #: Seconds to execute and store one block (contracts + one synced batch).
+        self.block_apply_seconds = Histogram(
+            "orgledger_block_apply_seconds",
+            "Time to execute and store a block.",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        #: Connected peers.
+        self.peers = Gauge("orgledger_p2p_peers", "Connected peers.", registry=r)
+        #: Consensus messages dropped as invalid or misbehaving, by reason (remote faults are counted, never raised).
+        self.consensus_dropped = Gauge(
+            "orgledger_consensus_dropped_messages",
+            "Dropped consensus messages, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        #: Signature-cache hits and misses (every signature is verified once per node).
+        self.sigcache = Gauge("orgledger_sigcache", "Signature cache counters.", ["kind"], registry=r)
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
