@@ -1,0 +1,153 @@
+"""Helpers for tests that run PeerNetworks on 127.0.0.1: keys, pre-bound ephemeral ports, a
+message recorder, and a bounded `run`.
+
+Ports are bound before any network starts (`bound_socket`) and handed to `PeerNetwork.start`,
+so there is no window in which another socket can take them. A restarted node binds the same
+port again with SO_REUSEADDR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from network import NetworkConfig, PeerId, PeerNetwork, PeerSpec
+from wire.crypto import SigningKey, sha256
+
+T = TypeVar("T")
+CHAIN_ID = "test-chain"
+GENESIS_HASH = sha256(b"test genesis")
+HOST = "127.0.0.1"
+
+
+def run(coro: Coroutine[Any, Any, T], timeout_s: float = 30.0) -> T:
+    """Run a test coroutine with a hard time limit."""
+
+    async def bounded() -> T:
+        async with asyncio.timeout(timeout_s):
+            return await coro
+
+    return asyncio.run(bounded())
+
+
+def bound_socket(port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, port))
+    return sock
+
+
+async def eventually(cond: Callable[[], bool], timeout_s: float = 5.0, step_s: float = 0.01) -> None:
+    """Wait until `cond()` holds; fail the test after `timeout_s`."""
+    async with asyncio.timeout(timeout_s):
+        while not cond():
+            await asyncio.sleep(step_s)
+
+
+class Recorder:
+    """An `on_message` callback that records (peer, payload) and lets a test wait for a count."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[PeerId, bytes]] = []
+        self._changed = asyncio.Event()
+
+    async def __call__(self, peer: PeerId, data: bytes) -> None:
+        self.got.append((peer, data))
+        self._changed.set()
+
+    def payloads(self, peer: str | None = None) -> list[bytes]:
+        return [d for p, d in self.got if peer is None or p == peer]
+
+    async def wait_for(self, n: int, timeout_s: float = 5.0) -> None:
+        async with asyncio.timeout(timeout_s):
+            while len(self.got) < n:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@dataclass
+class Node:
+    node_id: str
+    key: SigningKey
+    sock: socket.socket
+    port: int
+    net: PeerNetwork | None = None
+    recorder: Recorder = field(default_factory=Recorder)
+
+    @property
+    def spec(self) -> PeerSpec:
+        return PeerSpec(peer_id=PeerId(self.node_id), pubkey=self.key.public, host=HOST, port=self.port)
+
+
+class Cluster:
+    """n nodes "n0".."n{n-1}", each with a key and a pre-bound port."""
+
+    def __init__(self, n: int, **config: Any) -> None:
+        self.config = config
+        self.nodes: list[Node] = []
+        for i in range(n):
+            sock = bound_socket()
+            self.nodes.append(Node(f"n{i}", SigningKey.generate(), sock, sock.getsockname()[1]))
+
+    def __getitem__(self, i: int) -> Node:
+        return self.nodes[i]
+
+    def specs(self, dial: Callable[[str, str], bool] | None = None, me: str = "") -> list[PeerSpec]:
+        out = []
+        for n in self.nodes:
+            spec = n.spec
+            if dial is not None and n.node_id != me:
+                spec = replace(spec, dial=dial(me, n.node_id))
+            out.append(spec)
+        return out
+
+    def make(
+        self,
+        i: int,
+        *,
+        dial: Callable[[str, str], bool] | None = None,
+        on_request: Callable[[PeerId, bytes], Awaitable[bytes]] | None = None,
+        peers: list[PeerSpec] | None = None,
+        chain_id: str = CHAIN_ID,
+        genesis_hash: bytes = GENESIS_HASH,
+        **config: Any,
+    ) -> PeerNetwork:
+        node = self.nodes[i]
+        node.recorder = Recorder()
+        cfg = NetworkConfig(node_id=node.node_id, **{**self.config, **config})
+        node.net = PeerNetwork(
+            cfg,
+            node.key,
+            peers if peers is not None else self.specs(dial, node.node_id),
+            chain_id,
+            genesis_hash,
+            node.recorder,
+            on_request,
+        )
+        return node.net
+
+    async def start(self, i: int) -> PeerNetwork:
+        node = self.nodes[i]
+        assert node.net is not None
+        if node.sock.fileno() == -1:  # closed by a previous stop: bind the same port again
+            node.sock = bound_socket(node.port)
+        await node.net.start(sock=node.sock)
+        return node.net
+
+    async def stop(self, i: int) -> None:
+        node = self.nodes[i]
+        if node.net is not None:
+            await node.net.stop()
+        node.sock.close()
+
+    async def stop_all(self) -> None:
+        for i in range(len(self.nodes)):
+            await self.stop(i)
+
+
+def only_lower_dials(me: str, peer: str) -> bool:
+    """A dial rule without simultaneous dials: the smaller id dials the larger."""
+    return me < peer
