@@ -268,7 +268,7 @@ class Link:
             async with asyncio.timeout(self._config.request_handler_timeout_s):
                 answer = await handler(self.peer_id, payload)
         except Exception:
-            log.exception("p2p %s: request handler failed", self.peer_id)
+            log.exception("p2p: the handler of a request from %s failed", self.peer_id)
             self._stats.count("handler_errors", self.peer_id)
             self.enqueue(framing.error(request_id, "handler_error"))
             return

@@ -147,14 +147,13 @@ class PeerNetwork:
         ssl_ctx = self._config.server_ssl
         site: web.BaseSite
         if sock is not None:
-            site = web.SockSite(runner, sock, ssl_context=ssl_ctx, shutdown_timeout=2.0)
+            site = web.SockSite(runner, sock, ssl_context=ssl_ctx)
         else:
             site = web.TCPSite(
                 runner,
                 self._config.listen_host,
                 self._config.listen_port,
                 ssl_context=ssl_ctx,
-                shutdown_timeout=2.0,
                 reuse_address=True,
             )
         try:
@@ -308,7 +307,7 @@ class PeerNetwork:
                 await self._on_message(p.spec.peer_id, data)
             except Exception:
                 self._stats.count("handler_errors", p.spec.peer_id)
-                log.exception("p2p %s: message handler failed", p.spec.peer_id)
+                log.exception("p2p: the handler of a message from %s failed", p.spec.peer_id)
 
     def _inbox_put(self, p: _Peer, data: bytes) -> None:
         if self._on_message is None:
@@ -370,7 +369,12 @@ class PeerNetwork:
 
     def _handshake_failed(self, exc: HandshakeError, remote: str, peer: str | None) -> None:
         self._stats.count(f"handshake_failures.{exc.code}", peer)
-        level = logging.DEBUG if exc.code in ("closed", "shutting_down") else logging.WARNING
+        if exc.code in ("closed", "shutting_down"):
+            level = logging.DEBUG
+        elif exc.code in ("tiebreak", "peer_refused.tiebreak"):
+            level = logging.INFO  # the expected end of a simultaneous dial
+        else:
+            level = logging.WARNING
         log.log(level, "p2p %s: handshake with %s failed: %s", self.node_id, remote, exc.message)
 
     # -- inbound -------------------------------------------------------------------------------

@@ -9,12 +9,15 @@ port again with SO_REUSEADDR.
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import socket
+import struct
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from network import NetworkConfig, PeerId, PeerNetwork, PeerSpec
+from network import HandshakeError, NetworkConfig, PeerId, PeerNetwork, PeerSpec
 from wire.crypto import SigningKey, sha256
 
 T = TypeVar("T")
@@ -151,3 +154,84 @@ class Cluster:
 def only_lower_dials(me: str, peer: str) -> bool:
     """A dial rule without simultaneous dials: the smaller id dials the larger."""
     return me < peer
+
+
+class RawWs:
+    """A minimal websocket client over a raw TCP stream, so tests can send what a well-behaved
+    client never would (frames with a huge declared length, text, junk). Implements the
+    handshake's Channel, so `network.handshake.dial` can authenticate through it."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, port: int, path: str = "/orgledger/p2p/1") -> RawWs:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            writer.close()
+            raise ConnectionRefusedError(head.split(b"\r\n", 1)[0].decode())
+        return cls(reader, writer)
+
+    def send_frame(self, payload: bytes, *, opcode: int = 2, declared_len: int | None = None) -> None:
+        n = len(payload) if declared_len is None else declared_len
+        head = bytes([0x80 | opcode])
+        if n < 126:
+            head += bytes([0x80 | n])
+        elif n < 1 << 16:
+            head += bytes([0x80 | 126]) + struct.pack(">H", n)
+        else:
+            head += bytes([0x80 | 127]) + struct.pack(">Q", n)
+        mask = os.urandom(4)
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.writer.write(head + mask + body)
+
+    async def recv_frame(self) -> tuple[int, bytes]:
+        b0, b1 = await self.reader.readexactly(2)
+        n = b1 & 0x7F
+        if n == 126:
+            (n,) = struct.unpack(">H", await self.reader.readexactly(2))
+        elif n == 127:
+            (n,) = struct.unpack(">Q", await self.reader.readexactly(8))
+        return b0 & 0x0F, await self.reader.readexactly(n)
+
+    async def send(self, data: bytes) -> None:
+        self.send_frame(data)
+        await self.writer.drain()
+
+    async def recv(self) -> bytes:
+        while True:
+            try:
+                opcode, payload = await self.recv_frame()
+            except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                raise HandshakeError("closed", code="closed") from exc
+            if opcode == 2:
+                return payload
+            if opcode == 8:
+                self.send_frame(payload[:2], opcode=8)  # answer the close, as a live peer would
+                raise HandshakeError("closed", code="closed")
+            if opcode == 9:  # ping: answer, as a live peer would
+                self.send_frame(payload, opcode=10)
+
+    async def closed_within(self, timeout_s: float) -> int | None:
+        """Read until the server closes; the close code, or None at EOF without a close frame."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                try:
+                    opcode, payload = await self.recv_frame()
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return None
+                if opcode == 8:
+                    self.send_frame(payload[:2], opcode=8)
+                    return struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 1005
+
+    def abort(self) -> None:
+        self.writer.transport.abort()
