@@ -275,6 +275,10 @@ class FaultProxy:
                     t.cancel()
                 await asyncio.gather(*loops, return_exceptions=True)
                 u_writer.transport.abort()
+        except asyncio.CancelledError:
+            # stop() cancels us. End normally: asyncio's callback for client_connected_cb calls
+            # task.exception(), which raises on a cancelled task in Python 3.11.
+            pass
         finally:
             self._conns.discard(entry)
             c_writer.transport.abort()

@@ -11,11 +11,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import shutil
 import socket
 import struct
+import subprocess
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, TypeVar
+
+import pytest
 
 from network import HandshakeError, NetworkConfig, PeerId, PeerNetwork, PeerSpec
 from wire.crypto import SigningKey, sha256
@@ -235,3 +240,51 @@ class RawWs:
 
     def abort(self) -> None:
         self.writer.transport.abort()
+
+
+def self_signed_cert(directory: Path, name: str = "node") -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for 127.0.0.1 (cert, key), made with the `openssl`
+    CLI, or with the `cryptography` package when it is installed; None of either: skip."""
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    openssl = shutil.which("openssl")
+    if openssl is not None:
+        subprocess.run(
+            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )  # fmt: skip
+        return cert, key
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+    except ImportError:
+        pytest.skip("neither the openssl CLI nor the cryptography package is available")
+    import datetime
+    import ipaddress
+
+    pkey = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(pkey.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]), False)
+        .sign(pkey, hashes.SHA256())
+    )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        pkey.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert, key
