@@ -256,3 +256,181 @@ def step_payload(pipeline_id: str, name: str, step: str, event_date: str, **fiel
     }
     p.update(fields)
     return p
+
+
+# ------------------------------------------------------------------------------- whole histories
+def county_of(org_id: str) -> str:
+    return ".".join(org_id.split(".")[:4])
+
+
+class StepFailed(RuntimeError):
+    """A helper's transaction was not accepted (carries the receipt)."""
+
+    def __init__(self, what: str, receipt: Receipt) -> None:
+        super().__init__(
+            f"{what}: {receipt.status} {receipt.rule_id} {receipt.reason_code}: {receipt.reason}"
+        )
+        self.receipt = receipt
+
+
+def ok(receipt: Receipt, what: str = "transaction") -> Receipt:
+    if not receipt.accepted:
+        raise StepFailed(what, receipt)
+    return receipt
+
+
+def import_member(
+    ledger: Ledger,
+    name: str,
+    branch: str,
+    *,
+    birth: str = "1970-01-01",
+    join: str = "2000-01-01",
+    full: str = "2001-01-01",
+    status: str = "FULL",
+    **fields: Any,
+) -> Receipt:
+    """Create the archive of an existing member (no pipeline on the ledger)."""
+    payload = archive_payload(name, birth, status=status, join_date=join, full_date=full, **fields)
+    return ok(ledger.submit(f"{branch}/operator", "archive.create", payload), f"import {name}")
+
+
+PIPELINE_PLAN: tuple[tuple[str, int, int], ...] = (  # step, months after start, extra days
+    ("S01", 0, 0),
+    ("S02", 0, 20),
+    ("S03", 2, 0),
+    ("S04", 2, 5),
+    ("S05", 2, 5),
+    ("S06", 8, 0),
+    ("S07", 14, 0),
+    ("S08", 14, 5),
+    ("S09", 14, 5),
+    ("S10", 15, 0),
+    ("S11", 16, 0),
+    ("S12", 17, 0),
+    ("S13", 17, 5),
+    ("S14", 17, 10),
+    ("S15", 18, 0),
+    ("S16", 18, 10),
+    ("S17", 19, 0),
+    ("S18", 19, 10),
+    ("S19", 19, 10),
+    ("S20", 19, 15),
+    ("S21", 25, 0),
+    ("S22", 30, 0),
+    ("S23", 30, 0),
+    ("S24", 31, 0),
+    ("S25", 31, 10),
+)
+_DOCS_AT = {
+    "S01": "APPLICATION",
+    "S10": "POLITICAL_REVIEW",
+    "S11": "TRAINING_CERT",
+    "S14": "VOLUNTEER_BOOK",
+    "S22": "CONVERSION_APPLICATION",
+}
+
+
+def pipeline_dates(start: str) -> dict[str, str]:
+    from contracts.calendar import add_days, add_months
+
+    base = parse_date(start)
+    return {step: add_days(add_months(base, m), d).isoformat() for step, m, d in PIPELINE_PLAN}
+
+
+def run_pipeline(
+    ledger: Ledger,
+    name: str,
+    branch: str,
+    pipeline_id: str,
+    start: str,
+    *,
+    until: str = "S25",
+    birth: str | None = "1990-01-01",
+    introducers: tuple[str, str] | None = None,
+) -> dict[str, str]:
+    """Play a clean pipeline for `name` at `branch` from S01 on `start` through `until`; create the
+    archive first when `birth` is given, and two introducers (full members) when not named."""
+    op = f"{branch}/operator"
+    if birth is not None:
+        ok(ledger.submit(op, "archive.create", archive_payload(name, birth), at=start), f"archive {name}")
+    if introducers is None:
+        introducers = (f"{pipeline_id}-intro-a", f"{pipeline_id}-intro-b")
+        for intro in introducers:
+            import_member(ledger, intro, branch)
+    dates = pipeline_dates(start)
+    for step, _, _ in PIPELINE_PLAN:
+        day = dates[step]
+        if step in _DOCS_AT:
+            kind = _DOCS_AT[step]
+            doc = doc_payload(
+                f"{pipeline_id}/{kind}",
+                kind,
+                [name],
+                day,
+                branch,
+                text_hash=digest(f"text:{pipeline_id}/{kind}"),
+            )
+            if kind == "VOLUNTEER_BOOK":
+                doc["serial_no"] = f"VB-{pipeline_id}"
+            ok(ledger.submit(op, "material.register", doc, at=day), f"{name} {kind}")
+        extra: dict[str, Any] = {}
+        actors: list[str] = []
+        if step == "S01":
+            extra["received_date"] = day
+        elif step == "S10":
+            extra["conclusion"] = "QUALIFIED"
+        elif step == "S11":
+            extra.update(days=3, hours=24)
+        elif step == "S14":
+            extra["volunteer_book_no"] = f"VB-{pipeline_id}"
+        elif step == "S09":
+            actors = [person(i) for i in introducers]
+        receipt = submit_step(ledger, branch, pipeline_id, name, step, day, extra=extra, actor_keys=actors)
+        ok(receipt, f"{name} {step}")
+        if step == until:
+            break
+    return dates
+
+
+def apply_for(
+    ledger: Ledger,
+    name: str,
+    branch: str,
+    pipeline_id: str,
+    day: str,
+    *,
+    doc_date: str | None = None,
+    received: str | None = None,
+) -> Receipt:
+    """Register an application document for `name` at `branch` and submit S01 (receipt returned)."""
+    doc = doc_payload(f"{pipeline_id}/APPLICATION", "APPLICATION", [name], doc_date or day, branch)
+    ok(ledger.submit(f"{branch}/operator", "material.register", doc, at=day), f"{name} application")
+    payload = step_payload(pipeline_id, name, "S01", day, extra={"received_date": received or day})
+    return ledger.submit(f"{branch}/operator", "join.step", payload, at=day)
+
+
+def outcome(receipt: Receipt, rule_id: str) -> str:
+    """How `rule_id` showed on a receipt: REJECT, FLAG:<colours>, PASS, or OTHER:<rule>:<code>."""
+    if not receipt.accepted:
+        return "REJECT" if receipt.rule_id == rule_id else f"OTHER:{receipt.rule_id}:{receipt.reason_code}"
+    colours = sorted(a.colour for a in receipt.alerts if a.rule_id == rule_id)
+    return "FLAG:" + "+".join(colours) if colours else "PASS"
+
+
+def submit_step(
+    ledger: Ledger, branch: str, pipeline_id: str, name: str, step: str, day: str, **fields: Any
+) -> Receipt:
+    """Submit one join.step at `day`, signed as the real procedure would: branch steps by the
+    branch operator, committee steps by the county operator, approvals by the county approver."""
+    from contracts.records import APPROVAL_STEPS, COMMITTEE_STEPS
+
+    county = county_of(branch)
+    payload = step_payload(pipeline_id, name, step, day, **fields)
+    if step in APPROVAL_STEPS:
+        user = f"{county}/approver"
+    elif step in COMMITTEE_STEPS:
+        user = f"{county}/operator"
+    else:
+        user = f"{branch}/operator"
+    return ledger.submit(user, "join.step", payload, at=day)
