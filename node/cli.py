@@ -222,7 +222,17 @@ def rules() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def rules_list(as_json: bool) -> None:
     """List every rule with its id, colours, disposition and description."""
-    not_built("rules list", 4)
+    import json
+
+    from contracts.rules import registry
+
+    rows = [r.to_json() for r in registry()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{'id':<9} {'colours':<18} {'disposition':<12} description")
+    for r in rows:
+        click.echo(f"{r['id']:<9} {'/'.join(r['colours']):<18} {r['disposition']:<12} {r['description']}")
 
 
 def main() -> None:

@@ -1,0 +1,278 @@
+"""The contract engine: applies a block's transactions in order to a state view.
+
+Rules:
+
+- Pure and deterministic: block time (`BlockContext.time_ms`) is the only clock; nothing iterates
+  a set or depends on hash seeds; writes come out sorted by key. Same blocks in, same writes and
+  receipts out, on every machine.
+- At the start of a block every due entry with time <= block time fires (see contracts.alerts).
+- Per transaction, in order: replay (`tx/<id>` marker exists: `replayed`), chain id
+  (`wrong_chain`), `client_time_ms` within `stale_tx_ms` of block time (`stale_tx`), known type
+  (`unknown_tx_type`), payload schema, signer key registered, live and of the transaction's org
+  (`unknown_signer`, `key_revoked`, `key_rotated`, `wrong_org`), every approval signature from a
+  live key (`bad_approval`), the org exists; then the family's `check` (permissions, structure),
+  then every rule registered for the type (registry order; the first REJECT refuses the tx and
+  names its rule), then the family's `apply`, then alerts for FLAG verdicts and deadlines.
+- Each transaction runs in its own overlay: a rejected one changes no state (its overlay is
+  dropped) but keeps its receipt; every processed transaction, accepted or rejected, leaves the
+  replay marker `tx/<id>` = {height, status}. A replayed one writes nothing.
+- Rules in SHADOW mode (`rule_modes`) report verdicts in the receipt's `shadow` list only; OFF
+  rules do not run; neither schedules or fires deadlines.
+- Limits: a receipt lists at most 1,024 written keys (each <= 512 characters) and 256 alerts; a
+  transaction exceeding them is rejected (`too_many_writes`, `key_too_long`, `too_many_alerts`).
+- Preconditions (the caller's): the main and approval signatures verified; `txs` decoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from contracts import keys
+from contracts.alerts import due_entries, schedule_due, write_alert
+from contracts.base import BlockContext, BlockOutcome, Disposition, Rule, TxCtx, Verdict
+from contracts.config import Config
+from contracts.errors import TxRejected, invariant
+from contracts.identity import get_user, live_user, require_org
+from contracts.rules import rule as rule_by_id
+from contracts.rules import rules_for
+from contracts.schema import validate
+from contracts.state import Overlay, StateReader, View
+from contracts.txtypes import TX_TYPES
+from wire.errors import WireError
+from wire.types import (
+    MAX_APPROVALS,
+    MAX_RECEIPT_ITEMS,
+    RECEIPT_ACCEPTED,
+    RECEIPT_REJECTED,
+    AlertRef,
+    Receipt,
+    ShadowVerdict,
+    SignedTransaction,
+)
+
+MAX_RECEIPT_WRITES = 4 * MAX_RECEIPT_ITEMS
+MAX_KEY_CHARS = 512
+
+
+def load_config(view: View) -> Config:
+    values: dict[str, Any] = {}
+    overrides: dict[str, dict[str, Any]] = {}
+    for _, rec in view.scan_prefix("cfg/g/"):
+        values[rec["key"]] = rec["value"]
+    for _, rec in view.scan_prefix("cfg/o/"):
+        overrides.setdefault(rec["org_id"], {})[rec["key"]] = rec["value"]
+    invariant("version" in values, "the state has no rule configuration (cfg/g/version)")
+    return Config(values=values, overrides=overrides)
+
+
+def execute_block(state: StateReader, ctx: BlockContext, txs: Sequence[SignedTransaction]) -> BlockOutcome:
+    """Apply `txs` in order on top of `state`; return the writes and one receipt per transaction."""
+    block = Overlay(state)
+    view = View(block)
+    meta = view.get(keys.meta_chain())
+    invariant(meta is not None, "the state has no meta/chain record: was genesis_state applied?")
+    invariant(meta is not None and meta["chain_id"] == ctx.chain_id, "block chain id differs from genesis")
+    config = load_config(view)
+    _fire_due(view, ctx, config)
+    receipts = []
+    for tx in txs:
+        receipt, cfg_written = _execute_tx(block, ctx, tx, config)
+        receipts.append(receipt)
+        if cfg_written:
+            config = load_config(view)
+    return BlockOutcome(writes=tuple(block.written()), receipts=tuple(receipts))
+
+
+def _fire_due(view: View, ctx: BlockContext, config: Config) -> None:
+    for entry in due_entries(view, ctx.time_ms):
+        view.delete(entry.key)
+        rule = rule_by_id(entry.rule_id)
+        if rule.on_due is None or config.rule_mode(rule.rule_id) != "ENFORCE":
+            continue
+        verdicts = rule.on_due(view, entry, ctx, config)
+        for i, v in enumerate(verdicts):
+            _check_verdict(rule, v)
+            invariant(v.disposition == Disposition.FLAG, f"{rule.rule_id}: a deadline can only flag")
+            write_alert(
+                view,
+                v,
+                source={"due": entry.key},
+                source_id=entry.key,
+                index=i,
+                org_id=entry.org_id,
+                time_ms=ctx.time_ms,
+                height=ctx.height,
+                config=config,
+            )
+
+
+def _check_verdict(rule: Rule, v: Verdict) -> None:
+    invariant(v.rule_id == rule.rule_id, f"rule {rule.rule_id} returned a verdict of {v.rule_id}")
+    invariant(v.colour in rule.colours, f"rule {rule.rule_id} returned colour {v.colour}")
+    if v.disposition == Disposition.REJECT:
+        invariant("REJECT" in rule.disposition, f"rule {rule.rule_id} may not reject")
+
+
+def _execute_tx(
+    block: Overlay, ctx: BlockContext, tx: SignedTransaction, config: Config
+) -> tuple[Receipt, bool]:
+    marker = keys.tx_marker(tx.tx_id.hex())
+    block_view = View(block)
+    if block_view.exists(marker):
+        return _rejected(tx, TxRejected("replayed", "this transaction was already processed")), False
+    overlay = Overlay(block)
+    view = View(overlay)
+    shadow: list[ShadowVerdict] = []
+    try:
+        t, spec = _admit(view, ctx, tx, config)
+        spec.check(view, t, config)
+        flags = _run_rules(view, t, ctx, config, shadow)
+        spec.apply(view, t, config)
+        alerts = _raise_alerts(view, t, ctx, config, flags)
+        _schedule(view, t, ctx, config)
+        written = [k.decode("utf-8") for k, _ in overlay.written()]
+        if len(written) > MAX_RECEIPT_WRITES:
+            raise TxRejected("too_many_writes", f"{len(written)} keys written, limit {MAX_RECEIPT_WRITES}")
+        if any(len(k) > MAX_KEY_CHARS for k in written):
+            raise TxRejected(
+                "key_too_long", f"an id makes a state key longer than {MAX_KEY_CHARS} characters"
+            )
+    except TxRejected as exc:
+        block_view.put(marker, {"height": ctx.height, "status": RECEIPT_REJECTED})
+        return _rejected(tx, exc, shadow), False
+    overlay.merge_into(block)
+    block_view.put(marker, {"height": ctx.height, "status": RECEIPT_ACCEPTED})
+    receipt = Receipt(
+        tx_id=tx.tx_id,
+        status=RECEIPT_ACCEPTED,
+        alerts=tuple(alerts),
+        writes=tuple(written),
+        shadow=tuple(shadow[:MAX_RECEIPT_ITEMS]),
+    )
+    return receipt, any(k.startswith("cfg/") for k in written)
+
+
+def _rejected(tx: SignedTransaction, exc: TxRejected, shadow: Sequence[ShadowVerdict] = ()) -> Receipt:
+    return Receipt(
+        tx_id=tx.tx_id,
+        status=RECEIPT_REJECTED,
+        rule_id=exc.rule_id[:32],
+        reason_code=exc.code[:64],
+        reason=exc.message[:1024],
+        shadow=tuple(shadow[:MAX_RECEIPT_ITEMS]),
+    )
+
+
+def _admit(view: View, ctx: BlockContext, tx: SignedTransaction, config: Config) -> tuple[TxCtx, Any]:
+    try:
+        body = tx.body
+    except WireError as exc:
+        raise TxRejected("malformed", f"the transaction body does not decode: {exc}") from exc
+    if body.chain_id != ctx.chain_id:
+        raise TxRejected("wrong_chain", f"the transaction is for chain {body.chain_id!r}")
+    if abs(body.client_time_ms - ctx.time_ms) > config.get_int("stale_tx_ms"):
+        raise TxRejected("stale_tx", "client_time_ms is too far from the block time")
+    spec = TX_TYPES.get(body.tx_type)
+    if spec is None:
+        raise TxRejected("unknown_tx_type", f"unknown transaction type {body.tx_type!r}")
+    payload = validate(spec.schema, body.payload)
+    user = live_user(view, body.signer)
+    if user["org_id"] != body.org_id:
+        raise TxRejected("wrong_org", f"the signer belongs to {user['org_id']}, not {body.org_id}")
+    approvers = tuple(a.signer for a in tx.approvals)
+    if len(approvers) > MAX_APPROVALS or len(set(approvers)) != len(approvers) or body.signer in approvers:
+        raise TxRejected("bad_approval", "approvals must be distinct keys other than the signer")
+    for key in approvers:
+        rec = get_user(view, key)
+        if rec is None or rec["status"] != "ACTIVE":
+            raise TxRejected("bad_approval", f"approval key {key.hex()[:16]}… is not a live registered key")
+    require_org(view, body.org_id)
+    t = TxCtx(
+        tx_id=tx.tx_id,
+        tx_type=body.tx_type,
+        org_id=body.org_id,
+        signer=body.signer,
+        approvers=approvers,
+        payload=payload,
+        time_ms=ctx.time_ms,
+        height=ctx.height,
+    )
+    return t, spec
+
+
+def _run_rules(
+    view: View, t: TxCtx, ctx: BlockContext, config: Config, shadow: list[ShadowVerdict]
+) -> list[Verdict]:
+    flags: list[Verdict] = []
+    for rule in rules_for(t.tx_type):
+        mode = config.rule_mode(rule.rule_id)
+        if rule.fn is None or mode == "OFF":
+            continue
+        for v in rule.fn(view, t, ctx, config):
+            _check_verdict(rule, v)
+            if mode == "SHADOW":
+                shadow.append(
+                    ShadowVerdict(
+                        rule_id=v.rule_id,
+                        colour=v.colour.value,
+                        disposition=v.disposition.value,
+                        reason_code=v.reason_code[:64],
+                    )
+                )
+            elif v.disposition == Disposition.REJECT:
+                raise TxRejected(v.reason_code, v.reason, rule_id=v.rule_id)
+            else:
+                flags.append(v)
+    return flags
+
+
+def _raise_alerts(
+    view: View, t: TxCtx, ctx: BlockContext, config: Config, flags: list[Verdict]
+) -> list[AlertRef]:
+    alerts: list[AlertRef] = []
+    counts: dict[str, int] = {}
+    for v in flags:
+        index = counts.get(v.rule_id, 0)
+        counts[v.rule_id] = index + 1
+        ref = write_alert(
+            view,
+            v,
+            source={"tx_id": t.tx_hex},
+            source_id=t.tx_hex,
+            index=index,
+            org_id=t.org_id,
+            time_ms=ctx.time_ms,
+            height=ctx.height,
+            config=config,
+        )
+        if ref is not None:
+            alerts.append(ref)
+    if len(alerts) > MAX_RECEIPT_ITEMS:
+        raise TxRejected("too_many_alerts", f"{len(alerts)} alerts, limit {MAX_RECEIPT_ITEMS}")
+    return alerts
+
+
+def _schedule(view: View, t: TxCtx, ctx: BlockContext, config: Config) -> None:
+    for rule in rules_for(t.tx_type):
+        if rule.schedule is None or config.rule_mode(rule.rule_id) != "ENFORCE":
+            continue
+        for req in rule.schedule(view, t, ctx, config):
+            invariant(req.rule_id == rule.rule_id, f"rule {rule.rule_id} scheduled for {req.rule_id}")
+            schedule_due(view, req)
+
+
+def check_tx(tx: SignedTransaction) -> None:
+    """Stateless admission check for the mempool: the body decodes, the type is known, the payload
+    matches its schema, approvals are within limits. Raises TxRejected(code, message)."""
+    try:
+        body = tx.body
+    except WireError as exc:
+        raise TxRejected("malformed", f"the transaction body does not decode: {exc}") from exc
+    spec = TX_TYPES.get(body.tx_type)
+    if spec is None:
+        raise TxRejected("unknown_tx_type", f"unknown transaction type {body.tx_type!r}")
+    validate(spec.schema, body.payload)
+    approvers = [a.signer for a in tx.approvals]
+    if len(approvers) > MAX_APPROVALS or len(set(approvers)) != len(approvers) or body.signer in approvers:
+        raise TxRejected("bad_approval", "approvals must be distinct keys other than the signer")

@@ -1,0 +1,217 @@
+"""Shared record vocabulary and the readers/writers several families and rules use.
+
+Rules:
+
+- Enumerations are the DOMAIN.md section A vocabularies, spelled exactly as there.
+- A member archive is one head record `archive/<person_key>` (the current derived state, with its
+  `version`) plus an immutable snapshot `archive/<person_key>/v/<version>` per change, each naming
+  the transaction and kind of change: amendments and events never overwrite history.
+- A pipeline (one attempt to join) is a head `pipeline/<id>` plus immutable events
+  `pipeline/<id>/ev/<seq>`; a pipeline handed to another unit under a new id keeps a link
+  (`predecessor` / `successor`), and the chain counts as one pipeline for ordering (JOIN-24).
+- Memberships of a branch are intervals `[joined_on, left_on)` on the archive; at most one is open.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from contracts import keys
+from contracts.base import TxCtx
+from contracts.calendar import parse_date
+from contracts.errors import TxRejected
+from contracts.state import View
+
+STATUSES = (
+    "NONE",
+    "APPLICANT",
+    "ACTIVIST",
+    "DEV_TARGET",
+    "PENDING_APPROVAL",
+    "PROBATIONARY",
+    "FULL",
+    "SUSPENDED",
+    "EXPELLED",
+    "REMOVED",
+    "WITHDRAWN",
+    "CANCELLED_PROBATION",
+    "DECEASED",
+)
+MEMBER_STATUSES = ("PROBATIONARY", "FULL", "SUSPENDED")
+REL_STATES = ("NORMAL", "IN_TRANSIT", "LOST_CONTACT", "ABROAD_KEPT")
+STANDINGS = (
+    "NORMAL",
+    "WARNING",
+    "SERIOUS_WARNING",
+    "REMOVED_FROM_POST",
+    "PROBATION_WITHIN_PARTY",
+)
+GENDERS = ("MALE", "FEMALE", "OTHER")
+DOC_TYPES = (
+    "APPLICATION",
+    "TALK_RECORD",
+    "THOUGHT_REPORT",
+    "ACTIVIST_REG",
+    "ASSESSMENT",
+    "RECOMMENDATION",
+    "POLITICAL_REVIEW",
+    "EXTERNAL_INQUIRY",
+    "TRAINING_CERT",
+    "PUBLIC_NOTICE",
+    "VOLUNTEER_BOOK",
+    "CONVERSION_APPLICATION",
+    "TRANSFER_LETTER",
+    "MINUTES",
+    "DECISION_MINUTES",
+    "OTHER",
+)
+STEPS = tuple(f"S{i:02d}" for i in range(1, 26))
+# Steps written by a higher committee rather than the branch; the approvals among them need an
+# approver of the nearest ancestor org with approval authority.
+COMMITTEE_STEPS = ("S04", "S08", "S13", "S16", "S17", "S18", "S24")
+APPROVAL_STEPS = ("S13", "S17", "S24")
+REPEATABLE_STEPS = ("S06", "S21")
+RESULTS = ("PASS", "FAIL", "EXTEND", "CANCEL", "N_A")
+
+
+# ---------------------------------------------------------------------------------------- archive
+def get_archive(view: View, person_key: str) -> dict[str, Any] | None:
+    return view.get(keys.archive(person_key))
+
+
+def require_archive(view: View, person_key: str) -> dict[str, Any]:
+    rec = get_archive(view, person_key)
+    if rec is None:
+        raise TxRejected("no_archive", f"no member archive for person {person_key[:12]}…")
+    return rec
+
+
+def write_archive(view: View, rec: dict[str, Any], tx: TxCtx, change: str, note: Any = None) -> None:
+    """Write the new head and an immutable snapshot of it (the archive's history)."""
+    rec["version"] = int(rec.get("version", 0)) + 1
+    rec["updated_height"] = tx.height
+    view.put(keys.archive(rec["person_key"]), rec)
+    snapshot = dict(rec)
+    snapshot["change"] = {
+        "kind": change,
+        "tx_id": tx.tx_hex,
+        "registered_at": tx.today.isoformat(),
+        "note": note,
+    }
+    view.put(keys.archive_version(rec["person_key"], rec["version"]), snapshot)
+
+
+def birth_date_of(archive: dict[str, Any]) -> date:
+    """The authoritative birth date: the earliest recorded value (ARC-03)."""
+    return parse_date(archive["birth_date_first"])
+
+
+def membership_on(archive: dict[str, Any], day: date) -> str | None:
+    """The org holding the person's relationship on `day`, from the membership intervals."""
+    text = day.isoformat()
+    for m in archive["memberships"]:
+        if m["joined_on"] <= text and (m["left_on"] is None or text < m["left_on"]):
+            return str(m["org_id"])
+    return None
+
+
+def former_member_of(archive: dict[str, Any], org_id: str) -> dict[str, Any] | None:
+    """The last closed membership of `org_id`, if the person left that org."""
+    closed = [m for m in archive["memberships"] if m["org_id"] == org_id and m["left_on"] is not None]
+    return closed[-1] if closed else None
+
+
+def open_membership(archive: dict[str, Any], org_id: str, day: str) -> None:
+    archive["memberships"].append({"org_id": org_id, "joined_on": day, "left_on": None})
+    archive["current_org_id"] = org_id
+
+
+def close_membership(archive: dict[str, Any], day: str) -> None:
+    for m in archive["memberships"]:
+        if m["left_on"] is None:
+            m["left_on"] = max(day, m["joined_on"])
+    archive["current_org_id"] = None
+
+
+# -------------------------------------------------------------------------------------- pipelines
+def get_pipeline(view: View, pipeline_id: str) -> dict[str, Any] | None:
+    return view.get(keys.pipeline(pipeline_id))
+
+
+def chain_steps(view: View, pipeline_id: str) -> dict[str, str]:
+    """Step -> event date (first occurrence; last for repeatable steps) over the pipeline and its
+    predecessors across pipeline transfers (later pipelines win)."""
+    chain: list[dict[str, Any]] = []
+    pid: str | None = pipeline_id
+    while pid is not None and len(chain) < 16:
+        rec = get_pipeline(view, pid)
+        if rec is None:
+            break
+        chain.append(rec)
+        pid = rec["predecessor"]
+    out: dict[str, str] = {}
+    for rec in reversed(chain):
+        out.update(rec["steps"])
+    return out
+
+
+def chain_ids(view: View, pipeline_id: str) -> list[str]:
+    """The pipeline and its predecessors and successors (linked by pipeline transfers)."""
+    ids = [pipeline_id]
+    rec = get_pipeline(view, pipeline_id)
+    back = rec
+    while back is not None and back["predecessor"] is not None and len(ids) < 16:
+        ids.append(back["predecessor"])
+        back = get_pipeline(view, back["predecessor"])
+    fwd = rec
+    while fwd is not None and fwd["successor"] is not None and len(ids) < 32:
+        ids.append(fwd["successor"])
+        fwd = get_pipeline(view, fwd["successor"])
+    return sorted(ids)
+
+
+def step_events(view: View, pipeline_id: str, step: str) -> list[dict[str, Any]]:
+    """Every event of `step` in the pipeline chain, oldest first."""
+    out: list[dict[str, Any]] = []
+    for pid in chain_ids(view, pipeline_id):
+        for _, ev in view.scan_prefix(keys.pipeline_events_prefix(pid)):
+            if ev["kind"] == "STEP" and ev["step"] == step:
+                out.append(ev)
+    out.sort(key=lambda e: (e["event_date"], e["registered_height"], e["seq"]))
+    return out
+
+
+def person_pipelines(view: View, person_key: str) -> list[dict[str, Any]]:
+    out = []
+    for _, ref in view.scan_prefix(keys.person_pipeline(person_key)):
+        rec = get_pipeline(view, ref["pipeline_id"])
+        if rec is not None:
+            out.append(rec)
+    return out
+
+
+def is_open_before_approval(pipeline: dict[str, Any]) -> bool:
+    """DUP-02's "open pipeline": not closed and no approval (S17) yet."""
+    return pipeline["status"] == "OPEN" and "S17" not in pipeline["steps"]
+
+
+# -------------------------------------------------------------------------------------- materials
+def get_doc(view: View, doc_id: str) -> dict[str, Any] | None:
+    return view.get(keys.doc(doc_id))
+
+
+def person_docs(view: View, person_key: str, doc_type: str) -> list[dict[str, Any]]:
+    """The current version of every document of `doc_type` about the person."""
+    out = []
+    for _, ref in view.scan_prefix(keys.person_doc(person_key, doc_type)):
+        rec = get_doc(view, ref["doc_id"])
+        if rec is not None:
+            out.append(rec)
+    return out
+
+
+def require_docs(view: View, doc_ids: list[str]) -> None:
+    for doc_id in doc_ids:
+        if get_doc(view, doc_id) is None:
+            raise TxRejected("unknown_doc", f"document {doc_id} is not registered")
