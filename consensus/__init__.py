@@ -1,5 +1,73 @@
-"""The PBFT replica as a pure state machine: `step(event) -> list[Action]`.
+"""The PBFT replica as a pure state machine: `Replica.step(event) -> list[Action]`.
 
-No IO, no clock, no randomness: the node's driver and the deterministic simulator feed it events
-and carry out its actions. Imports nothing of the project but `wire`.
+Only the algorithm; IO is yours (etcd raft's contract). No IO, no clock, no randomness: the
+node's driver and the deterministic simulator (`consensus.sim`) feed it events and carry out its
+actions in order. Imports nothing of the project but `wire`. The protocol, its safety argument
+and the scale figures are in docs/consensus.md.
+
+Interface (stable; the node driver depends on exactly this):
+
+    ReplicaConfig(chain_id: str, validators: ValidatorSet, params: ConsensusParams,
+                  my_index: int | None, genesis_hash: bytes, genesis_state_root: bytes,
+                  genesis_results_root: bytes, genesis_time_ms: int)      # my_index None = observer
+    RecoveredState(entries: tuple[tuple[bytes, bytes], ...], committed_height: int,
+                   committed_hash: bytes, committed_timestamp_ms: int,
+                   committed_certificate: CommitCertificate | None,
+                   executed: tuple[tuple[int, bytes, bytes], ...] = ())
+    Replica(config, signer: wire.crypto.Signer | None, tx_checker: Callable[[Sequence[bytes]], bool],
+            recovered: RecoveredState | None = None)
+    Replica.step(event) -> list[Action];  Replica.stats: dict[str, int] (drop/misbehaviour counters)
+
+Events: Tick(now_ms) · MessageReceived(sender, data) · RequestsAvailable(txs) ·
+Executed(height, state_root, results_root) · BlocksFetched(sender, items).
+
+Actions, carried out strictly in list order:
+
+- Persist(entries): write atomically and durably (sync) BEFORE any later action of the list; a
+  None value deletes. Keys all start with b"cs/"; hand every one back in RecoveredState.entries.
+- Send(to, data) / Broadcast(data): best effort (Broadcast = all other validators and observers).
+- Commit(block, certificate): exactly once per height, in height order; store both durably, then
+  execute and feed back Executed(height, ...) in height order.
+- RequestTransfer(peer, from_height, to_height): ask the peer's block store; answer with
+  BlocksFetched (any subset, or nothing).
+- RequestsCommitted(height, txs) / RequestsDropped(txs, reason): mempool hints, no duty.
 """
+
+from consensus.actions import (
+    Action,
+    Broadcast,
+    Commit,
+    Persist,
+    RequestsCommitted,
+    RequestsDropped,
+    RequestTransfer,
+    Send,
+)
+from consensus.config import RecoveredState, ReplicaConfig, SignerLike, TxChecker
+from consensus.errors import ConsensusError, invariant
+from consensus.events import BlocksFetched, Event, Executed, MessageReceived, RequestsAvailable, Tick
+from consensus.replica import Replica
+
+__all__ = [
+    "Action",
+    "BlocksFetched",
+    "Broadcast",
+    "Commit",
+    "ConsensusError",
+    "Event",
+    "Executed",
+    "MessageReceived",
+    "Persist",
+    "RecoveredState",
+    "Replica",
+    "ReplicaConfig",
+    "RequestTransfer",
+    "RequestsAvailable",
+    "RequestsCommitted",
+    "RequestsDropped",
+    "Send",
+    "SignerLike",
+    "Tick",
+    "TxChecker",
+    "invariant",
+]

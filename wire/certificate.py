@@ -13,7 +13,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -21,6 +21,12 @@ from wire import codec
 from wire.crypto import PUBKEY_SIZE, Domain, sha256, verify
 from wire.errors import CertificateError
 from wire.types import MAX_VALIDATORS, CommitCertificate, commit_vote_bytes
+
+VerifyFn = Callable[[Domain, str, bytes, bytes, bytes], bool]
+"""The shape of `wire.crypto.verify`: (domain, chain_id, pubkey, payload, signature) -> bool.
+
+Injectable only so that the deterministic simulator can swap in a fast keyed-hash scheme; every
+production caller uses the default, ed25519."""
 
 
 def max_faulty(n: int) -> int:
@@ -77,6 +83,7 @@ def verify_certificate(
     *,
     height: int | None = None,
     block_hash: bytes | None = None,
+    verifier: VerifyFn = verify,
 ) -> None:
     """Raise CertificateError unless `cert` proves a quorum committed `block_hash` at `height`."""
     if height is not None and cert.height != height:
@@ -90,7 +97,7 @@ def verify_certificate(
             raise CertificateError(f"validator {index} signs twice in the certificate")
         if not 0 <= index < validators.n:
             raise CertificateError(f"validator index {index} is not in the set of {validators.n}")
-        if not verify(Domain.COMMIT, chain_id, validators.pubkeys[index], payload, signature):
+        if not verifier(Domain.COMMIT, chain_id, validators.pubkeys[index], payload, signature):
             raise CertificateError(f"signature of validator {index} does not verify at height {cert.height}")
         seen.add(index)
     if len(seen) < validators.quorum:
@@ -100,10 +107,18 @@ def verify_certificate(
 
 
 def certificate_ok(
-    cert: CommitCertificate, validators: ValidatorSet, chain_id: str, *, height: int, block_hash: bytes
+    cert: CommitCertificate,
+    validators: ValidatorSet,
+    chain_id: str,
+    *,
+    height: int,
+    block_hash: bytes,
+    verifier: VerifyFn = verify,
 ) -> bool:
     try:
-        verify_certificate(cert, validators, chain_id, height=height, block_hash=block_hash)
+        verify_certificate(
+            cert, validators, chain_id, height=height, block_hash=block_hash, verifier=verifier
+        )
     except CertificateError:
         return False
     return True

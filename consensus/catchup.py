@@ -1,0 +1,138 @@
+"""Catch-up: a lagging replica or observer learns it is behind and fetches certified blocks.
+
+Rules (RELIABILITY B10, C13, N13):
+
+- "Behind" is learned only from *verified* commit certificates: one carried by a STATUS, a
+  VIEW-CHANGE or a NEW-VIEW base, or built from q COMMITs. A peer's bare claim of a height is
+  never trusted; a certificate cannot be forged by f liars.
+- After `catchup_delay` ticks behind (the block may still arrive by the normal case) the replica
+  sends `RequestTransfer(peer, committed+1, ...)` to a peer that proved it has the height, rotating
+  through such peers; an answer that does not help, or no answer within `transfer_timeout`, moves
+  on to the next peer.
+- Every fetched item is decoded strictly and its certificate verified against the validator set
+  for the block's own height and hash; its body must match its tx root. Items above the committed
+  height are buffered (bounded) and committed in order by `Delivery._try_commit`.
+- Validators send STATUS every `retransmit_ticks`; a replica that sees a peer in an older view
+  forwards it the NEW-VIEW of its own view (self-verifying), so a replica that missed it rejoins.
+"""
+
+from __future__ import annotations
+
+from consensus.actions import RequestTransfer
+from consensus.events import BlocksFetched
+from consensus.messages import Status, block_body_ok
+from consensus.state import ReplicaBase, Transfer
+from wire.errors import WireError
+from wire.types import Block, CommitCertificate
+
+TRANSFER_BATCH = 32
+
+
+class CatchUp(ReplicaBase):
+    def _note_certified(self, height: int, peer: int) -> None:
+        st = self.st
+        if height <= st.committed_height:
+            return
+        st.target_height = max(st.target_height, height)
+        if 0 <= peer < self.n and peer != self.me:
+            st.peer_proven[peer] = max(st.peer_proven.get(peer, 0), height)
+
+    def _status(self) -> Status | None:
+        st = self.st
+        if self.me is None:
+            return None
+        return Status(
+            replica=self.me,
+            view=st.view,
+            active=st.active,
+            committed_height=st.committed_height,
+            certificate=st.committed_cert if st.committed_height > 0 else None,
+            stable_seq=st.stable_seq,
+        )
+
+    def _on_status(self, sender: int, s: Status) -> None:
+        st = self.st
+        if s.replica != sender:
+            self._count("spoofed_sender")
+            return
+        if self.me is not None and s.view < st.view and st.active and st.new_view_bytes:
+            self._send(sender, st.new_view_bytes)
+        height = s.committed_height
+        if height <= st.committed_height or height <= st.peer_proven.get(sender, 0) or s.certificate is None:
+            return
+        known = st.certs.get(height)
+        if (
+            known is not None and known.block_hash == s.certificate.block_hash
+        ) or self.verifier.certificate_ok(s.certificate, height, s.certificate.block_hash):
+            self._note_certified(height, sender)
+        else:
+            self._count("bad_certificate")
+
+    def _check_catch_up(self) -> None:
+        st = self.st
+        p = self.cfg.params
+        if st.target_height <= st.committed_height:
+            st.behind_since = None
+            st.transfer = None
+            return
+        if st.behind_since is None:
+            st.behind_since = st.tick
+            return
+        delay = max(2, p.view_change_timeout_ticks // 4)
+        if st.tick - st.behind_since < delay:
+            return
+        if st.transfer is not None:
+            if st.tick - st.transfer.started_tick < 2 * delay:
+                return
+            self._count("transfer_timeouts")
+            st.transfer = None
+            st.transfer_attempt += 1
+        peers = sorted(p_ for p_, h in st.peer_proven.items() if h > st.committed_height)
+        if not peers:
+            return
+        peer = peers[st.transfer_attempt % len(peers)]
+        first = st.committed_height + 1
+        last = min(st.target_height, first + TRANSFER_BATCH - 1)
+        st.transfer = Transfer(peer=peer, from_height=first, to_height=last, started_tick=st.tick)
+        self._out.append(RequestTransfer(peer=peer, from_height=first, to_height=last))
+        self._count("transfers_requested")
+
+    def _on_blocks_fetched(self, ev: BlocksFetched) -> None:
+        st = self.st
+        before = st.committed_height
+        useful = 0
+        for block_bytes, cert_bytes in ev.items[: 2 * TRANSFER_BATCH]:
+            item = self._verified_item(block_bytes, cert_bytes)
+            if item is None:
+                self._count("bad_transfer_item")
+                continue
+            block, cert = item
+            seq = block.header.height
+            if seq <= st.committed_height or seq > st.committed_height + 4 * TRANSFER_BATCH:
+                continue
+            st.fetched[seq] = block
+            st.certs.setdefault(seq, cert)
+            useful += 1
+        self._try_commit()
+        transfer = st.transfer
+        if transfer is not None and transfer.peer == ev.sender:
+            st.transfer = None
+            if st.committed_height == before or useful == 0:
+                # A peer that proved a height but did not deliver it: try the next one at once.
+                st.transfer_attempt += 1
+                if useful == 0:
+                    st.peer_proven.pop(ev.sender, None)
+                st.behind_since = st.tick - max(2, self.cfg.params.view_change_timeout_ticks // 4)
+
+    def _verified_item(self, block_bytes: bytes, cert_bytes: bytes) -> tuple[Block, CommitCertificate] | None:
+        try:
+            block = Block.decode(block_bytes)
+            cert = CommitCertificate.decode(cert_bytes)
+        except WireError:
+            return None
+        h = block.header
+        if h.chain_id != self.cfg.chain_id or len(block_bytes) > self.cfg.params.max_block_bytes + (1 << 16):
+            return None
+        if not block_body_ok(block) or not self.verifier.certificate_ok(cert, h.height, block.hash):
+            return None
+        return block, cert

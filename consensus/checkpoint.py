@@ -1,0 +1,103 @@
+"""Checkpoints, stable checkpoints and garbage collection (Castro & Liskov, OSDI'99 §4.3).
+
+Rules:
+
+- Every `checkpoint_interval` (K) heights, once the driver reports it *executed* seq k
+  (`Executed`), a validator signs CHECKPOINT(k, block hash, state root, results root) and
+  broadcasts it. q matching CHECKPOINTs make k a *stable checkpoint*: q replicas (so at least f+1
+  honest ones) hold that block and the same state after it.
+- The stable checkpoint is the low watermark h; seqs are accepted only in (h, h + L]
+  (L = `watermark_window`). A new stable checkpoint discards the checkpoint votes at or below it
+  and persists the low watermark (the log below the committed height is already gone: the block
+  store keeps it).
+- Matching means block hash *and* both roots: CHECKPOINTs that agree on the block but not on the
+  state reveal non-deterministic execution; they are counted (`checkpoint_state_divergence`).
+- A stable checkpoint above our committed height tells us we are behind; catch-up follows the
+  certificates, not the checkpoint.
+"""
+
+from __future__ import annotations
+
+from consensus.errors import ConsensusError
+from consensus.events import Executed
+from consensus.messages import Checkpoint, checkpoint_payload
+from consensus.state import KEY_STABLE, ReplicaBase
+from wire import codec
+from wire.crypto import Domain
+
+
+class Checkpoints(ReplicaBase):
+    def _on_executed(self, ev: Executed) -> None:
+        st = self.st
+        if ev.height != st.executed_height + 1 or ev.height > st.committed_height:
+            raise ConsensusError(
+                f"Executed({ev.height}) out of order: executed {st.executed_height}, committed {st.committed_height}"
+            )
+        st.executed_height = ev.height
+        st.roots[ev.height] = (ev.state_root, ev.results_root)
+        for h in [h for h in st.roots if h < ev.height - 2 * self.window]:
+            del st.roots[h]
+        if self.me is not None and ev.height % self.cfg.params.checkpoint_interval == 0:
+            block_hash = st.committed_hashes.get(ev.height)
+            if block_hash is not None:
+                self._send_checkpoint(ev, block_hash)
+        self._retry_waiting()
+        self._try_propose()
+
+    def _send_checkpoint(self, ev: Executed, block_hash: bytes) -> None:
+        if self.me is None:
+            return
+        payload = checkpoint_payload(ev.height, block_hash, ev.state_root, ev.results_root)
+        msg = Checkpoint(
+            seq=ev.height,
+            block_hash=block_hash,
+            state_root=ev.state_root,
+            results_root=ev.results_root,
+            replica=self.me,
+            signature=self._sign(Domain.CHECKPOINT, payload),
+        )
+        self.st.my_checkpoint = msg.encode()
+        self._broadcast(self.st.my_checkpoint)
+        self._add_checkpoint_vote(msg)
+
+    def _on_checkpoint(self, sender: int, c: Checkpoint) -> None:
+        st = self.st
+        if not self.is_validator:
+            return
+        if c.replica != sender:
+            self._count("spoofed_sender")
+            return
+        if c.seq <= st.stable_seq or c.seq % self.cfg.params.checkpoint_interval != 0:
+            self._count("stale_message")
+            return
+        if c.seq > max(st.stable_seq, st.committed_height) + 2 * self.window:
+            self._count("outside_watermarks")
+            return
+        if sender in st.checkpoint_votes.get(c.seq, {}):
+            return
+        if not self.verifier.checkpoint_ok(c):
+            self._count("bad_signature")
+            return
+        self._add_checkpoint_vote(c)
+
+    def _add_checkpoint_vote(self, c: Checkpoint) -> None:
+        st = self.st
+        votes = st.checkpoint_votes.setdefault(c.seq, {})
+        votes[c.replica] = c
+        key = (c.block_hash, c.state_root, c.results_root)
+        matching = sum(1 for v in votes.values() if (v.block_hash, v.state_root, v.results_root) == key)
+        if any(v.block_hash == c.block_hash and v.state_root != c.state_root for v in votes.values()):
+            self._count("checkpoint_state_divergence")
+        if matching >= self.q and c.seq > st.stable_seq:
+            self._make_stable(c.seq)
+
+    def _make_stable(self, seq: int) -> None:
+        st = self.st
+        st.stable_seq = seq
+        for s in [s for s in st.checkpoint_votes if s <= seq]:
+            del st.checkpoint_votes[s]
+        self._write(KEY_STABLE, codec.encode_trusted([seq]))
+        self._count("stable_checkpoints")
+        # The window moved: buffered or new proposals above the old high watermark may proceed.
+        self._retry_waiting()
+        self._try_propose()

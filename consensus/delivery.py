@@ -1,0 +1,148 @@
+"""Committing in height order, and the pending request queue with its timer.
+
+Rules:
+
+- A block is committed when this replica holds a commit certificate for the next height (built
+  from q verified COMMITs, or verified in a catch-up answer) and a block with exactly that hash
+  whose parent is the last committed block. `Commit` is emitted once per height, in order.
+- Committing a seq retires its log entries (slots, votes, certificates, persisted records); the
+  records are deleted by the `Persist` that comes after the `Commit` in the action list.
+- Requests: the pending queue is bounded (`max_pending`); a request refused by the tx checker, too
+  big, or already committed recently is dropped. Arrival ticks drive the request timer: a request
+  waiting longer than `request_timeout_ticks` (doubled per failed view change) in an active view
+  makes this replica ask for a view change.
+"""
+
+from __future__ import annotations
+
+from consensus.actions import Commit, RequestsCommitted, RequestsDropped
+from consensus.state import MAX_RECENT_COMMITTED, PREPARED_PREFIX, SLOT_PREFIX, ReplicaBase, seq_key
+from wire.types import Block
+
+
+class Delivery(ReplicaBase):
+    def _block_for(self, seq: int, digest: bytes) -> Block | None:
+        st = self.st
+        slot = st.slots.get(seq)
+        if slot is not None and slot.digest == digest:
+            return slot.pp.block
+        fetched = st.fetched.get(seq)
+        if fetched is not None and fetched.hash == digest:
+            return fetched
+        cert = st.prepared_certs.get(seq)
+        if cert is not None and cert.digest == digest:
+            return cert.block
+        return st.blocks.get(seq, {}).get(digest)
+
+    def _try_commit(self) -> None:
+        st = self.st
+        progressed = False
+        while True:
+            seq = st.committed_height + 1
+            cert = st.certs.get(seq)
+            if cert is None:
+                break
+            block = self._block_for(seq, cert.block_hash)
+            if block is None:
+                break
+            if block.header.prev_block_hash != st.committed_hash:
+                # Two certified blocks that do not chain means more than f faulty validators.
+                self._count("certified_fork")
+                del st.certs[seq]
+                break
+            self._commit(block)
+            progressed = True
+        if progressed:
+            self._send_commits()
+            self._retry_waiting()
+            self._try_propose()
+
+    def _commit(self, block: Block) -> None:
+        st = self.st
+        seq = block.header.height
+        cert = st.certs[seq]
+        self._out.append(Commit(block=block, certificate=cert))
+        st.committed_height = seq
+        st.committed_hash = block.hash
+        st.committed_ts = block.header.timestamp_ms
+        st.committed_cert = cert
+        st.committed_hashes[seq] = block.hash
+        st.last_progress_tick = st.tick
+        if st.active:
+            st.backoff_exp = 0
+        self._count("committed_blocks")
+        committed_now = [tx for tx in block.txs if tx in st.pending]
+        for tx in block.txs:
+            st.pending.pop(tx, None)
+            st.recent_committed[tx] = None
+        while len(st.recent_committed) > MAX_RECENT_COMMITTED:
+            del st.recent_committed[next(iter(st.recent_committed))]
+        if committed_now:
+            self._out.append(RequestsCommitted(height=seq, txs=tuple(committed_now)))
+        self._retire(seq)
+
+    def _retire(self, seq: int) -> None:
+        """Forget everything at or below the committed `seq` (it is in the block store now)."""
+        st = self.st
+        if seq in st.slots or seq in st.prepared_certs:
+            self._delete(seq_key(SLOT_PREFIX, seq))
+            self._delete(seq_key(PREPARED_PREFIX, seq))
+        for table in (
+            st.slots,
+            st.prepared_certs,
+            st.certs,
+            st.fetched,
+            st.blocks,
+            st.commit_votes,
+            st.waiting_pps,
+            st.prepare_votes,
+        ):
+            for key in [k for k in table if k <= seq]:
+                del table[key]
+        keep_from = seq - 2 * self.window
+        for key in [k for k in st.committed_hashes if k < keep_from]:
+            del st.committed_hashes[key]
+        if st.target_height <= seq:
+            st.behind_since = None
+
+    # ------------------------------------------------------------------ requests
+    def _on_requests(self, txs: tuple[bytes, ...]) -> None:
+        st = self.st
+        if not self.is_validator:
+            return
+        p = self.cfg.params
+        refused: list[bytes] = []
+        full: list[bytes] = []
+        for tx in txs:
+            if tx in st.pending or tx in st.recent_committed:
+                continue
+            if len(tx) > p.max_tx_bytes or not self.tx_checker((tx,)):
+                refused.append(tx)
+            elif len(st.pending) >= self.max_pending:
+                full.append(tx)
+            else:
+                st.pending[tx] = st.tick
+        if refused:
+            self._count("requests_refused")
+            self._out.append(RequestsDropped(txs=tuple(refused), reason="refused"))
+        if full:
+            self._count("requests_queue_full")
+            self._out.append(RequestsDropped(txs=tuple(full), reason="queue_full"))
+        self._try_propose()
+
+    @property
+    def max_pending(self) -> int:
+        return 4 * self.cfg.params.max_block_txs
+
+    def _request_timer_expired(self) -> bool:
+        st = self.st
+        if not st.pending or st.target_height > st.committed_height:
+            return False
+        oldest = next(iter(st.pending.values()))
+        timeout = self.cfg.params.request_timeout_ticks << min(st.backoff_exp, 3)
+        return st.tick - oldest >= timeout
+
+    def _restart_request_timers(self) -> None:
+        """A new view gives its primary a full timeout for every pending request."""
+        st = self.st
+        st.pending = dict.fromkeys(st.pending, st.tick)

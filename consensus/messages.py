@@ -1,0 +1,432 @@
+"""Consensus messages and their canonical encodings (tags 32-38; `wire.types` uses 1-8).
+
+Rules:
+
+- Every message is a positional msgpack array `[tag, version, field...]` encoded with
+  `wire.codec`; `decode_message` is strict (unknown tags, wrong arity, wrong types, trailing or
+  non-canonical bytes raise `DecodeError`, which the replica counts and drops).
+- Every vote is signed with its own `wire.crypto.Domain` over a payload that names its kind and
+  version, so no signature can be replayed as another kind or on another chain:
+  PRE-PREPARE `[32, 1, view, seq, digest]`, PREPARE `[33, 1, view, seq, digest]`, COMMIT
+  `wire.types.commit_vote_bytes(seq, view, digest)` (so q COMMITs form a `CommitCertificate`),
+  CHECKPOINT `[35, 1, seq, block_hash, state_root, results_root]`, VIEW-CHANGE and NEW-VIEW
+  over their own encoding without the trailing signature field.
+- The digest of a block is its hash (SHA-256 of the header); a block's body is bound to its
+  header by `tx_root`, which every receiver checks (`block_body_ok`).
+- STATUS is not signed: its only claim that matters is a commit certificate, which verifies
+  itself; the rest are hints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wire import codec
+from wire.codec import want_bytes, want_int, want_list, want_record
+from wire.crypto import HASH_SIZE, SIGNATURE_SIZE
+from wire.errors import DecodeError
+from wire.merkle import merkle_root
+from wire.types import MAX_VALIDATORS, Block, CommitCertificate, commit_vote_bytes
+
+TAG_PRE_PREPARE = 32
+TAG_PREPARE = 33
+TAG_COMMIT = 34
+TAG_CHECKPOINT = 35
+TAG_VIEW_CHANGE = 36
+TAG_NEW_VIEW = 37
+TAG_STATUS = 38
+VERSION = 1
+
+MAX_VIEW = 2**63 - 1
+MAX_SEQ = 2**63 - 1
+MAX_PREPARED = 1024  # entries in one VIEW-CHANGE; the replica also bounds them by its window
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+def _view(v: Any, name: str = "view") -> int:
+    return want_int(v, name, 0, MAX_VIEW)
+
+
+def _seq(v: Any, name: str = "seq") -> int:
+    return want_int(v, name, 0, MAX_SEQ)
+
+
+def _replica(v: Any) -> int:
+    return want_int(v, "replica", 0, MAX_VALIDATORS - 1)
+
+
+def _hash(v: Any, name: str) -> bytes:
+    return want_bytes(v, name, HASH_SIZE)
+
+
+def _sig(v: Any) -> bytes:
+    return want_bytes(v, "signature", SIGNATURE_SIZE)
+
+
+def _sig_list(v: Any, name: str) -> tuple[tuple[int, bytes], ...]:
+    out = []
+    for item in want_list(v, name, MAX_VALIDATORS):
+        pair = want_list(item, name, 2)
+        if len(pair) != 2:
+            raise DecodeError(f"{name}: an entry is [replica, signature]", code="wrong_arity")
+        out.append((_replica(pair[0]), _sig(pair[1])))
+    indexes = [i for i, _ in out]
+    if indexes != sorted(set(indexes)):
+        raise DecodeError(f"{name}: replicas must be distinct and sorted", code="non_canonical")
+    return tuple(out)
+
+
+def block_body_ok(block: Block) -> bool:
+    """The body matches the header (the signed digest covers only the header)."""
+    return merkle_root(block.txs) == block.header.tx_root
+
+
+def pre_prepare_payload(view: int, seq: int, digest: bytes) -> bytes:
+    return codec.encode_trusted([TAG_PRE_PREPARE, VERSION, view, seq, digest])
+
+
+def prepare_payload(view: int, seq: int, digest: bytes) -> bytes:
+    return codec.encode_trusted([TAG_PREPARE, VERSION, view, seq, digest])
+
+
+def commit_payload(view: int, seq: int, digest: bytes) -> bytes:
+    return commit_vote_bytes(seq, view, digest)
+
+
+def checkpoint_payload(seq: int, block_hash: bytes, state_root: bytes, results_root: bytes) -> bytes:
+    return codec.encode_trusted([TAG_CHECKPOINT, VERSION, seq, block_hash, state_root, results_root])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrePrepare:
+    """The primary of `view` assigns `block` (digest = block hash) to `seq`."""
+
+    view: int
+    seq: int
+    block: Block
+    signature: bytes
+
+    @property
+    def digest(self) -> bytes:
+        return self.block.hash
+
+    def to_wire(self) -> list[Any]:
+        return [TAG_PRE_PREPARE, VERSION, self.view, self.seq, self.block.encode(), self.signature]
+
+    def encode(self) -> bytes:
+        return codec.encode_trusted(self.to_wire())
+
+    @classmethod
+    def from_wire(cls, value: Any) -> PrePrepare:
+        f = want_record(value, "pre-prepare", TAG_PRE_PREPARE, VERSION, 4)
+        block = Block.decode(want_bytes(f[2], "block", max_len=MAX_MESSAGE_BYTES))
+        return cls(view=_view(f[0]), seq=_seq(f[1]), block=block, signature=_sig(f[3]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrepareVote:
+    view: int
+    seq: int
+    digest: bytes
+    replica: int
+    signature: bytes
+
+    def to_wire(self) -> list[Any]:
+        return [TAG_PREPARE, VERSION, self.view, self.seq, self.digest, self.replica, self.signature]
+
+    def encode(self) -> bytes:
+        return codec.encode_trusted(self.to_wire())
+
+    @classmethod
+    def from_wire(cls, value: Any) -> PrepareVote:
+        f = want_record(value, "prepare", TAG_PREPARE, VERSION, 5)
+        return cls(
+            view=_view(f[0]),
+            seq=_seq(f[1]),
+            digest=_hash(f[2], "digest"),
+            replica=_replica(f[3]),
+            signature=_sig(f[4]),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommitVote:
+    """The COMMIT message; its signature is a certificate signature (domain `commit`)."""
+
+    view: int
+    seq: int
+    digest: bytes
+    replica: int
+    signature: bytes
+
+    def to_wire(self) -> list[Any]:
+        return [TAG_COMMIT, VERSION, self.view, self.seq, self.digest, self.replica, self.signature]
+
+    def encode(self) -> bytes:
+        return codec.encode_trusted(self.to_wire())
+
+    @classmethod
+    def from_wire(cls, value: Any) -> CommitVote:
+        f = want_record(value, "commit", TAG_COMMIT, VERSION, 5)
+        return cls(
+            view=_view(f[0]),
+            seq=_seq(f[1]),
+            digest=_hash(f[2], "digest"),
+            replica=_replica(f[3]),
+            signature=_sig(f[4]),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Checkpoint:
+    """`replica` executed up to `seq`: the block there and the roots after it."""
+
+    seq: int
+    block_hash: bytes
+    state_root: bytes
+    results_root: bytes
+    replica: int
+    signature: bytes
+
+    def to_wire(self) -> list[Any]:
+        return [
+            TAG_CHECKPOINT,
+            VERSION,
+            self.seq,
+            self.block_hash,
+            self.state_root,
+            self.results_root,
+            self.replica,
+            self.signature,
+        ]
+
+    def encode(self) -> bytes:
+        return codec.encode_trusted(self.to_wire())
+
+    @classmethod
+    def from_wire(cls, value: Any) -> Checkpoint:
+        f = want_record(value, "checkpoint", TAG_CHECKPOINT, VERSION, 6)
+        return cls(
+            seq=_seq(f[0]),
+            block_hash=_hash(f[1], "block_hash"),
+            state_root=_hash(f[2], "state_root"),
+            results_root=_hash(f[3], "results_root"),
+            replica=_replica(f[4]),
+            signature=_sig(f[5]),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreparedCert:
+    """Proof that `block` was prepared at (`view`, `seq`): the primary's PRE-PREPARE signature and
+    q-1 PREPARE signatures of distinct other replicas."""
+
+    view: int
+    seq: int
+    block: Block
+    pp_signature: bytes
+    prepares: tuple[tuple[int, bytes], ...]
+
+    @property
+    def digest(self) -> bytes:
+        return self.block.hash
+
+    def to_wire(self) -> list[Any]:
+        return [self.view, self.seq, self.block.encode(), self.pp_signature, [list(p) for p in self.prepares]]
+
+    @classmethod
+    def from_wire(cls, value: Any) -> PreparedCert:
+        f = want_list(value, "prepared certificate", 5)
+        if len(f) != 5:
+            raise DecodeError("a prepared certificate has 5 fields", code="wrong_arity")
+        return cls(
+            view=_view(f[0]),
+            seq=_seq(f[1]),
+            block=Block.decode(want_bytes(f[2], "block", max_len=MAX_MESSAGE_BYTES)),
+            pp_signature=_sig(f[3]),
+            prepares=_sig_list(f[4], "prepares"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ViewChange:
+    """`replica` leaves its view for `view`: its highest committed block (with certificate, none at
+    height 0) and a prepared certificate for each seq above it that it prepared."""
+
+    view: int
+    replica: int
+    committed_height: int
+    committed_hash: bytes
+    certificate: CommitCertificate | None
+    prepared: tuple[PreparedCert, ...]
+    signature: bytes
+
+    def body_wire(self) -> list[Any]:
+        return [
+            TAG_VIEW_CHANGE,
+            VERSION,
+            self.view,
+            self.replica,
+            self.committed_height,
+            self.committed_hash,
+            None if self.certificate is None else self.certificate.to_wire(),
+            [p.to_wire() for p in self.prepared],
+        ]
+
+    def payload(self) -> bytes:
+        return codec.encode_trusted(self.body_wire())
+
+    def to_wire(self) -> list[Any]:
+        return [*self.body_wire(), self.signature]
+
+    def encode(self) -> bytes:
+        return codec.encode_trusted(self.to_wire())
+
+    @classmethod
+    def from_wire(cls, value: Any) -> ViewChange:
+        f = want_record(value, "view-change", TAG_VIEW_CHANGE, VERSION, 7)
+        cert = None if f[4] is None else CommitCertificate.from_wire(f[4])
+        return cls(
+            view=_view(f[0]),
+            replica=_replica(f[1]),
+            committed_height=_seq(f[2], "committed_height"),
+            committed_hash=_hash(f[3], "committed_hash"),
+            certificate=cert,
+            prepared=tuple(PreparedCert.from_wire(p) for p in want_list(f[5], "prepared", MAX_PREPARED)),
+            signature=_sig(f[6]),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reproposal:
+    """One entry of a NEW-VIEW's O set: the new primary's PRE-PREPARE signature for (view, seq, digest)."""
+
+    seq: int
+    digest: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewView:
+    """The primary of `view` starts it: q VIEW-CHANGEs for `view` and the re-proposals (O set)
+    that every backup recomputes from them."""
+
+    view: int
+    replica: int
+    view_changes: tuple[ViewChange, ...]
+    reproposals: tuple[Reproposal, ...]
+    signature: bytes
+
+    def body_wire(self) -> list[Any]:
+        return [
+            TAG_NEW_VIEW,
+            VERSION,
+            self.view,
+            self.replica,
+            [vc.to_wire() for vc in self.view_changes],
+            [[r.seq, r.digest, r.signature] for r in self.reproposals],
+        ]
+
+    def payload(self) -> bytes:
+        return codec.encode_trusted(self.body_wire())
+
+    def to_wire(self) -> list[Any]:
+        return [*self.body_wire(), self.signature]
+
+    def encode(self) -> bytes:
+        return codec.encode_trusted(self.to_wire())
+
+    @classmethod
+    def from_wire(cls, value: Any) -> NewView:
+        f = want_record(value, "new-view", TAG_NEW_VIEW, VERSION, 5)
+        reps = []
+        for item in want_list(f[3], "reproposals", MAX_PREPARED):
+            r = want_list(item, "reproposal", 3)
+            if len(r) != 3:
+                raise DecodeError("a reproposal is [seq, digest, signature]", code="wrong_arity")
+            reps.append(Reproposal(seq=_seq(r[0]), digest=_hash(r[1], "digest"), signature=_sig(r[2])))
+        return cls(
+            view=_view(f[0]),
+            replica=_replica(f[1]),
+            view_changes=tuple(
+                ViewChange.from_wire(v) for v in want_list(f[2], "view_changes", MAX_VALIDATORS)
+            ),
+            reproposals=tuple(reps),
+            signature=_sig(f[4]),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Status:
+    """A periodic hint: the sender's view and its committed height, proven by a certificate."""
+
+    replica: int
+    view: int
+    active: bool
+    committed_height: int
+    certificate: CommitCertificate | None
+    stable_seq: int
+
+    def to_wire(self) -> list[Any]:
+        return [
+            TAG_STATUS,
+            VERSION,
+            self.replica,
+            self.view,
+            self.active,
+            self.committed_height,
+            None if self.certificate is None else self.certificate.to_wire(),
+            self.stable_seq,
+        ]
+
+    def encode(self) -> bytes:
+        return codec.encode_trusted(self.to_wire())
+
+    @classmethod
+    def from_wire(cls, value: Any) -> Status:
+        f = want_record(value, "status", TAG_STATUS, VERSION, 6)
+        if type(f[2]) is not bool:
+            raise DecodeError("status.active: expected bool", code="wrong_type")
+        return cls(
+            replica=_replica(f[0]),
+            view=_view(f[1]),
+            active=f[2],
+            committed_height=_seq(f[3], "committed_height"),
+            certificate=None if f[4] is None else CommitCertificate.from_wire(f[4]),
+            stable_seq=_seq(f[5], "stable_seq"),
+        )
+
+
+Message = PrePrepare | PrepareVote | CommitVote | Checkpoint | ViewChange | NewView | Status
+
+_DECODERS: dict[int, Any] = {
+    TAG_PRE_PREPARE: PrePrepare.from_wire,
+    TAG_PREPARE: PrepareVote.from_wire,
+    TAG_COMMIT: CommitVote.from_wire,
+    TAG_CHECKPOINT: Checkpoint.from_wire,
+    TAG_VIEW_CHANGE: ViewChange.from_wire,
+    TAG_NEW_VIEW: NewView.from_wire,
+    TAG_STATUS: Status.from_wire,
+}
+
+_LIMITS = codec.Limits(max_bytes=MAX_MESSAGE_BYTES, max_bin_len=MAX_MESSAGE_BYTES)
+
+
+def decode_message(data: bytes) -> Message:
+    """Decode one consensus message strictly; raise DecodeError for anything else."""
+    value = codec.decode(data, _LIMITS)
+    if type(value) is not list or not value or type(value[0]) is not int:
+        raise DecodeError("a consensus message is a tagged record", code="wrong_type")
+    decoder = _DECODERS.get(value[0])
+    if decoder is None:
+        raise DecodeError(f"unknown consensus message tag {value[0]!r}", code="unknown_tag")
+    msg: Message = decoder(value)
+    return msg
+
+
+def message_tag(data: bytes) -> int | None:
+    """The tag of an encoded message without decoding it (msgpack fixarray + positive fixint)."""
+    if len(data) >= 2 and 0x90 <= data[0] <= 0x9F and data[1] < 0x80:
+        return data[1]
+    return None

@@ -1,0 +1,286 @@
+"""View changes (Castro & Liskov, OSDI'99 §4.4) with the chain rule of docs/consensus.md.
+
+Rules:
+
+- A replica leaves view v for v+1 when a timer expires (`_on_view_change_timeout`): a slot of v
+  was accepted but nothing committed for `view_change_timeout_ticks`, or a request waited longer
+  than `request_timeout_ticks`; or when it receives valid VIEW-CHANGEs for higher views from f+1
+  replicas (it joins the (f+1)-th highest, so f liars cannot drag it anywhere). It never goes back
+  to a lower view, and it persists the new view and its VIEW-CHANGE before sending it.
+- VIEW-CHANGE(v', i) carries i's highest committed block with its commit certificate and, for each
+  seq above it, i's highest-view prepared certificate.
+- The NEW-VIEW computation (`compute_new_view`, run by the new primary and recomputed by every
+  backup): base = the highest certified committed height among the q VIEW-CHANGEs; per seq above
+  it take the prepared certificate with the highest view; keep the longest prefix whose blocks
+  chain by hash from the base. Seqs after the prefix are proposed afresh; no null requests.
+- A backup accepts NEW-VIEW(v') only if it is signed by primary(v'), holds q valid VIEW-CHANGEs for
+  v' from distinct replicas, and its re-proposals equal the recomputation exactly.
+- The timer waiting for NEW-VIEW starts only once q VIEW-CHANGEs for the view are known (so a
+  partitioned replica does not run its view up alone); each failed view change doubles the
+  timeouts, up to 8x, and a commit in an active view resets them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from consensus.messages import NewView, PreparedCert, PrePrepare, Reproposal, ViewChange, pre_prepare_payload
+from consensus.state import KEY_NEW_VIEW, KEY_VIEW, KEY_VIEW_CHANGE, MAX_BACKOFF_EXP, ReplicaBase
+from wire import codec
+from wire.crypto import Domain
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewViewPlan:
+    """What a NEW-VIEW must contain, recomputed from its VIEW-CHANGEs."""
+
+    base_height: int
+    base_hash: bytes
+    picks: tuple[PreparedCert, ...]
+
+    def reproposal_keys(self) -> tuple[tuple[int, bytes], ...]:
+        return tuple((pc.seq, pc.digest) for pc in self.picks)
+
+
+def compute_new_view(view_changes: Sequence[ViewChange]) -> NewViewPlan:
+    """The deterministic NEW-VIEW computation over already-verified VIEW-CHANGEs."""
+    best_vc = max(view_changes, key=lambda vc: (vc.committed_height, -vc.replica))
+    base_height, base_hash = best_vc.committed_height, best_vc.committed_hash
+    best: dict[int, PreparedCert] = {}
+    for vc in view_changes:
+        for pc in vc.prepared:
+            if pc.seq <= base_height:
+                continue
+            cur = best.get(pc.seq)
+            # Highest view wins; a same-view tie needs > f faulty, broken by digest for determinism.
+            if cur is None or (pc.view, cur.digest) > (cur.view, pc.digest):
+                best[pc.seq] = pc
+    picks: list[PreparedCert] = []
+    prev, seq = base_hash, base_height + 1
+    while seq in best and best[seq].block.header.prev_block_hash == prev:
+        picks.append(best[seq])
+        prev, seq = best[seq].digest, seq + 1
+    return NewViewPlan(base_height=base_height, base_hash=base_hash, picks=tuple(picks))
+
+
+class ViewChanges(ReplicaBase):
+    # ------------------------------------------------------------------ leaving a view
+    def _on_view_change_timeout(self) -> None:
+        st = self.st
+        self._count("view_change_timeouts")
+        st.backoff_exp = min(st.backoff_exp + 1, MAX_BACKOFF_EXP + 1)
+        self._start_view_change(st.view + 1)
+
+    def _start_view_change(self, new_view: int) -> None:
+        st = self.st
+        if self.me is None or new_view <= st.view:
+            return
+        st.view = new_view
+        st.active = False
+        st.new_view = None
+        st.new_view_bytes = b""
+        st.slots.clear()
+        st.waiting_pps.clear()
+        st.prepare_votes.clear()
+        st.vc_timer_start = None
+        prepared = tuple(
+            st.prepared_certs[s]
+            for s in sorted(st.prepared_certs)
+            if st.committed_height < s <= st.committed_height + self.window
+        )
+        unsigned = ViewChange(
+            view=new_view,
+            replica=self.me,
+            committed_height=st.committed_height,
+            committed_hash=st.committed_hash,
+            certificate=st.committed_cert if st.committed_height > 0 else None,
+            prepared=prepared,
+            signature=bytes(64),
+        )
+        vc = replace(unsigned, signature=self._sign(Domain.VIEW_CHANGE, unsigned.payload()))
+        data = vc.encode()
+        st.view_changes[self.me] = vc
+        st.view_change_bytes[self.me] = data
+        st.my_view_change = data
+        self._persist_view()
+        self._write(KEY_VIEW_CHANGE, data)
+        self._broadcast(data)
+        self._count("view_changes_sent")
+        self._maybe_send_new_view()
+
+    def _persist_view(self) -> None:
+        self._write(KEY_VIEW, codec.encode_trusted([self.st.view, self.st.active]))
+
+    # ------------------------------------------------------------------ VIEW-CHANGE
+    def _on_view_change(self, sender: int, vc: ViewChange, data: bytes) -> None:
+        st = self.st
+        if not self.is_validator:
+            return
+        if vc.replica != sender:
+            self._count("spoofed_sender")
+            return
+        if vc.view < st.view or (vc.view == st.view and st.active):
+            self._count("stale_message")
+            return
+        known = st.view_changes.get(sender)
+        if known is not None and (known.view > vc.view or st.view_change_bytes.get(sender) == data):
+            return
+        if not self.verifier.view_change_ok(vc, self.window):
+            self._count("bad_view_change")
+            return
+        st.view_changes[sender] = vc
+        st.view_change_bytes[sender] = data
+        if vc.committed_height > st.committed_height:
+            self._note_certified(vc.committed_height, sender)
+        self._maybe_join_higher_view()
+        self._maybe_send_new_view()
+
+    def _maybe_join_higher_view(self) -> None:
+        """Join the (f+1)-th highest view announced above ours: at least one honest replica is there."""
+        st = self.st
+        higher = sorted(
+            (vc.view for i, vc in st.view_changes.items() if i != self.me and vc.view > st.view), reverse=True
+        )
+        if len(higher) >= self.f + 1:
+            self._start_view_change(higher[self.f])
+
+    def _view_changes_for(self, view: int) -> list[ViewChange]:
+        return [vc for _, vc in sorted(self.st.view_changes.items()) if vc.view == view]
+
+    # ------------------------------------------------------------------ NEW-VIEW
+    def _maybe_send_new_view(self) -> None:
+        st = self.st
+        if not self.is_primary or st.active or st.new_view is not None or self.me is None:
+            return
+        vcs = self._view_changes_for(st.view)
+        if len(vcs) < self.q:
+            return
+        mine = [vc for vc in vcs if vc.replica == self.me]
+        chosen = (mine + [vc for vc in vcs if vc.replica != self.me])[: self.q]
+        chosen.sort(key=lambda vc: vc.replica)
+        plan = compute_new_view(chosen)
+        reps = tuple(
+            Reproposal(
+                seq=pc.seq,
+                digest=pc.digest,
+                signature=self._sign(Domain.PRE_PREPARE, pre_prepare_payload(st.view, pc.seq, pc.digest)),
+            )
+            for pc in plan.picks
+        )
+        unsigned = NewView(
+            view=st.view, replica=self.me, view_changes=tuple(chosen), reproposals=reps, signature=bytes(64)
+        )
+        nv = NewView(
+            view=st.view,
+            replica=self.me,
+            view_changes=tuple(chosen),
+            reproposals=reps,
+            signature=self._sign(Domain.NEW_VIEW, unsigned.payload()),
+        )
+        data = nv.encode()
+        self._write(KEY_NEW_VIEW, data)
+        self._broadcast(data)
+        self._count("new_views_sent")
+        self._install_new_view(nv, data, plan)
+
+    def _on_new_view(self, sender: int, nv: NewView, data: bytes) -> None:
+        st = self.st
+        if not self.is_validator:
+            return
+        if nv.view < st.view or (nv.view == st.view and st.active):
+            self._count("stale_message")
+            return
+        plan = self._verify_new_view(nv)
+        if plan is None:
+            self._count("bad_new_view")
+            return
+        self._write(KEY_NEW_VIEW, data)
+        self._install_new_view(nv, data, plan)
+
+    def _verify_new_view(self, nv: NewView) -> NewViewPlan | None:
+        if nv.replica != self.primary(nv.view) or nv.view == 0:
+            return None
+        if not self.verifier.sig_ok(Domain.NEW_VIEW, nv.replica, nv.payload(), nv.signature):
+            return None
+        replicas = [vc.replica for vc in nv.view_changes]
+        if len(set(replicas)) != len(replicas) or len(replicas) < self.q:
+            return None
+        for vc in nv.view_changes:
+            if vc.view != nv.view or not self.verifier.view_change_ok(vc, self.window):
+                return None
+        plan = compute_new_view(nv.view_changes)
+        claimed = tuple((r.seq, r.digest) for r in nv.reproposals)
+        if "nv_no_recompute" in self.mutants:
+            plan = _trust_claimed(plan, nv)
+        elif claimed != plan.reproposal_keys():
+            return None
+        for r in nv.reproposals:
+            if not self.verifier.sig_ok(
+                Domain.PRE_PREPARE, nv.replica, pre_prepare_payload(nv.view, r.seq, r.digest), r.signature
+            ):
+                return None
+        return plan
+
+    def _install_new_view(self, nv: NewView, data: bytes, plan: NewViewPlan) -> None:
+        st = self.st
+        st.view = nv.view
+        st.active = True
+        st.new_view = nv
+        st.new_view_bytes = data
+        st.view_floor = plan.base_height
+        st.floor_hash = plan.base_hash
+        st.slots.clear()
+        st.waiting_pps.clear()
+        st.prepare_votes.clear()
+        st.vc_timer_start = None
+        st.last_progress_tick = st.tick
+        self._persist_view()
+        self._restart_request_timers()
+        self._count("new_views_installed")
+        if plan.base_height > st.committed_height:
+            self._note_certified(plan.base_height, _base_sender(nv, plan))
+        sigs = {r.seq: r.signature for r in nv.reproposals}
+        for pc in plan.picks:
+            if pc.seq <= st.committed_height:
+                continue
+            if not self.in_window(pc.seq):
+                break
+            if pc.seq == st.committed_height + 1 and pc.block.header.prev_block_hash != st.committed_hash:
+                self._count("certified_fork")
+                break
+            pp = PrePrepare(view=nv.view, seq=pc.seq, block=pc.block, signature=sigs[pc.seq])
+            self._accept_slot(pp, from_new_view=True)
+        self._try_commit()
+        self._try_propose()
+
+    # ------------------------------------------------------------------ timers
+    def _check_view_timers(self) -> None:
+        st = self.st
+        if self.me is None:
+            return
+        timeout = self.cfg.params.view_change_timeout_ticks << min(st.backoff_exp, MAX_BACKOFF_EXP)
+        if not st.active:
+            if st.vc_timer_start is None:
+                if len(self._view_changes_for(st.view)) >= self.q:
+                    st.vc_timer_start = st.tick
+            elif st.tick - st.vc_timer_start >= timeout:
+                self._on_view_change_timeout()
+            return
+        stalled = bool(st.slots) and st.tick - st.last_progress_tick >= timeout
+        if stalled or self._request_timer_expired():
+            self._on_view_change_timeout()
+
+
+def _base_sender(nv: NewView, plan: NewViewPlan) -> int:
+    for vc in nv.view_changes:
+        if vc.committed_height == plan.base_height:
+            return vc.replica
+    return nv.replica
+
+
+def _trust_claimed(plan: NewViewPlan, nv: NewView) -> NewViewPlan:
+    """Negative-control mutant: take the primary's word for the re-proposals (never in production)."""
+    by_digest = {pc.digest: pc for vc in nv.view_changes for pc in vc.prepared}
+    picks = tuple(by_digest[r.digest] for r in nv.reproposals if r.digest in by_digest)
+    return NewViewPlan(base_height=plan.base_height, base_hash=plan.base_hash, picks=picks)
