@@ -186,7 +186,8 @@ class Node:
         except (DecodeError, ValueError, TypeError):
             return codec.encode_trusted(["error", "bad_request"])
         top = min(hi, self.executor.meta.height, lo + TRANSFER_BLOCKS_MAX - 1)
-        items, size = [], 0
+        items: list[list[bytes]] = []
+        size = 0
         for h in range(max(lo, 1), top + 1):
             block, cert = self.store.block_bytes(h), self.store.certificate_bytes(h)
             if block is None or cert is None:
