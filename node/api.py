@@ -40,6 +40,7 @@ class NodeService(Protocol):
     def submit(self, raw: bytes) -> dict[str, Any]: ...
     def tx_status(self, tx_id: bytes) -> dict[str, Any] | None: ...
     def block(self, height: int) -> tuple[bytes, bytes] | None: ...
+    def receipts(self, height: int) -> list[Receipt] | None: ...
     def height(self) -> int: ...
     def render_metrics(self) -> tuple[bytes, str]: ...
 
@@ -174,6 +175,21 @@ def create_app(service: NodeService, *, title: str = "orgledger node") -> FastAP
             "certificate": certificate_json(cert),
             "block_bytes": block_bytes.hex(),
             "certificate_bytes": cert_bytes.hex(),
+        }
+
+    @app.get("/v1/blocks/{height}/receipts")
+    async def block_receipts(height: int) -> dict[str, Any]:
+        if height < 1:
+            raise ApiError(400, "bad_height", "heights start at 1")
+        receipts = service.receipts(height)
+        if receipts is None:
+            raise ApiError(
+                404, "unknown_block", f"no block at height {height} yet (height is {service.height()})"
+            )
+        return {
+            "height": service.height(),
+            "block_height": height,
+            "receipts": [receipt_json(r) for r in receipts],
         }
 
     return app

@@ -108,7 +108,13 @@ def node() -> None:
 
 @node.command("run")
 @click.option("--config", type=click.Path(path_type=Path), required=True, help="The node's node.toml.")
-def node_run(config: Path) -> None:
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Override the data directory of node.toml.",
+)
+def node_run(config: Path, data_dir: Path | None) -> None:
     """Run one node in the foreground until SIGTERM."""
     import asyncio
     import logging
@@ -121,6 +127,10 @@ def node_run(config: Path) -> None:
         cfg = NodeConfig.load(config)
     except NodeError as exc:
         fail(str(exc))
+    if data_dir is not None:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, data_dir=data_dir.resolve())
     logging.basicConfig(
         level=getattr(logging, cfg.log_level, logging.INFO),
         format=f"%(asctime)s %(levelname)s {cfg.node_id} %(name)s: %(message)s",
@@ -171,6 +181,168 @@ def dev_down(directory: Path) -> None:
         down(directory)
     except DevnetError as exc:
         fail(str(exc))
+
+
+@dev.command("load")
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=Path(".devnet"), show_default=True
+)
+@click.option("--txs", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
+@click.option(
+    "--rate", type=float, default=None, help="Transactions per second (default: as fast as possible)."
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--timeout", "timeout_s", type=float, default=180.0, show_default=True)
+def dev_load(directory: Path, txs: int, rate: float | None, seed: int, timeout_s: float) -> None:
+    """Submit N valid transactions to random nodes, wait, and check every node agrees."""
+    import asyncio
+    import time
+
+    from node.loadgen import submit_all, summary, wait_and_check
+    from node.workload import MIX, Workload
+    from wire.errors import WireError
+    from wire.genesis import Genesis
+
+    try:
+        genesis = Genesis.load(directory / "genesis.json")
+        work = Workload(genesis, directory, seed=seed)
+    except (WireError, ValueError) as exc:
+        fail(f"{directory} is not a dev network: {exc}")
+    urls = [f"http://{n.host}:{n.api_port}" for n in genesis.nodes]
+    now = int(time.time() * 1000)
+    batch = [work.next_tx(now) for _ in range(txs)]
+    click.echo(f"mix: {', '.join(f'{k} {w}%' for k, w in MIX)}; {txs} transactions to {len(urls)} nodes")
+    started = time.monotonic()
+    ops = asyncio.run(submit_all(urls, batch, rate=rate, deadline_s=timeout_s, seed=seed))
+    click.echo(f"submitted in {time.monotonic() - started:.1f}s: {summary(ops)}")
+    report = asyncio.run(wait_and_check(urls, ops, timeout_s=timeout_s))
+    elapsed = time.monotonic() - started
+    heights = ", ".join(f"{url.rsplit(':', 1)[1]}={h}" for url, h in report.heights.items())
+    click.echo(f"heights: {heights}")
+    for problem in report.problems:
+        click.echo(f"problem: {problem}")
+    click.echo(f"elapsed {elapsed:.1f}s, {report.committed / elapsed:.0f} committed tx/s")
+    click.echo(report.line())
+    sys.exit(0 if report.committed == txs and report.ok else 1)
+
+
+@cli.group()
+def tx() -> None:
+    """Build, sign and submit transactions."""
+
+
+@tx.command("submit")
+@click.option("--node", "node_url", required=True, help="A node's API URL, e.g. http://127.0.0.1:28001.")
+@click.option(
+    "--key", "key_file", type=click.Path(path_type=Path), required=True, help="The signer's ed25519 key file."
+)
+@click.option("--type", "tx_type", required=True, help="Transaction type (see `orgledger tx types`).")
+@click.option("--payload", required=True, help="The payload as JSON (or @FILE to read it from a file).")
+@click.option(
+    "--org",
+    "org_id",
+    default=None,
+    help="The org the transaction acts for (default: the signer's org in genesis).",
+)
+@click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="genesis.json to verify against (default: .devnet/genesis.json).",
+)
+@click.option(
+    "--approver",
+    "approver_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Approver key file (repeatable).",
+)
+@click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True)
+def tx_submit(
+    node_url: str,
+    key_file: Path,
+    tx_type: str,
+    payload: str,
+    org_id: str | None,
+    genesis_file: Path | None,
+    approver_files: tuple[Path, ...],
+    timeout_s: float,
+) -> None:
+    """Sign and submit one transaction and wait for its verified receipt.
+
+    Exit 0 when committed and accepted, 2 when rejected (the reason is printed), 1 on any other failure.
+    """
+    import json
+
+    from client_sdk.client import LedgerClient, build_tx
+    from client_sdk.errors import LedgerError, TxRejectedError
+    from contracts import TxRejected, check_tx
+    from wire.crypto import load_signing_key
+    from wire.errors import WireError
+    from wire.genesis import Genesis
+
+    try:
+        genesis = Genesis.load(genesis_file or Path(".devnet") / "genesis.json")
+        key = load_signing_key(key_file)
+        approvers = tuple(load_signing_key(p) for p in approver_files)
+    except WireError as exc:
+        fail(str(exc))
+    try:
+        text = Path(payload[1:]).read_text(encoding="utf-8") if payload.startswith("@") else payload
+        body = json.loads(text)
+    except (OSError, ValueError) as exc:
+        fail(f"--payload is not valid JSON: {exc}")
+    if org_id is None:
+        org_id = next((u.org_id for u in genesis.users if u.pubkey == key.public), None)
+        if org_id is None:
+            fail("the key is not a genesis user; pass --org")
+    try:
+        signed = build_tx(
+            chain_id=genesis.chain_id,
+            tx_type=tx_type,
+            org_id=org_id,
+            payload=body,
+            key=key,
+            approvers=approvers,
+        )
+        check_tx(signed)
+    except TxRejected as exc:
+        fail(f"invalid transaction ({exc.code}): {exc}", 2)
+    except WireError as exc:
+        fail(f"invalid transaction: {exc}", 2)
+    click.echo(f"tx {signed.tx_id.hex()}")
+    try:
+        with LedgerClient(node_url, genesis) as client:
+            done = client.submit(signed, timeout_s=timeout_s)
+    except TxRejectedError as exc:
+        click.echo(f"rejected at height {exc.height}: {exc}", err=True)
+        sys.exit(2)
+    except LedgerError as exc:
+        fail(str(exc))
+    alerts = ", ".join(f"{a['rule_id']} {a['colour']}" for a in done.receipt.get("alerts", []))
+    click.echo(
+        f"committed at height {done.height} (certificate verified, {len(done.certificate.signatures)} signatures)"
+    )
+    if alerts:
+        click.echo(f"alerts: {alerts}")
+
+
+@tx.command("types")
+@click.option("--json", "as_json", is_flag=True, help="Print the payload schemas as JSON.")
+def tx_types(as_json: bool) -> None:
+    """List the transaction types and their payload fields."""
+    import json
+
+    from contracts import tx_types_json
+
+    specs = tx_types_json()
+    if as_json:
+        click.echo(json.dumps(specs, indent=2, ensure_ascii=False))
+        return
+    for spec in specs:
+        fields = ", ".join(f["name"] + ("" if f["required"] else "?") for f in spec["payload"]["fields"])
+        click.echo(f"{spec['tx_type']:<22} {fields}")
 
 
 @cli.group()

@@ -42,6 +42,7 @@ from consensus import (
 )
 from node.errors import StorageError
 from node.executor import Executor
+from node.failpoints import FailPoints
 from node.storage import BlockStore, Meta
 from wire.types import Block, CommitCertificate
 
@@ -67,8 +68,10 @@ class Driver:
         fetch: Callable[[int, int, int], Awaitable[tuple[tuple[bytes, bytes], ...]]],
         on_commit: CommitListener,
         on_fatal: Callable[[BaseException], None],
+        failpoints: FailPoints | None = None,
         queue_max: int = 10_000,
     ) -> None:
+        self._fail = failpoints or FailPoints("")
         self.replica = replica
         self._store, self._executor = store, executor
         self._tick_s = tick_ms / 1000.0
@@ -155,14 +158,18 @@ class Driver:
             self.counters["actions"] += 1
             match action:
                 case Persist(entries=entries):
+                    self._fail.hit("before_persist")
                     await loop.run_in_executor(self._io, self._store.persist_consensus, entries)
+                    self._fail.hit("after_persist")
                 case Send(to=to, data=data):
                     self._send(to, KIND_CONSENSUS + data)
+                    self._fail.hit("after_send")
                 case Broadcast(data=data):
                     self._broadcast(KIND_CONSENSUS + data)
+                    self._fail.hit("after_send")
                 case Commit(block=block, certificate=cert):
                     started = time.perf_counter()
-                    meta = await loop.run_in_executor(self._io, self._executor.apply, block, cert)
+                    meta = await loop.run_in_executor(self._io, self._apply, block, cert)
                     self._on_commit(block, cert, meta, time.perf_counter() - started)
                     executed.append(
                         Executed(
@@ -176,6 +183,12 @@ class Driver:
                 case _:
                     raise TypeError(f"unknown action {action!r}")
         return executed
+
+    def _apply(self, block: Block, cert: CommitCertificate) -> Meta:
+        self._fail.hit("before_block_write")
+        meta = self._executor.apply(block, cert)
+        self._fail.hit("after_block_write")
+        return meta
 
     def _start_transfer(self, peer: int, lo: int, hi: int) -> None:
         self.counters["transfers"] += 1

@@ -31,6 +31,7 @@ from node.config import NodeConfig
 from node.driver import KIND_CONSENSUS, KIND_TXS, Driver
 from node.errors import ConfigError
 from node.executor import Executor
+from node.failpoints import FailPoints
 from node.mempool import AdmissionError, Mempool, SignatureCache
 from node.metrics import NodeMetrics
 from node.storage import BlockStore, Meta
@@ -39,7 +40,7 @@ from wire import codec
 from wire.crypto import load_signing_key
 from wire.errors import DecodeError
 from wire.genesis import Genesis
-from wire.types import Block, CommitCertificate, SignedTransaction
+from wire.types import Block, CommitCertificate, Receipt, SignedTransaction
 
 log = logging.getLogger("orgledger.node")
 
@@ -98,6 +99,7 @@ class Node:
             fetch=self._fetch_blocks,
             on_commit=self._on_commit,
             on_fatal=self._fatal,
+            failpoints=FailPoints(),
         )
         self._gossip: list[bytes] = []
         self._offer: list[bytes] = []
@@ -310,6 +312,11 @@ class Node:
     def block(self, height: int) -> tuple[bytes, bytes] | None:
         block, cert = self.store.block_bytes(height), self.store.certificate_bytes(height)
         return None if block is None or cert is None else (block, cert)
+
+    def receipts(self, height: int) -> list[Receipt] | None:
+        if height > self.height():
+            return None
+        return self.store.receipts(height)
 
     def render_metrics(self) -> tuple[bytes, str]:
         self.metrics.mempool_txs.set(len(self.mempool))

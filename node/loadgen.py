@@ -1,0 +1,221 @@
+"""Load generation and the Jepsen-style check: submit, record every outcome, read every chain, compare.
+
+Rules (RELIABILITY 5.1, 5.2, 5.5):
+
+- Every submission is recorded as `ok` (a node accepted it: 200/202), `fail` (a node refused it
+  with a 4xx: it must never appear) or `info` (no answer, 5xx, timeout: it may appear once).
+  A transaction that gets no answer is retried, the same signed bytes, at another node.
+- The checker reads every reachable node's chain and verifies: agreement (same block hash at every
+  height every node has), every `ok` transaction present exactly once, no `fail` present, `info`
+  at most once, nothing present that was never submitted, heights never regress across polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from wire.types import Block, SignedTransaction
+
+
+@dataclass
+class Op:
+    tx: SignedTransaction
+    outcome: str = "pending"  # ok | fail | info
+    node: str = ""
+    attempts: int = 0
+    error: str = ""
+    submitted_at: float = 0.0
+
+
+@dataclass
+class Chain:
+    url: str
+    hashes: list[bytes] = field(default_factory=list)
+    tx_ids: list[list[bytes]] = field(default_factory=list)
+    statuses: list[list[str]] = field(default_factory=list)
+    reachable: bool = True
+
+    @property
+    def height(self) -> int:
+        return len(self.hashes)
+
+
+@dataclass(frozen=True)
+class Report:
+    submitted: int
+    committed: int
+    rejected: int
+    lost: int
+    duplicated: int
+    unexpected: int
+    failed_present: int
+    agree: bool
+    heights: dict[str, int]
+    problems: tuple[str, ...]
+
+    def line(self) -> str:
+        return (
+            f"submitted={self.submitted} committed={self.committed} rejected={self.rejected} "
+            f"lost={self.lost} agree={'true' if self.agree else 'false'}"
+        )
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.lost == 0
+            and self.duplicated == 0
+            and self.unexpected == 0
+            and self.failed_present == 0
+            and self.agree
+            and not self.problems
+        )
+
+
+async def submit_all(
+    urls: Sequence[str],
+    txs: Sequence[SignedTransaction],
+    *,
+    rate: float | None = None,
+    concurrency: int = 32,
+    deadline_s: float = 120.0,
+    seed: int = 1,
+) -> list[Op]:
+    """Submit every transaction (retrying unanswered ones at other nodes); return the history."""
+    rnd = random.Random(seed)
+    ops = [Op(tx=t) for t in txs]
+    sem = asyncio.Semaphore(concurrency)
+    started = time.monotonic()
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+
+        async def one(i: int, op: Op) -> None:
+            if rate:
+                await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
+            async with sem:
+                body = op.tx.encode()
+                while time.monotonic() - started < deadline_s:
+                    url = rnd.choice(urls)
+                    op.attempts += 1
+                    op.node, op.submitted_at = url, time.monotonic()
+                    try:
+                        async with session.post(
+                            f"{url}/v1/tx", data=body, headers={"content-type": "application/octet-stream"}
+                        ) as resp:
+                            if resp.status in (200, 202):
+                                op.outcome = "ok"
+                                return
+                            doc = await resp.json(content_type=None)
+                            code = str(doc.get("error", {}).get("code", resp.status))
+                            if resp.status < 500 and resp.status != 429:
+                                op.outcome, op.error = "fail", code
+                                return
+                            op.outcome, op.error = "info", code
+                    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                        op.outcome, op.error = "info", type(exc).__name__
+                    await asyncio.sleep(0.2)
+
+        await asyncio.gather(*(one(i, op) for i, op in enumerate(ops)))
+    return ops
+
+
+async def read_chain(session: aiohttp.ClientSession, chain: Chain, upto: int | None = None) -> None:
+    """Extend `chain` with the node's blocks (and receipt statuses) up to its current height."""
+    try:
+        async with session.get(f"{chain.url}/v1/status") as resp:
+            height = int((await resp.json())["height"])
+        if height < chain.height:
+            raise AssertionError(f"{chain.url}: height regressed from {chain.height} to {height}")
+        top = height if upto is None else min(height, upto)
+        for h in range(chain.height + 1, top + 1):
+            async with session.get(f"{chain.url}/v1/blocks/{h}") as resp:
+                doc = await resp.json()
+            block = Block.decode(bytes.fromhex(doc["block_bytes"]))
+            async with session.get(f"{chain.url}/v1/blocks/{h}/receipts") as resp:
+                rdoc = await resp.json()
+            chain.hashes.append(block.hash)
+            chain.tx_ids.append([SignedTransaction.decode(t).tx_id for t in block.txs])
+            chain.statuses.append([r["status"] for r in rdoc["receipts"]])
+        chain.reachable = True
+    except (aiohttp.ClientError, TimeoutError, KeyError, ValueError):
+        chain.reachable = False
+
+
+async def wait_and_check(
+    urls: Sequence[str], ops: Sequence[Op], *, timeout_s: float = 120.0, quiet_s: float = 2.0
+) -> Report:
+    """Poll every node until every `ok` transaction is on a chain (or time runs out), then check."""
+    chains = [Chain(url=u) for u in urls]
+    wanted = {op.tx.tx_id for op in ops if op.outcome == "ok"}
+    deadline = time.monotonic() + timeout_s
+    problems: list[str] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        while True:
+            try:
+                await asyncio.gather(*(read_chain(session, c) for c in chains))
+            except AssertionError as exc:
+                problems.append(str(exc))
+                break
+            best = max(chains, key=lambda c: c.height)
+            present = {t for ids in best.tx_ids for t in ids}
+            if wanted <= present or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.25)
+        # let lagging nodes catch up to the best height before comparing
+        target = max(c.height for c in chains)
+        settle = time.monotonic() + quiet_s + 10
+        while any(c.reachable and c.height < target for c in chains) and time.monotonic() < settle:
+            await asyncio.sleep(0.25)
+            await asyncio.gather(*(read_chain(session, c, upto=target) for c in chains))
+    return check(ops, chains, problems)
+
+
+def check(ops: Sequence[Op], chains: Sequence[Chain], problems: Sequence[str] = ()) -> Report:
+    problems = list(problems)
+    reachable = [c for c in chains if c.height > 0 or c.reachable]
+    agree = True
+    for h in range(max((c.height for c in reachable), default=0)):
+        hashes = {c.hashes[h] for c in reachable if c.height > h}
+        if len(hashes) > 1:
+            agree = False
+            problems.append(f"height {h + 1}: {len(hashes)} different block hashes")
+            break
+    best = max(chains, key=lambda c: c.height)
+    counts: Counter[bytes] = Counter(t for ids in best.tx_ids for t in ids)
+    applied: Counter[bytes] = Counter()
+    status: dict[bytes, str] = {}
+    for ids, sts in zip(best.tx_ids, best.statuses, strict=True):
+        for t, s in zip(ids, sts, strict=True):
+            status.setdefault(t, s)
+            if s == "ACCEPTED":
+                applied[t] += 1
+    by_id = {op.tx.tx_id: op for op in ops}
+    lost = sum(1 for op in ops if op.outcome == "ok" and counts[op.tx.tx_id] == 0)
+    duplicated = sum(1 for n in applied.values() if n > 1)  # applied twice: a violation
+    unexpected = sum(1 for t in counts if t not in by_id)
+    failed_present = sum(1 for op in ops if op.outcome == "fail" and counts[op.tx.tx_id] > 0)
+    committed = sum(1 for op in ops if counts[op.tx.tx_id] and status.get(op.tx.tx_id) == "ACCEPTED")
+    rejected = sum(1 for op in ops if counts[op.tx.tx_id] and status.get(op.tx.tx_id) == "REJECTED")
+    return Report(
+        submitted=len(ops),
+        committed=committed,
+        rejected=rejected,
+        lost=lost,
+        duplicated=duplicated,
+        unexpected=unexpected,
+        failed_present=failed_present,
+        agree=agree,
+        heights={c.url: c.height for c in chains},
+        problems=tuple(problems),
+    )
+
+
+def summary(ops: Sequence[Op]) -> dict[str, Any]:
+    return dict(Counter(op.outcome for op in ops))
