@@ -8,13 +8,12 @@ else a client learns (receipts, records) is checked against such a verified bloc
 
 from __future__ import annotations
 
+from client_sdk.errors import VerificationError
 from wire.certificate import ValidatorSet, verify_certificate
 from wire.crypto import sha256
 from wire.errors import CertificateError, DecodeError
 from wire.merkle import merkle_root
 from wire.types import Block, CommitCertificate
-
-from client_sdk.errors import VerificationError
 
 
 def verify_block(

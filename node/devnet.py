@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -140,19 +141,15 @@ def down(directory: Path, *, timeout_s: float = 20.0, echo: bool = True) -> int:
     procs = _nodes(directory)
     live = {p.spec.node_id: (p, pid) for p in procs if (pid := running_pid(p)) is not None}
     for _, pid in live.values():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + timeout_s
     while live and time.monotonic() < deadline:
         live = {k: v for k, v in live.items() if running_pid(v[0]) is not None}
         time.sleep(0.1)
     for _, pid in live.values():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     for p in procs:
         p.pid_file.unlink(missing_ok=True)
     if echo:
