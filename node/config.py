@@ -30,6 +30,7 @@ class NodeConfig:
     log_level: str = "INFO"
     index_url: str = ""
     person_key_secret_file: Path | None = None
+    peer_addresses: dict[str, tuple[str, int]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -51,6 +52,7 @@ class NodeConfig:
             "log_level",
             "index",
             "privacy",
+            "peers",
             "extra",
         }
         unknown = sorted(set(doc) - allowed)
@@ -75,8 +77,20 @@ class NodeConfig:
             log_level=str(doc.get("log_level", "INFO")).upper(),
             index_url=str(index.get("url", "")),
             person_key_secret_file=(base / secret) if isinstance(secret, str) else None,
+            peer_addresses=_peers(_table(doc, "peers", path, optional=True), path),
             extra=dict(_table(doc, "extra", path, optional=True)),
         )
+
+
+def _peers(table: dict[str, Any], path: Path) -> dict[str, tuple[str, int]]:
+    """`[peers]` overrides where to dial a peer: `node_id = "host:port"` (e.g. through a proxy)."""
+    out: dict[str, tuple[str, int]] = {}
+    for node_id, value in table.items():
+        host, _, port = str(value).rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ConfigError(f"{path}: peers.{node_id} must be \"host:port\"")
+        out[node_id] = (host, int(port))
+    return out
 
 
 def _table(doc: dict[str, Any], key: str, path: Path, optional: bool = False) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from node.txcheck import TxChecker
 from wire import codec
 from wire.crypto import load_signing_key
 from wire.errors import DecodeError
-from wire.genesis import Genesis
+from wire.genesis import Genesis, NodeSpec
 from wire.types import Block, CommitCertificate, Receipt, SignedTransaction
 
 log = logging.getLogger("orgledger.node")
@@ -83,7 +83,7 @@ class Node:
         self.network = PeerNetwork(
             NetworkConfig(node_id=config.node_id, listen_host=config.p2p_host, listen_port=config.p2p_port),
             self.key,
-            [PeerSpec.from_node(n) for n in self.genesis.nodes],
+            [self._peer_spec(n) for n in self.genesis.nodes],
             self.genesis.chain_id,
             self.genesis.hash,
             self._on_peer_message,
@@ -146,6 +146,12 @@ class Node:
         )
 
     # ------------------------------------------------------------------ peers
+    def _peer_spec(self, node: NodeSpec) -> PeerSpec:
+        override = self.config.peer_addresses.get(node.node_id)
+        if override is None:
+            return PeerSpec.from_node(node)
+        return PeerSpec.from_node(node, host=override[0], port=override[1])
+
     def _send_to_validator(self, index: int, data: bytes) -> bool:
         if not 0 <= index < len(self._validator_ids):
             return False

@@ -1,0 +1,257 @@
+"""A real multi-process cluster on loopback for fault tests (RELIABILITY 3.4, tier P).
+
+Every node is its own `orgledger node run` process with its own LevelDB directory and ports.
+With `proxies=True` every directed peer link A->B goes through its own TCP fault proxy (A's
+node.toml `[peers]` points B's address at the proxy), so partitions of any shape are made by
+blackholing the proxies of the links that cross them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from node.config import toml_dumps
+from node.loadgen import Op, Report, submit_all, wait_and_check
+from node.netinit import init_network
+from node.workload import Workload
+from tests.support.faultproxy import Blackhole, Pass, ProxyHarness
+from wire.genesis import Genesis
+
+ORGS = [
+    ("cn", "CENTRAL"),
+    ("cn.p1", "PROVINCE"),
+    ("cn.p1.c1", "CITY"),
+    ("cn.p1.c1.x1", "COUNTY"),
+    ("cn.p1.c1.x1.b1", "BRANCH"),
+    ("cn.p1.c1.x1.b2", "BRANCH"),
+]
+
+
+def free_ports(n: int) -> list[int]:
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+class Cluster:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        validators: int = 4,
+        observers: int = 1,
+        proxies: bool = True,
+        consensus: dict[str, int] | None = None,
+    ) -> None:
+        self.root = root
+        self.names = [f"v{i}" for i in range(validators)] + [f"o{i}" for i in range(observers)]
+        self.validators = self.names[:validators]
+        ports = free_ports(2 * len(self.names))
+        lines = ['chain_id = "fault-test"', "allow_unsafe_small = true"]
+        if consensus:
+            lines.append("[consensus]")
+            lines += [f"{k} = {v}" for k, v in consensus.items()]
+        for org, level in ORGS:
+            lines += ["[[org]]", f'id = "{org}"', f'level = "{level}"', f'name = "{org}"']
+        for i, name in enumerate(self.names):
+            org = ORGS[min(i, len(ORGS) - 2)][0] if name.startswith("v") else ORGS[-1][0]
+            role = "validator" if name.startswith("v") else "observer"
+            lines += [
+                "[[node]]",
+                f'id = "{name}"',
+                f'org = "{org}"',
+                f'role = "{role}"',
+                'host = "127.0.0.1"',
+                f"p2p_port = {ports[2 * i]}",
+                f"api_port = {ports[2 * i + 1]}",
+            ]
+        topo = root / "topology.toml"
+        topo.write_text("\n".join(lines) + "\n")
+        self.net = root / "net"
+        self.genesis: Genesis = init_network(topo, self.net).genesis
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.proxies: ProxyHarness | None = ProxyHarness() if proxies else None
+        if self.proxies is not None:
+            self._install_proxies()
+        self.work = Workload(self.genesis, self.net, seed=11)
+
+    # ------------------------------------------------------------------ set-up
+    def _install_proxies(self) -> None:
+        assert self.proxies is not None
+        for a in self.names:
+            peers = {}
+            for b in self.names:
+                if a == b:
+                    continue
+                spec = self.genesis.node(b)
+                port = self.proxies.add(f"{a}->{b}", spec.host, spec.p2p_port)
+                peers[b] = f"127.0.0.1:{port}"
+            cfg_path = self.config(a)
+            text = cfg_path.read_text() + "\n" + toml_dumps({"peers": peers}).strip() + "\n"
+            cfg_path.write_text(text)
+
+    def config(self, name: str) -> Path:
+        return self.net / "nodes" / name / "node.toml"
+
+    def url(self, name: str) -> str:
+        spec = self.genesis.node(name)
+        return f"http://{spec.host}:{spec.api_port}"
+
+    @property
+    def urls(self) -> list[str]:
+        return [self.url(n) for n in self.names]
+
+    # ------------------------------------------------------------------ processes
+    def start(self, name: str, env: dict[str, str] | None = None) -> None:
+        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "node", "run", "--config", str(self.config(name))],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+        log.close()
+
+    def start_all(self, names: Iterable[str] | None = None) -> None:
+        for name in names or self.names:
+            self.start(name)
+        self.wait_healthy(names or self.names)
+
+    def alive(self, name: str) -> bool:
+        p = self.procs.get(name)
+        return p is not None and p.poll() is None
+
+    def signal(self, name: str, sig: int) -> None:
+        self.procs[name].send_signal(sig)
+
+    def kill(self, name: str) -> None:
+        self.signal(name, signal.SIGKILL)
+        self.procs[name].wait(timeout=30)
+
+    def stop(self, name: str, timeout_s: float = 30) -> int:
+        p = self.procs[name]
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+        return p.wait(timeout=timeout_s)
+
+    def wait_exit(self, name: str, timeout_s: float = 60) -> int:
+        return self.procs[name].wait(timeout=timeout_s)
+
+    def status(self, name: str) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(f"{self.url(name)}/v1/status", timeout=2) as resp:
+                doc: dict[str, Any] = json.loads(resp.read())
+                return doc
+        except (OSError, ValueError):
+            return None
+
+    def wait_healthy(self, names: Iterable[str], timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        pending = set(names)
+        while pending:
+            for name in list(pending):
+                if not self.alive(name):
+                    raise AssertionError(f"{name} exited: {self.log_tail(name)}")
+                if self.status(name) is not None:
+                    pending.discard(name)
+            if pending and time.monotonic() > deadline:
+                raise AssertionError(f"not healthy: {pending}")
+            time.sleep(0.2)
+
+    def wait_height(self, names: Iterable[str], height: int, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        names = list(names)
+        while True:
+            heights = {n: (self.status(n) or {}).get("height", -1) for n in names}
+            if all(h >= height for h in heights.values()):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"heights {heights} did not reach {height}")
+            time.sleep(0.2)
+
+    def height(self, name: str) -> int:
+        return int((self.status(name) or {}).get("height", -1))
+
+    def primary(self) -> str:
+        views = [s["view"] for n in self.validators if self.alive(n) and (s := self.status(n)) is not None]
+        view = max(set(views), key=views.count)
+        return self.validators[view % len(self.validators)]
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.root / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    # ------------------------------------------------------------------ network faults
+    def partition(self, *groups: Sequence[str]) -> None:
+        """Cut every link between different groups (nodes in no group keep all their links)."""
+        assert self.proxies is not None
+        side = {n: i for i, g in enumerate(groups) for n in g}
+        for a in self.names:
+            for b in self.names:
+                if a != b and a in side and b in side and side[a] != side[b]:
+                    self.proxies.set_mode(f"{a}->{b}", Blackhole("both"))
+
+    def heal(self) -> None:
+        assert self.proxies is not None
+        for a in self.names:
+            for b in self.names:
+                if a != b:
+                    self.proxies.set_mode(f"{a}->{b}", Pass())
+
+    # ------------------------------------------------------------------ workload
+    def transactions(self, n: int) -> list[Any]:
+        now = int(time.time() * 1000)
+        return [self.work.next_tx(now) for _ in range(n)]
+
+    def load_in_background(self, n: int, rate: float, urls: Sequence[str] | None = None) -> LoadThread:
+        thread = LoadThread(list(urls or self.urls), self.transactions(n), rate)
+        thread.start()
+        return thread
+
+    def check(self, ops: Sequence[Op], names: Iterable[str] | None = None, timeout_s: float = 90) -> Report:
+        urls = [self.url(n) for n in (names or self.names)]
+        return asyncio.run(wait_and_check(urls, ops, timeout_s=timeout_s))
+
+    def close(self) -> None:
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.kill()
+        for p in self.procs.values():
+            p.wait(timeout=30)
+        if self.proxies is not None:
+            self.proxies.close()
+
+
+class LoadThread(threading.Thread):
+    """Runs `submit_all` on its own event loop so the test can inject faults meanwhile."""
+
+    def __init__(self, urls: list[str], txs: list[Any], rate: float) -> None:
+        super().__init__(daemon=True)
+        self.urls, self.txs, self.rate = urls, txs, rate
+        self.ops: list[Op] = []
+
+    def run(self) -> None:
+        self.ops = asyncio.run(submit_all(self.urls, self.txs, rate=self.rate, deadline_s=120))
+
+    def result(self, timeout_s: float = 180) -> list[Op]:
+        self.join(timeout_s)
+        assert not self.is_alive(), "the load did not finish"
+        return self.ops
