@@ -254,6 +254,7 @@ def test_branch_cannot_write_another_branchs_records() -> None:
 def test_county_cannot_approve_another_countys_admission() -> None:
     L = Ledger()
     dates = run_pipeline(L, "ann", B1, "p1", "2015-02-01", until="S16")
+    L.block(at=dates["S17"])
     s17 = step_payload("p1", "ann", "S17", dates["S17"])
     assert _reason(L.submit(f"{X2}/approver", "join.step", s17)) == ("REJECTED", "not_in_subtree")
     assert _reason(L.submit("cn.p1.c1/admin", "join.step", s17)) == ("REJECTED", "no_approval_authority")
