@@ -213,6 +213,7 @@ def _apply_step(view: View, tx: TxCtx, config: Config) -> None:
     if result != "FAIL" and (step not in pipe["steps"] or step in ("S06", "S21")):
         pipe["steps"][step] = day
     _effects(view, tx, pipe, archive, event)
+    pipe["updated_height"] = tx.height
     view.put(keys.pipeline(pid), pipe)
     write_archive(view, archive, tx, f"step:{step}", {"pipeline_id": pid, "result": result})
 
@@ -319,6 +320,7 @@ def _apply_transfer(view: View, tx: TxCtx, config: Config) -> None:
         view.put(keys.pipeline(new_id), succ)
         view.put(keys.person_pipeline(p["person_key"], new_id), {"pipeline_id": new_id})
         archive["active_pipeline"] = new_id
+    pipe["updated_height"] = tx.height
     view.put(keys.pipeline(pid), pipe)
     archive["org_id"] = to_org
     write_archive(view, archive, tx, "pipeline_transfer", {"pipeline_id": pid, "to_org_id": to_org})

@@ -104,6 +104,7 @@ def doc_record(tx: TxCtx, amended: bool) -> dict[str, Any]:
         schema_version=1,
         org_id=tx.org_id,
         registered_at=tx.today.isoformat(),
+        registered_height=tx.height,
         submitted_at=tx.time_ms,
         tx_id=tx.tx_hex,
         prev_version=p["prev_version"] if amended else None,

@@ -211,6 +211,18 @@ def person_docs(view: View, person_key: str, doc_type: str) -> list[dict[str, An
     return out
 
 
+def attempt_docs(view: View, person_key: str, doc_type: str, pipeline_id: str) -> list[dict[str, Any]]:
+    """The person's documents of `doc_type` that belong to this attempt to join: registered after
+    the person's other (earlier, closed) pipelines last changed, so an application of an attempt
+    years ago neither satisfies nor contradicts a new one."""
+    chain = chain_ids(view, pipeline_id)
+    cutoff = -1
+    for pipe in person_pipelines(view, person_key):
+        if pipe["pipeline_id"] not in chain and pipe["status"] != "OPEN":
+            cutoff = max(cutoff, int(pipe.get("updated_height", pipe["created_height"])))
+    return [d for d in person_docs(view, person_key, doc_type) if int(d["registered_height"]) > cutoff]
+
+
 def require_docs(view: View, doc_ids: list[str]) -> None:
     for doc_id in doc_ids:
         if get_doc(view, doc_id) is None:

@@ -13,8 +13,10 @@ Rules:
   before the subject turned 18, or outside the issuing org's existence.
 - MAT-04 RED FLAG: dated inconsistently with the subject's stage events (APPLICATION within
   [received - slack, received] and not after S02; POLITICAL_REVIEW in [S07, S12]; VOLUNTEER_BOOK in
-  [S13, S15]; THOUGHT_REPORT not before S01). Checked when the document or the step arrives, once
-  per document version.
+  [S13, S15]; THOUGHT_REPORT not before S01). Checked when the document arrives (against the
+  subject's active pipeline) and when a step arrives (against the documents of this attempt:
+  registered since the person's earlier pipelines closed; of applications, the latest), once per
+  document version.
 - MAT-05 YELLOW FLAG: registered more than `late_registration_days` after its date; or more than
   `batch_backfill_max` documents of one person registered on one day spanning more than 6 months.
 - MAT-06: a signer who is a subject signing what a subject may not sign: RED REJECT; a signer who
@@ -36,7 +38,7 @@ from contracts.config import Config
 from contracts.identity import ancestors_or_self, get_org, has_approver_in
 from contracts.joining import extra_of
 from contracts.materials import PERSONAL_DOC_TYPES
-from contracts.records import birth_date_of, chain_steps, get_archive, get_doc, person_docs, step_events
+from contracts.records import attempt_docs, birth_date_of, chain_steps, get_archive, get_doc, step_events
 from contracts.state import View
 
 BATCH_SPAN_MONTHS = 6
@@ -237,7 +239,11 @@ def mat04(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[
         steps.setdefault(p["step"], p["event_date"])
         received = extra_of(p)["received_date"] if p["step"] == "S01" else _received(view, p["pipeline_id"])
         for kind in _MAT04_TYPES:
-            checks.extend((pk, steps, received, d) for d in person_docs(view, pk, kind))
+            docs = attempt_docs(view, pk, kind, p["pipeline_id"])
+            if kind == "APPLICATION" and docs:
+                # people apply more than once; the latest application is the one of this attempt
+                docs = [max(docs, key=lambda d: (d["doc_date"], d["registered_height"]))]
+            checks.extend((pk, steps, received, d) for d in docs)
     elif p["doc_type"] in _MAT04_TYPES:
         for pk in sorted(p["subject_keys"]):
             archive = get_archive(view, pk)
@@ -253,7 +259,7 @@ def mat04(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[
                 flag(
                     "MAT-04",
                     Colour.RED,
-                    "backdated",
+                    "inconsistent_date",
                     problem,
                     subject_keys=(pk,),
                     record_refs=(ref,),
@@ -369,7 +375,7 @@ def mat07(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[
     if p["result"] in ("FAIL", "CANCEL"):
         return ()
     required = config.get_map("stage_required_docs", tx.org_id).get(p["step"], [])
-    missing = [t for t in required if not person_docs(view, p["person_key"], t)]
+    missing = [t for t in required if not attempt_docs(view, p["person_key"], t, p["pipeline_id"])]
     if not missing:
         return ()
     return (
