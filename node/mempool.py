@@ -67,10 +67,12 @@ class SignatureCache:
         return True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pending:
     tx: SignedTransaction
     raw: bytes
+    admitted_s: float = 0.0
+    offered_s: float = 0.0
 
 
 class Mempool:
@@ -104,15 +106,15 @@ class Mempool:
     def get(self, tx_id: bytes) -> Pending | None:
         return self._pending.get(tx_id)
 
-    def admit(self, raw: bytes) -> tuple[SignedTransaction, bool]:
+    def admit(self, raw: bytes, now_s: float = 0.0) -> tuple[SignedTransaction, bool]:
         """Admit `raw`; return (transaction, newly_added). Raises AdmissionError."""
         try:
-            return self._admit(raw)
+            return self._admit(raw, now_s)
         except AdmissionError as exc:
             self.refused[exc.code] = self.refused.get(exc.code, 0) + 1
             raise
 
-    def _admit(self, raw: bytes) -> tuple[SignedTransaction, bool]:
+    def _admit(self, raw: bytes, now_s: float) -> tuple[SignedTransaction, bool]:
         if len(raw) > self._max_tx_bytes + 1024:
             raise AdmissionError("too_large", f"transaction of {len(raw)} bytes exceeds the limit", 413)
         try:
@@ -139,7 +141,7 @@ class Mempool:
         signer = tx.body.signer
         if self._per_signer.get(signer, 0) >= self.per_signer_max:
             raise AdmissionError("signer_quota", "too many pending transactions from this key", 429)
-        self._pending[tx_id] = Pending(tx=tx, raw=raw)
+        self._pending[tx_id] = Pending(tx=tx, raw=raw, admitted_s=now_s, offered_s=now_s)
         self._per_signer[signer] = self._per_signer.get(signer, 0) + 1
         self.bytes += len(raw)
         return tx, True
@@ -160,3 +162,17 @@ class Mempool:
     def raws(self) -> Iterator[bytes]:
         for p in self._pending.values():
             yield p.raw
+
+    def stale(self, now_s: float, older_than_s: float, limit: int) -> list[bytes]:
+        """Up to `limit` oldest transactions last offered more than `older_than_s` ago; marks them
+        offered now. A transaction stays pending until a stored block commits it, so the node keeps
+        offering it (to consensus and to peers) across view changes, lost gossip and restarts of
+        peers: nothing admitted is silently lost."""
+        out: list[bytes] = []
+        for p in self._pending.values():
+            if len(out) >= limit:
+                break
+            if now_s - p.offered_s >= older_than_s:
+                p.offered_s = now_s
+                out.append(p.raw)
+        return out

@@ -47,6 +47,8 @@ log = logging.getLogger("orgledger.node")
 TRANSFER_BLOCKS_MAX = 64
 TRANSFER_BYTES_MAX = 8 * 1024 * 1024
 GOSSIP_BATCH_MAX = 512
+REOFFER_AFTER_S = 2.0
+REOFFER_MAX = 4096
 
 
 class Node:
@@ -105,6 +107,7 @@ class Node:
         self._offer: list[bytes] = []
         self._flush_scheduled = False
         self._stop = asyncio.Event()
+        self.reoffered = 0
         self.fatal: BaseException | None = None
         self.started_at = time.time()
 
@@ -178,7 +181,7 @@ class Node:
             if not isinstance(raw, bytes):
                 continue
             try:
-                _, new = self.mempool.admit(raw)
+                _, new = self.mempool.admit(raw, time.monotonic())
             except AdmissionError as exc:
                 self.metrics.mempool_refused.labels(reason=exc.code).inc()
                 continue
@@ -239,6 +242,16 @@ class Node:
         for i in range(0, len(gossip), GOSSIP_BATCH_MAX):
             self.network.broadcast(KIND_TXS + codec.encode_trusted(gossip[i : i + GOSSIP_BATCH_MAX]))
 
+    async def _reoffer_loop(self) -> None:
+        """Re-offer transactions still pending after a while to consensus and re-gossip them."""
+        while True:
+            await asyncio.sleep(REOFFER_AFTER_S / 2)
+            stale = self.mempool.stale(time.monotonic(), REOFFER_AFTER_S, REOFFER_MAX)
+            if stale:
+                self.reoffered += len(stale)
+                for raw in stale:
+                    self._queue_offer(raw, gossip=True)
+
     def _on_commit(self, block: Block, cert: CommitCertificate, meta: Meta, seconds: float) -> None:
         receipts = self.store.receipts(meta.height)
         self.mempool.remove([r.tx_id for r in receipts])
@@ -282,7 +295,7 @@ class Node:
         if self.fatal is not None:
             raise ApiError(503, "node_stopped", "the node stopped after a fatal error")
         try:
-            tx, new = self.mempool.admit(raw)
+            tx, new = self.mempool.admit(raw, time.monotonic())
         except AdmissionError as exc:
             self.metrics.mempool_refused.labels(reason=exc.code).inc()
             if exc.code == "already_committed":
@@ -360,6 +373,7 @@ class Node:
         )
         await self.network.start()
         self.driver.start()
+        reoffer = asyncio.create_task(self._reoffer_loop(), name="reoffer")
         api = asyncio.create_task(server.serve(), name="api")
         log.info("node %s (%s) running at height %d", self.config.node_id, self.spec.role, self.height())
         stop = asyncio.create_task(self._stop.wait())
@@ -368,6 +382,7 @@ class Node:
             self.fatal = self.fatal or api.exception()
         server.should_exit = True
         await asyncio.gather(api, return_exceptions=True)
+        reoffer.cancel()
         await self.network.stop()
         await self.driver.stop()
         self.store.close()
