@@ -62,6 +62,7 @@ class Cluster:
         consensus: dict[str, int] | None = None,
     ) -> None:
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.names = [f"v{i}" for i in range(validators)] + [f"o{i}" for i in range(observers)]
         self.validators = self.names[:validators]
         ports = free_ports(2 * len(self.names))
