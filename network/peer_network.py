@@ -71,8 +71,11 @@ class _WsChannel:
             return data
         if msg.type == WSMsgType.TEXT:
             raise HandshakeError("text frame during the handshake", code="malformed")
-        if msg.type == WSMsgType.ERROR and isinstance(msg.data, aiohttp.WebSocketError):
-            raise HandshakeError("websocket error during the handshake", code="too_large")
+        if msg.type == WSMsgType.ERROR:
+            too_big = getattr(msg.data, "code", None) == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+            raise HandshakeError(
+                "websocket error during the handshake", code="too_large" if too_big else "malformed"
+            )
         raise HandshakeError("connection closed during the handshake", code="closed")
 
 
@@ -416,7 +419,9 @@ class PeerNetwork:
                 if verdict not in (handshake.OK, "replace"):
                     raise HandshakeError(f"{spec.peer_id}: {verdict}", code=verdict)
                 link = self._install(p, ws, False, remote, verdict)
-                await ch.send(handshake.encode_result(handshake.OK))
+                with contextlib.suppress(HandshakeError):
+                    # If this fails the link's reader sees the close and ends the link.
+                    await ch.send(handshake.encode_result(handshake.OK))
                 return p, link
         except TimeoutError:
             self._handshake_failed(HandshakeError("handshake timed out", code="timeout"), remote, None)
