@@ -30,6 +30,12 @@ with role "listener" or "dialer". Hence:
 
 The listener only learns the dialer's identity after AUTH verifies; no application frame is read
 before RESULT "ok". This module does no IO of its own: it talks through a `Channel`.
+
+Limit: the handshake authenticates the connection's two ends at its start; it is not bound to
+the TLS channel and frames after it carry no MAC of their own. Without TLS, an active
+man-in-the-middle that relays a handshake can afterwards drop, read or alter frames (consensus
+messages are signed end to end, so an altered one fails verification in the node, not here).
+With TLS and certificate verification in the client context, that is not possible.
 """
 
 from __future__ import annotations

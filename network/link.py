@@ -21,7 +21,7 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType
@@ -36,26 +36,11 @@ from network.errors import (
     RequestTimeout,
     TooManyRequests,
 )
+from network.ws import CLOSE_TIMEOUT_S, WebSocket
 
 log = logging.getLogger("orgledger.network")
 
 RequestHandler = Callable[[PeerId, bytes], Awaitable[bytes]]
-CLOSE_TIMEOUT_S = 2.0
-
-
-class WebSocket(Protocol):
-    """What a link needs of aiohttp's server and client websocket objects."""
-
-    @property
-    def closed(self) -> bool: ...
-
-    async def send_bytes(self, data: bytes) -> None: ...
-
-    async def receive(self, timeout: float | None = None) -> aiohttp.WSMessage: ...
-
-    async def close(self, *, code: int = ..., message: bytes = ...) -> bool: ...
-
-    def exception(self) -> BaseException | None: ...
 
 
 class Stats:
