@@ -134,6 +134,10 @@ class Link:
         stopper = asyncio.create_task(self._stop.wait())
         try:
             await asyncio.wait({reader, writer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for loop_task in (reader, writer):
+                if loop_task.done() and not loop_task.cancelled() and loop_task.exception() is not None:
+                    log.error("p2p %s: link task failed", self.peer_id, exc_info=loop_task.exception())
+                    self.close("internal_error")
         finally:
             self._stop.set()
             tasks = [reader, writer, stopper, *self._handlers]
