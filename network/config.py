@@ -75,7 +75,7 @@ class NetworkConfig:
     recv_queue_bytes_max: int = 32 * MIB
     inflight_requests_max: int = 16
     inbound_handlers_max: int = 8
-    pending_handshakes_max: int = 32
+    pending_handshakes_max: int = 8
     handshake_timeout_s: float = 5.0
     connect_timeout_s: float = 5.0
     heartbeat_s: float = 5.0

@@ -30,11 +30,16 @@ with role "listener" or "dialer". Hence:
 
 The listener only learns the dialer's identity after AUTH verifies; no application frame is read
 before RESULT "ok". This module does no IO of its own: it talks through a `Channel`.
+
+Limit: the handshake authenticates the connection's two ends at its start; it is not bound to
+the TLS channel and frames after it carry no MAC of their own. Without TLS, an active
+man-in-the-middle that relays a handshake can afterwards drop, read or alter frames (consensus
+messages are signed end to end, so an altered one fails verification in the node, not here).
+With TLS and certificate verification in the client context, that is not possible.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,7 +59,25 @@ OK = "ok"
 _LIMITS = codec.Limits(
     max_bytes=HANDSHAKE_BYTES_MAX, max_str_len=256, max_bin_len=128, max_array_len=16, max_map_len=1
 )
-_REASON = re.compile(r"^[a-z_]{1,32}$")
+# Refusal reasons a peer may send; anything else is counted as "other", so a hostile listener
+# cannot grow our counters with made-up reasons.
+REASONS = frozenset(
+    {
+        "bad_signature",
+        "bad_version",
+        "duplicate",
+        "key_mismatch",
+        "malformed",
+        "self",
+        "shutting_down",
+        "tiebreak",
+        "too_large",
+        "unknown_key",
+        "wrong_chain",
+        "wrong_genesis",
+        "wrong_peer",
+    }
+)
 
 
 class Channel(Protocol):
@@ -127,7 +150,7 @@ def _parse(data: bytes, expected: str, arity: int) -> list[Any]:
 
 
 def refusal_code(reason: str) -> str:
-    return "peer_refused." + (reason if _REASON.match(reason) else "unknown")
+    return "peer_refused." + (reason if reason in REASONS else "other")
 
 
 def _bytes(value: object, size: int, code: str = "malformed") -> bytes:

@@ -21,7 +21,7 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType
@@ -36,26 +36,11 @@ from network.errors import (
     RequestTimeout,
     TooManyRequests,
 )
+from network.ws import CLOSE_TIMEOUT_S, WebSocket
 
 log = logging.getLogger("orgledger.network")
 
 RequestHandler = Callable[[PeerId, bytes], Awaitable[bytes]]
-CLOSE_TIMEOUT_S = 2.0
-
-
-class WebSocket(Protocol):
-    """What a link needs of aiohttp's server and client websocket objects."""
-
-    @property
-    def closed(self) -> bool: ...
-
-    async def send_bytes(self, data: bytes) -> None: ...
-
-    async def receive(self, timeout: float | None = None) -> aiohttp.WSMessage: ...
-
-    async def close(self, *, code: int = ..., message: bytes = ...) -> bool: ...
-
-    def exception(self) -> BaseException | None: ...
 
 
 class Stats:
@@ -149,6 +134,10 @@ class Link:
         stopper = asyncio.create_task(self._stop.wait())
         try:
             await asyncio.wait({reader, writer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for loop_task in (reader, writer):
+                if loop_task.done() and not loop_task.cancelled() and loop_task.exception() is not None:
+                    log.error("p2p %s: link task failed", self.peer_id, exc_info=loop_task.exception())
+                    self.close("internal_error")
         finally:
             self._stop.set()
             tasks = [reader, writer, stopper, *self._handlers]

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import aiohttp
 import yarl
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from network import framing, handshake
 from network.config import P2P_PATH, NetworkConfig, PeerId, PeerSpec, check_peers
@@ -41,39 +41,14 @@ from network.errors import (
     UnknownPeer,
 )
 from network.faults import FaultyTransport
-from network.link import CLOSE_TIMEOUT_S, Link, RequestHandler, Stats, WebSocket
+from network.link import Link, RequestHandler, Stats
+from network.ws import CLOSE_TIMEOUT_S, WebSocket, WsChannel, close_quietly, dial_failure_reason
 from wire.crypto import SigningKey
 
 log = logging.getLogger("orgledger.network")
 
 MessageHandler = Callable[[PeerId, bytes], Awaitable[None]]
 _NOT_TOLD = {"closed", "timeout", "too_large"}
-
-
-class _WsChannel:
-    """The handshake's view of a websocket: one binary message at a time, size-checked."""
-
-    def __init__(self, ws: WebSocket) -> None:
-        self._ws = ws
-
-    async def send(self, data: bytes) -> None:
-        try:
-            await self._ws.send_bytes(data)
-        except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
-            raise HandshakeError("connection lost during the handshake", code="closed") from exc
-
-    async def recv(self) -> bytes:
-        msg = await self._ws.receive()
-        if msg.type == WSMsgType.BINARY:
-            data: bytes = msg.data
-            if len(data) > handshake.HANDSHAKE_BYTES_MAX:
-                raise HandshakeError("handshake message over the limit", code="too_large")
-            return data
-        if msg.type == WSMsgType.TEXT:
-            raise HandshakeError("text frame during the handshake", code="malformed")
-        if msg.type == WSMsgType.ERROR and isinstance(msg.data, aiohttp.WebSocketError):
-            raise HandshakeError("websocket error during the handshake", code="too_large")
-        raise HandshakeError("connection closed during the handshake", code="closed")
 
 
 class _Peer:
@@ -400,13 +375,13 @@ class PeerNetwork:
         finally:
             self._pending_handshakes -= 1
         if admitted is None:
-            await _close_quietly(ws)
+            await close_quietly(ws)
         else:
             await self._serve_link(*admitted)
         return ws
 
     async def _accept_handshake(self, ws: web.WebSocketResponse, remote: str) -> tuple[_Peer, Link] | None:
-        ch = _WsChannel(ws)
+        ch = WsChannel(ws)
         spec: PeerSpec | None = None
         try:
             async with asyncio.timeout(self._config.handshake_timeout_s):
@@ -416,7 +391,9 @@ class PeerNetwork:
                 if verdict not in (handshake.OK, "replace"):
                     raise HandshakeError(f"{spec.peer_id}: {verdict}", code=verdict)
                 link = self._install(p, ws, False, remote, verdict)
-                await ch.send(handshake.encode_result(handshake.OK))
+                with contextlib.suppress(HandshakeError):
+                    # If this fails the link's reader sees the close and ends the link.
+                    await ch.send(handshake.encode_result(handshake.OK))
                 return p, link
         except TimeoutError:
             self._handshake_failed(HandshakeError("handshake timed out", code="timeout"), remote, None)
@@ -471,7 +448,7 @@ class PeerNetwork:
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT_S),
                 )
         except (TimeoutError, OSError, aiohttp.ClientError, ssl.SSLError) as exc:
-            self._stats.count(f"dial_failures.{_dial_failure(exc)}", spec.peer_id)
+            self._stats.count(f"dial_failures.{dial_failure_reason(exc)}", spec.peer_id)
             log.debug("p2p %s: cannot reach %s at %s: %r", self.node_id, spec.peer_id, remote, exc)
             return False
         try:
@@ -481,10 +458,10 @@ class PeerNetwork:
             await self._serve_link(p, link)
             return True
         finally:
-            await _close_quietly(ws)
+            await close_quietly(ws)
 
     async def _dial_handshake(self, p: _Peer, ws: WebSocket, remote: str) -> Link | None:
-        ch = _WsChannel(ws)
+        ch = WsChannel(ws)
         try:
             async with asyncio.timeout(self._config.handshake_timeout_s):
                 await handshake.dial(ch, self._me, p.spec)
@@ -507,19 +484,3 @@ class PeerNetwork:
 
 def _dir(outbound: bool) -> str:
     return "outbound" if outbound else "inbound"
-
-
-def _dial_failure(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timeout"
-    if isinstance(exc, (ssl.SSLError, aiohttp.ClientSSLError)):
-        return "tls"
-    if isinstance(exc, aiohttp.WSServerHandshakeError):
-        return "refused"
-    return "unreachable"
-
-
-async def _close_quietly(ws: WebSocket) -> None:
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(CLOSE_TIMEOUT_S):
-            await ws.close()

@@ -243,11 +243,16 @@ class RawWs:
 
 
 def self_signed_cert(directory: Path, name: str = "node") -> tuple[Path, Path]:
-    """A throwaway self-signed certificate for 127.0.0.1 (cert, key), made with the `openssl`
-    CLI, or with the `cryptography` package when it is installed; None of either: skip."""
+    """A throwaway self-signed certificate for 127.0.0.1 (cert, key), made with the
+    `cryptography` package when it is installed, else with the `openssl` CLI; neither: skip.
+    (Neither is a runtime dependency of orgledger.)"""
     cert, key = directory / f"{name}.crt", directory / f"{name}.key"
-    openssl = shutil.which("openssl")
-    if openssl is not None:
+    try:
+        _cert_with_cryptography(cert, key)
+    except ImportError:
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            pytest.skip("neither the cryptography package nor the openssl CLI is available")
         subprocess.run(
             [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
              "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
@@ -256,16 +261,17 @@ def self_signed_cert(directory: Path, name: str = "node") -> tuple[Path, Path]:
             capture_output=True,
             timeout=30,
         )  # fmt: skip
-        return cert, key
-    try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-    except ImportError:
-        pytest.skip("neither the openssl CLI nor the cryptography package is available")
+    return cert, key
+
+
+def _cert_with_cryptography(cert: Path, key: Path) -> None:
     import datetime
     import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
 
     pkey = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
@@ -287,4 +293,3 @@ def self_signed_cert(directory: Path, name: str = "node") -> tuple[Path, Path]:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
     )
-    return cert, key
