@@ -88,7 +88,7 @@ def _peers(table: dict[str, Any], path: Path) -> dict[str, tuple[str, int]]:
     for node_id, value in table.items():
         host, _, port = str(value).rpartition(":")
         if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise ConfigError(f"{path}: peers.{node_id} must be \"host:port\"")
+            raise ConfigError(f'{path}: peers.{node_id} must be "host:port"')
         out[node_id] = (host, int(port))
     return out
 

@@ -65,14 +65,19 @@ def test_kill_minus_nine_of_a_backup_under_load(cluster: Cluster) -> None:
 
 @pytest.mark.parametrize(
     "point",
-    [pytest.param(p, marks=() if p in ("after_persist", "before_block_write") else pytest.mark.slow) for p in sorted(POINTS)],
+    [
+        pytest.param(p, marks=() if p in ("after_persist", "before_block_write") else pytest.mark.slow)
+        for p in sorted(POINTS)
+    ],
 )
 def test_crash_point_in_the_commit_path(cluster: Cluster, point: str) -> None:
     victim = "v2"
     cluster.stop(victim)
     cluster.start(victim, env={"ORGLEDGER_FAIL_POINT": f"{point}:5"})
     cluster.wait_healthy([victim])
-    load = cluster.load_in_background(400, rate=120, urls=[cluster.url(n) for n in cluster.names if n != victim])
+    load = cluster.load_in_background(
+        400, rate=120, urls=[cluster.url(n) for n in cluster.names if n != victim]
+    )
     code = cluster.wait_exit(victim, timeout_s=60)
     assert code == -signal.SIGKILL, f"the crash point did not fire (exit {code})"
     cluster.start(victim)
@@ -110,7 +115,9 @@ def test_all_nodes_killed_at_once_then_restarted(cluster: Cluster) -> None:
 
 
 def test_partition_of_one_validator_then_heal(cluster: Cluster) -> None:
-    load = cluster.load_in_background(500, rate=120, urls=[cluster.url(n) for n in cluster.names if n != "v3"])
+    load = cluster.load_in_background(
+        500, rate=120, urls=[cluster.url(n) for n in cluster.names if n != "v3"]
+    )
     time.sleep(1)
     cluster.partition(["v3"], [n for n in cluster.names if n != "v3"])
     time.sleep(5)

@@ -33,7 +33,9 @@ def test_api_answers_bad_input_with_4xx_and_a_reason_code(cluster: Cluster) -> N
             http.post("/v1/tx", content=b"\x00garbage", headers={"content-type": "application/octet-stream"}),
             http.post("/v1/tx", content=b"{}", headers={"content-type": "application/json"}),
             http.post("/v1/tx", content=b"x", headers={"content-type": "text/plain"}),
-            http.post("/v1/tx", content=b"\x00" * 200_000, headers={"content-type": "application/octet-stream"}),
+            http.post(
+                "/v1/tx", content=b"\x00" * 200_000, headers={"content-type": "application/octet-stream"}
+            ),
             http.get("/v1/tx/nothex"),
             http.get("/v1/tx/" + "00" * 32),
             http.get("/v1/blocks/0"),
@@ -80,7 +82,9 @@ def test_full_disk_stops_the_node_instead_of_continuing(tmp_path: Path) -> None:
     c = Cluster(tmp_path / "c", validators=4, observers=0, proxies=False)
     data = c.net / "nodes" / "v3" / "data"
     data.mkdir(parents=True)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(data)], capture_output=True).returncode:
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(data)], capture_output=True
+    ).returncode:
         pytest.skip("cannot mount a tmpfs here")
     try:
         c.start_all()
