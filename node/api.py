@@ -14,9 +14,10 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -101,8 +102,13 @@ def _hex_id(value: str, what: str) -> bytes:
     return raw
 
 
-def create_app(service: NodeService, *, title: str = "orgledger node") -> FastAPI:
+def create_app(
+    service: NodeService, *, title: str = "orgledger node", routers: Sequence[APIRouter] = ()
+) -> FastAPI:
+    """The node's app: the core routes here, plus feature routers (read API, proofs, ...)."""
     app = FastAPI(title=title, version="1", docs_url="/docs", redoc_url=None)
+    for router in routers:
+        app.include_router(router)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:

@@ -19,10 +19,11 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import uvicorn
+from fastapi import APIRouter
 
 from consensus import RecoveredState, Replica, ReplicaConfig
 from network import NetworkConfig, PeerId, PeerNetwork, PeerSpec
@@ -108,6 +109,8 @@ class Node:
         self._flush_scheduled = False
         self._stop = asyncio.Event()
         self.reoffered = 0
+        # called after each block is stored: (block, certificate, meta, receipts); must not raise
+        self.commit_listeners: list[Callable[[Block, CommitCertificate, Meta, list[Receipt]], None]] = []
         self.fatal: BaseException | None = None
         self.started_at = time.time()
 
@@ -254,6 +257,11 @@ class Node:
 
     def _on_commit(self, block: Block, cert: CommitCertificate, meta: Meta, seconds: float) -> None:
         receipts = self.store.receipts(meta.height)
+        for listener in self.commit_listeners:
+            try:
+                listener(block, cert, meta, receipts)
+            except Exception:  # a listener (index, event stream) must never stop consensus
+                log.exception("commit listener failed at height %d", meta.height)
         self.mempool.remove([r.tx_id for r in receipts])
         self.metrics.blocks.inc()
         self.metrics.height.set(meta.height)
@@ -348,6 +356,10 @@ class Node:
         self.metrics.sigcache.labels(kind="misses").set(self.signatures.misses)
         return self.metrics.render()
 
+    def routers(self) -> list[APIRouter]:
+        """Feature routers mounted on the API (each module owns its routes)."""
+        return []
+
     # ------------------------------------------------------------------ running
     def _fatal(self, exc: BaseException) -> None:
         self.fatal = exc
@@ -363,7 +375,7 @@ class Node:
                 loop.add_signal_handler(sig, self.request_stop)
         server = _QuietServer(
             uvicorn.Config(
-                create_app(self, title=f"orgledger node {self.config.node_id}"),
+                create_app(self, title=f"orgledger node {self.config.node_id}", routers=self.routers()),
                 host=self.config.api_host,
                 port=self.config.api_port,
                 log_level="warning",
