@@ -10,7 +10,8 @@ Rules:
 - Requests: the pending queue is bounded (`max_pending`); a request refused by the tx checker, too
   big, or already committed recently is dropped. Arrival ticks drive the request timer: a request
   waiting longer than `request_timeout_ticks` (doubled per failed view change) in an active view
-  makes this replica ask for a view change.
+  makes this replica ask for a view change; while other requests keep committing, only a request
+  waiting four times as long does (a primary skipping it), so a backlog alone does not.
 """
 
 from __future__ import annotations
@@ -132,15 +133,21 @@ class Delivery(ReplicaBase):
 
     @property
     def max_pending(self) -> int:
-        return 4 * self.cfg.params.max_block_txs
+        return max(4096, 4 * self.cfg.params.max_block_txs)
 
     def _request_timer_expired(self) -> bool:
+        """PBFT's request timer, tolerant of a backlog: a request waiting `request_timeout_ticks`
+        while nothing commits, or four times that while other requests commit (a primary that
+        keeps skipping it), asks for a view change."""
         st = self.st
         if not st.pending or st.target_height > st.committed_height:
             return False
         oldest = next(iter(st.pending.values()))
         timeout = self.cfg.params.request_timeout_ticks << min(st.backoff_exp, 3)
-        return st.tick - oldest >= timeout
+        age = st.tick - oldest
+        if st.tick - st.last_progress_tick >= timeout:
+            return age >= timeout
+        return age >= 4 * timeout
 
     def _restart_request_timers(self) -> None:
         """A new view gives its primary a full timeout for every pending request."""
