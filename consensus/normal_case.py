@@ -145,6 +145,8 @@ class NormalCase(ReplicaBase):
             sig = self._sign(Domain.PREPARE, prepare_payload(pp.view, pp.seq, pp.digest))
             vote = PrepareVote(view=pp.view, seq=pp.seq, digest=pp.digest, replica=self.me, signature=sig)
             slot.my_prepare = vote.encode()
+            # A backup's own PREPARE counts towards its prepared certificate (Castro-Liskov §4.2).
+            st.prepare_votes.setdefault(pp.seq, {})[self.me] = (pp.digest, sig)
             self._persist_slot(slot)
             self._broadcast(slot.my_prepare)
         elif self.is_primary:

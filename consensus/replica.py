@@ -308,6 +308,10 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
         cert = st.prepared_certs.get(seq)
         slot.prepared = cert is not None and cert.view == view and cert.digest == pp.digest
         st.slots[seq] = slot
+        if slot.my_prepare is not None:
+            vote = decode_message(slot.my_prepare)
+            if isinstance(vote, PrepareVote):
+                st.prepare_votes.setdefault(seq, {})[vote.replica] = (vote.digest, vote.signature)
         if slot.my_commit is not None:
             vote = decode_message(slot.my_commit)
             if isinstance(vote, CommitVote):

@@ -68,6 +68,7 @@ class SimOptions:
     safety_ticks: int = 400
     liveness_ticks: int = 2500
     mutants: frozenset[str] = field(default_factory=frozenset)
+    skip_checks: frozenset[str] = field(default_factory=frozenset)  # negative controls only
 
     @property
     def f(self) -> int:

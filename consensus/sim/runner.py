@@ -262,7 +262,7 @@ class Simulation:
         self.genesis_state = sha256(b"sim-state")
         self.genesis_results = sha256(b"sim-results")
         self.workload = Workload(opts.seed)
-        self.checker = Checker(self.validators, CHAIN_ID, self.verify_fn, self.workload, opts_skip(opts))
+        self.checker = Checker(self.validators, CHAIN_ID, self.verify_fn, self.workload, opts.skip_checks)
         self.nodes: list[SimNode] = [SimNode(self, i, i, signers[i]) for i in range(n)]
         self.nodes += [SimNode(self, n + k, None, None) for k in range(m)]
         for idx in opts.twins:
@@ -494,10 +494,6 @@ class Simulation:
             view_changes=sum(s.get("new_views_installed", 0) for s in stats),
             max_view=max_view,
         )
-
-
-def opts_skip(opts: SimOptions) -> frozenset[str]:
-    return frozenset()
 
 
 def simulate(opts: SimOptions) -> Result:
