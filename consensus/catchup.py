@@ -46,7 +46,7 @@ class CatchUp(ReplicaBase):
             view=st.view,
             active=st.active,
             committed_height=st.committed_height,
-            certificate=st.committed_cert if st.committed_height > 0 else None,
+            certificate=st.committed_cert.encode() if st.committed_cert is not None else b"",
             stable_seq=st.stable_seq,
         )
 
@@ -58,12 +58,17 @@ class CatchUp(ReplicaBase):
         if self.me is not None and s.view < st.view and st.active and st.new_view_bytes:
             self._send(sender, st.new_view_bytes)
         height = s.committed_height
-        if height <= st.committed_height or height <= st.peer_proven.get(sender, 0) or s.certificate is None:
+        if height <= st.committed_height or height <= st.peer_proven.get(sender, 0) or not s.certificate:
+            return
+        try:
+            cert = CommitCertificate.decode(s.certificate)
+        except WireError:
+            self._count("bad_certificate")
             return
         known = st.certs.get(height)
-        if (
-            known is not None and known.block_hash == s.certificate.block_hash
-        ) or self.verifier.certificate_ok(s.certificate, height, s.certificate.block_hash):
+        if (known is not None and known.block_hash == cert.block_hash) or self.verifier.certificate_ok(
+            cert, height, cert.block_hash
+        ):
             self._note_certified(height, sender)
         else:
             self._count("bad_certificate")

@@ -128,7 +128,7 @@ class Byzantine:
         if nv.reproposals:
             reps: tuple[Reproposal, ...] = ()
         else:
-            base = max(vc.committed_height for vc in nv.view_changes)
+            base = max(vc.stable_seq for vc in nv.view_changes)
             digest = bytes(self.rng.getrandbits(8) for _ in range(32))
             sig = self._sign(Domain.PRE_PREPARE, pre_prepare_payload(nv.view, base + 1, digest))
             reps = (Reproposal(seq=base + 1, digest=digest, signature=sig),)
@@ -163,9 +163,8 @@ class Byzantine:
         unsigned = ViewChange(
             view=view,
             replica=self.index,
-            committed_height=0,
-            committed_hash=self.genesis_hash,
-            certificate=None,
+            checkpoint=None,
+            committed=(),
             prepared=prepared,
             signature=bytes(64),
         )

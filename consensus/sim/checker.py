@@ -48,8 +48,10 @@ class Checker:
         chain_id: str,
         verify_fn: VerifyFn,
         workload: Workload,
+        genesis_hash: bytes,
         skip: frozenset[str] = frozenset(),
     ) -> None:
+        self.genesis_hash = genesis_hash
         self.validators = validators
         self.chain_id = chain_id
         self.verify_fn = verify_fn
@@ -141,7 +143,7 @@ class Checker:
         if len(replicas) < quorum or any(vc.view != nv.view for vc in nv.view_changes):
             self.fail("new_view", f"{node} installed NEW-VIEW {nv.view} without q VIEW-CHANGEs for it")
             return
-        if claimed != compute_new_view(nv.view_changes).reproposal_keys():
+        if claimed != compute_new_view(nv.view_changes, self.genesis_hash).reproposal_keys():
             self.fail(
                 "new_view",
                 f"{node} installed NEW-VIEW {nv.view} whose re-proposals differ from the recomputation",

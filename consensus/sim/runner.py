@@ -152,6 +152,7 @@ class SimNode:
             committed_timestamp_ms=last[2],
             committed_certificate=last[3],
             executed=executed[-8:],
+            recent_commits=tuple(self.chain[-self.sim.opts.params.watermark_window :]),
         )
 
     def crash(self, power_loss: bool) -> None:
@@ -262,7 +263,9 @@ class Simulation:
         self.genesis_state = sha256(b"sim-state")
         self.genesis_results = sha256(b"sim-results")
         self.workload = Workload(opts.seed)
-        self.checker = Checker(self.validators, CHAIN_ID, self.verify_fn, self.workload, opts.skip_checks)
+        self.checker = Checker(
+            self.validators, CHAIN_ID, self.verify_fn, self.workload, self.genesis_hash, opts.skip_checks
+        )
         self.nodes: list[SimNode] = [SimNode(self, i, i, signers[i]) for i in range(n)]
         self.nodes += [SimNode(self, n + k, None, None) for k in range(m)]
         for idx in opts.twins:
