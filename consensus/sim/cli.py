@@ -20,7 +20,9 @@ def reproduce_command(seed: int, validators: int, observers: int, faults: str, t
 
 
 def run_seed(seed: int, validators: int, observers: int, faults: str, ticks: int | None) -> Result:
-    return simulate(derive_options(seed, validators=validators, observers=observers, faults=faults, ticks=ticks))
+    return simulate(
+        derive_options(seed, validators=validators, observers=observers, faults=faults, ticks=ticks)
+    )
 
 
 def run(
@@ -51,7 +53,10 @@ def run(
         violations += len(result.violations)
         liveness += result.liveness_failure is not None
         what = "; ".join(result.violations[:3]) or f"liveness: {result.liveness_failure}"
-        print(f"FAIL seed={s} {what} reproduce: {reproduce_command(s, validators, observers, faults, ticks)}", file=out)
+        print(
+            f"FAIL seed={s} {what} reproduce: {reproduce_command(s, validators, observers, faults, ticks)}",
+            file=out,
+        )
     elapsed = time.monotonic() - started
     print(f"time={elapsed:.1f}s rate={len(chosen) / max(elapsed, 1e-9):.2f} seeds/s", file=out)
     print(

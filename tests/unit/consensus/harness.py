@@ -36,7 +36,13 @@ KEYS = [SigningKey(bytes([i + 1]) * 32) for i in range(8)]
 
 
 def params(**kw: int) -> ConsensusParams:
-    base = dict(checkpoint_interval=4, watermark_window=8, exec_lag=1, view_change_timeout_ticks=8, request_timeout_ticks=16)
+    base = dict(
+        checkpoint_interval=4,
+        watermark_window=8,
+        exec_lag=1,
+        view_change_timeout_ticks=8,
+        request_timeout_ticks=16,
+    )
     base.update(kw)
     return ConsensusParams(**base)
 
@@ -115,7 +121,9 @@ class Cluster:
             elif isinstance(a, Commit):
                 self.chains[i].append((a.block, a.certificate))
                 h = a.block.header.height
-                self.queue.append((i, Executed(height=h, state_root=sha256(b"state%d" % h), results_root=RESULTS0)))
+                self.queue.append(
+                    (i, Executed(height=h, state_root=sha256(b"state%d" % h), results_root=RESULTS0))
+                )
             elif isinstance(a, RequestTransfer):
                 src = self.chains[a.peer]
                 items = tuple((b.encode(), c.encode()) for b, c in src[a.from_height - 1 : a.to_height])

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from consensus import Broadcast, Commit, MessageReceived, Persist, Replica, Tick
-from consensus.messages import PrePrepare, PrepareVote, decode_message, pre_prepare_payload
+from consensus.messages import PrepareVote, PrePrepare, decode_message, pre_prepare_payload
 from tests.unit.consensus.harness import GENESIS, KEYS, RESULTS0, STATE0, T0, Cluster, config, tx
 from wire.crypto import Domain
 from wire.merkle import merkle_root
@@ -27,7 +27,9 @@ def test_four_replicas_commit_one_block_per_seq_in_order_with_valid_certificates
     from wire.certificate import verify_certificate
 
     for block, cert in c.chains[4]:
-        verify_certificate(cert, config(4, 0).validators, "test", height=block.header.height, block_hash=block.hash)
+        verify_certificate(
+            cert, config(4, 0).validators, "test", height=block.header.height, block_hash=block.hash
+        )
         assert len(cert.signatures) >= 3
 
 
@@ -145,7 +147,9 @@ def test_a_pre_prepare_outside_the_watermarks_is_dropped() -> None:
     assert backup is not None
     pp = _proposal(c)
     far = replace(pp, seq=1000, block=Block(header=replace(pp.block.header, height=1000), txs=pp.block.txs))
-    far = replace(far, signature=KEYS[0].sign(Domain.PRE_PREPARE, "test", pre_prepare_payload(0, 1000, far.block.hash)))
+    far = replace(
+        far, signature=KEYS[0].sign(Domain.PRE_PREPARE, "test", pre_prepare_payload(0, 1000, far.block.hash))
+    )
     backup.step(MessageReceived(sender=0, data=far.encode()))
     assert backup.stats.get("outside_watermarks") == 1
 
@@ -181,7 +185,9 @@ def test_observers_follow_but_never_sign() -> None:
     c.tick(2)
     assert c.heights()[4:] == [1, 1]
     for i in (4, 5):
-        assert not any(isinstance(a, (Broadcast, Persist)) for a in c.actions[i] if not isinstance(a, Persist))
+        assert not any(
+            isinstance(a, (Broadcast, Persist)) for a in c.actions[i] if not isinstance(a, Persist)
+        )
         assert all(isinstance(a, (Commit,)) or not isinstance(a, Broadcast) for a in c.actions[i])
 
 
