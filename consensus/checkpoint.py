@@ -58,6 +58,7 @@ class Checkpoints(ReplicaBase):
             signature=self._sign(Domain.CHECKPOINT, payload),
         )
         self.st.my_checkpoint = msg.encode()
+        self.st.my_checkpoint_seq = ev.height
         self._broadcast(self.st.my_checkpoint)
         self._add_checkpoint_vote(msg)
 

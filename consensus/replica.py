@@ -219,7 +219,9 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
         if st.active:
             for seq in sorted(st.slots):
                 slot = st.slots[seq]
-                if slot.created_tick > old:
+                # Committed slots are kept for VIEW-CHANGEs, not resent: a replica that missed
+                # them catches up by transfer. Re-proposals are resent: laggards need their votes.
+                if slot.created_tick > old or (seq <= st.committed_height and not slot.from_new_view):
                     continue
                 if self.is_primary and not slot.from_new_view:
                     self._broadcast(slot.pp_bytes)
@@ -229,7 +231,7 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
                     self._broadcast(slot.my_commit)
         elif st.my_view_change is not None:
             self._broadcast(st.my_view_change)
-        if st.my_checkpoint is not None:
+        if st.my_checkpoint is not None and st.my_checkpoint_seq > st.stable_seq:
             self._broadcast(st.my_checkpoint)
         status = self._status()
         if status is not None:

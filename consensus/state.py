@@ -116,6 +116,7 @@ class ReplicaState:
     persisted_seqs: set[int] = field(default_factory=set)  # seqs with slot/prepared records
     checkpoint_votes: dict[int, dict[int, Checkpoint]] = field(default_factory=dict)
     my_checkpoint: bytes | None = None
+    my_checkpoint_seq: int = 0
     # ---- view change
     view_changes: dict[int, ViewChange] = field(default_factory=dict)  # latest per sender
     view_change_bytes: dict[int, bytes] = field(default_factory=dict)

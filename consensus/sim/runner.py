@@ -52,7 +52,7 @@ class Result:
     bytes: int
     view_changes: int
     max_view: int
-    commit_latency_ticks: list[int] = field(default_factory=list)
+    commit_latency_ticks: list[int] = field(default_factory=list)  # per transaction
 
     @property
     def ok(self) -> bool:
@@ -156,6 +156,7 @@ class SimNode:
         )
 
     def crash(self, power_loss: bool) -> None:
+        self.sim.crash_log.append((self.sim.tick, self.name))
         self.replica = None
         self.crash_armed = None
         if power_loss:
@@ -225,7 +226,7 @@ class SimNode:
         prev = self.chain[-1][0] if self.chain else None
         if self.honest:
             self.sim.checker.on_commit(self.name, block, cert, prev)
-            self.sim.note_commit(h)
+            self.sim.note_commit(block)
         key = h.to_bytes(8, "big")
         self.store.write(
             [(b"blk/" + key, block.encode()), (b"cert/" + key, cert.encode()), (b"meta/height", key)],
@@ -300,7 +301,8 @@ class Simulation:
         self.crashes_done = 0
         self.power_losses = 0
         self.first_commit_tick: dict[int, int] = {}
-        self.proposed_tick: dict[int, int] = {}
+        self.tx_commit_tick: dict[bytes, int] = {}
+        self.crash_log: list[tuple[int, str]] = []
 
     def replica_config(self, index: int | None) -> ReplicaConfig:
         return ReplicaConfig(
@@ -362,9 +364,12 @@ class Simulation:
             return out
         return list(reversed(items))[:1]  # out of order and truncated
 
-    def note_commit(self, height: int) -> None:
+    def note_commit(self, block: Block) -> None:
+        height = block.header.height
         if height not in self.first_commit_tick:
             self.first_commit_tick[height] = self.tick
+            for tx in block.txs:
+                self.tx_commit_tick.setdefault(tx, self.tick)
 
     # ------------------------------------------------------------------ the main loop
     def run(self) -> Result:
@@ -496,6 +501,11 @@ class Simulation:
             bytes=self.network.bytes,
             view_changes=sum(s.get("new_views_installed", 0) for s in stats),
             max_view=max_view,
+            commit_latency_ticks=[
+                self.tx_commit_tick[tx] - t
+                for tx, t in self.workload.submitted.items()
+                if tx in self.tx_commit_tick
+            ],
         )
 
 
