@@ -233,9 +233,7 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
             self._broadcast(st.my_view_change)
         if st.my_checkpoint is not None and st.my_checkpoint_seq > st.stable_seq:
             self._broadcast(st.my_checkpoint)
-        status = self._status()
-        if status is not None:
-            self._broadcast(status.encode())
+        self._send_status(st.tick // self.retransmit_ticks)
 
     # ------------------------------------------------------------------ restart
     def _recover(self, rec: RecoveredState) -> None:

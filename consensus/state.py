@@ -130,6 +130,8 @@ class ReplicaState:
     # ---- catch-up
     target_height: int = 0
     peer_proven: dict[int, int] = field(default_factory=dict)
+    peer_heights: dict[int, int] = field(default_factory=dict)  # claimed in STATUS: a hint only
+    stuck_peers: set[int] = field(default_factory=set)
     transfer: Transfer | None = None
     transfer_attempt: int = 0
     behind_since: int | None = None

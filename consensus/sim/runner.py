@@ -52,7 +52,7 @@ class Result:
     bytes: int
     view_changes: int
     max_view: int
-    commit_latency_ticks: list[int] = field(default_factory=list)  # per transaction
+    commit_latency_ms: list[float] = field(default_factory=list)  # per transaction, simulated time
 
     @property
     def ok(self) -> bool:
@@ -301,7 +301,7 @@ class Simulation:
         self.crashes_done = 0
         self.power_losses = 0
         self.first_commit_tick: dict[int, int] = {}
-        self.tx_commit_tick: dict[bytes, int] = {}
+        self.tx_commit_ms: dict[bytes, float] = {}
         self.crash_log: list[tuple[int, str]] = []
 
     def replica_config(self, index: int | None) -> ReplicaConfig:
@@ -369,7 +369,7 @@ class Simulation:
         if height not in self.first_commit_tick:
             self.first_commit_tick[height] = self.tick
             for tx in block.txs:
-                self.tx_commit_tick.setdefault(tx, self.tick)
+                self.tx_commit_ms.setdefault(tx, self.now)
 
     # ------------------------------------------------------------------ the main loop
     def run(self) -> Result:
@@ -501,10 +501,10 @@ class Simulation:
             bytes=self.network.bytes,
             view_changes=sum(s.get("new_views_installed", 0) for s in stats),
             max_view=max_view,
-            commit_latency_ticks=[
-                self.tx_commit_tick[tx] - t
+            commit_latency_ms=[
+                self.tx_commit_ms[tx] - t * self.opts.params.tick_ms
                 for tx, t in self.workload.submitted.items()
-                if tx in self.tx_commit_tick
+                if tx in self.tx_commit_ms
             ],
         )
 
