@@ -97,11 +97,46 @@ def derive_options(
 ) -> SimOptions:
     if faults not in FAULT_MODES:
         raise ValueError(f"faults must be one of {FAULT_MODES}")
+    # The order of the draws below is part of every seed's identity: keep it.
     rng = random.Random(seed * 1_000_003 + validators * 101 + observers)
     n = validators
-    f = (n - 1) // 3
+    params = _params(rng)
+    network = faults in ("network", "all")
+    safety_ticks = ticks if ticks is not None else rng.randint(300, 500)
+    delay_min_ms = rng.randint(1, 5)
+    delay_mean_ms = rng.choice((5, 10, 20, 40, 80))
+    loss = rng.choice((0.0, 0.01, 0.05, 0.1, 0.2)) if network else 0.0
+    duplicate = rng.choice((0.0, 0.02, 0.1)) if network else 0.0
+    tx_every_ticks = rng.randint(3, 8)
+    txs_per_burst = rng.randint(1, 4)
+    episodes = _episodes(rng, safety_ticks) if network else ()
+    crashes = _crashes(rng, n + observers, n, safety_ticks) if faults in ("crash", "all") else ()
+    skew, byzantine, twins = _faulty(rng, n, faults)
+    return SimOptions(
+        seed=seed,
+        validators=n,
+        observers=observers,
+        faults=faults,
+        params=params,
+        real_crypto=seed % 16 == 0,
+        delay_min_ms=delay_min_ms,
+        delay_mean_ms=delay_mean_ms,
+        loss=loss,
+        duplicate=duplicate,
+        tx_every_ticks=tx_every_ticks,
+        txs_per_burst=txs_per_burst,
+        safety_ticks=safety_ticks,
+        episodes=episodes,
+        crashes=crashes,
+        skew_ms=skew,
+        byzantine=byzantine,
+        twins=twins,
+    )
+
+
+def _params(rng: random.Random) -> ConsensusParams:
     k = rng.choice((2, 4, 8))
-    params = ConsensusParams(
+    return ConsensusParams(
         checkpoint_interval=k,
         watermark_window=k * rng.choice((2, 3, 4)),
         exec_lag=rng.randint(1, min(3, k)),
@@ -111,58 +146,43 @@ def derive_options(
         view_change_timeout_ticks=rng.randint(8, 20),
         request_timeout_ticks=rng.randint(20, 40),
     )
-    network = faults in ("network", "all")
-    crash = faults in ("crash", "all")
-    byz = faults in ("byzantine", "all")
-    safety_ticks = ticks if ticks is not None else rng.randint(300, 500)
-    opts = dict(
-        seed=seed,
-        validators=n,
-        observers=observers,
-        faults=faults,
-        params=params,
-        real_crypto=seed % 16 == 0,
-        delay_min_ms=rng.randint(1, 5),
-        delay_mean_ms=rng.choice((5, 10, 20, 40, 80)),
-        loss=rng.choice((0.0, 0.01, 0.05, 0.1, 0.2)) if network else 0.0,
-        duplicate=rng.choice((0.0, 0.02, 0.1)) if network else 0.0,
-        tx_every_ticks=rng.randint(3, 8),
-        txs_per_burst=rng.randint(1, 4),
-        safety_ticks=safety_ticks,
-    )
+
+
+def _episodes(rng: random.Random, safety_ticks: int) -> tuple[Episode, ...]:
     episodes: list[Episode] = []
-    if network:
-        t = rng.randint(10, 80)
-        while t < safety_ticks - 20:
-            length = rng.randint(20, 150)
-            episodes.append(
-                Episode(
-                    start_tick=t,
-                    end_tick=min(t + length, safety_ticks),
-                    mode=rng.choice(PARTITION_MODES),
-                    salt=rng.getrandbits(32),
-                )
-            )
-            t += length + rng.randint(10, 120)
-    instances = n + observers
-    crashes: list[tuple[int, int, bool, int]] = []
-    if crash:
-        for _ in range(rng.randint(1, 2 + n // 2)):
-            crashes.append(
-                (
-                    rng.randint(5, safety_ticks - 10),
-                    rng.randrange(instances),
-                    rng.random() < 0.3,
-                    rng.randint(5, 120),
-                )
-            )
+    t = rng.randint(10, 80)
+    while t < safety_ticks - 20:
+        length = rng.randint(20, 150)
+        mode = rng.choice(PARTITION_MODES)
+        episodes.append(
+            Episode(start_tick=t, end_tick=min(t + length, safety_ticks), mode=mode, salt=rng.getrandbits(32))
+        )
+        t += length + rng.randint(10, 120)
+    return tuple(episodes)
+
+
+def _crashes(
+    rng: random.Random, instances: int, n: int, safety_ticks: int
+) -> tuple[tuple[int, int, bool, int], ...]:
+    crashes = []
+    for _ in range(rng.randint(1, 2 + n // 2)):
+        tick = rng.randint(5, safety_ticks - 10)
+        instance = rng.randrange(instances)
+        crashes.append((tick, instance, rng.random() < 0.3, rng.randint(5, 120)))
+    return tuple(sorted(crashes))
+
+
+def _faulty(
+    rng: random.Random, n: int, faults: str
+) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, tuple[str, ...]], ...], tuple[int, ...]]:
+    """At most f faulty identities: skewed clocks, twins or byzantine replicas."""
     skew: list[tuple[int, int]] = []
     byzantine: list[tuple[int, tuple[str, ...]]] = []
     twins: list[int] = []
-    if byz or faults == "all":
+    if faults in ("byzantine", "all"):
+        f = (n - 1) // 3
         budget = rng.randint(0, f) if faults == "all" else f
-        faulty = rng.sample(range(n), budget)
-        for idx in faulty:
+        for idx in rng.sample(range(n), budget):
             kind = rng.random()
             if kind < 0.2 and faults == "all":
                 skew.append((idx, rng.choice((-1, 1)) * rng.randint(1_000, 9_000)))
@@ -171,11 +191,4 @@ def derive_options(
             else:
                 count = rng.randint(1, 4)
                 byzantine.append((idx, tuple(sorted(rng.sample(BYZANTINE_BEHAVIOURS, count)))))
-    return SimOptions(
-        **opts,  # type: ignore[arg-type]
-        episodes=tuple(episodes),
-        crashes=tuple(sorted(crashes)),
-        skew_ms=tuple(skew),
-        byzantine=tuple(byzantine),
-        twins=tuple(sorted(twins)),
-    )
+    return tuple(skew), tuple(byzantine), tuple(sorted(twins))

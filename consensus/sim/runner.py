@@ -250,7 +250,7 @@ class Simulation:
     def __init__(self, opts: SimOptions) -> None:
         self.opts = opts
         self.rng = random.Random(opts.seed)
-        n, m = opts.validators, opts.observers
+        n = opts.validators
         if opts.real_crypto:
             keys = real_signers(opts.seed, n)
             signers: list[SignerLike] = [k.signer() for k in keys]
@@ -267,28 +267,7 @@ class Simulation:
         self.checker = Checker(
             self.validators, CHAIN_ID, self.verify_fn, self.workload, self.genesis_hash, opts.skip_checks
         )
-        self.nodes: list[SimNode] = [SimNode(self, i, i, signers[i]) for i in range(n)]
-        self.nodes += [SimNode(self, n + k, None, None) for k in range(m)]
-        for idx in opts.twins:
-            self.nodes.append(SimNode(self, len(self.nodes), idx, signers[idx]))
-        byz = dict(opts.byzantine)
-        for node in self.nodes:
-            if node.index is not None and (node.index in byz or node.index in opts.twins):
-                node.honest = False
-            if node.index in byz:
-                b = Byzantine(
-                    byz[node.index],
-                    node.index,
-                    n,
-                    signers[node.index],
-                    CHAIN_ID,
-                    random.Random(self.rng.getrandbits(32)),
-                )
-                b.genesis_hash = self.genesis_hash
-                node.byzantine = b
-        skew = dict(opts.skew_ms)
-        for node in self.nodes:
-            node.skew_ms = skew.get(node.index, 0) if node.index is not None else 0
+        self.nodes = self._build_nodes(signers)
         self.by_index: dict[int, list[SimNode]] = {}
         for node in self.nodes:
             if node.index is not None:
@@ -303,6 +282,26 @@ class Simulation:
         self.first_commit_tick: dict[int, int] = {}
         self.tx_commit_ms: dict[bytes, float] = {}
         self.crash_log: list[tuple[int, str]] = []
+
+    def _build_nodes(self, signers: list[SignerLike]) -> list[SimNode]:
+        opts = self.opts
+        n = opts.validators
+        nodes = [SimNode(self, i, i, signers[i]) for i in range(n)]
+        nodes += [SimNode(self, n + k, None, None) for k in range(opts.observers)]
+        for idx in opts.twins:
+            nodes.append(SimNode(self, len(nodes), idx, signers[idx]))
+        byz = dict(opts.byzantine)
+        skew = dict(opts.skew_ms)
+        for node in nodes:
+            if node.index is None:
+                continue
+            node.honest = node.index not in byz and node.index not in opts.twins
+            node.skew_ms = skew.get(node.index, 0)
+            if node.index in byz:
+                rng = random.Random(self.rng.getrandbits(32))
+                node.byzantine = Byzantine(byz[node.index], node.index, n, signers[node.index], CHAIN_ID, rng)
+                node.byzantine.genesis_hash = self.genesis_hash
+        return nodes
 
     def replica_config(self, index: int | None) -> ReplicaConfig:
         return ReplicaConfig(
