@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 
+from consensus.errors import invariant
 from consensus.sim.options import Episode, SimOptions
 
 
@@ -93,8 +94,8 @@ class SimNetwork:
         by_index: dict[int, list[int]] = {}
         for inst in validators:
             idx = self.index_of[inst]
-            assert idx is not None
-            by_index.setdefault(idx, []).append(inst)
+            invariant(idx is not None, "a validator instance has an index")
+            by_index.setdefault(idx or 0, []).append(inst)
         side_a: list[int] = []
         side_b: list[int] = []
         singles = []

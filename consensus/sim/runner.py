@@ -22,6 +22,7 @@ from typing import Any
 
 from consensus.actions import Action, Broadcast, Commit, Persist, RequestTransfer, Send
 from consensus.config import RecoveredState, ReplicaConfig, SignerLike
+from consensus.errors import ConsensusError
 from consensus.events import BlocksFetched, Event, Executed, MessageReceived, RequestsAvailable, Tick
 from consensus.quorum import VerifyFn
 from consensus.replica import Replica
@@ -121,7 +122,8 @@ class SimNode:
             for h in range(1, height + 1):
                 block = self.store.get(b"blk/" + h.to_bytes(8, "big"))
                 cert = self.store.get(b"cert/" + h.to_bytes(8, "big"))
-                assert block is not None and cert is not None
+                if block is None or cert is None:
+                    raise ConsensusError(f"{self.name}: block store lost height {h} below its marker")
                 self.chain.append((Block.decode(block), CommitCertificate.decode(cert)))
         self.state_roots = []
         for h in range(1, height + 1):
@@ -321,18 +323,18 @@ class Simulation:
         heapq.heappush(self.heap, (self.now + delay, self.order, kind, inst, sender, payload))
 
     def broadcast(self, src: SimNode, data: bytes) -> None:
-        assert src.index is not None
+        sender = _sender(src)
         for node in self.nodes:
-            if node.index != src.index:
+            if node.index != sender:
                 for d in self.network.delays(src.inst, node.inst, len(data)):
-                    self._push(d, DELIVER, node.inst, src.index, data)
+                    self._push(d, DELIVER, node.inst, sender, data)
 
     def send(self, src: SimNode, to: int, data: bytes) -> None:
-        assert src.index is not None
+        sender = _sender(src)
         for node in self.by_index.get(to, ()):
             if node is not src:
                 for d in self.network.delays(src.inst, node.inst, len(data)):
-                    self._push(d, DELIVER, node.inst, src.index, data)
+                    self._push(d, DELIVER, node.inst, sender, data)
 
     def transfer(self, src: SimNode, req: RequestTransfer) -> None:
         peers = [p for p in self.by_index.get(req.peer, ()) if p.up]
@@ -506,6 +508,12 @@ class Simulation:
                 if tx in self.tx_commit_ms
             ],
         )
+
+
+def _sender(node: SimNode) -> int:
+    if node.index is None:
+        raise ConsensusError(f"observer {node.name} tried to send")
+    return node.index
 
 
 def simulate(opts: SimOptions) -> Result:
