@@ -13,13 +13,19 @@ Interface (stable; the node driver depends on exactly this):
     RecoveredState(entries: tuple[tuple[bytes, bytes], ...], committed_height: int,
                    committed_hash: bytes, committed_timestamp_ms: int,
                    committed_certificate: CommitCertificate | None,
-                   executed: tuple[tuple[int, bytes, bytes], ...] = ())
+                   executed: tuple[tuple[int, bytes, bytes], ...] = (),
+                   recent_commits: tuple[tuple[Block, CommitCertificate], ...] = ())
     Replica(config, signer: wire.crypto.Signer | None, tx_checker: Callable[[Sequence[bytes]], bool],
             recovered: RecoveredState | None = None)
     Replica.step(event) -> list[Action];  Replica.stats: dict[str, int] (drop/misbehaviour counters)
 
 Events: Tick(now_ms) · MessageReceived(sender, data) · RequestsAvailable(txs) ·
 Executed(height, state_root, results_root) · BlocksFetched(sender, items).
+
+Persisted keys all start with b"cs/": cs/view, cs/vc, cs/nv, cs/stable, cs/slot/<seq>, cs/pc/<seq>
+(docs/consensus.md says what each holds). After a restart hand back every entry, the last
+committed block's height/hash/timestamp/certificate, the last `watermark_window` committed blocks
+with certificates, and the execution roots known; then execute committed-but-unexecuted blocks.
 
 Actions, carried out strictly in list order:
 

@@ -12,7 +12,9 @@ Rules (RELIABILITY B10, C13, N13):
 - Every fetched item is decoded strictly and its certificate verified against the validator set
   for the block's own height and hash; its body must match its tx root. Items above the committed
   height are buffered (bounded) and committed in order by `Delivery._try_commit`.
-- Validators send STATUS every `retransmit_ticks`; a replica that sees a peer in an older view
+- Validators send STATUS every `retransmit_ticks` (with the certificate to peers whose reported
+  height is lower and did not move since their previous STATUS, and to everyone every fourth
+  time); a replica that sees a peer in an older view
   forwards it the NEW-VIEW of its own view (self-verifying), so a replica that missed it rejoins.
 """
 
@@ -37,18 +39,38 @@ class CatchUp(ReplicaBase):
         if 0 <= peer < self.n and peer != self.me:
             st.peer_proven[peer] = max(st.peer_proven.get(peer, 0), height)
 
-    def _status(self) -> Status | None:
+    def _status(self, with_certificate: bool) -> Status | None:
         st = self.st
         if self.me is None:
             return None
+        cert = st.committed_cert.encode() if with_certificate and st.committed_cert is not None else b""
         return Status(
             replica=self.me,
             view=st.view,
             active=st.active,
             committed_height=st.committed_height,
-            certificate=st.committed_cert if st.committed_height > 0 else None,
+            certificate=cert,
             stable_seq=st.stable_seq,
         )
+
+    def _send_status(self, periods: int) -> None:
+        """STATUS to everyone; its certificate only to validators that reported a lower height, and
+        in every fourth broadcast (observers send no STATUS): at n=31 the certificates were most
+        of the bytes."""
+        st = self.st
+        full = self._status(True)
+        light = self._status(periods % 4 == 0)
+        if full is None or light is None:
+            return
+        self._broadcast(light.encode())
+        if light.certificate or st.committed_cert is None:
+            return
+        data = full.encode()
+        for peer in sorted(st.stuck_peers):
+            # A peer whose height did not move between two STATUS is not being carried along by
+            # COMMITs: give it the proof it needs to fetch.
+            if st.peer_heights.get(peer, 0) < st.committed_height:
+                self._send(peer, data)
 
     def _on_status(self, sender: int, s: Status) -> None:
         st = self.st
@@ -57,13 +79,23 @@ class CatchUp(ReplicaBase):
             return
         if self.me is not None and s.view < st.view and st.active and st.new_view_bytes:
             self._send(sender, st.new_view_bytes)
+        if st.peer_heights.get(sender) == s.committed_height:
+            st.stuck_peers.add(sender)
+        else:
+            st.stuck_peers.discard(sender)
+        st.peer_heights[sender] = s.committed_height
         height = s.committed_height
-        if height <= st.committed_height or height <= st.peer_proven.get(sender, 0) or s.certificate is None:
+        if height <= st.committed_height or height <= st.peer_proven.get(sender, 0) or not s.certificate:
+            return
+        try:
+            cert = CommitCertificate.decode(s.certificate)
+        except WireError:
+            self._count("bad_certificate")
             return
         known = st.certs.get(height)
-        if (
-            known is not None and known.block_hash == s.certificate.block_hash
-        ) or self.verifier.certificate_ok(s.certificate, height, s.certificate.block_hash):
+        if (known is not None and known.block_hash == cert.block_hash) or self.verifier.certificate_ok(
+            cert, height, cert.block_hash
+        ):
             self._note_certified(height, sender)
         else:
             self._count("bad_certificate")

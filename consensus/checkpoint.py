@@ -7,9 +7,10 @@ Rules:
   broadcasts it. q matching CHECKPOINTs make k a *stable checkpoint*: q replicas (so at least f+1
   honest ones) hold that block and the same state after it.
 - The stable checkpoint is the low watermark h; seqs are accepted only in (h, h + L]
-  (L = `watermark_window`). A new stable checkpoint discards the checkpoint votes at or below it
-  and persists the low watermark (the log below the committed height is already gone: the block
-  store keeps it).
+  (L = `watermark_window`). A new stable checkpoint discards the checkpoint votes, slots, prepared
+  and commit evidence at or below it, persists its proof (a VIEW-CHANGE carries it) and deletes
+  the persisted records it covers. A valid proof seen in a VIEW-CHANGE or NEW-VIEW is adopted
+  when we committed that block, and tells us we are behind when we did not.
 - Matching means block hash *and* both roots: CHECKPOINTs that agree on the block but not on the
   state reveal non-deterministic execution; they are counted (`checkpoint_state_divergence`).
 - A stable checkpoint above our committed height tells us we are behind; catch-up follows the
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from consensus.errors import ConsensusError
 from consensus.events import Executed
-from consensus.messages import Checkpoint, checkpoint_payload
+from consensus.messages import Checkpoint, StableProof, checkpoint_payload
 from consensus.state import KEY_STABLE, ReplicaBase
 from wire import codec
 from wire.crypto import Domain
@@ -57,6 +58,7 @@ class Checkpoints(ReplicaBase):
             signature=self._sign(Domain.CHECKPOINT, payload),
         )
         self.st.my_checkpoint = msg.encode()
+        self.st.my_checkpoint_seq = ev.height
         self._broadcast(self.st.my_checkpoint)
         self._add_checkpoint_vote(msg)
 
@@ -85,18 +87,40 @@ class Checkpoints(ReplicaBase):
         votes = st.checkpoint_votes.setdefault(c.seq, {})
         votes[c.replica] = c
         key = (c.block_hash, c.state_root, c.results_root)
-        matching = sum(1 for v in votes.values() if (v.block_hash, v.state_root, v.results_root) == key)
+        matching = sorted(
+            (v.replica, v.signature)
+            for v in votes.values()
+            if (v.block_hash, v.state_root, v.results_root) == key
+        )
         if any(v.block_hash == c.block_hash and v.state_root != c.state_root for v in votes.values()):
             self._count("checkpoint_state_divergence")
-        if matching >= self.q and c.seq > st.stable_seq:
-            self._make_stable(c.seq)
+        if len(matching) >= self.q and c.seq > st.stable_seq:
+            proof = StableProof(
+                seq=c.seq,
+                block_hash=c.block_hash,
+                state_root=c.state_root,
+                results_root=c.results_root,
+                signatures=tuple(matching),
+            )
+            self._make_stable(proof)
 
-    def _make_stable(self, seq: int) -> None:
+    def _note_stable_elsewhere(self, proof: StableProof) -> None:
+        """A verified stable checkpoint from a VIEW-CHANGE or NEW-VIEW: q replicas hold that block."""
         st = self.st
-        st.stable_seq = seq
-        for s in [s for s in st.checkpoint_votes if s <= seq]:
+        if proof.seq > st.committed_height:
+            for signer, _ in proof.signatures:
+                self._note_certified(proof.seq, signer)
+        elif proof.seq > st.stable_seq and st.committed_hashes.get(proof.seq) == proof.block_hash:
+            self._make_stable(proof)
+
+    def _make_stable(self, proof: StableProof) -> None:
+        st = self.st
+        st.stable_seq = proof.seq
+        st.stable_proof = proof
+        for s in [s for s in st.checkpoint_votes if s <= proof.seq]:
             del st.checkpoint_votes[s]
-        self._write(KEY_STABLE, codec.encode_trusted([seq]))
+        self._write(KEY_STABLE, codec.encode_trusted(proof.to_wire()))
+        self._collect_garbage(min(proof.seq, st.committed_height))
         self._count("stable_checkpoints")
         # The window moved: buffered or new proposals above the old high watermark may proceed.
         self._retry_waiting()

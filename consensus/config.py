@@ -6,7 +6,8 @@ Rules:
   new replica at the activation height).
 - `RecoveredState` is what the driver hands back after a restart: every persisted consensus entry
   (keys starting `b"cs/"`, values verbatim), the last committed block (height, hash, timestamp and
-  certificate, read from the block store) and the execution roots the driver knows. The replica
+  certificate, read from the block store), the last `watermark_window` committed blocks with their
+  certificates, and the execution roots the driver knows. The replica
   never commits at or below `committed_height` again, and it restores its own persisted votes so
   it never signs a conflicting one.
 """
@@ -20,7 +21,7 @@ from typing import Protocol
 from wire.certificate import ValidatorSet
 from wire.crypto import Domain
 from wire.genesis import ConsensusParams
-from wire.types import CommitCertificate
+from wire.types import Block, CommitCertificate
 
 TxChecker = Callable[[Sequence[bytes]], bool]
 """True when every encoded transaction is well-formed and validly signed (pure for the core)."""
@@ -65,3 +66,6 @@ class RecoveredState:
     committed_certificate: CommitCertificate | None
     executed: tuple[tuple[int, bytes, bytes], ...] = ()
     """(height, state_root, results_root) for executed heights; at least the last `exec_lag`."""
+    recent_commits: tuple[tuple[Block, CommitCertificate], ...] = ()
+    """The last committed blocks with their certificates, in height order: at least those above the
+    stable checkpoint (the last `watermark_window` always suffice); a VIEW-CHANGE reports them."""

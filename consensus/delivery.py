@@ -5,17 +5,20 @@ Rules:
 - A block is committed when this replica holds a commit certificate for the next height (built
   from q verified COMMITs, or verified in a catch-up answer) and a block with exactly that hash
   whose parent is the last committed block. `Commit` is emitted once per height, in order.
-- Committing a seq retires its log entries (slots, votes, certificates, persisted records); the
-  records are deleted by the `Persist` that comes after the `Commit` in the action list.
+- Committing a seq retires its votes and fetched blocks; its slot, its prepared certificate and
+  its commit certificate stay (a VIEW-CHANGE reports them) until a stable checkpoint covers it,
+  when they and their persisted records go (`_collect_garbage`, Castro-Liskov §4.3).
 - Requests: the pending queue is bounded (`max_pending`); a request refused by the tx checker, too
   big, or already committed recently is dropped. Arrival ticks drive the request timer: a request
   waiting longer than `request_timeout_ticks` (doubled per failed view change) in an active view
-  makes this replica ask for a view change.
+  makes this replica ask for a view change; while other requests keep committing, only a request
+  waiting four times as long does (a primary skipping it), so a backlog alone does not.
 """
 
 from __future__ import annotations
 
 from consensus.actions import Commit, RequestsCommitted, RequestsDropped
+from consensus.messages import CommittedProof
 from consensus.state import MAX_RECENT_COMMITTED, PREPARED_PREFIX, SLOT_PREFIX, ReplicaBase, seq_key
 from wire.types import Block
 
@@ -67,6 +70,7 @@ class Delivery(ReplicaBase):
         st.committed_ts = block.header.timestamp_ms
         st.committed_cert = cert
         st.committed_hashes[seq] = block.hash
+        st.commit_proofs[seq] = CommittedProof(block=block, certificate=cert)
         st.last_progress_tick = st.tick
         if st.active:
             st.backoff_exp = 0
@@ -82,21 +86,9 @@ class Delivery(ReplicaBase):
         self._retire(seq)
 
     def _retire(self, seq: int) -> None:
-        """Forget everything at or below the committed `seq` (it is in the block store now)."""
+        """Forget what committing `seq` made useless; slots and evidence stay until stable."""
         st = self.st
-        if seq in st.slots or seq in st.prepared_certs:
-            self._delete(seq_key(SLOT_PREFIX, seq))
-            self._delete(seq_key(PREPARED_PREFIX, seq))
-        for table in (
-            st.slots,
-            st.prepared_certs,
-            st.certs,
-            st.fetched,
-            st.blocks,
-            st.commit_votes,
-            st.waiting_pps,
-            st.prepare_votes,
-        ):
+        for table in (st.certs, st.fetched, st.blocks, st.commit_votes, st.waiting_pps):
             for key in [k for k in table if k <= seq]:
                 del table[key]
         keep_from = seq - 2 * self.window
@@ -104,6 +96,17 @@ class Delivery(ReplicaBase):
             del st.committed_hashes[key]
         if st.target_height <= seq:
             st.behind_since = None
+
+    def _collect_garbage(self, stable: int) -> None:
+        """Castro-Liskov §4.3: discard the log at and below the stable checkpoint."""
+        st = self.st
+        for table in (st.slots, st.prepared_certs, st.commit_proofs, st.prepare_votes):
+            for key in [k for k in table if k <= stable]:
+                del table[key]
+        for seq in sorted(s for s in st.persisted_seqs if s <= stable):
+            self._delete(seq_key(SLOT_PREFIX, seq))
+            self._delete(seq_key(PREPARED_PREFIX, seq))
+            st.persisted_seqs.discard(seq)
 
     # ------------------------------------------------------------------ requests
     def _on_requests(self, txs: tuple[bytes, ...]) -> None:
@@ -132,15 +135,21 @@ class Delivery(ReplicaBase):
 
     @property
     def max_pending(self) -> int:
-        return 4 * self.cfg.params.max_block_txs
+        return max(4096, 4 * self.cfg.params.max_block_txs)
 
     def _request_timer_expired(self) -> bool:
+        """PBFT's request timer, tolerant of a backlog: a request waiting `request_timeout_ticks`
+        while nothing commits, or four times that while other requests commit (a primary that
+        keeps skipping it), asks for a view change."""
         st = self.st
         if not st.pending or st.target_height > st.committed_height:
             return False
         oldest = next(iter(st.pending.values()))
         timeout = self.cfg.params.request_timeout_ticks << min(st.backoff_exp, 3)
-        return st.tick - oldest >= timeout
+        age = st.tick - oldest
+        if st.tick - st.last_progress_tick >= timeout:
+            return age >= timeout
+        return age >= 4 * timeout
 
     def _restart_request_timers(self) -> None:
         """A new view gives its primary a full timeout for every pending request."""

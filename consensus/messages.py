@@ -250,17 +250,85 @@ class PreparedCert:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StableProof:
+    """A stable checkpoint: q CHECKPOINT signatures on (seq, block hash, state root, results root)."""
+
+    seq: int
+    block_hash: bytes
+    state_root: bytes
+    results_root: bytes
+    signatures: tuple[tuple[int, bytes], ...]
+
+    def to_wire(self) -> list[Any]:
+        return [
+            self.seq,
+            self.block_hash,
+            self.state_root,
+            self.results_root,
+            [list(s) for s in self.signatures],
+        ]
+
+    @classmethod
+    def from_wire(cls, value: Any) -> StableProof:
+        f = want_list(value, "stable checkpoint", 5)
+        if len(f) != 5:
+            raise DecodeError("a stable checkpoint proof has 5 fields", code="wrong_arity")
+        return cls(
+            seq=_seq(f[0]),
+            block_hash=_hash(f[1], "block_hash"),
+            state_root=_hash(f[2], "state_root"),
+            results_root=_hash(f[3], "results_root"),
+            signatures=_sig_list(f[4], "checkpoint signatures"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommittedProof:
+    """A committed block with its commit certificate (evidence at least as strong as prepared)."""
+
+    block: Block
+    certificate: CommitCertificate
+
+    @property
+    def seq(self) -> int:
+        return self.block.header.height
+
+    @property
+    def view(self) -> int:
+        return self.certificate.view
+
+    @property
+    def digest(self) -> bytes:
+        return self.block.hash
+
+    def to_wire(self) -> list[Any]:
+        return [self.block.encode(), self.certificate.to_wire()]
+
+    @classmethod
+    def from_wire(cls, value: Any) -> CommittedProof:
+        f = want_list(value, "committed proof", 2)
+        if len(f) != 2:
+            raise DecodeError("a committed proof is [block, certificate]", code="wrong_arity")
+        block = Block.decode(want_bytes(f[0], "block", max_len=MAX_MESSAGE_BYTES))
+        return cls(block=block, certificate=CommitCertificate.from_wire(f[1]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ViewChange:
-    """`replica` leaves its view for `view`: its highest committed block (with certificate, none at
-    height 0) and a prepared certificate for each seq above it that it prepared."""
+    """`replica` leaves its view for `view`: its last stable checkpoint (None = genesis) and, for
+    each seq above it, its best evidence: a commit certificate with the block if it committed
+    the seq, else its highest-view prepared certificate (Castro-Liskov §4.4's C and P sets)."""
 
     view: int
     replica: int
-    committed_height: int
-    committed_hash: bytes
-    certificate: CommitCertificate | None
+    checkpoint: StableProof | None
+    committed: tuple[CommittedProof, ...]
     prepared: tuple[PreparedCert, ...]
     signature: bytes
+
+    @property
+    def stable_seq(self) -> int:
+        return 0 if self.checkpoint is None else self.checkpoint.seq
 
     def body_wire(self) -> list[Any]:
         return [
@@ -268,9 +336,8 @@ class ViewChange:
             VERSION,
             self.view,
             self.replica,
-            self.committed_height,
-            self.committed_hash,
-            None if self.certificate is None else self.certificate.to_wire(),
+            None if self.checkpoint is None else self.checkpoint.to_wire(),
+            [c.to_wire() for c in self.committed],
             [p.to_wire() for p in self.prepared],
         ]
 
@@ -285,16 +352,14 @@ class ViewChange:
 
     @classmethod
     def from_wire(cls, value: Any) -> ViewChange:
-        f = want_record(value, "view-change", TAG_VIEW_CHANGE, VERSION, 7)
-        cert = None if f[4] is None else CommitCertificate.from_wire(f[4])
+        f = want_record(value, "view-change", TAG_VIEW_CHANGE, VERSION, 6)
         return cls(
             view=_view(f[0]),
             replica=_replica(f[1]),
-            committed_height=_seq(f[2], "committed_height"),
-            committed_hash=_hash(f[3], "committed_hash"),
-            certificate=cert,
-            prepared=tuple(PreparedCert.from_wire(p) for p in want_list(f[5], "prepared", MAX_PREPARED)),
-            signature=_sig(f[6]),
+            checkpoint=None if f[2] is None else StableProof.from_wire(f[2]),
+            committed=tuple(CommittedProof.from_wire(c) for c in want_list(f[3], "committed", MAX_PREPARED)),
+            prepared=tuple(PreparedCert.from_wire(p) for p in want_list(f[4], "prepared", MAX_PREPARED)),
+            signature=_sig(f[5]),
         )
 
 
@@ -359,13 +424,17 @@ class NewView:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Status:
-    """A periodic hint: the sender's view and its committed height, proven by a certificate."""
+    """A periodic hint: the sender's view and its committed height, proven by a certificate.
+
+    The certificate travels encoded (b"" at height 0) and is decoded only by a receiver that is
+    behind: most STATUS messages are read for their view and height alone.
+    """
 
     replica: int
     view: int
     active: bool
     committed_height: int
-    certificate: CommitCertificate | None
+    certificate: bytes
     stable_seq: int
 
     def to_wire(self) -> list[Any]:
@@ -376,7 +445,7 @@ class Status:
             self.view,
             self.active,
             self.committed_height,
-            None if self.certificate is None else self.certificate.to_wire(),
+            self.certificate,
             self.stable_seq,
         ]
 
@@ -393,7 +462,7 @@ class Status:
             view=_view(f[1]),
             active=f[2],
             committed_height=_seq(f[3], "committed_height"),
-            certificate=None if f[4] is None else CommitCertificate.from_wire(f[4]),
+            certificate=want_bytes(f[4], "certificate", max_len=MAX_VALIDATORS * 80 + 128),
             stable_seq=_seq(f[5], "stable_seq"),
         )
 

@@ -137,7 +137,7 @@ class NormalCase(ReplicaBase):
     def _accept_slot(self, pp: PrePrepare, *, from_new_view: bool) -> None:
         """Make `pp` this view's PRE-PREPARE for its seq; a backup persists and sends its PREPARE."""
         st = self.st
-        if not st.slots:
+        if not any(seq > st.committed_height for seq in st.slots):
             st.last_progress_tick = st.tick
         slot = Slot(pp=pp, pp_bytes=pp.encode(), created_tick=st.tick, from_new_view=from_new_view)
         st.slots[pp.seq] = slot
@@ -145,6 +145,8 @@ class NormalCase(ReplicaBase):
             sig = self._sign(Domain.PREPARE, prepare_payload(pp.view, pp.seq, pp.digest))
             vote = PrepareVote(view=pp.view, seq=pp.seq, digest=pp.digest, replica=self.me, signature=sig)
             slot.my_prepare = vote.encode()
+            # A backup's own PREPARE counts towards its prepared certificate (Castro-Liskov §4.2).
+            st.prepare_votes.setdefault(pp.seq, {})[self.me] = (pp.digest, sig)
             self._persist_slot(slot)
             self._broadcast(slot.my_prepare)
         elif self.is_primary:
@@ -155,6 +157,7 @@ class NormalCase(ReplicaBase):
 
     def _persist_slot(self, slot: Slot) -> None:
         record = [slot.pp.view, slot.pp_bytes, slot.my_prepare or b"", slot.my_commit or b""]
+        self.st.persisted_seqs.add(slot.pp.seq)
         self._write(seq_key(SLOT_PREFIX, slot.pp.seq), codec.encode_trusted(record))
 
     def _retry_waiting(self) -> None:
@@ -185,7 +188,10 @@ class NormalCase(ReplicaBase):
         if p.replica != sender:
             self._count("spoofed_sender")
             return
-        if p.view != st.view or not st.active or p.seq <= st.committed_height:
+        if p.view != st.view or not st.active or p.seq <= st.stable_seq:
+            self._count("stale_message")
+            return
+        if p.seq <= st.committed_height and p.seq not in st.slots:
             self._count("stale_message")
             return
         if not self.in_window(p.seq) or sender == self.primary(p.view):
@@ -222,28 +228,38 @@ class NormalCase(ReplicaBase):
             prepares=tuple(matching[: self.q - 1]),
         )
         st.prepared_certs[seq] = cert
+        st.persisted_seqs.add(seq)
         self._write(seq_key(PREPARED_PREFIX, seq), codec.encode_trusted(cert.to_wire()))
         self._send_commits()
 
     def _send_commits(self) -> None:
-        """Send COMMITs for prepared slots, strictly in seq order (the chain-safety rule)."""
+        """Send COMMITs for prepared slots, strictly in seq order (the chain-safety rule).
+
+        Re-proposed slots at or below the committed height are voted on again: a replica that
+        missed their certificates needs q COMMITs of this view.
+        """
         st = self.st
         if self.me is None or not st.active:
             return
-        seq = st.committed_height + 1
-        while True:
-            slot = st.slots.get(seq)
-            if slot is None or not slot.prepared:
+        for seq in sorted(st.slots):
+            slot = st.slots[seq]
+            if slot.my_commit is not None:
+                continue
+            if not slot.prepared:
+                if seq > st.committed_height:
+                    return
+                continue
+            before = st.slots.get(seq - 1)
+            if seq - 1 > st.committed_height and (before is None or before.my_commit is None):
                 return
-            if slot.my_commit is None:
-                pp = slot.pp
-                sig = self._sign(Domain.COMMIT, commit_payload(pp.view, seq, pp.digest))
-                vote = CommitVote(view=pp.view, seq=seq, digest=pp.digest, replica=self.me, signature=sig)
-                slot.my_commit = vote.encode()
-                self._persist_slot(slot)
-                self._broadcast(slot.my_commit)
+            pp = slot.pp
+            sig = self._sign(Domain.COMMIT, commit_payload(pp.view, seq, pp.digest))
+            vote = CommitVote(view=pp.view, seq=seq, digest=pp.digest, replica=self.me, signature=sig)
+            slot.my_commit = vote.encode()
+            self._persist_slot(slot)
+            self._broadcast(slot.my_commit)
+            if seq > st.committed_height:
                 self._add_commit_vote(vote)
-            seq += 1
 
     # ------------------------------------------------------------------ COMMIT
     def _on_commit(self, sender: int, c: CommitVote) -> None:

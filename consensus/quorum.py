@@ -8,9 +8,12 @@ Rules:
 - A *prepared certificate* for (view, seq, digest) is the primary's PRE-PREPARE signature plus
   q-1 PREPARE signatures of distinct replicas other than that primary (Castro-Liskov §4.2).
 - A *commit certificate* is q distinct COMMIT signatures (`wire.certificate.verify_certificate`).
-- A VIEW-CHANGE is valid when its signature, its commit certificate (or the genesis hash at
-  height 0) and every prepared certificate verify, prepared seqs are strictly increasing above
-  the committed height, and each was prepared in a view lower than the one being changed to.
+- A *stable checkpoint proof* is q CHECKPOINT signatures of distinct replicas on one
+  (seq, block hash, state root, results root) (§4.3).
+- A VIEW-CHANGE is valid when its signature, its stable checkpoint proof (none = genesis) and
+  every entry verify: commit certificates with their blocks and prepared certificates, each seq
+  in (stable, stable + L], strictly increasing, at most one entry per seq, each from a view
+  lower than the one being changed to.
 - Every check returns a bool and never raises on hostile input.
 """
 
@@ -21,10 +24,12 @@ from dataclasses import dataclass, field
 
 from consensus.messages import (
     Checkpoint,
+    CommittedProof,
     CommitVote,
     PreparedCert,
     PrepareVote,
     PrePrepare,
+    StableProof,
     ViewChange,
     block_body_ok,
     checkpoint_payload,
@@ -135,21 +140,31 @@ class Verifier:
         payload = prepare_payload(pc.view, pc.seq, digest)
         return all(self.sig_ok(Domain.PREPARE, i, payload, s) for i, s in pc.prepares)
 
+    def stable_proof_ok(self, proof: StableProof) -> bool:
+        signers = [i for i, _ in proof.signatures]
+        if len(set(signers)) != len(signers) or len(signers) < self.quorum:
+            return False
+        payload = checkpoint_payload(proof.seq, proof.block_hash, proof.state_root, proof.results_root)
+        return all(self.sig_ok(Domain.CHECKPOINT, i, payload, sig) for i, sig in proof.signatures)
+
+    def committed_proof_ok(self, cp: CommittedProof) -> bool:
+        return block_body_ok(cp.block) and self.certificate_ok(cp.certificate, cp.seq, cp.digest)
+
     def view_change_ok(self, vc: ViewChange, window: int) -> bool:
         if not self.sig_ok(Domain.VIEW_CHANGE, vc.replica, vc.payload(), vc.signature):
             return False
-        if vc.committed_height == 0:
-            if vc.certificate is not None or vc.committed_hash != self.genesis_hash:
-                return False
-        elif vc.certificate is None or not self.certificate_ok(
-            vc.certificate, vc.committed_height, vc.committed_hash
-        ):
+        if vc.checkpoint is not None and (vc.checkpoint.seq == 0 or not self.stable_proof_ok(vc.checkpoint)):
             return False
-        last = vc.committed_height
-        for pc in vc.prepared:
-            if pc.seq <= last or pc.seq > vc.committed_height + window or pc.view >= vc.view:
-                return False
-            if not self.prepared_cert_ok(pc):
-                return False
-            last = pc.seq
-        return True
+        low, high = vc.stable_seq, vc.stable_seq + window
+        for entries in (vc.committed, vc.prepared):
+            last = low
+            for e in entries:
+                if e.seq <= last or e.seq > high or e.view >= vc.view:
+                    return False
+                last = e.seq
+        committed = {c.seq for c in vc.committed}
+        if any(pc.seq in committed for pc in vc.prepared):
+            return False
+        return all(self.committed_proof_ok(c) for c in vc.committed) and all(
+            self.prepared_cert_ok(pc) for pc in vc.prepared
+        )

@@ -27,11 +27,13 @@ from consensus.errors import ConsensusError, invariant
 from consensus.events import BlocksFetched, Event, Executed, MessageReceived, RequestsAvailable, Tick
 from consensus.messages import (
     Checkpoint,
+    CommittedProof,
     CommitVote,
     NewView,
     PreparedCert,
     PrepareVote,
     PrePrepare,
+    StableProof,
     Status,
     ViewChange,
     decode_message,
@@ -53,6 +55,7 @@ from consensus.view_change import ViewChanges, compute_new_view
 from wire import codec
 from wire.crypto import verify
 from wire.errors import WireError
+from wire.types import Block, CommitCertificate
 
 KNOWN_MUTANTS = frozenset({"quorum_f_plus_1", "quorum_2f_plus_1", "persist_after_send", "nv_no_recompute"})
 
@@ -216,7 +219,9 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
         if st.active:
             for seq in sorted(st.slots):
                 slot = st.slots[seq]
-                if slot.created_tick > old:
+                # Committed slots are kept for VIEW-CHANGEs, not resent: a replica that missed
+                # them catches up by transfer. Re-proposals are resent: laggards need their votes.
+                if slot.created_tick > old or (seq <= st.committed_height and not slot.from_new_view):
                     continue
                 if self.is_primary and not slot.from_new_view:
                     self._broadcast(slot.pp_bytes)
@@ -226,11 +231,9 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
                     self._broadcast(slot.my_commit)
         elif st.my_view_change is not None:
             self._broadcast(st.my_view_change)
-        if st.my_checkpoint is not None:
+        if st.my_checkpoint is not None and st.my_checkpoint_seq > st.stable_seq:
             self._broadcast(st.my_checkpoint)
-        status = self._status()
-        if status is not None:
-            self._broadcast(status.encode())
+        self._send_status(st.tick // self.retransmit_ticks)
 
     # ------------------------------------------------------------------ restart
     def _recover(self, rec: RecoveredState) -> None:
@@ -254,6 +257,7 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
             invariant(key.startswith(KEY_PREFIX), f"foreign key {key!r} in the consensus namespace")
         try:
             self._recover_entries(entries)
+            self._recover_commits(rec.recent_commits)
         except (WireError, ValueError, TypeError, IndexError) as exc:
             raise ConsensusError(f"persisted consensus records are corrupt: {exc}") from exc
 
@@ -263,7 +267,8 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
             view, active = codec.decode(entries[KEY_VIEW])
             st.view, st.active = int(view), bool(active)
         if KEY_STABLE in entries:
-            st.stable_seq = int(codec.decode(entries[KEY_STABLE])[0])
+            proof = StableProof.from_wire(codec.decode(entries[KEY_STABLE]))
+            st.stable_seq, st.stable_proof = proof.seq, proof
         if KEY_VIEW_CHANGE in entries and self.me is not None:
             vc = decode_message(entries[KEY_VIEW_CHANGE])
             if isinstance(vc, ViewChange) and vc.view == st.view:
@@ -273,9 +278,10 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
         if KEY_NEW_VIEW in entries:
             nv = decode_message(entries[KEY_NEW_VIEW])
             if isinstance(nv, NewView) and nv.view == st.view and st.active:
-                plan = compute_new_view(nv.view_changes)
+                plan = compute_new_view(nv.view_changes, self.cfg.genesis_hash)
                 st.new_view, st.new_view_bytes = nv, entries[KEY_NEW_VIEW]
-                st.view_floor, st.floor_hash = plan.base_height, plan.base_hash
+                st.view_floor = plan.base_height
+                st.floor_hash = self.cfg.genesis_hash if plan.base is None else plan.base.block_hash
         for key, value in sorted(entries.items()):
             if key.startswith(PREPARED_PREFIX):
                 self._recover_prepared(key, value)
@@ -283,32 +289,44 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
             if key.startswith(SLOT_PREFIX):
                 self._recover_slot(key, value)
 
+    def _recover_commits(self, recent: tuple[tuple[Block, CommitCertificate], ...]) -> None:
+        st = self.st
+        for block, cert in recent:
+            h = block.header.height
+            invariant(h <= st.committed_height and cert.block_hash == block.hash, "recent commits disagree")
+            st.committed_hashes[h] = block.hash
+            if h > st.stable_seq:
+                st.commit_proofs[h] = CommittedProof(block=block, certificate=cert)
+
     def _recover_prepared(self, key: bytes, value: bytes) -> None:
         seq = int.from_bytes(key[len(PREPARED_PREFIX) :], "big")
-        if seq <= self.st.committed_height:
-            self._deletes.append(key)
+        self.st.persisted_seqs.add(seq)
+        if seq <= self.st.stable_seq:
             return
         self.st.prepared_certs[seq] = PreparedCert.from_wire(codec.decode(value))
 
     def _recover_slot(self, key: bytes, value: bytes) -> None:
         st = self.st
         seq = int.from_bytes(key[len(SLOT_PREFIX) :], "big")
+        st.persisted_seqs.add(seq)
         view, pp_bytes, my_prepare, my_commit = codec.decode(value)
-        if seq <= st.committed_height:
-            self._deletes.append(key)
-            return
-        if view != st.view or not st.active:
+        if seq <= st.stable_seq or view != st.view or not st.active:
             return
         pp = decode_message(pp_bytes)
         if not isinstance(pp, PrePrepare):
             raise ConsensusError("a slot record holds a pre-prepare")
-        slot = Slot(pp=pp, pp_bytes=pp_bytes, created_tick=0)
+        reproposed = st.new_view is not None and any(r.seq == seq for r in st.new_view.reproposals)
+        slot = Slot(pp=pp, pp_bytes=pp_bytes, created_tick=0, from_new_view=reproposed)
         slot.my_prepare = my_prepare or None
         slot.my_commit = my_commit or None
         cert = st.prepared_certs.get(seq)
         slot.prepared = cert is not None and cert.view == view and cert.digest == pp.digest
         st.slots[seq] = slot
-        if slot.my_commit is not None:
-            vote = decode_message(slot.my_commit)
-            if isinstance(vote, CommitVote):
-                st.commit_votes.setdefault(seq, {})[vote.replica] = vote
+        if slot.my_prepare is not None:
+            vote = decode_message(slot.my_prepare)
+            if isinstance(vote, PrepareVote):
+                st.prepare_votes.setdefault(seq, {})[vote.replica] = (vote.digest, vote.signature)
+        if slot.my_commit is not None and seq > st.committed_height:
+            commit = decode_message(slot.my_commit)
+            if isinstance(commit, CommitVote):
+                st.commit_votes.setdefault(seq, {})[commit.replica] = commit

@@ -19,10 +19,12 @@ from consensus.config import ReplicaConfig, SignerLike, TxChecker
 from consensus.errors import ConsensusError
 from consensus.messages import (
     Checkpoint,
+    CommittedProof,
     CommitVote,
     NewView,
     PreparedCert,
     PrePrepare,
+    StableProof,
     ViewChange,
 )
 from consensus.quorum import Verifier, primary_of
@@ -34,7 +36,7 @@ KEY_PREFIX = b"cs/"
 KEY_VIEW = b"cs/view"  # [view, active]: the highest view this replica entered
 KEY_VIEW_CHANGE = b"cs/vc"  # its latest VIEW-CHANGE
 KEY_NEW_VIEW = b"cs/nv"  # the NEW-VIEW it installed (or, as primary, sent) for its view
-KEY_STABLE = b"cs/stable"  # [seq]: its last stable checkpoint (the low watermark)
+KEY_STABLE = b"cs/stable"  # its last stable checkpoint proof (the low watermark)
 SLOT_PREFIX = b"cs/slot/"  # + seq (8 bytes BE): [view, pre-prepare, own prepare, own commit]
 PREPARED_PREFIX = b"cs/pc/"  # + seq (8 bytes BE): its highest-view prepared certificate
 
@@ -109,8 +111,12 @@ class ReplicaState:
     fetched: dict[int, Block] = field(default_factory=dict)
     # ---- checkpoints
     stable_seq: int = 0
+    stable_proof: StableProof | None = None
+    commit_proofs: dict[int, CommittedProof] = field(default_factory=dict)  # (stable, committed]
+    persisted_seqs: set[int] = field(default_factory=set)  # seqs with slot/prepared records
     checkpoint_votes: dict[int, dict[int, Checkpoint]] = field(default_factory=dict)
     my_checkpoint: bytes | None = None
+    my_checkpoint_seq: int = 0
     # ---- view change
     view_changes: dict[int, ViewChange] = field(default_factory=dict)  # latest per sender
     view_change_bytes: dict[int, bytes] = field(default_factory=dict)
@@ -124,6 +130,8 @@ class ReplicaState:
     # ---- catch-up
     target_height: int = 0
     peer_proven: dict[int, int] = field(default_factory=dict)
+    peer_heights: dict[int, int] = field(default_factory=dict)  # claimed in STATUS: a hint only
+    stuck_peers: set[int] = field(default_factory=set)
     transfer: Transfer | None = None
     transfer_attempt: int = 0
     behind_since: int | None = None
@@ -218,6 +226,12 @@ class ReplicaBase:
         raise NotImplementedError
 
     def _persist_view(self) -> None:
+        raise NotImplementedError
+
+    def _note_stable_elsewhere(self, proof: StableProof) -> None:
+        raise NotImplementedError
+
+    def _collect_garbage(self, stable: int) -> None:
         raise NotImplementedError
 
     def _restart_request_timers(self) -> None:

@@ -7,12 +7,17 @@ Rules:
   than `request_timeout_ticks`; or when it receives valid VIEW-CHANGEs for higher views from f+1
   replicas (it joins the (f+1)-th highest, so f liars cannot drag it anywhere). It never goes back
   to a lower view, and it persists the new view and its VIEW-CHANGE before sending it.
-- VIEW-CHANGE(v', i) carries i's highest committed block with its commit certificate and, for each
-  seq above it, i's highest-view prepared certificate.
+- VIEW-CHANGE(v', i) carries i's stable checkpoint proof and, for each seq above it, its best
+  evidence: the block with its commit certificate if i committed it, else i's highest-view
+  prepared certificate.
 - The NEW-VIEW computation (`compute_new_view`, run by the new primary and recomputed by every
-  backup): base = the highest certified committed height among the q VIEW-CHANGEs; per seq above
-  it take the prepared certificate with the highest view; keep the longest prefix whose blocks
-  chain by hash from the base. Seqs after the prefix are proposed afresh; no null requests.
+  backup): base = the highest stable checkpoint among the q VIEW-CHANGEs; per seq above it take
+  the evidence with the highest view (a commit certificate counts with its view); keep the
+  longest prefix whose blocks chain by hash from the base. The prefix is re-proposed in the new
+  view, committed blocks included, and replicas that already committed them vote again, so a
+  replica that missed their certificates gets new ones from honest votes. Seqs after the prefix
+  are proposed afresh; no null requests. The base is a *stable* checkpoint, which q replicas
+  hold, so a lagging replica can always fetch up to it from an honest one.
 - A backup accepts NEW-VIEW(v') only if it is signed by primary(v'), holds q valid VIEW-CHANGEs for
   v' from distinct replicas, and its re-proposals equal the recomputation exactly.
 - The timer waiting for NEW-VIEW starts only once q VIEW-CHANGEs for the view are known (so a
@@ -25,43 +30,71 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from consensus.messages import NewView, PreparedCert, PrePrepare, Reproposal, ViewChange, pre_prepare_payload
+from consensus.messages import NewView, PrePrepare, Reproposal, StableProof, ViewChange, pre_prepare_payload
 from consensus.state import KEY_NEW_VIEW, KEY_VIEW, KEY_VIEW_CHANGE, MAX_BACKOFF_EXP, ReplicaBase
 from wire import codec
 from wire.crypto import Domain
+from wire.types import Block
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pick:
+    """One re-proposal of a NEW-VIEW: the block chosen for `seq` and the view of its evidence."""
+
+    seq: int
+    view: int
+    block: Block
+
+    @property
+    def digest(self) -> bytes:
+        return self.block.hash
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewViewPlan:
     """What a NEW-VIEW must contain, recomputed from its VIEW-CHANGEs."""
 
-    base_height: int
-    base_hash: bytes
-    picks: tuple[PreparedCert, ...]
+    base: StableProof | None
+    picks: tuple[Pick, ...]
+
+    @property
+    def base_height(self) -> int:
+        return 0 if self.base is None else self.base.seq
 
     def reproposal_keys(self) -> tuple[tuple[int, bytes], ...]:
-        return tuple((pc.seq, pc.digest) for pc in self.picks)
+        return tuple((p.seq, p.digest) for p in self.picks)
 
 
-def compute_new_view(view_changes: Sequence[ViewChange]) -> NewViewPlan:
+def compute_new_view(view_changes: Sequence[ViewChange], genesis_hash: bytes) -> NewViewPlan:
     """The deterministic NEW-VIEW computation over already-verified VIEW-CHANGEs."""
-    best_vc = max(view_changes, key=lambda vc: (vc.committed_height, -vc.replica))
-    base_height, base_hash = best_vc.committed_height, best_vc.committed_hash
-    best: dict[int, PreparedCert] = {}
+    best_vc = max(view_changes, key=lambda vc: (vc.stable_seq, -vc.replica))
+    base = best_vc.checkpoint
+    base_height = best_vc.stable_seq
+    best: dict[int, tuple[int, bool, bytes, Block]] = {}
     for vc in view_changes:
-        for pc in vc.prepared:
-            if pc.seq <= base_height:
+        entries = [(c.seq, c.view, True, c.block) for c in vc.committed]
+        entries += [(pc.seq, pc.view, False, pc.block) for pc in vc.prepared]
+        for seq, view, committed, block in entries:
+            if seq <= base_height:
                 continue
-            cur = best.get(pc.seq)
-            # Highest view wins; a same-view tie needs > f faulty, broken by digest for determinism.
-            if cur is None or (pc.view, cur.digest) > (cur.view, pc.digest):
-                best[pc.seq] = pc
-    picks: list[PreparedCert] = []
-    prev, seq = base_hash, base_height + 1
-    while seq in best and best[seq].block.header.prev_block_hash == prev:
-        picks.append(best[seq])
-        prev, seq = best[seq].digest, seq + 1
-    return NewViewPlan(base_height=base_height, base_hash=base_hash, picks=tuple(picks))
+            cur = best.get(seq)
+            # Highest view wins, a commit certificate before a prepared one; any other tie needs
+            # more than f faulty replicas and is broken by digest so every backup agrees.
+            key = (view, committed, _neg(block.hash))
+            if cur is None or key > (cur[0], cur[1], _neg(cur[2])):
+                best[seq] = (view, committed, block.hash, block)
+    picks: list[Pick] = []
+    prev = genesis_hash if base is None else base.block_hash
+    seq = base_height + 1
+    while seq in best and best[seq][3].header.prev_block_hash == prev:
+        view, _, digest, block = best[seq]
+        picks.append(Pick(seq=seq, view=view, block=block))
+        prev, seq = digest, seq + 1
+    return NewViewPlan(base=base, picks=tuple(picks))
+
+
+def _neg(digest: bytes) -> bytes:
+    return bytes(255 - b for b in digest)
 
 
 class ViewChanges(ReplicaBase):
@@ -84,17 +117,17 @@ class ViewChanges(ReplicaBase):
         st.waiting_pps.clear()
         st.prepare_votes.clear()
         st.vc_timer_start = None
+        low, high = st.stable_seq, st.stable_seq + self.window
+        committed = tuple(st.commit_proofs[s] for s in sorted(st.commit_proofs) if low < s <= high)
+        done = {c.seq for c in committed}
         prepared = tuple(
-            st.prepared_certs[s]
-            for s in sorted(st.prepared_certs)
-            if st.committed_height < s <= st.committed_height + self.window
+            st.prepared_certs[s] for s in sorted(st.prepared_certs) if low < s <= high and s not in done
         )
         unsigned = ViewChange(
             view=new_view,
             replica=self.me,
-            committed_height=st.committed_height,
-            committed_hash=st.committed_hash,
-            certificate=st.committed_cert if st.committed_height > 0 else None,
+            checkpoint=st.stable_proof,
+            committed=committed,
             prepared=prepared,
             signature=bytes(64),
         )
@@ -131,8 +164,8 @@ class ViewChanges(ReplicaBase):
             return
         st.view_changes[sender] = vc
         st.view_change_bytes[sender] = data
-        if vc.committed_height > st.committed_height:
-            self._note_certified(vc.committed_height, sender)
+        if vc.checkpoint is not None:
+            self._note_stable_elsewhere(vc.checkpoint)
         self._maybe_join_higher_view()
         self._maybe_send_new_view()
 
@@ -159,7 +192,7 @@ class ViewChanges(ReplicaBase):
         mine = [vc for vc in vcs if vc.replica == self.me]
         chosen = (mine + [vc for vc in vcs if vc.replica != self.me])[: self.q]
         chosen.sort(key=lambda vc: vc.replica)
-        plan = compute_new_view(chosen)
+        plan = compute_new_view(chosen, self.cfg.genesis_hash)
         reps = tuple(
             Reproposal(
                 seq=pc.seq,
@@ -209,7 +242,7 @@ class ViewChanges(ReplicaBase):
         for vc in nv.view_changes:
             if vc.view != nv.view or not self.verifier.view_change_ok(vc, self.window):
                 return None
-        plan = compute_new_view(nv.view_changes)
+        plan = compute_new_view(nv.view_changes, self.cfg.genesis_hash)
         claimed = tuple((r.seq, r.digest) for r in nv.reproposals)
         if "nv_no_recompute" in self.mutants:
             plan = _trust_claimed(plan, nv)
@@ -229,7 +262,7 @@ class ViewChanges(ReplicaBase):
         st.new_view = nv
         st.new_view_bytes = data
         st.view_floor = plan.base_height
-        st.floor_hash = plan.base_hash
+        st.floor_hash = self.cfg.genesis_hash if plan.base is None else plan.base.block_hash
         st.slots.clear()
         st.waiting_pps.clear()
         st.prepare_votes.clear()
@@ -238,19 +271,21 @@ class ViewChanges(ReplicaBase):
         self._persist_view()
         self._restart_request_timers()
         self._count("new_views_installed")
-        if plan.base_height > st.committed_height:
-            self._note_certified(plan.base_height, _base_sender(nv, plan))
+        if plan.base is not None:
+            self._note_stable_elsewhere(plan.base)
         sigs = {r.seq: r.signature for r in nv.reproposals}
-        for pc in plan.picks:
-            if pc.seq <= st.committed_height:
+        for pick in plan.picks:
+            if pick.seq <= st.stable_seq:
                 continue
-            if not self.in_window(pc.seq):
+            if not self.in_window(pick.seq) or pick.seq not in sigs:
                 break
-            if pc.seq == st.committed_height + 1 and pc.block.header.prev_block_hash != st.committed_hash:
+            mine = st.committed_hashes.get(pick.seq) if pick.seq <= st.committed_height else None
+            if mine is not None and mine != pick.digest:
                 self._count("certified_fork")
                 break
-            pp = PrePrepare(view=nv.view, seq=pc.seq, block=pc.block, signature=sigs[pc.seq])
+            pp = PrePrepare(view=nv.view, seq=pick.seq, block=pick.block, signature=sigs[pick.seq])
             self._accept_slot(pp, from_new_view=True)
+        self._send_commits()
         self._try_commit()
         self._try_propose()
 
@@ -267,20 +302,23 @@ class ViewChanges(ReplicaBase):
             elif st.tick - st.vc_timer_start >= timeout:
                 self._on_view_change_timeout()
             return
-        stalled = bool(st.slots) and st.tick - st.last_progress_tick >= timeout
+        waiting = any(seq > st.committed_height for seq in st.slots)
+        stalled = waiting and st.tick - st.last_progress_tick >= timeout
         if stalled or self._request_timer_expired():
             self._on_view_change_timeout()
 
 
-def _base_sender(nv: NewView, plan: NewViewPlan) -> int:
-    for vc in nv.view_changes:
-        if vc.committed_height == plan.base_height:
-            return vc.replica
-    return nv.replica
-
-
 def _trust_claimed(plan: NewViewPlan, nv: NewView) -> NewViewPlan:
     """Negative-control mutant: take the primary's word for the re-proposals (never in production)."""
-    by_digest = {pc.digest: pc for vc in nv.view_changes for pc in vc.prepared}
-    picks = tuple(by_digest[r.digest] for r in nv.reproposals if r.digest in by_digest)
-    return NewViewPlan(base_height=plan.base_height, base_hash=plan.base_hash, picks=picks)
+    blocks: dict[bytes, tuple[int, Block]] = {}
+    for vc in nv.view_changes:
+        for c in vc.committed:
+            blocks[c.digest] = (c.view, c.block)
+        for pc in vc.prepared:
+            blocks[pc.digest] = (pc.view, pc.block)
+    picks = tuple(
+        Pick(seq=r.seq, view=blocks[r.digest][0], block=blocks[r.digest][1])
+        for r in nv.reproposals
+        if r.digest in blocks
+    )
+    return NewViewPlan(base=plan.base, picks=picks)

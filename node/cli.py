@@ -382,7 +382,9 @@ def sim(
     ticks: int | None,
 ) -> None:
     """Run the deterministic consensus simulator over many seeds."""
-    not_built("sim", 3)
+    from consensus.sim.cli import run
+
+    sys.exit(run(seeds, seed_start, seed, validators, observers, faults, ticks))
 
 
 @cli.group()

@@ -1,0 +1,53 @@
+"""Hand-built scenarios: the negative controls (mutants the checkers must catch) and their
+controls (the same scenario with correct code, which must stay clean).
+
+Each builder returns `SimOptions` for one seed; the tests run a few seeds and require that the
+checkers report a violation in at least one (mutant) or in none (control).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from consensus.sim.options import Episode, SimOptions, derive_options
+
+MUTANTS = ("quorum_f_plus_1", "quorum_2f_plus_1", "persist_after_send", "nv_no_recompute", "f_plus_1_twins")
+
+
+def _base(seed: int, n: int, ticks: int = 300) -> SimOptions:
+    opts = derive_options(seed, validators=n, observers=1, faults="none", ticks=ticks)
+    return replace(opts, real_crypto=False, liveness_ticks=400)
+
+
+def _split(seed: int, mode: str, start: int, end: int) -> tuple[Episode, ...]:
+    return (Episode(start_tick=start, end_tick=end, mode=mode, salt=seed),)
+
+
+def scenario(name: str, seed: int, *, mutant: bool = True) -> SimOptions:
+    """The options for negative control `name`; with `mutant=False`, the correct-code control."""
+    rng = random.Random(seed)
+    if name == "quorum_f_plus_1":
+        # 2|2 at n=4: with q = f+1 = 2 each half commits on its own.
+        opts = replace(_base(seed, 4), episodes=_split(seed, "halves", 5, 290))
+    elif name == "quorum_2f_plus_1":
+        # n=5, one twinned identity split across two sides of three: 2f+1 = 3 on each side.
+        opts = replace(_base(seed, 5), twins=(0,), episodes=_split(seed, "twins_split", 5, 290))
+    elif name == "f_plus_1_twins":
+        # n=4 with f+1 = 2 twinned identities split so that each side holds q = 3 identities.
+        opts = replace(_base(seed, 4), twins=(0, 1), episodes=_split(seed, "twins_split", 5, 290))
+    elif name == "persist_after_send":
+        # Frequent crashes at write points: a vote sent but not persisted is forgotten on restart.
+        crashes = tuple(sorted((t, rng.randrange(4), False, rng.randint(2, 10)) for t in range(10, 280, 7)))
+        opts = replace(_base(seed, 4), crashes=crashes)
+    elif name == "nv_no_recompute":
+        # Validator 1 forges its NEW-VIEW; crashing primary 0 early makes 1 the next primary.
+        crashes = ((20, 0, False, 200),)
+        opts = replace(_base(seed, 4), byzantine=((1, ("forge_new_view",)),), crashes=crashes)
+    else:
+        raise ValueError(f"unknown negative control {name!r}")
+    if mutant and name != "f_plus_1_twins":
+        opts = replace(opts, mutants=frozenset({name}))
+    if not mutant and name == "f_plus_1_twins":
+        opts = replace(opts, twins=(0,))
+    return opts
