@@ -142,6 +142,12 @@ class Node:
             if roots is not None:
                 executed.append((h, roots[0], roots[1]))
         block = self.store.block(meta.height) if meta.height else None
+        window = self.genesis.consensus.watermark_window
+        recent = []
+        for h in range(max(1, meta.height - window + 1), meta.height + 1):
+            b, c = self.store.block(h), self.store.certificate(h)
+            if b is not None and c is not None:
+                recent.append((b, c))
         return RecoveredState(
             entries=entries,
             committed_height=meta.height,
@@ -149,6 +155,7 @@ class Node:
             committed_timestamp_ms=block.header.timestamp_ms if block else self.genesis.genesis_time_ms,
             committed_certificate=self.store.certificate(meta.height) if meta.height else None,
             executed=tuple(executed),
+            recent_commits=tuple(recent),
         )
 
     # ------------------------------------------------------------------ peers
@@ -292,8 +299,7 @@ class Node:
         }
 
     def replica_view(self) -> int:
-        view = getattr(self.replica, "view", 0)
-        return int(view) if isinstance(view, int) else 0
+        return self.replica.view
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         ok = self.fatal is None and not self._stop.is_set()
