@@ -160,6 +160,7 @@ class Ledger:
         self.nonce = 0
         self.outcomes: list[BlockOutcome] = []
         self.blocks: list[tuple[BlockContext, tuple[SignedTransaction, ...]]] = []  # for replays
+        self.mark: int | None = None  # tests: the height before the action under test
 
     def tx(
         self,

@@ -180,9 +180,17 @@ def branch_decision(L: Ledger, branch: str, meeting_id: str, subject: str, day: 
     kind = "BRANCH_COMMITTEE" if full_members(L, branch) >= 7 else "BRANCH_GENERAL"
     if kind == "BRANCH_GENERAL":
         return general_vote(L, branch, meeting_id, subject, day)
+    committee = voters(L, branch, day)[:3]
     item: dict[str, Any] = {"item_id": "1", "subject_key": person(subject), "ballot_method": "SHOW_OF_HANDS"}
-    item.update(yes=3, no=0, abstain=0, result="PASSED")
-    payload = meeting_payload(meeting_id, kind, _slot(L, branch, day), items=[item])
+    item.update(yes=len(committee), no=0, abstain=0, result="PASSED")
+    payload = meeting_payload(
+        meeting_id,
+        kind,
+        _slot(L, branch, day),
+        items=[item],
+        entitled_voter_keys=committee,
+        attendance=[{"person_key": k, "status": "PRESENT"} for k in committee],
+    )
     return L.submit(f"{branch}/operator", "meeting.record", payload, at=day)
 
 
@@ -236,17 +244,17 @@ def prepare_step(
     extra: dict[str, Any] = {}
     if step_id in _DOC_AT:
         fields["doc_refs"] = [_doc(L, branch, pipeline_id, name, _DOC_AT[step_id], day)]
+    mid = f"m-{pipeline_id}-{step_id}"
+    if L.get("meeting/" + mid) is not None:
+        mid = f"{mid}-{day}"  # a repeated step (S23 after an extension) meets again
     match step_id:
         case "S01":
             extra["received_date"] = day
         case "S02":
             fields["actor_keys"] = [person(secretary(branch))]
         case "S03" | "S07":
-            ok(
-                branch_decision(L, branch, f"m-{pipeline_id}-{step_id}", name, day),
-                f"{name} {step_id} meeting",
-            )
-            fields["decision_ref"] = f"m-{pipeline_id}-{step_id}"
+            ok(branch_decision(L, branch, mid, name, day), f"{name} {step_id} meeting")
+            fields["decision_ref"] = mid
         case "S05" | "S09":
             fields["actor_keys"] = [person(i) for i in intro]
         case "S10":
@@ -268,14 +276,12 @@ def prepare_step(
         case "S14":
             extra["volunteer_book_no"] = f"VB-{pipeline_id}"
         case "S15" | "S23":
-            mid = f"m-{pipeline_id}-{step_id}"
             ok(general_vote(L, branch, mid, name, day), f"{name} {step_id} vote")
             fields["decision_ref"] = mid
             extra["item_id"] = "1"
         case "S16":
             fields["actor_keys"] = [person(committee_member(county))]
         case "S17" | "S24":
-            mid = f"m-{pipeline_id}-{step_id}"
             ok(committee_approval(L, county, mid, name, day), f"{name} {step_id} approval")
             fields["decision_ref"] = mid
         case _:
