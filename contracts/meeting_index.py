@@ -16,8 +16,8 @@ Rules:
   LEAVE counts (`mtgabsence/`), and per person the last organisational life attended or excused
   (`mtgpresence/`; a person first seen absent starts the clock on that meeting's date).
 - Decisions with an amount are indexed by org, grouping dimension and value and date
-  (`idx/spend/`, DEC-06); decisions naming a `ratification_ref` by the decision they ratify
-  (`idx/ratifies/`, DEC-07).
+  (`idx/spend/`, DEC-06); collective decisions naming a `ratification_ref` by the decision they
+  ratify (`idx/ratifies/`, DEC-07).
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def index_decision(view: View, rec: dict[str, Any], old: dict[str, Any] | None) 
     if old is not None:
         for key in _spend_keys(old):
             view.delete(key)
-        if old["ratification_ref"] is not None:
+        if old["ratification_ref"] is not None and is_collective(old):
             view.delete(keys.idx_ratifies(old["ratification_ref"], old["decision_id"]))
     for key in _spend_keys(rec):
         view.put(
@@ -202,7 +202,7 @@ def index_decision(view: View, rec: dict[str, Any], old: dict[str, Any] | None) 
                 "collective": is_collective(rec),
             },
         )
-    if rec["ratification_ref"] is not None:
+    if rec["ratification_ref"] is not None and is_collective(rec):
         view.put(
             keys.idx_ratifies(rec["ratification_ref"], rec["decision_id"]),
             {"decision_id": rec["decision_id"]},
