@@ -21,6 +21,7 @@ from contracts.rules import (
     dup,
     join,
     join_admission,
+    join_approval,
     join_probation,
     join_stages,
     mat,
@@ -34,7 +35,9 @@ def _by_number(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
     return tuple(sorted(rules, key=lambda r: int(r.rule_id.rsplit("-", 1)[1])))
 
 
-_JOIN = _by_number((*join.RULES, *join_stages.RULES, *join_admission.RULES, *join_probation.RULES))
+_JOIN = _by_number(
+    (*join.RULES, *join_stages.RULES, *join_admission.RULES, *join_approval.RULES, *join_probation.RULES)
+)
 _MTG = _by_number((*mtg.RULES, *mtg_series.RULES))
 _DEC = _by_number((*dec.RULES, *dec_money.RULES))
 _RULES: tuple[Rule, ...] = (*_JOIN, *dup.RULES, *mat.RULES, *arc.RULES, *_MTG, *xfer.RULES, *_DEC)
