@@ -363,7 +363,12 @@ def test_genesis_state_is_sorted_and_complete() -> None:
         {"recipt_days": 30},
         {"receipt_days": "30"},
         {"rule_modes": {"DUP-01": "MAYBE"}},
+        {"rule_modes": {"NOPE-01": "OFF"}},
         {"org_overrides": {"nowhere": {}}},
+        {"party_lesson_period": "FORTNIGHT"},
+        {"receipt_days": -1},
+        {"org_overrides": {"cn.p1": {"party_lesson_period": "WEEK"}}},
+        {"org_overrides": {"cn.p1": {"rule_modes": {}}}},
     ],
 )
 def test_genesis_rule_config_errors(bad: dict[str, Any]) -> None:
