@@ -32,7 +32,7 @@ from dataclasses import replace
 from typing import Any
 
 from contracts import keys
-from contracts.base import BlockContext, Colour, Rule, TxCtx, Verdict, flag, reject
+from contracts.base import BlockContext, Colour, Rule, TxCtx, Verdict
 from contracts.calendar import add_days, add_months, parse_date
 from contracts.config import Config
 from contracts.governance import working_days
@@ -46,6 +46,7 @@ from contracts.rules.procedure import (
     events,
     held_post,
     is_step,
+    step_verdict,
 )
 from contracts.state import View
 
@@ -53,14 +54,6 @@ TRAINING_DAYS_MIN = 3  # 《细则》: 培训时间一般不少于三天（或�
 TRAINING_HOURS_MIN = 24
 LEAVING_MONTHS = 3  # 《细则》第十九条: 未来三个月内将离开
 _ORDER = ("S11", "S12", "S13", "S14", "S15")
-
-
-def _verdict(rule_id: str, tx: TxCtx, code: str, text: str, colour: Colour | None = None) -> Verdict:
-    pk, pid = tx.payload["person_key"], tx.payload["pipeline_id"]
-    refs = (keys.pipeline(pid),)
-    if colour is None:
-        return reject(rule_id, code, text, subject_keys=(pk,), record_refs=refs)
-    return flag(rule_id, colour, code, text, subject_keys=(pk,), record_refs=refs)
 
 
 def _has_doc(view: View, tx: TxCtx, doc_type: str, refs: Sequence[str]) -> bool:
@@ -79,26 +72,37 @@ def join09(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     reviews = [e for e in events(view, p["pipeline_id"], "S10") if e["extra"]["conclusion"] == "QUALIFIED"]
     if not reviews:
         return (
-            _verdict("JOIN-09", tx, "no_qualified_review", "no political review concluded QUALIFIED (S10)"),
+            step_verdict(
+                view, "JOIN-09", tx, "no_qualified_review", "no political review concluded QUALIFIED (S10)"
+            ),
         )
     review = reviews[-1]
     day, s12 = review["event_date"], (p["event_date"] if p["step"] == "S12" else steps.get("S12"))
     if not _has_doc(view, tx, "POLITICAL_REVIEW", review["doc_refs"]):
         return (
-            _verdict(
-                "JOIN-09", tx, "review_doc_missing", "the political review has no POLITICAL_REVIEW document"
+            step_verdict(
+                view,
+                "JOIN-09",
+                tx,
+                "review_doc_missing",
+                "the political review has no POLITICAL_REVIEW document",
             ),
         )
     if day < steps.get("S07", day) or (s12 is not None and day > s12):
         return (
-            _verdict(
-                "JOIN-09", tx, "review_out_of_stage", f"political review dated {day}, not between S07 and S12"
+            step_verdict(
+                view,
+                "JOIN-09",
+                tx,
+                "review_out_of_stage",
+                f"political review dated {day}, not between S07 and S12",
             ),
         )
     months = config.get_int("political_review_validity_months", tx.org_id)
     if p["step"] == "S15" and p["event_date"] > add_months(parse_date(day), months).isoformat():
         return (
-            _verdict(
+            step_verdict(
+                view,
                 "JOIN-09",
                 tx,
                 "review_stale",
@@ -116,7 +120,7 @@ def join10(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     p = tx.payload
     trainings = events(view, p["pipeline_id"], "S11")
     if not trainings:
-        return (_verdict("JOIN-10", tx, "no_training", "no centralised training (S11)"),)
+        return (step_verdict(view, "JOIN-10", tx, "no_training", "no centralised training (S11)"),)
     s11 = trainings[-1]
     extra = s11["extra"]
     s07 = chain_steps(view, p["pipeline_id"]).get("S07", s11["event_date"])
@@ -131,11 +135,16 @@ def join10(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
         return ()
     if extra["special_case"]:
         return (
-            _verdict(
-                "JOIN-10", tx, "training_special_case", "; ".join(problems) + " (special case)", Colour.YELLOW
+            step_verdict(
+                view,
+                "JOIN-10",
+                tx,
+                "training_special_case",
+                "; ".join(problems) + " (special case)",
+                Colour.YELLOW,
             ),
         )
-    return (_verdict("JOIN-10", tx, "training_insufficient", "; ".join(problems)),)
+    return (step_verdict(view, "JOIN-10", tx, "training_insufficient", "; ".join(problems)),)
 
 
 # ---------------------------------------------------------------------------------------- JOIN-11
@@ -147,15 +156,19 @@ def join11(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     steps = chain_steps(view, p["pipeline_id"])
     for pred in _ORDER[: _ORDER.index(step)]:
         if pred not in steps:
-            return (_verdict("JOIN-11", tx, "missing_step", f"{step} needs {pred} first"),)
+            return (step_verdict(view, "JOIN-11", tx, "missing_step", f"{step} needs {pred} first"),)
         if steps[pred] > day:
             return (
-                _verdict("JOIN-11", tx, "out_of_order", f"{step} on {day} precedes {pred} on {steps[pred]}"),
+                step_verdict(
+                    view, "JOIN-11", tx, "out_of_order", f"{step} on {day} precedes {pred} on {steps[pred]}"
+                ),
             )
     prereviews = events(view, p["pipeline_id"], "S13")
     if step in ("S14", "S15") and prereviews and prereviews[-1]["result"] != "PASS":
         return (
-            _verdict("JOIN-11", tx, "prereview_not_passed", "the higher committee's pre-review did not pass"),
+            step_verdict(
+                view, "JOIN-11", tx, "prereview_not_passed", "the higher committee's pre-review did not pass"
+            ),
         )
     return ()
 
@@ -185,7 +198,8 @@ def join12(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
             return ()
     unit = "working days" if working else "days"
     text = "no public notice before the pre-review" if best is None else f"public notice of {best[0]} {unit}"
-    v = _verdict(
+    v = step_verdict(
+        view,
         "JOIN-12",
         tx,
         "notice_missing" if best is None else "notice_short",
@@ -207,7 +221,7 @@ def join14(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     for code, text, is_reject in admission_vote_problems(
         view, pipe["org_id"], p["decision_ref"], p["person_key"], extra_of(p)["item_id"], p["event_date"]
     ):
-        out.append(_verdict("JOIN-14", tx, code, text, None if is_reject else Colour.RED))
+        out.append(step_verdict(view, "JOIN-14", tx, code, text, None if is_reject else Colour.RED))
     return out
 
 
@@ -222,8 +236,12 @@ def join15(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
         ):
             return ()
         return (
-            _verdict(
-                "JOIN-15", tx, "talker_not_committee", "the talker is not a committee member or organiser"
+            step_verdict(
+                view,
+                "JOIN-15",
+                tx,
+                "talker_not_committee",
+                "the talker is not a committee member or organiser",
             ),
         )
     if not is_step(tx, "S17"):
@@ -232,8 +250,12 @@ def join15(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     s15, s16 = steps.get("S15"), steps.get("S16")
     if s16 is None or s15 is None or not s15 <= s16 <= p["event_date"]:
         return (
-            _verdict(
-                "JOIN-15", tx, "no_committee_talk", "no talk by the higher committee between S15 and S17"
+            step_verdict(
+                view,
+                "JOIN-15",
+                tx,
+                "no_committee_talk",
+                "no talk by the higher committee between S15 and S17",
             ),
         )
     return ()
@@ -247,7 +269,7 @@ def join16(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     problem = collective_approval_problem(
         view, p["decision_ref"], p["person_key"], extra_of(p)["item_id"], tx.org_id
     )
-    return () if problem is None else (_verdict("JOIN-16", tx, "not_collective", problem),)
+    return () if problem is None else (step_verdict(view, "JOIN-16", tx, "not_collective", problem),)
 
 
 # ---------------------------------------------------------------------------------------- JOIN-26
@@ -269,7 +291,7 @@ def join26(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     if count <= limit and not (permille > 0 and 1000 * count > permille * members):
         return ()
     text = f"{count} admissions in {org} within {window} days (limit {limit})"
-    return (_verdict("JOIN-26", tx, "rush_admission", text, Colour.YELLOW),)
+    return (step_verdict(view, "JOIN-26", tx, "rush_admission", text, Colour.YELLOW),)
 
 
 # ---------------------------------------------------------------------------------------- JOIN-27
@@ -282,7 +304,9 @@ def join27(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     if leaving is None or leaving >= add_months(parse_date(p["event_date"]), LEAVING_MONTHS).isoformat():
         return ()
     return (
-        _verdict("JOIN-27", tx, "leaving_soon", f"expected to leave the unit on {leaving}", Colour.YELLOW),
+        step_verdict(
+            view, "JOIN-27", tx, "leaving_soon", f"expected to leave the unit on {leaving}", Colour.YELLOW
+        ),
     )
 
 

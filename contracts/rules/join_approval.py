@@ -18,22 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
 
-from contracts import keys
-from contracts.base import BlockContext, Colour, DueEntry, DueRequest, Rule, TxCtx, Verdict, flag, reject
+from contracts.base import BlockContext, Colour, DueEntry, DueRequest, Rule, TxCtx, Verdict
 from contracts.calendar import add_days, add_months, parse_date
 from contracts.config import Config
 from contracts.joining import extra_of
 from contracts.records import chain_steps
-from contracts.rules.join_stages import due_flag
 from contracts.rules.procedure import (
     collective_approval_problem,
+    due_flag,
     due_pipeline,
     events,
     is_step,
-    root_id,
     step_due,
+    step_verdict,
 )
 from contracts.state import View
 
@@ -41,20 +39,6 @@ APPROVAL_MONTHS = 3  # 《细则》: 上级党委…应当在三个月内审批
 APPROVAL_MAX_MONTHS = 6  # …遇有特殊情况可适当延长审批时间，但不得超过六个月
 APPROVAL_REMINDER_MONTHS = 2  # DOMAIN JOIN-17: BLUE reminder after two months
 CONVERSION_APPROVAL_MONTHS = 3
-
-
-def _verdict(
-    rule_id: str, tx: TxCtx, code: str, text: str, colour: Colour | None, dedup: str | None = None
-) -> Verdict:
-    pk, pid = tx.payload["person_key"], tx.payload["pipeline_id"]
-    kw: dict[str, Any] = {"subject_keys": (pk,), "record_refs": (keys.pipeline(pid),)}
-    if colour is None:
-        return reject(rule_id, code, text, **kw)
-    return flag(rule_id, colour, code, text, dedup_key=dedup, **kw)
-
-
-def _root(view: View, tx: TxCtx, tag: str) -> str:
-    return f"{root_id(view, tx.payload['pipeline_id'])}:{tag}"
 
 
 # ---------------------------------------------------------------------------------------- JOIN-17
@@ -78,7 +62,8 @@ def join17(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     reason = extra_of(p)["special_extension_reason"]
     if day > add_months(base, APPROVAL_MAX_MONTHS).isoformat():
         return (
-            _verdict(
+            step_verdict(
+                view,
                 "JOIN-17",
                 tx,
                 "approval_too_late",
@@ -88,13 +73,23 @@ def join17(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
         )
     if reason is None:
         return (
-            _verdict(
-                "JOIN-17", tx, "approval_late", f"approved {day}, more than 3 months after {t0}", Colour.RED
+            step_verdict(
+                view,
+                "JOIN-17",
+                tx,
+                "approval_late",
+                f"approved {day}, more than 3 months after {t0}",
+                Colour.RED,
             ),
         )
     return (
-        _verdict(
-            "JOIN-17", tx, "approval_late_excused", f"approved {day} after 3 months: {reason}", Colour.YELLOW
+        step_verdict(
+            view,
+            "JOIN-17",
+            tx,
+            "approval_late_excused",
+            f"approved {day} after 3 months: {reason}",
+            Colour.YELLOW,
         ),
     )
 
@@ -134,13 +129,14 @@ def _late_after_s17(
     if s17 is None or tx.payload["event_date"] <= limit(parse_date(s17)).isoformat():
         return ()
     return (
-        _verdict(
+        step_verdict(
+            view,
             rule_id,
             tx,
             code,
             f"{step} on {tx.payload['event_date']}, late after S17 {s17}",
             Colour.BLUE,
-            _root(view, tx, tag),
+            tag,
         ),
     )
 
@@ -184,7 +180,9 @@ def join19(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     s17 = chain_steps(view, tx.payload["pipeline_id"]).get("S17")
     if s17 is None or tx.payload["event_date"] < s17:
         return (
-            _verdict("JOIN-19", tx, "oath_before_approval", f"oath before the approval (S17 {s17})", None),
+            step_verdict(
+                view, "JOIN-19", tx, "oath_before_approval", f"oath before the approval (S17 {s17})", None
+            ),
         )
     return _late_after_s17(view, tx, "JOIN-19", "S20", _oath_limit(config, tx.org_id), "oath_late", "oath")
 
@@ -224,7 +222,7 @@ def join22(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
         view, p["decision_ref"], p["person_key"], extra_of(p)["item_id"], tx.org_id
     )
     if problem is not None:
-        out.append(_verdict("JOIN-22", tx, "not_collective", problem, Colour.RED))
+        out.append(step_verdict(view, "JOIN-22", tx, "not_collective", problem, Colour.RED))
     passed = [e for e in events(view, p["pipeline_id"], "S23") if e["result"] == "PASS"]
     if passed:
         limit = add_months(parse_date(passed[-1]["event_date"]), CONVERSION_APPROVAL_MONTHS).isoformat()
@@ -232,7 +230,7 @@ def join22(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
             text = (
                 f"conversion approved {p['event_date']}, more than 3 months after {passed[-1]['event_date']}"
             )
-            out.append(_verdict("JOIN-22", tx, "approval_late", text, Colour.RED, _root(view, tx, "S24")))
+            out.append(step_verdict(view, "JOIN-22", tx, "approval_late", text, Colour.RED, once="S24"))
     return out
 
 

@@ -24,19 +24,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from contracts import keys
-from contracts.base import BlockContext, Colour, DueEntry, DueRequest, Rule, TxCtx, Verdict, flag, reject
+from contracts.base import BlockContext, Colour, DueEntry, DueRequest, Rule, TxCtx, Verdict, reject
 from contracts.calendar import add_days, add_months, parse_date
 from contracts.config import Config
 from contracts.joining import extra_of
 from contracts.records import attempt_docs, get_archive, get_pipeline, person_pipelines
-from contracts.rules.join_stages import due_flag
 from contracts.rules.procedure import (
     admission_vote_problems,
+    due_flag,
     due_pipeline,
     events,
     is_step,
-    root_id,
     step_due,
+    step_verdict,
 )
 from contracts.state import View
 
@@ -44,20 +44,6 @@ PROBATION_MONTHS = 12  # 《党章》第七条: 预备期为一年
 CONVERSION_RED_MONTHS = 3  # "收到转正申请一个月内…最长不超过3个月" (secondary)
 EXTENSION_MIN_MONTHS, EXTENSION_MAX_MONTHS = 6, 12  # 《细则》: 不能少于半年，最长不超过一年
 ARCHIVE_DOCS = ("APPLICATION", "VOLUNTEER_BOOK", "POLITICAL_REVIEW", "CONVERSION_APPLICATION", "ASSESSMENT")
-
-
-def _verdict(
-    rule_id: str, tx: TxCtx, code: str, text: str, colour: Colour | None, dedup: str | None = None
-) -> Verdict:
-    pk, pid = tx.payload["person_key"], tx.payload["pipeline_id"]
-    kw: dict[str, Any] = {"subject_keys": (pk,), "record_refs": (keys.pipeline(pid),)}
-    if colour is None:
-        return reject(rule_id, code, text, **kw)
-    return flag(rule_id, colour, code, text, dedup_key=dedup, **kw)
-
-
-def _root(view: View, tx: TxCtx, tag: str) -> str:
-    return f"{root_id(view, tx.payload['pipeline_id'])}:{tag}"
 
 
 # ---------------------------------------------------------------------------------------- JOIN-20
@@ -112,11 +98,14 @@ def join21(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     apps = attempt_docs(view, p["person_key"], "CONVERSION_APPLICATION", p["pipeline_id"])
     if not any(d["doc_date"] <= day for d in apps):
         return (
-            _verdict("JOIN-21", tx, "no_conversion_application", "no written conversion application", None),
+            step_verdict(
+                view, "JOIN-21", tx, "no_conversion_application", "no written conversion application", None
+            ),
         )
     if day < pipe["probation_end"]:
         return (
-            _verdict(
+            step_verdict(
+                view,
                 "JOIN-21",
                 tx,
                 "premature",
@@ -125,7 +114,7 @@ def join21(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
             ),
         )
     out = [
-        _verdict("JOIN-21", tx, code, text, None if is_reject else Colour.RED)
+        step_verdict(view, "JOIN-21", tx, code, text, None if is_reject else Colour.RED)
         for code, text, is_reject in admission_vote_problems(
             view, pipe["org_id"], p["decision_ref"], p["person_key"], extra_of(p)["item_id"], day
         )
@@ -133,9 +122,11 @@ def join21(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     base = _conversion_base(view, pipe)
     late = None if base is None else _lateness(base, day, config, tx.org_id)
     if late is not None and base is not None:
-        dedup = _root(view, tx, f"{pipe['probation_end']}:{late[0].value}")
+        dedup = f"{pipe['probation_end']}:{late[0].value}"
         out.append(
-            _verdict("JOIN-21", tx, late[1], f"conversion discussed {day}, due after {base}", late[0], dedup)
+            step_verdict(
+                view, "JOIN-21", tx, late[1], f"conversion discussed {day}, due after {base}", late[0], dedup
+            )
         )
     return out
 
@@ -180,12 +171,21 @@ def join23(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     if pipe is not None and pipe["s15_date"] is not None:
         original = add_months(parse_date(pipe["s15_date"]), PROBATION_MONTHS).isoformat()
     if not EXTENSION_MIN_MONTHS <= months <= EXTENSION_MAX_MONTHS:
-        return (_verdict("JOIN-23", tx, "extension_out_of_range", f"{months} months: 6 to 12 allowed", None),)
+        return (
+            step_verdict(
+                view, "JOIN-23", tx, "extension_out_of_range", f"{months} months: 6 to 12 allowed", None
+            ),
+        )
     if any(e["result"] == "EXTEND" for e in events(view, p["pipeline_id"], "S23")):
-        return (_verdict("JOIN-23", tx, "second_extension", "the probation was already extended once", None),)
+        return (
+            step_verdict(
+                view, "JOIN-23", tx, "second_extension", "the probation was already extended once", None
+            ),
+        )
     if original is not None and p["event_date"] < original:
         return (
-            _verdict(
+            step_verdict(
+                view,
                 "JOIN-23",
                 tx,
                 "extension_before_expiry",
@@ -212,7 +212,7 @@ def join25(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     if not missing:
         return ()
     text = f"archived without {', '.join(missing)}"
-    return (_verdict("JOIN-25", tx, "archive_incomplete", text, Colour.BLUE, _root(view, tx, "BLUE")),)
+    return (step_verdict(view, "JOIN-25", tx, "archive_incomplete", text, Colour.BLUE, once="BLUE"),)
 
 
 def join25_schedule(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[DueRequest]:

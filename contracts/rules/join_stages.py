@@ -32,6 +32,7 @@ from contracts.joining import extra_of
 from contracts.records import chain_steps, get_archive, get_doc, get_pipeline
 from contracts.rules.procedure import (
     branch_decision_problem,
+    due_flag,
     due_pipeline,
     events,
     full_on,
@@ -50,21 +51,6 @@ _NOT_FAILED = ("PASS", "EXTEND", "N_A", "CANCEL")
 
 def _refs(pid: str) -> tuple[str, ...]:
     return (keys.pipeline(pid),)
-
-
-def due_flag(
-    view: View, rule_id: str, colour: Colour, code: str, text: str, entry: DueEntry, tag: str
-) -> Verdict:
-    """A deadline's flag on a pipeline, raised once per pipeline chain and `tag`."""
-    return flag(
-        rule_id,
-        colour,
-        code,
-        text,
-        subject_keys=(entry.ref["person_key"],),
-        record_refs=_refs(entry.ref["pipeline_id"]),
-        dedup_key=f"{root_id(view, entry.ref['pipeline_id'])}:{tag}",
-    )
 
 
 # ---------------------------------------------------------------------------------------- JOIN-02

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import keys
-from contracts.base import DueEntry, DueRequest, TxCtx
+from contracts.base import Colour, DueEntry, DueRequest, TxCtx, Verdict, flag, reject
 from contracts.calendar import cst_date, passed_ms
 from contracts.config import Config
 from contracts.identity import get_org
@@ -82,6 +82,40 @@ def events(view: View, pipeline_id: str, step: str) -> list[dict[str, Any]]:
 def received_date(view: View, pipeline_id: str) -> str | None:
     found = step_events(view, pipeline_id, "S01")
     return None if not found else found[0]["extra"]["received_date"]
+
+
+def step_verdict(
+    view: View,
+    rule_id: str,
+    tx: TxCtx,
+    code: str,
+    text: str,
+    colour: Colour | None = None,
+    once: str | None = None,
+) -> Verdict:
+    """A verdict on the transaction's pipeline: REJECT when `colour` is None, else a FLAG, raised
+    once per pipeline chain and `once` tag when given (shared with the tag's deadline)."""
+    pk, pid = tx.payload["person_key"], tx.payload["pipeline_id"]
+    refs = (keys.pipeline(pid),)
+    if colour is None:
+        return reject(rule_id, code, text, subject_keys=(pk,), record_refs=refs)
+    dedup = None if once is None else f"{root_id(view, pid)}:{once}"
+    return flag(rule_id, colour, code, text, subject_keys=(pk,), record_refs=refs, dedup_key=dedup)
+
+
+def due_flag(
+    view: View, rule_id: str, colour: Colour, code: str, text: str, entry: DueEntry, tag: str
+) -> Verdict:
+    """A deadline's flag on a pipeline, raised once per pipeline chain and `tag`."""
+    return flag(
+        rule_id,
+        colour,
+        code,
+        text,
+        subject_keys=(entry.ref["person_key"],),
+        record_refs=(keys.pipeline(entry.ref["pipeline_id"]),),
+        dedup_key=f"{root_id(view, entry.ref['pipeline_id'])}:{tag}",
+    )
 
 
 def step_due(tx: TxCtx, rule_id: str, tag: str, day: Any, **ref: Any) -> DueRequest:
