@@ -12,7 +12,7 @@ Rules:
   central (root) org; or a value for the signer's own org when the key is in
   `config_delegated_keys` (the org the value belongs to, where delegated), by an admin of that org.
   Engine keys (`GLOBAL_ONLY`) are never per org. A value must have the type of the default, a
-  listed choice where there are choices, and no negative integers.
+  listed choice where there are choices, and integers at least their minimum (0, or `MINIMUMS`).
 - `config.rollout` (central admin) proposes a new rule-set version: a list of changes. For the rest
   of its block and the next `shadow_blocks` blocks (at least `rollout_shadow_blocks`) every
   transaction is also judged under the candidate configuration, and what the candidate would do
@@ -48,6 +48,14 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "party_lesson_period": PERIODS,
     "thought_report_period": PERIODS,
     "approval_authority_level": LEVELS,
+}
+# values below which a rule or the engine stops making sense (a streak of 0 meetings flags
+# everyone; a stale-transaction window under a minute would refuse even the fix)
+MINIMUMS: dict[str, int] = {
+    "absence_streak_n": 1,
+    "rush_window_days": 1,
+    "split_window_days": 1,
+    "stale_tx_ms": 60_000,
 }
 GLOBAL_ONLY = (
     "version",
@@ -100,8 +108,8 @@ def check_value(config: Config, key: str, value: Any, org_id: str | None) -> Non
     default = config.values[key]
     if type(value) is not type(default):
         raise TxRejected("wrong_type", f"{key} takes a {type(default).__name__}")
-    if type(value) is int and value < 0:
-        raise TxRejected("out_of_range", f"{key} is never negative")
+    if type(value) is int and value < MINIMUMS.get(key, 0):
+        raise TxRejected("out_of_range", f"{key} is at least {MINIMUMS.get(key, 0)}")
     if key in CHOICES and value not in CHOICES[key]:
         raise TxRejected("bad_value", f"{key} is one of {', '.join(CHOICES[key])}")
     if key == "rule_modes":

@@ -56,6 +56,8 @@ def _set(key: str, value: Any, org_id: str | None = None) -> dict[str, Any]:
         (CENTRAL, _set("late_registration_days", "10"), "wrong_type"),
         (CENTRAL, _set("late_registration_days", True), "wrong_type"),
         (CENTRAL, _set("late_registration_days", -1), "out_of_range"),
+        (CENTRAL, _set("absence_streak_n", 0), "out_of_range"),
+        (CENTRAL, _set("stale_tx_ms", 1000), "out_of_range"),
         (CENTRAL, _set("party_lesson_period", "FORTNIGHT"), "bad_value"),
         (CENTRAL, _set("rule_modes", {"NOPE-01": "OFF"}), "bad_value"),
         (CENTRAL, _set("rule_modes", {"MAT-05": "MAYBE"}), "bad_value"),
