@@ -178,10 +178,12 @@ def branch_decision_problem(
 
 
 def full_on(archive: dict[str, Any], day: str) -> bool:
+    """A full member on `day`: full since then, and FULL now or only left that status after `day`
+    (an archive imported without `status_since` counts from its current status)."""
     full = archive["full_date"]
     if full is None or full > day:
         return False
-    return bool(archive["status"] == "FULL" or archive["status_since"] > day)
+    return bool(archive["status"] == "FULL" or (archive["status_since"] or "") > day)
 
 
 def entitled_problem(view: View, meeting: dict[str, Any], org_id: str) -> str | None:

@@ -271,3 +271,15 @@ def test_deadlines_of_a_failed_pipeline_raise_nothing() -> None:
     assert fail["step"] == "S02"
     L.block(at=just_after("2016-06-01"))
     assert alerts_of(L, "JOIN-02") == [] and alerts_of(L, "JOIN-28") == []
+
+
+def test_join04_contact_imported_expelled_without_status_date_is_refused_not_a_crash() -> None:
+    L = Ledger()
+    from contracts.testing import archive_payload
+
+    gone = archive_payload("gone", "1970-01-01", status="EXPELLED", expelled_date="2010-01-01")
+    gone.update(join_date="2000-01-01", full_date="2001-01-01")
+    ok(L.submit(f"{B1}/operator", "archive.create", gone))
+    run_pipeline(L, "ann", B1, "p1", START, until="S04")
+    r = step(L, B1, "p1", "ann", "S05", D["S05"], actor_keys=[person("gone")])
+    assert outcome(r, "JOIN-04") == "REJECT"
