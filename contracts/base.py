@@ -8,7 +8,11 @@ Rules:
   tx type, in registry order). `schedule(view, tx, ctx, config) -> due requests` runs after an
   accepted transaction was applied and returns deadlines to put in the due index. `on_due(view,
   entry, ctx, config) -> verdicts` runs when block time passes a due entry's time; it re-checks the
-  condition on the state of that moment (a deadline that was met produces nothing).
+  condition on the state of that moment (a deadline that was met produces nothing); it may update
+  the bookkeeping record its own rule keeps (MTG-06's series streaks), never a family's records.
+  `next_due(view, entry, ctx, config) -> due requests` runs after every firing of an entry of the
+  rule, whatever the rule's mode, so a periodic deadline (a meeting series due each period) keeps
+  its rhythm; an entry it schedules whose time has passed fires in the same block.
 - A verdict with disposition REJECT refuses the transaction (the first in registry order names
   the rule on the receipt); FLAG verdicts become alert records. A rule may only return colours
   it is registered with, and REJECT only if its registered disposition includes REJECT.
@@ -72,6 +76,7 @@ class TxCtx:
     payload: Mapping[str, Any]
     time_ms: int
     height: int
+    signature: bytes = b""  # the main signature (kept on alert history steps as the signed act)
 
     @property
     def tx_hex(self) -> str:
@@ -138,6 +143,7 @@ class DueEntry:
 RuleFn = Callable[["View", TxCtx, BlockContext, "Config"], Sequence[Verdict]]
 ScheduleFn = Callable[["View", TxCtx, BlockContext, "Config"], Sequence[DueRequest]]
 DueFn = Callable[["View", DueEntry, BlockContext, "Config"], Sequence[Verdict]]
+NextDueFn = Callable[["View", DueEntry, BlockContext, "Config"], Sequence[DueRequest]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,6 +157,7 @@ class Rule:
     fn: RuleFn | None = None
     schedule: ScheduleFn | None = None
     on_due: DueFn | None = None
+    next_due: NextDueFn | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

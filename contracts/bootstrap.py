@@ -6,8 +6,9 @@ Rules:
 - One `org/<org_id>` record per genesis org (and its encryption key version 1), one
   `user/<pubkey hex>` and `userid/<user_id>` per genesis user (user ids unique).
 - The rule configuration: `default_rule_config()` with the genesis `rule_config` merged over it.
-  A key the defaults do not know, or a value whose type differs from the default's, is a
-  GenesisStateError (a typo must not silently fall back to a default). Each key becomes
+  A key the defaults do not know, or a value whose type differs from the default's, or one a
+  `config.set` would refuse (a choice not offered, a negative integer, an unknown rule, an engine
+  key per org), is a GenesisStateError (a typo must not silently fall back to a default). Each key becomes
   `cfg/g/<key>`; `org_overrides` becomes `cfg/o/<org_id>/<key>` entries; `rule_modes` values must
   be ENFORCE, SHADOW or OFF.
 - The result is sorted by key, ready for the node to write and hash.
@@ -18,8 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import keys
-from contracts.config import RULE_MODES, default_rule_config
-from contracts.errors import GenesisStateError
+from contracts.config import RULE_MODES, Config, default_rule_config
+from contracts.errors import GenesisStateError, TxRejected
+from contracts.governance import check_value
 from contracts.orgs import org_record, user_record
 from contracts.state import encode_record
 from wire.genesis import Genesis
@@ -38,7 +40,26 @@ def merged_rule_config(genesis: Genesis) -> dict[str, Any]:
     for rule_id in sorted(config["rule_modes"]):
         if config["rule_modes"][rule_id] not in RULE_MODES:
             raise GenesisStateError(f"rule_modes[{rule_id!r}] must be one of {', '.join(RULE_MODES)}")
+    # the same checks as a config.set (choices, non-negative integers, known rules and keys), so no
+    # value a rule cannot read ever reaches the state
+    defaults = Config(values={k: v for k, v in config.items() if k != "org_overrides"})
+    for key in sorted(config):
+        if key not in ("version", "org_overrides"):
+            _checked(defaults, key, config[key], None)
+    overrides = config["org_overrides"]
+    for org_id in sorted(overrides):
+        if isinstance(overrides[org_id], dict):
+            for key in sorted(overrides[org_id]):
+                _checked(defaults, key, overrides[org_id][key], org_id)
     return config
+
+
+def _checked(defaults: Config, key: str, value: Any, org_id: str | None) -> None:
+    try:
+        check_value(defaults, key, value, org_id)
+    except TxRejected as exc:
+        where = "rule_config" if org_id is None else f"org_overrides[{org_id!r}]"
+        raise GenesisStateError(f"{where} {key!r}: {exc.message}") from exc
 
 
 def genesis_state(genesis: Genesis) -> tuple[tuple[bytes, bytes], ...]:

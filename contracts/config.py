@@ -14,7 +14,8 @@ Rules:
   has one, else the global value. A missing key is an InvariantError (the state is incomplete).
 - `version` is the rule-set version recorded on every alert. `rule_modes` maps a rule id to
   `ENFORCE` (the default when absent), `SHADOW` (verdicts go to the receipt's shadow list, nothing
-  is enforced) or `OFF`: the hook issue 6's shadow rollout uses.
+  is enforced) or `OFF`. Changes after genesis go through `contracts.governance` (config.set,
+  config.rollout, calendar.set), each bumping `version`.
 """
 
 from __future__ import annotations
@@ -43,8 +44,12 @@ def default_rule_config() -> dict[str, Any]:
         "materials_lead_days": 1,
         "count_written_opinions_in_committee": False,
         "dec_recusal_reduces_n": True,
+        # DEC-02: read PERSONNEL's "三分之二以上" as "超过三分之二" (3P > 2N) if the organisation
+        # department adopts that reading; default: 3P >= 2N
+        "personnel_quorum_above_two_thirds": False,
         # joining procedure
         "public_notice_days": 5,
+        "public_notice_working_days": True,  # JOIN-12 counts working days (False: calendar days)
         "filing_deadline_days": 30,
         "conversion_discussion_grace_months": 1,
         "oath_deadline_months": 3,
@@ -53,6 +58,7 @@ def default_rule_config() -> dict[str, Any]:
         "political_review_validity_months": 12,
         "rush_window_days": 30,
         "rush_max": 3,
+        "rush_max_permille": 0,  # JOIN-26 also flags > this share of branch members (0: off)
         "min_applicant_to_activist_months": 0,
         "stale_application_months": 12,
         "thought_report_period": "QUARTER",
@@ -72,6 +78,12 @@ def default_rule_config() -> dict[str, Any]:
         "quorum_half_inclusive": True,
         "party_lesson_period": "QUARTER",
         "reminder_days": 7,
+        # MTG-06 counts a period's meetings this many days after it ends (minutes may be
+        # registered up to minutes_late_days late without a flag)
+        "series_close_grace_days": 7,
+        # MTG-05: no organisational life attended (or excused) for this many months: YELLOW
+        # (local practice); 6 months is the national red line
+        "absence_yellow_months": 3,
         # materials
         "late_registration_days": 30,
         "batch_backfill_max": 10,
@@ -88,6 +100,15 @@ def default_rule_config() -> dict[str, Any]:
         "approval_authority_level": "COUNTY",  # org.create default for approval_authority
         # per-rule mode: {rule_id: ENFORCE|SHADOW|OFF}; absent = ENFORCE
         "rule_modes": {},
+        # governance: keys an org may set for itself (config.set by an admin of that org)
+        "config_delegated_keys": [
+            "materials_lead_days",
+            "party_lesson_period",
+            "public_notice_days",
+            "thought_report_period",
+        ],
+        # a config.rollout runs in shadow for at least this many blocks before it binds
+        "rollout_shadow_blocks": 100,
         # per-organisation overrides: {org_id: {key: value}}
         "org_overrides": {},
     }
@@ -131,6 +152,12 @@ class Config:
         v = self.get(key, org_id)
         if type(v) is not str:
             raise InvariantError(f"rule configuration {key!r} is not a string")
+        return v
+
+    def get_list(self, key: str, org_id: str | None = None) -> list[Any]:
+        v = self.get(key, org_id)
+        if not isinstance(v, list):
+            raise InvariantError(f"rule configuration {key!r} is not a list")
         return v
 
     def get_map(self, key: str, org_id: str | None = None) -> Mapping[str, Any]:

@@ -5,7 +5,10 @@ Rules:
 - Pure and deterministic: block time (`BlockContext.time_ms`) is the only clock; nothing iterates
   a set or depends on hash seeds; writes come out sorted by key. Same blocks in, same writes and
   receipts out, on every machine.
-- At the start of a block every due entry with time <= block time fires (see contracts.alerts).
+- At the start of a block a rollout whose shadow period is over binds (contracts.governance),
+  then every due entry with time <= block time fires, in key order (see contracts.alerts); the
+  follow-ups a firing schedules (`Rule.next_due`, strictly later than the entry) fire in the same
+  block when their time has passed too, so a periodic deadline catches up after any quiet gap.
 - Per transaction, in order: replay (`tx/<id>` marker exists: `replayed`), chain id
   (`wrong_chain`), `client_time_ms` within `stale_tx_ms` of block time (`stale_tx`), known type
   (`unknown_tx_type`), payload schema, signer key registered, live and of the transaction's org
@@ -17,7 +20,9 @@ Rules:
   dropped) but keeps its receipt; every processed transaction, accepted or rejected, leaves the
   replay marker `tx/<id>` = {height, status}. A replayed one writes nothing.
 - Rules in SHADOW mode (`rule_modes`) report verdicts in the receipt's `shadow` list only; OFF
-  rules do not run; neither schedules or fires deadlines.
+  rules do not run; neither schedules or fires deadlines (a periodic chain keeps its rhythm).
+- While a rollout is pending, the rules also run under its candidate configuration; what it would
+  do differently goes to `shadow` (added verdicts as they are, dropped ones as `DROP_<disposition>`).
 - Limits: a receipt lists at most 1,024 written keys (each <= 512 characters) and 256 alerts; a
   transaction exceeding them is rejected (`too_many_writes`, `key_too_long`, `too_many_alerts`).
 - Preconditions (the caller's): the main and approval signatures verified; `txs` decoded.
@@ -30,9 +35,10 @@ from typing import Any
 
 from contracts import keys
 from contracts.alerts import due_entries, schedule_due, write_alert
-from contracts.base import BlockContext, BlockOutcome, Disposition, Rule, TxCtx, Verdict
+from contracts.base import BlockContext, BlockOutcome, Disposition, DueEntry, Rule, TxCtx, Verdict
 from contracts.config import Config
 from contracts.errors import TxRejected, invariant
+from contracts.governance import bind_rollout, load_candidate, load_config
 from contracts.identity import get_user, live_user, require_org
 from contracts.rules import rule as rule_by_id
 from contracts.rules import rules_for
@@ -55,17 +61,6 @@ MAX_RECEIPT_WRITES = 4 * MAX_RECEIPT_ITEMS
 MAX_KEY_CHARS = 512
 
 
-def load_config(view: View) -> Config:
-    values: dict[str, Any] = {}
-    overrides: dict[str, dict[str, Any]] = {}
-    for _, rec in view.scan_prefix("cfg/g/"):
-        values[rec["key"]] = rec["value"]
-    for _, rec in view.scan_prefix("cfg/o/"):
-        overrides.setdefault(rec["org_id"], {})[rec["key"]] = rec["value"]
-    invariant("version" in values, "the state has no rule configuration (cfg/g/version)")
-    return Config(values=values, overrides=overrides)
-
-
 def execute_block(state: StateReader, ctx: BlockContext, txs: Sequence[SignedTransaction]) -> BlockOutcome:
     """Apply `txs` in order on top of `state`; return the writes and one receipt per transaction."""
     block = Overlay(state)
@@ -73,38 +68,54 @@ def execute_block(state: StateReader, ctx: BlockContext, txs: Sequence[SignedTra
     meta = view.get(keys.meta_chain())
     invariant(meta is not None, "the state has no meta/chain record: was genesis_state applied?")
     invariant(meta is not None and meta["chain_id"] == ctx.chain_id, "block chain id differs from genesis")
+    bind_rollout(view, ctx)
     config = load_config(view)
     _fire_due(view, ctx, config)
+    candidate = load_candidate(view, config)
     receipts = []
     for tx in txs:
-        receipt, cfg_written = _execute_tx(block, ctx, tx, config)
+        receipt, cfg_written = _execute_tx(block, ctx, tx, config, candidate)
         receipts.append(receipt)
         if cfg_written:
             config = load_config(view)
+            candidate = load_candidate(view, config)
     return BlockOutcome(writes=tuple(block.written()), receipts=tuple(receipts))
 
 
 def _fire_due(view: View, ctx: BlockContext, config: Config) -> None:
-    for entry in due_entries(view, ctx.time_ms):
-        view.delete(entry.key)
-        rule = rule_by_id(entry.rule_id)
-        if rule.on_due is None or config.rule_mode(rule.rule_id) != "ENFORCE":
-            continue
-        verdicts = rule.on_due(view, entry, ctx, config)
-        for i, v in enumerate(verdicts):
-            _check_verdict(rule, v)
-            invariant(v.disposition == Disposition.FLAG, f"{rule.rule_id}: a deadline can only flag")
-            write_alert(
-                view,
-                v,
-                source={"due": entry.key},
-                source_id=entry.key,
-                index=i,
-                org_id=entry.org_id,
-                time_ms=ctx.time_ms,
-                height=ctx.height,
-                config=config,
-            )
+    """Fire every due entry with time <= block time, then the follow-ups that came due meanwhile."""
+    entries = due_entries(view, ctx.time_ms)
+    while entries:
+        for entry in entries:
+            view.delete(entry.key)
+            rule = rule_by_id(entry.rule_id)
+            if rule.on_due is not None and config.rule_mode(rule.rule_id) == "ENFORCE":
+                _due_alerts(view, ctx, config, rule, entry)
+            if rule.next_due is not None:
+                for req in rule.next_due(view, entry, ctx, config):
+                    invariant(req.rule_id == rule.rule_id, f"rule {rule.rule_id} scheduled for {req.rule_id}")
+                    invariant(req.at_ms > entry.at_ms, f"{rule.rule_id}: a follow-up must come later")
+                    schedule_due(view, req)
+        entries = due_entries(view, ctx.time_ms)
+
+
+def _due_alerts(view: View, ctx: BlockContext, config: Config, rule: Rule, entry: DueEntry) -> None:
+    verdicts = rule.on_due(view, entry, ctx, config) if rule.on_due is not None else ()
+    for i, v in enumerate(verdicts):
+        _check_verdict(rule, v)
+        invariant(v.disposition == Disposition.FLAG, f"{rule.rule_id}: a deadline can only flag")
+        write_alert(
+            view,
+            v,
+            source={"due": entry.key, "height": ctx.height},
+            # a due key can come back (a periodic reminder); the height keeps its alerts apart
+            source_id=f"{entry.key}#{ctx.height}",
+            index=i,
+            org_id=entry.org_id,
+            time_ms=ctx.time_ms,
+            height=ctx.height,
+            config=config,
+        )
 
 
 def _check_verdict(rule: Rule, v: Verdict) -> None:
@@ -115,7 +126,7 @@ def _check_verdict(rule: Rule, v: Verdict) -> None:
 
 
 def _execute_tx(
-    block: Overlay, ctx: BlockContext, tx: SignedTransaction, config: Config
+    block: Overlay, ctx: BlockContext, tx: SignedTransaction, config: Config, candidate: Config | None
 ) -> tuple[Receipt, bool]:
     marker = keys.tx_marker(tx.tx_id.hex())
     block_view = View(block)
@@ -127,7 +138,7 @@ def _execute_tx(
     try:
         t, spec = _admit(view, ctx, tx, config)
         spec.check(view, t, config)
-        flags = _run_rules(view, t, ctx, config, shadow)
+        flags = _run_rules(view, t, ctx, config, candidate, shadow)
         spec.apply(view, t, config)
         alerts = _raise_alerts(view, t, ctx, config, flags)
         _schedule(view, t, ctx, config)
@@ -197,14 +208,26 @@ def _admit(view: View, ctx: BlockContext, tx: SignedTransaction, config: Config)
         payload=payload,
         time_ms=ctx.time_ms,
         height=ctx.height,
+        signature=tx.signature,
     )
     return t, spec
 
 
-def _run_rules(
-    view: View, t: TxCtx, ctx: BlockContext, config: Config, shadow: list[ShadowVerdict]
+def _shadow(v: Verdict, disposition: str | None = None) -> ShadowVerdict:
+    return ShadowVerdict(
+        rule_id=v.rule_id,
+        colour=v.colour.value,
+        disposition=disposition or v.disposition.value,
+        reason_code=v.reason_code[:64],
+    )
+
+
+def _evaluate(
+    view: View, t: TxCtx, ctx: BlockContext, config: Config, shadow: list[ShadowVerdict] | None
 ) -> list[Verdict]:
-    flags: list[Verdict] = []
+    """The verdicts of the rules enforced under `config`, in registry order, up to and including
+    the first REJECT; SHADOW-mode rules' verdicts go to `shadow` (when given)."""
+    out: list[Verdict] = []
     for rule in rules_for(t.tx_type):
         mode = config.rule_mode(rule.rule_id)
         if rule.fn is None or mode == "OFF":
@@ -212,19 +235,53 @@ def _run_rules(
         for v in rule.fn(view, t, ctx, config):
             _check_verdict(rule, v)
             if mode == "SHADOW":
-                shadow.append(
-                    ShadowVerdict(
-                        rule_id=v.rule_id,
-                        colour=v.colour.value,
-                        disposition=v.disposition.value,
-                        reason_code=v.reason_code[:64],
-                    )
-                )
-            elif v.disposition == Disposition.REJECT:
-                raise TxRejected(v.reason_code, v.reason, rule_id=v.rule_id)
-            else:
-                flags.append(v)
-    return flags
+                if shadow is not None:
+                    shadow.append(_shadow(v))
+                continue
+            out.append(v)
+            if v.disposition == Disposition.REJECT:
+                return out
+    return out
+
+
+def _rollout_diff(current: list[Verdict], candidate: list[Verdict]) -> list[ShadowVerdict]:
+    """What the candidate configuration would do differently (a multiset difference)."""
+
+    def sig(v: Verdict) -> tuple[str, str, str, str]:
+        return (v.rule_id, v.colour.value, v.disposition.value, v.reason_code)
+
+    left = [sig(v) for v in current]
+    added = []
+    for v in candidate:
+        if sig(v) in left:
+            left.remove(sig(v))
+        else:
+            added.append(_shadow(v))
+    right = [sig(v) for v in candidate]
+    dropped = []
+    for v in current:
+        if sig(v) in right:
+            right.remove(sig(v))
+        else:
+            dropped.append(_shadow(v, "DROP_" + v.disposition.value))
+    return added + dropped
+
+
+def _run_rules(
+    view: View,
+    t: TxCtx,
+    ctx: BlockContext,
+    config: Config,
+    candidate: Config | None,
+    shadow: list[ShadowVerdict],
+) -> list[Verdict]:
+    verdicts = _evaluate(view, t, ctx, config, shadow)
+    if candidate is not None:
+        shadow.extend(_rollout_diff(verdicts, _evaluate(view, t, ctx, candidate, None)))
+    for v in verdicts:
+        if v.disposition == Disposition.REJECT:
+            raise TxRejected(v.reason_code, v.reason, rule_id=v.rule_id)
+    return verdicts
 
 
 def _raise_alerts(

@@ -20,7 +20,7 @@ Rules:
   PROBATIONARY (membership of the pipeline's org from the join date; probation ends 12 months
   after S15 plus extensions), S23 EXTEND moves the probation end, S24 PASS FULL with `full_date` =
   probation end, S25 completes the pipeline. FAIL or CANCEL closes the pipeline; after S17 it
-  means CANCELLED_PROBATION.
+  means CANCELLED_PROBATION. S15 PASS is indexed by branch and date (JOIN-26).
 - `join.pipeline_transfer` (入党积极分子/发展对象 change of unit): the current org hands the open
   pipeline to another org, either continuing under the same id or under `new_pipeline_id`, linked
   both ways so time counts continuously and DUP-02 sees one attempt.
@@ -245,6 +245,10 @@ def _effects(
     elif step == "S15" and result == "PASS":
         pipe["s15_date"] = day
         archive["join_date"] = day
+        view.put(
+            keys.idx_admission(pipe["org_id"], day, ev["pipeline_id"]),
+            {"pipeline_id": ev["pipeline_id"], "person_key": ev["person_key"]},
+        )
         if ev["decision_ref"] is not None and extra["item_id"] is not None:
             view.put(
                 keys.idx_s15_item(ev["decision_ref"], extra["item_id"]),

@@ -35,6 +35,30 @@ def cfg_org(org_id: str, key: str) -> str:
     return f"cfg/o/{org_id}/{key}"
 
 
+def cfg_history(version: int) -> str:
+    """The change that produced rule-set version `version` (config.set, a bound rollout, a calendar)."""
+    return f"cfg/h/{_n(version)}"
+
+
+def cfg_rollout() -> str:
+    """The pending shadow rollout of a new rule-set version (at most one)."""
+    return "cfg/rollout"
+
+
+def cfg_rollout_done(start_height: int, tx_hex: str) -> str:
+    """A finished rollout (BOUND or CANCELLED), kept for the record."""
+    return f"cfg/rollouts/{start_height:012d}/{tx_hex}"
+
+
+def calendar(year: int) -> str:
+    """The official working-day calendar of a year (holidays and make-up working days)."""
+    return f"cal/{year:04d}"
+
+
+def calendar_version(year: int, version: int) -> str:
+    return f"cal/{year:04d}/v/{_n(version)}"
+
+
 # organisations and identities
 def org(org_id: str) -> str:
     return f"org/{org_id}"
@@ -65,6 +89,11 @@ def archive_version(person_key: str, version: int) -> str:
     return f"archive/{person_key}/v/{_n(version)}"
 
 
+def idx_member(org_id: str, person_key: str = "") -> str:
+    """A member (PROBATIONARY/FULL/SUSPENDED) whose relationship the org holds now."""
+    return f"idx/member/{org_id}/{person_key}"
+
+
 def idx_name_key(name_key: str, person_key: str = "") -> str:
     return f"idx/name_key/{name_key}/{person_key}"
 
@@ -75,6 +104,13 @@ def idx_volunteer_book(serial: str) -> str:
 
 def idx_s15_item(meeting_id: str, item_id: str) -> str:
     return f"idx/s15item/{seg(meeting_id)}/{seg(item_id)}"
+
+
+def idx_admission(org_id: str, day: str = "", pipeline_id: str = "") -> str:
+    """S15 PASS events by branch and date (JOIN-26)."""
+    if not day:
+        return f"idx/s15/{org_id}/"
+    return f"idx/s15/{org_id}/{day}/{seg(pipeline_id)}"
 
 
 def person_pipeline(person_key: str, pipeline_id: str = "") -> str:
@@ -145,6 +181,50 @@ def meeting(meeting_id: str) -> str:
 
 def meeting_version(meeting_id: str, version: int) -> str:
     return f"meeting/{seg(meeting_id)}/v/{_n(version)}"
+
+
+def idx_meeting_day(org_id: str, series: str, day: str = "", meeting_id: str = "") -> str:
+    """Meetings of a series (meeting type, `GROUP:<group id>` for party groups) by org and CST date."""
+    base = f"idx/mtgday/{org_id}/{seg(series)}/"
+    return base if not day else f"{base}{day}/{seg(meeting_id)}"
+
+
+def idx_attendance(person_key: str, start_ms: int = -1, meeting_id: str = "") -> str:
+    """A person's PRESENT / PRESENT_ONLINE attendance by meeting start (MTG-01)."""
+    base = f"idx/attend/{person_key}/"
+    return base if start_ms < 0 else f"{base}{start_ms:0{DUE_TIME_DIGITS}d}/{seg(meeting_id)}"
+
+
+def idx_meeting_print(fingerprint: str, meeting_id: str = "") -> str:
+    """Meetings with the same agenda titles and the same attendees (MTG-02)."""
+    return f"idx/mtgprint/{fingerprint}/{seg(meeting_id)}"
+
+
+def meeting_series(org_id: str) -> str:
+    """An org's organisational-life tracking: since when, its party groups, series streaks (MTG-06)."""
+    return f"mtgseries/{org_id}"
+
+
+def presence(person_key: str) -> str:
+    """The last organisational life of their own branch a member attended or was excused from (MTG-05)."""
+    return f"mtgpresence/{person_key}"
+
+
+def absence_streak(person_key: str, org_id: str, series: str) -> str:
+    """Consecutive ABSENT / LEAVE entries of a person in one meeting series (MTG-05)."""
+    return f"mtgabsence/{person_key}/{org_id}/{seg(series)}"
+
+
+def idx_spend(org_id: str, dim: str, value: str, day: str = "", decision_id: str = "") -> str:
+    """Decision amounts by org, grouping dimension (counterparty, budget item, procurement
+    category), value and date (DEC-06)."""
+    base = f"idx/spend/{org_id}/{dim}/{seg(value)}/"
+    return base if not day else f"{base}{day}/{seg(decision_id)}"
+
+
+def idx_ratifies(emergency_id: str, decision_id: str = "") -> str:
+    """Collective decisions naming an emergency decision in their `ratification_ref` (DEC-07)."""
+    return f"idx/ratifies/{seg(emergency_id)}/{seg(decision_id)}"
 
 
 def decision(decision_id: str) -> str:

@@ -63,6 +63,8 @@ CONTENT: tuple[Field, ...] = (
     opt("signer_keys", List(Hex(32), 16), default=[]),
     opt("signer_roles", List(Enum(SIGNER_ROLES), 16), default=[]),
     opt("serial_no", Str(64)),
+    opt("notice_start_date", Date(), "PUBLIC_NOTICE: first day of the notice period (JOIN-12)"),
+    opt("notice_end_date", Date(), "PUBLIC_NOTICE: last day of the notice period"),
 )
 MATERIAL_REGISTER = Obj(CONTENT)
 MATERIAL_AMEND = Obj((*CONTENT, req("prev_version", Int(1, 1_000_000)), req("amend_reason", Str(1024))))
@@ -74,6 +76,9 @@ def _check_common(view: View, tx: TxCtx) -> None:
     require_org(view, p["issuer_org_id"])
     if len(p["signer_keys"]) != len(p["signer_roles"]):
         raise TxRejected("bad_value", "signer_keys and signer_roles must have the same length")
+    start, end = p["notice_start_date"], p["notice_end_date"]
+    if start is not None and end is not None and end < start:
+        raise TxRejected("bad_value", "a notice period ends on or after its first day")
 
 
 def _check_register(view: View, tx: TxCtx, config: Config) -> None:

@@ -4,15 +4,14 @@ and the collective decision records of A.6. Both keep every version.
 Rules:
 
 - `meeting.record` / `decision.record`: an operator/admin of the org holding the meeting or
-  making the decision (the transaction's org). The id is new; `end > start` is structural.
+  making the decision (the transaction's org). The id is new. Impossible times are MTG-08's.
 - `meeting.amend` / `decision.amend`: the same org writes the next version (`prev_version` =
   current, `amend_reason`, the full new content). Versions never overwrite:
   `meeting/<id>/v/<n>` and `decision/<id>/v/<n>` are immutable; `meeting/<id>`/`decision/<id>`
   are the current version.
 - Minutes hashes are indexed with the material hashes (`hash/c/..`, `hash/t/..`) so MAT-01 sees
-  minutes text copied into a personal document. The meeting and decision rules (MTG-*, DEC-*)
-  belong to issue 6; XFER-04 already refuses a vote or attendance by a person whose relationship
-  moved to another org before the meeting.
+  minutes text copied into a personal document. The bookkeeping the MTG and DEC rules read
+  (series by date, attendance, absence streaks, spending groups) is `contracts.meeting_index`.
 """
 
 from __future__ import annotations
@@ -23,8 +22,23 @@ from contracts import keys
 from contracts.base import TxCtx, TxSpec
 from contracts.config import Config
 from contracts.errors import TxRejected
-from contracts.identity import require_own_org, require_role
-from contracts.schema import ID_PATTERN, ORG_PATTERN, Date, Enum, Field, Hex, Int, List, Obj, Str, opt, req
+from contracts.identity import require_org, require_own_org, require_role
+from contracts.meeting_index import index_decision, index_meeting
+from contracts.schema import (
+    ID_PATTERN,
+    ORG_PATTERN,
+    Bool,
+    Date,
+    Enum,
+    Field,
+    Hex,
+    Int,
+    List,
+    Obj,
+    Str,
+    opt,
+    req,
+)
 from contracts.state import View
 
 MAX_PEOPLE = 500
@@ -57,7 +71,25 @@ MEETING: tuple[Field, ...] = (
     opt("lecturer_key", Hex(32)),
     opt(
         "topics",
-        List(Obj((req("topic_id", _ID), req("title_hash", Hex(32)), opt("category", Str(32)))), 64),
+        List(
+            Obj(
+                (
+                    req("topic_id", _ID),
+                    req("title_hash", Hex(32)),
+                    opt(
+                        "category",
+                        Str(32),
+                        "三重一大 topics: MAJOR_DECISION|PERSONNEL|MAJOR_PROJECT|LARGE_FUNDS",
+                    ),
+                    opt(
+                        "added_at",
+                        _MS,
+                        "when the topic was put on the agenda (DEC-09: not during the meeting)",
+                    ),
+                )
+            ),
+            64,
+        ),
         default=[],
     ),
     req("minutes_content_hash", Hex(32)),
@@ -89,6 +121,7 @@ MEETING: tuple[Field, ...] = (
                     req("vote", Enum(("YES", "NO", "ABSTAIN"))),
                     opt("doc_id", _ID),
                     req("submitted_at", _MS),
+                    opt("item_id", _ID, "the item the opinion is on (absent: every item)"),
                 )
             ),
             MAX_PEOPLE,
@@ -171,6 +204,13 @@ DECISION: tuple[Field, ...] = (
     ),
     opt("principal_key", _PERSON),
     opt(
+        "personnel_kind",
+        Enum(("PROMOTION", "APPOINTMENT", "REMOVAL", "TRANSFER", "OTHER")),
+        "PERSONNEL: what kind (absent: judged as a promotion, DEC-10)",
+    ),
+    opt("reconsiders", _ID, "PERSONNEL: the decision this one re-opens (复议)"),
+    opt("agree_to_reconsider", _PEOPLE, "members who agreed to re-open it", default=[]),
+    opt(
         "votes",
         List(Obj((req("person_key", _PERSON), req("vote", Enum(("YES", "NO", "ABSTAIN"))))), MAX_PEOPLE),
         default=[],
@@ -178,6 +218,8 @@ DECISION: tuple[Field, ...] = (
     req("result", Enum(("PASSED", "REJECTED", "DEFERRED"))),
     opt("materials_sent_at", _MS),
     opt("legal_review_doc", _ID),
+    opt("major_administrative", Bool(), "a government 重大行政决策 (DEC-12)", default=False),
+    opt("minutes_doc", _ID, "the DECISION_MINUTES document (DEC-11)"),
     opt("public_notice", Obj((req("start_date", Date()), req("end_date", Date()), req("doc_id", _ID)))),
     req("effective_date", Date()),
     opt(
@@ -189,6 +231,7 @@ DECISION: tuple[Field, ...] = (
                     req("exec_date", Date()),
                     req("amount_fen", Int(0, 2**63 - 1)),
                     opt("doc_id", _ID),
+                    opt("counterparty_key", Str(128), "who was paid / contracted (DEC-08)"),
                 )
             ),
             256,
@@ -235,14 +278,15 @@ def _check_versioned(view: View, tx: TxCtx, head_key: str, amend: bool) -> None:
 # -------------------------------------------------------------------------------------- meetings
 def _check_meeting(view: View, tx: TxCtx, config: Config, amend: bool) -> None:
     _check_versioned(view, tx, keys.meeting(tx.payload["meeting_id"]), amend)
-    if tx.payload["end"] <= tx.payload["start"]:
-        raise TxRejected("bad_time", "a meeting ends after it starts", rule_id="")
+    for org_id in tx.payload["joint_org_ids"]:
+        require_org(view, org_id)
 
 
 def _apply_meeting(view: View, tx: TxCtx, config: Config, amend: bool) -> None:
     p = tx.payload
     version = p["prev_version"] + 1 if amend else 1
     rec = _record(tx, MEETING, "MEETING", version)
+    index_meeting(view, tx, rec, view.get(keys.meeting(p["meeting_id"])) if amend else None)
     view.put(keys.meeting_version(p["meeting_id"], version), rec)
     view.put(keys.meeting(p["meeting_id"]), rec)
     ref = {"kind": "meeting", "id": p["meeting_id"], "version": version, "doc_type": "MINUTES"}
@@ -264,6 +308,7 @@ def _apply_decision(view: View, tx: TxCtx, config: Config, amend: bool) -> None:
     p = tx.payload
     version = p["prev_version"] + 1 if amend else 1
     rec = _record(tx, DECISION, "DECISION", version)
+    index_decision(view, rec, view.get(keys.decision(p["decision_id"])) if amend else None)
     view.put(keys.decision_version(p["decision_id"], version), rec)
     view.put(keys.decision(p["decision_id"]), rec)
 

@@ -10,6 +10,9 @@ Rules:
   `pipeline/<id>/ev/<seq>`; a pipeline handed to another unit under a new id keeps a link
   (`predecessor` / `successor`), and the chain counts as one pipeline for ordering (JOIN-24).
 - Memberships of a branch are intervals `[joined_on, left_on)` on the archive; at most one is open.
+- `idx/member/<org>/<person_key>` lists the members (PROBATIONARY, FULL, SUSPENDED) whose
+  relationship an org holds now, with their status and voting rights; `write_archive` keeps it in
+  step with the archive head, so a branch's roster is one prefix scan (MTG-06/09, JOIN-03/14/26).
 """
 
 from __future__ import annotations
@@ -88,7 +91,23 @@ def require_archive(view: View, person_key: str) -> dict[str, Any]:
 
 
 def write_archive(view: View, rec: dict[str, Any], tx: TxCtx, change: str, note: Any = None) -> None:
-    """Write the new head and an immutable snapshot of it (the archive's history)."""
+    """Write the new head and an immutable snapshot of it (the archive's history), and keep the
+    member index in step."""
+    before = get_archive(view, rec["person_key"])
+    old_org = None if before is None else _member_org(before)
+    new_org = _member_org(rec)
+    if old_org is not None and old_org != new_org:
+        view.delete(keys.idx_member(old_org, rec["person_key"]))
+    if new_org is not None:
+        view.put(
+            keys.idx_member(new_org, rec["person_key"]),
+            {
+                "person_key": rec["person_key"],
+                "status": rec["status"],
+                "voting_rights": bool(rec.get("voting_rights", False)),
+                "party_standing": rec["party_standing"],
+            },
+        )
     rec["version"] = int(rec.get("version", 0)) + 1
     rec["updated_height"] = tx.height
     view.put(keys.archive(rec["person_key"]), rec)
@@ -100,6 +119,26 @@ def write_archive(view: View, rec: dict[str, Any], tx: TxCtx, change: str, note:
         "note": note,
     }
     view.put(keys.archive_version(rec["person_key"], rec["version"]), snapshot)
+
+
+def _member_org(archive: dict[str, Any]) -> str | None:
+    org = archive.get("current_org_id")
+    return str(org) if org is not None and archive["status"] in MEMBER_STATUSES else None
+
+
+def org_members(view: View, org_id: str) -> list[dict[str, Any]]:
+    """The members whose relationship `org_id` holds now (index entries, by person key)."""
+    return [rec for _, rec in view.scan_prefix(keys.idx_member(org_id))]
+
+
+def full_member_count(view: View, org_id: str) -> int:
+    return sum(1 for m in org_members(view, org_id) if m["status"] == "FULL")
+
+
+def is_member_of(archive: dict[str, Any], org_id: str, day: str) -> bool:
+    """The person's relationship was held by `org_id` or an org below it on `day`."""
+    org = membership_on(archive, parse_date(day))
+    return org is not None and (org == org_id or org.startswith(org_id + "."))
 
 
 def birth_date_of(archive: dict[str, Any]) -> date:

@@ -114,6 +114,24 @@ class List:
 
 
 @dataclass(frozen=True, slots=True)
+class Json:
+    """A JSON-like value without floats or nulls: bool, int, str, lists and str-keyed maps, nested
+    at most `max_depth` deep, each list or map at most `max_items` long, strings `max_str` long."""
+
+    max_depth: int = 4
+    max_items: int = 256
+    max_str: int = 1024
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "json",
+            "max_depth": self.max_depth,
+            "max_items": self.max_items,
+            "max_str": self.max_str,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Field:
     name: str
     type: FieldType
@@ -144,7 +162,7 @@ class Obj:
         return tuple(f.name for f in self.fields)
 
 
-FieldType = Str | Int | Bool | Date | Month | Hex | Enum | List | Obj
+FieldType = Str | Int | Bool | Date | Month | Hex | Enum | List | Json | Obj
 
 
 def req(name: str, ftype: FieldType, doc: str = "", *, nullable: bool = False) -> Field:
@@ -224,6 +242,8 @@ def _check(ftype: FieldType, value: Any, path: str) -> Any:
             if unique and len({repr(v) for v in items}) != len(items):
                 raise _fail("duplicate_item", path, "items must be distinct")
             return items
+        case Json():
+            return _check_json(ftype, value, path, 0)
         case Obj(fields=fields):
             if type(value) is not dict:
                 raise _fail("not_an_object", path, "expected an object")
@@ -249,6 +269,30 @@ def _check(ftype: FieldType, value: Any, path: str) -> Any:
             return out
         case _:
             assert_never(ftype)
+
+
+def _check_json(spec: Json, value: Any, path: str, depth: int) -> Any:
+    if depth > spec.max_depth:
+        raise _fail("too_long", path, f"nested deeper than {spec.max_depth}")
+    if type(value) in (bool, int):
+        if type(value) is int and not -(2**63) <= value <= 2**63 - 1:
+            raise _fail("out_of_range", path, "outside the 64-bit range")
+        return value
+    if type(value) is str:
+        if len(value) > spec.max_str:
+            raise _fail("too_long", path, f"{len(value)} characters exceed {spec.max_str}")
+        return value
+    if type(value) is list:
+        if len(value) > spec.max_items:
+            raise _fail("too_long", path, f"{len(value)} items exceed {spec.max_items}")
+        return [_check_json(spec, v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+    if type(value) is dict:
+        if len(value) > spec.max_items:
+            raise _fail("too_long", path, f"{len(value)} entries exceed {spec.max_items}")
+        if any(type(k) is not str or not k or len(k) > 128 for k in value):
+            raise _fail("bad_format", path, "map keys are non-empty strings of at most 128 characters")
+        return {k: _check_json(spec, value[k], _join(path, k), depth + 1) for k in sorted(value)}
+    raise _fail("wrong_type", path, "expected a bool, integer, string, list or map")
 
 
 def _join(path: str, name: str) -> str:

@@ -6,6 +6,8 @@ Rules: everything deterministic: keys are derived from names (`key("cn/admin")`)
 names (`person("alice")`), block times from CST dates (`ms("2020-05-01")`, 10:00 CST). Users are
 named `<org>/<role>`: every org has an admin and an operator; COUNTY and higher orgs also an
 approver. `Ledger.submit` runs one transaction in its own block and returns its receipt.
+Procedure-level helpers (whole pipelines that pass the full rulebook, meetings and decisions) are
+in `contracts.testing_procedure` and re-exported here.
 """
 
 from __future__ import annotations
@@ -157,6 +159,8 @@ class Ledger:
         self.time_ms = ms(start)
         self.nonce = 0
         self.outcomes: list[BlockOutcome] = []
+        self.blocks: list[tuple[BlockContext, tuple[SignedTransaction, ...]]] = []  # for replays
+        self.mark: int | None = None  # tests: the height before the action under test
 
     def tx(
         self,
@@ -195,6 +199,7 @@ class Ledger:
         outcome = execute_block(self.state, ctx, txs)
         self.state.apply(outcome.writes)
         self.outcomes.append(outcome)
+        self.blocks.append((ctx, tuple(txs)))
         return outcome
 
     def submit(
@@ -295,104 +300,6 @@ def import_member(
     return ok(ledger.submit(f"{branch}/operator", "archive.create", payload), f"import {name}")
 
 
-PIPELINE_PLAN: tuple[tuple[str, int, int], ...] = (  # step, months after start, extra days
-    ("S01", 0, 0),
-    ("S02", 0, 20),
-    ("S03", 2, 0),
-    ("S04", 2, 5),
-    ("S05", 2, 5),
-    ("S06", 8, 0),
-    ("S07", 14, 0),
-    ("S08", 14, 5),
-    ("S09", 14, 5),
-    ("S10", 15, 0),
-    ("S11", 16, 0),
-    ("S12", 17, 0),
-    ("S13", 17, 5),
-    ("S14", 17, 10),
-    ("S15", 18, 0),
-    ("S16", 18, 10),
-    ("S17", 19, 0),
-    ("S18", 19, 10),
-    ("S19", 19, 10),
-    ("S20", 19, 15),
-    ("S21", 25, 0),
-    ("S22", 30, 0),
-    ("S23", 30, 0),
-    ("S24", 31, 0),
-    ("S25", 31, 10),
-)
-_DOCS_AT = {
-    "S01": "APPLICATION",
-    "S10": "POLITICAL_REVIEW",
-    "S11": "TRAINING_CERT",
-    "S14": "VOLUNTEER_BOOK",
-    "S22": "CONVERSION_APPLICATION",
-}
-
-
-def pipeline_dates(start: str) -> dict[str, str]:
-    from contracts.calendar import add_days, add_months
-
-    base = parse_date(start)
-    return {step: add_days(add_months(base, m), d).isoformat() for step, m, d in PIPELINE_PLAN}
-
-
-def run_pipeline(
-    ledger: Ledger,
-    name: str,
-    branch: str,
-    pipeline_id: str,
-    start: str,
-    *,
-    until: str = "S25",
-    birth: str | None = "1990-01-01",
-    introducers: tuple[str, str] | None = None,
-) -> dict[str, str]:
-    """Play a clean pipeline for `name` at `branch` from S01 on `start` through `until`; create the
-    archive first when `birth` is given, and two introducers (full members) when not named."""
-    op = f"{branch}/operator"
-    if birth is not None:
-        ok(ledger.submit(op, "archive.create", archive_payload(name, birth), at=start), f"archive {name}")
-    if introducers is None:
-        introducers = (f"{pipeline_id}-intro-a", f"{pipeline_id}-intro-b")
-        for intro in introducers:
-            import_member(ledger, intro, branch)
-    dates = pipeline_dates(start)
-    for step, _, _ in PIPELINE_PLAN:
-        day = dates[step]
-        if step in _DOCS_AT:
-            kind = _DOCS_AT[step]
-            doc = doc_payload(
-                f"{pipeline_id}/{kind}",
-                kind,
-                [name],
-                day,
-                branch,
-                text_hash=digest(f"text:{pipeline_id}/{kind}"),
-            )
-            if kind == "VOLUNTEER_BOOK":
-                doc["serial_no"] = f"VB-{pipeline_id}"
-            ok(ledger.submit(op, "material.register", doc, at=day), f"{name} {kind}")
-        extra: dict[str, Any] = {}
-        actors: list[str] = []
-        if step == "S01":
-            extra["received_date"] = day
-        elif step == "S10":
-            extra["conclusion"] = "QUALIFIED"
-        elif step == "S11":
-            extra.update(days=3, hours=24)
-        elif step == "S14":
-            extra["volunteer_book_no"] = f"VB-{pipeline_id}"
-        elif step == "S09":
-            actors = [person(i) for i in introducers]
-        receipt = submit_step(ledger, branch, pipeline_id, name, step, day, extra=extra, actor_keys=actors)
-        ok(receipt, f"{name} {step}")
-        if step == until:
-            break
-    return dates
-
-
 def apply_for(
     ledger: Ledger,
     name: str,
@@ -434,3 +341,46 @@ def submit_step(
     else:
         user = f"{branch}/operator"
     return ledger.submit(user, "join.step", payload, at=day)
+
+
+# Procedure-level helpers (they build on the ones above).
+from contracts.testing_procedure import (  # noqa: E402
+    PIPELINE_PLAN,
+    decision_payload,
+    general_vote,
+    meeting_payload,
+    pipeline_dates,
+    prepare_step,
+    run_pipeline,
+    step,
+)
+
+__all__ = [
+    "CHAIN_ID",
+    "DEFAULT_ORGS",
+    "PIPELINE_PLAN",
+    "Ledger",
+    "MemoryState",
+    "StepFailed",
+    "apply_for",
+    "archive_payload",
+    "county_of",
+    "decision_payload",
+    "digest",
+    "doc_payload",
+    "general_vote",
+    "import_member",
+    "key",
+    "make_genesis",
+    "meeting_payload",
+    "ms",
+    "ok",
+    "outcome",
+    "person",
+    "pipeline_dates",
+    "prepare_step",
+    "run_pipeline",
+    "step",
+    "step_payload",
+    "submit_step",
+]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from contracts import archive, joining, materials, meetings, orgs, transfer
+from contracts import archive, governance, joining, lifecycle, materials, meetings, orgs, transfer
 from contracts.base import TxSpec
 from contracts.errors import InvariantError
 
@@ -22,6 +22,8 @@ _ALL: tuple[TxSpec, ...] = (
     *joining.TX_SPECS,
     *transfer.TX_SPECS,
     *meetings.TX_SPECS,
+    *lifecycle.TX_SPECS,
+    *governance.TX_SPECS,
 )
 
 

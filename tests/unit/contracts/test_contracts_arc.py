@@ -67,18 +67,28 @@ def _pipeline_then_amend(**changes: Any) -> Callable[[Ledger], Receipt]:
 def _import(birth: str, join: str) -> Callable[[Ledger], Receipt]:
     def case(L: Ledger) -> Receipt:
         return L.submit(
-            OP, "archive.create", archive_payload("m", birth, status="FULL", join_date=join, full_date=join)
+            OP,
+            "archive.create",
+            archive_payload("m", birth, status="FULL", join_date=join, full_date=_year_after(join)),
         )
 
     case.__name__ = f"import_born_{birth}_joined_{join}"
     return case
 
 
+def _year_after(day: str) -> str:
+    return str(int(day[:4]) + 1) + day[4:]
+
+
 def _key_date_change(field: str, *, evidence: bool, approver: str | None) -> Callable[[Ledger], Receipt]:
     def case(L: Ledger) -> Receipt:
         import_member(L, "m", B1, birth="1970-01-01", join="2000-01-01", full="2001-01-01")
-        new = {"birth_date": "1970-02-01", "join_date": "2000-02-01", "full_date": "2001-02-01"}[field]
-        extra: dict[str, Any] = {field: new}
+        # join and full dates move together: probation is one year (JOIN-20)
+        extra: dict[str, Any] = {
+            "birth_date": {"birth_date": "1970-02-01"},
+            "join_date": {"join_date": "2000-02-01", "full_date": "2001-02-01"},
+            "full_date": {"full_date": "2001-02-01", "join_date": "2000-02-01"},
+        }[field]
         if evidence:
             extra["evidence_doc"] = _evidence(L)
         approvers = [approver] if approver else []

@@ -12,11 +12,13 @@ from contracts.testing import (
     apply_for,
     archive_payload,
     doc_payload,
+    general_vote,
     import_member,
     ok,
     outcome,
     person,
     run_pipeline,
+    step,
     step_payload,
 )
 from wire.types import Receipt
@@ -65,12 +67,7 @@ def _transferred_pipeline_continues(L: Ledger) -> Receipt:
         "new_pipeline_id": "p1b",
     }
     ok(L.submit(f"{B1}/operator", "join.pipeline_transfer", handover, at="2016-04-01"))
-    return L.submit(
-        f"{B2}/operator",
-        "join.step",
-        step_payload("p1b", "ann", "S05", "2016-04-10", actor_keys=[]),
-        at="2016-04-10",
-    )
+    return step(L, B2, "p1b", "ann", "S05", "2016-04-10", actor_keys=[person("p1-intro-a")])
 
 
 def _expelled(years_later: int, no_rejoin: bool = False) -> Callable[[Ledger], Receipt]:
@@ -143,19 +140,16 @@ def _book_claimed(by: str) -> Callable[[Ledger], Receipt]:
 
 def _s15_item(same_item: bool) -> Callable[[Ledger], Receipt]:
     def case(L: Ledger) -> Receipt:
-        meeting = {
-            "meeting_id": "m-1",
-            "meeting_type": "BRANCH_GENERAL",
-            "start": 1_500_000_000_000,
-            "end": 1_500_003_600_000,
-            "location_code": "B1",
-            "minutes_content_hash": "cc" * 32,
-        }
         run_pipeline(L, "ann", B1, "pa", "2015-02-01", until="S14")
-        ok(L.submit(f"{B1}/operator", "meeting.record", meeting))
+        run_pipeline(L, "bob", B1, "pb", "2015-02-01", until="S14")
+        # one general meeting with an item per person, but items that do not name their person
+        items = [
+            {"item_id": i, "ballot_method": "SECRET", "yes": 5, "no": 0, "abstain": 0, "result": "PASSED"}
+            for i in ("i1", "i2")
+        ]
+        ok(general_vote(L, B1, "m-1", "ann", "2016-08-01", items=items))
         s15 = step_payload("pa", "ann", "S15", "2016-08-01", decision_ref="m-1", extra={"item_id": "i1"})
         ok(L.submit(f"{B1}/operator", "join.step", s15, at="2016-08-01"))
-        run_pipeline(L, "bob", B1, "pb", "2015-02-01", until="S14")
         item = "i1" if same_item else "i2"
         s15b = step_payload("pb", "bob", "S15", "2016-08-01", decision_ref="m-1", extra={"item_id": item})
         return L.submit(f"{B1}/operator", "join.step", s15b, at="2016-08-01")

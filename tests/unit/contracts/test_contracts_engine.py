@@ -4,6 +4,8 @@ shadow mode and the registries."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,21 +24,46 @@ from contracts.testing import (
     ms,
     ok,
     person,
+    prepare_step,
     run_pipeline,
+    step,
     step_payload,
-    submit_step,
 )
 from wire.types import Receipt
 
 B1, B2, X1, X2 = "cn.p1.c1.x1.b1", "cn.p1.c1.x1.b2", "cn.p1.c1.x1", "cn.p1.c1.x2"
 OP = f"{B1}/operator"
 
-# DOMAIN.md section B.0, the rows this issue implements: id -> (colours, disposition)
+# DOMAIN.md section B.0, every row (76): id -> (colours, disposition)
 DOMAIN_INDEX = {
     "JOIN-01": ("RED", "REJECT"),
+    "JOIN-02": ("RED/YELLOW", "REJECT+FLAG"),
+    "JOIN-03": ("RED/BLUE", "REJECT+FLAG"),
+    "JOIN-04": ("RED", "REJECT"),
+    "JOIN-05": ("YELLOW", "FLAG"),
+    "JOIN-06": ("RED", "REJECT"),
+    "JOIN-07": ("RED/YELLOW/BLUE", "REJECT+FLAG"),
     "JOIN-08": ("RED", "REJECT"),
+    "JOIN-09": ("RED/YELLOW", "REJECT+FLAG"),
+    "JOIN-10": ("RED/YELLOW", "REJECT+FLAG"),
+    "JOIN-11": ("RED", "REJECT"),
+    "JOIN-12": ("YELLOW", "FLAG"),
     "JOIN-13": ("RED", "REJECT"),
+    "JOIN-14": ("RED", "REJECT+FLAG"),
+    "JOIN-15": ("RED", "REJECT"),
+    "JOIN-16": ("RED", "REJECT"),
+    "JOIN-17": ("RED/YELLOW/BLUE", "FLAG"),
+    "JOIN-18": ("BLUE", "FLAG"),
+    "JOIN-19": ("RED/BLUE", "REJECT+FLAG"),
+    "JOIN-20": ("RED", "REJECT"),
+    "JOIN-21": ("RED/YELLOW", "REJECT+FLAG"),
+    "JOIN-22": ("RED", "FLAG"),
+    "JOIN-23": ("RED", "REJECT"),
     "JOIN-24": ("RED/BLUE", "REJECT"),
+    "JOIN-25": ("YELLOW/BLUE", "FLAG"),
+    "JOIN-26": ("YELLOW", "FLAG"),
+    "JOIN-27": ("YELLOW", "FLAG"),
+    "JOIN-28": ("BLUE", "FLAG"),
     "DUP-01": ("RED", "REJECT"),
     "DUP-02": ("RED", "REJECT"),
     "DUP-03": ("RED/YELLOW", "REJECT+FLAG"),
@@ -54,6 +81,15 @@ DOMAIN_INDEX = {
     "ARC-02": ("RED", "FLAG"),
     "ARC-03": ("RED/YELLOW", "REJECT+FLAG"),
     "ARC-04": ("RED/YELLOW", "FLAG"),
+    "MTG-01": ("RED/YELLOW", "FLAG"),
+    "MTG-02": ("RED/YELLOW", "REJECT+FLAG"),
+    "MTG-03": ("RED/YELLOW", "REJECT"),
+    "MTG-04": ("RED/YELLOW", "FLAG"),
+    "MTG-05": ("RED/YELLOW/BLUE", "FLAG"),
+    "MTG-06": ("RED/YELLOW/BLUE", "FLAG"),
+    "MTG-07": ("RED/YELLOW", "REJECT"),
+    "MTG-08": ("RED/YELLOW", "REJECT+FLAG"),
+    "MTG-09": ("YELLOW/BLUE", "FLAG"),
     "XFER-01": ("RED", "REJECT"),
     "XFER-02": ("RED", "REJECT"),
     "XFER-03": ("RED/YELLOW/BLUE", "REJECT+FLAG"),
@@ -64,7 +100,31 @@ DOMAIN_INDEX = {
     "XFER-08": ("YELLOW", "FLAG"),
     "XFER-09": ("YELLOW/BLUE", "FLAG"),
     "XFER-10": ("RED", "FLAG"),
+    "DEC-01": ("RED", "REJECT"),
+    "DEC-02": ("RED/YELLOW", "REJECT"),
+    "DEC-03": ("RED", "REJECT"),
+    "DEC-04": ("RED", "REJECT"),
+    "DEC-05": ("RED/YELLOW", "FLAG"),
+    "DEC-06": ("RED/YELLOW", "FLAG"),
+    "DEC-07": ("RED/YELLOW", "REJECT+FLAG"),
+    "DEC-08": ("RED", "FLAG"),
+    "DEC-09": ("YELLOW", "FLAG"),
+    "DEC-10": ("RED", "FLAG"),
+    "DEC-11": ("YELLOW", "FLAG"),
+    "DEC-12": ("YELLOW", "FLAG"),
 }
+DOMAIN_MD = Path("/work/shared/DOMAIN.md")
+_ROW = re.compile(r"^\| ((?:JOIN|DUP|MAT|ARC|MTG|XFER|DEC)-\d\d) \| [^|]+\| ([A-Z/]+) \| ([A-Z+]+) \|")
+
+
+def test_domain_index_is_the_b0_table_of_domain_md() -> None:
+    if not DOMAIN_MD.exists():
+        pytest.skip("the shared DOMAIN.md is not on this machine")
+    rows = [
+        m.groups() for line in DOMAIN_MD.read_text(encoding="utf-8").splitlines() if (m := _ROW.match(line))
+    ]
+    assert {i: (c, d) for i, c, d in rows} == DOMAIN_INDEX
+    assert [i for i, _, _ in rows] == list(DOMAIN_INDEX)
 
 
 def test_registry_matches_domain_index() -> None:
@@ -218,7 +278,7 @@ def test_revoked_approver_cannot_approve() -> None:
     L = Ledger()
     dates = run_pipeline(L, "ann", B1, "p1", "2015-02-01", until="S16")
     ok(L.submit(f"{X1}/admin", "user.revoke", {"pubkey": key(f"{X1}/approver").public.hex(), "reason": "x"}))
-    r = submit_step(L, B1, "p1", "ann", "S17", dates["S17"])
+    r = step(L, B1, "p1", "ann", "S17", dates["S17"])
     assert _reason(r) == ("REJECTED", "key_revoked")
 
 
@@ -254,8 +314,9 @@ def test_branch_cannot_write_another_branchs_records() -> None:
 def test_county_cannot_approve_another_countys_admission() -> None:
     L = Ledger()
     dates = run_pipeline(L, "ann", B1, "p1", "2015-02-01", until="S16")
-    L.block(at=dates["S17"])
-    s17 = step_payload("p1", "ann", "S17", dates["S17"])
+    s17 = step_payload(
+        "p1", "ann", "S17", dates["S17"], **prepare_step(L, B1, "p1", "ann", "S17", dates["S17"])
+    )
     assert _reason(L.submit(f"{X2}/approver", "join.step", s17)) == ("REJECTED", "not_in_subtree")
     assert _reason(L.submit("cn.p1.c1/admin", "join.step", s17)) == ("REJECTED", "no_approval_authority")
     assert _reason(L.submit(f"{X1}/operator", "join.step", s17)) == ("REJECTED", "approval_required")
@@ -302,7 +363,12 @@ def test_genesis_state_is_sorted_and_complete() -> None:
         {"recipt_days": 30},
         {"receipt_days": "30"},
         {"rule_modes": {"DUP-01": "MAYBE"}},
+        {"rule_modes": {"NOPE-01": "OFF"}},
         {"org_overrides": {"nowhere": {}}},
+        {"party_lesson_period": "FORTNIGHT"},
+        {"receipt_days": -1},
+        {"org_overrides": {"cn.p1": {"party_lesson_period": "WEEK"}}},
+        {"org_overrides": {"cn.p1": {"rule_modes": {}}}},
     ],
 )
 def test_genesis_rule_config_errors(bad: dict[str, Any]) -> None:

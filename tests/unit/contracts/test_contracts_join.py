@@ -15,7 +15,9 @@ from contracts.testing import (
     ok,
     outcome,
     person,
+    prepare_step,
     run_pipeline,
+    step,
     submit_step,
 )
 from wire.types import Receipt
@@ -51,7 +53,7 @@ def _introducers(kind: str) -> Callable[[Ledger], Receipt]:
         import_member(L, "i1", B1)
         import_member(L, "i2", B1)
         import_member(L, "prob", B1, status="PROBATIONARY", full=None)  # type: ignore[arg-type]
-        import_member(L, "late", B1, full="2017-01-01")
+        import_member(L, "late", B1, join="2016-01-01", full="2017-01-01")
         import_member(L, "bad", B1, party_standing="PROBATION_WITHIN_PARTY")
         dates = run_pipeline(L, "ann", B1, "p1", "2015-02-01", until="S08", introducers=("i1", "i2"))
         actors = {
@@ -65,7 +67,7 @@ def _introducers(kind: str) -> Callable[[Ledger], Receipt]:
             "liuDang": ["i1", "bad"],
             "unknown": ["i1", "nobody"],
         }[kind]
-        return submit_step(L, B1, "p1", "ann", "S09", dates["S09"], actor_keys=[person(a) for a in actors])
+        return step(L, B1, "p1", "ann", "S09", dates["S09"], actor_keys=[person(a) for a in actors])
 
     case.__name__ = f"introducers_{kind}"
     return case
@@ -77,12 +79,12 @@ def _introducer_suspended_before_s15(L: Ledger) -> Receipt:
     dates = run_pipeline(L, "ann", B1, "p1", "2015-02-01", until="S14", introducers=("i1", "i2"))
     suspend = {"person_key": person("i2"), "event": "SUSPEND", "date": dates["S14"]}
     ok(L.submit(f"{B1}/operator", "archive.event", suspend, approvers=[f"{X1}/approver"], at=dates["S14"]))
-    return submit_step(L, B1, "p1", "ann", "S15", dates["S15"])
+    return step(L, B1, "p1", "ann", "S15", dates["S15"], introducers=("i1", "i2"))
 
 
 def _introducers_still_full_at_s15(L: Ledger) -> Receipt:
     dates = run_pipeline(L, "ann", B1, "p1", "2015-02-01", until="S14")
-    return submit_step(L, B1, "p1", "ann", "S15", dates["S15"])
+    return step(L, B1, "p1", "ann", "S15", dates["S15"])
 
 
 def _volunteer_book(reused: bool) -> Callable[[Ledger], Receipt]:
@@ -90,7 +92,7 @@ def _volunteer_book(reused: bool) -> Callable[[Ledger], Receipt]:
         run_pipeline(L, "bob", B2, "pb", "2015-02-01", until="S14")
         dates = run_pipeline(L, "ann", B1, "p1", "2015-02-01", until="S13")
         serial = "VB-pb" if reused else "VB-p1"
-        return submit_step(L, B1, "p1", "ann", "S14", dates["S14"], extra={"volunteer_book_no": serial})
+        return step(L, B1, "p1", "ann", "S14", dates["S14"], extra={"volunteer_book_no": serial})
 
     case.__name__ = f"volunteer_book_reused_{reused}"
     return case
@@ -101,30 +103,30 @@ def _order(kind: str) -> Callable[[Ledger], Receipt]:
         dates = run_pipeline(L, "ann", B1, "p1", "2015-02-01", until="S02")
         match kind:
             case "next":
-                return submit_step(L, B1, "p1", "ann", "S03", "2015-04-01")
+                return step(L, B1, "p1", "ann", "S03", "2015-04-01")
             case "skip":
-                return submit_step(L, B1, "p1", "ann", "S05", "2015-04-01", actor_keys=[])
+                return step(L, B1, "p1", "ann", "S05", "2015-04-01")
             case "before-predecessor":
-                return submit_step(L, B1, "p1", "ann", "S03", "2015-02-10")
+                return step(L, B1, "p1", "ann", "S03", "2015-02-10")
             case "future":
-                L.block(at="2015-04-01")
-                return L.submit(f"{B1}/operator", "join.step", _s("S03", "2015-05-01"))
+                fields = prepare_step(L, B1, "p1", "ann", "S03", "2015-04-01")
+                return L.submit(f"{B1}/operator", "join.step", dict(_s("S03", "2015-05-01"), **fields))
             case "repeat":
-                return submit_step(L, B1, "p1", "ann", "S02", dates["S02"])
+                return step(L, B1, "p1", "ann", "S02", dates["S02"])
             case "late-filing-missing":
-                submit_step(L, B1, "p1", "ann", "S03", "2015-04-01")
-                submit_step(L, B1, "p1", "ann", "S05", "2015-04-05")
-                return submit_step(L, B1, "p1", "ann", "S07", "2016-04-05")
+                ok(step(L, B1, "p1", "ann", "S03", "2015-04-01"))
+                ok(step(L, B1, "p1", "ann", "S05", "2015-04-05"))
+                return step(L, B1, "p1", "ann", "S07", "2016-04-05")
             case "late-filing-present":
-                submit_step(L, B1, "p1", "ann", "S03", "2015-04-01")
-                submit_step(L, "cn.p1.c1.x1.b1", "p1", "ann", "S04", "2015-04-03")
-                submit_step(L, B1, "p1", "ann", "S05", "2015-04-05")
-                submit_step(L, B1, "p1", "ann", "S06", "2015-10-05")
-                return submit_step(L, B1, "p1", "ann", "S07", "2016-04-05")
+                ok(step(L, B1, "p1", "ann", "S03", "2015-04-01"))
+                ok(step(L, B1, "p1", "ann", "S04", "2015-04-03"))
+                ok(step(L, B1, "p1", "ann", "S05", "2015-04-05"))
+                ok(step(L, B1, "p1", "ann", "S06", "2015-10-05"))
+                return step(L, B1, "p1", "ann", "S07", "2016-04-05")
             case "repeatable":
-                submit_step(L, B1, "p1", "ann", "S03", "2015-04-01")
-                submit_step(L, B1, "p1", "ann", "S06", "2015-10-01")
-                return submit_step(L, B1, "p1", "ann", "S06", "2016-04-01")
+                ok(step(L, B1, "p1", "ann", "S03", "2015-04-01"))
+                ok(step(L, B1, "p1", "ann", "S06", "2015-10-01"))
+                return step(L, B1, "p1", "ann", "S06", "2016-04-01", doc_refs=[])
         raise AssertionError(kind)
 
     case.__name__ = f"order_{kind}"
@@ -183,7 +185,7 @@ def test_join01_leap_day_birthday_counts_from_feb_28() -> None:
 def test_join24_blue_reminder_once_per_pipeline_and_step() -> None:
     L = Ledger()
     _order("late-filing-missing")(L)
-    r = submit_step(L, B1, "p1", "ann", "S09", "2016-05-01", actor_keys=[person("x"), person("y")])
+    r = step(L, B1, "p1", "ann", "S09", "2016-05-01", actor_keys=[person("x"), person("y")])
     assert r.rule_id == "JOIN-08"  # introducers unknown; the reminders were not repeated anyway
     assert sorted(a["details"] == {} for a in L.alerts("JOIN-24")) == [True, True]
     assert len(L.alerts("JOIN-24")) == 2

@@ -18,6 +18,7 @@ from contracts.testing import (
     outcome,
     person,
     run_pipeline,
+    step,
     submit_step,
 )
 from wire.types import Receipt
@@ -203,12 +204,12 @@ def _required(kind: str) -> Callable[[Ledger], Receipt]:
             return apply_for(L, "ann", B1, "p1", "2015-02-01")
         dates = run_pipeline(L, "bob", B1, "p1", "2015-02-01", until="S14")
         if kind == "s15-present":
-            return submit_step(L, B1, "p1", "bob", "S15", dates["S15"])
+            return step(L, B1, "p1", "bob", "S15", dates["S15"])
         L2 = Ledger(
-            make_genesis(rule_config={"stage_required_docs": {"S15": ["TRAINING_CERT", "RECOMMENDATION"]}})
+            make_genesis(rule_config={"stage_required_docs": {"S15": ["TRAINING_CERT", "EXTERNAL_INQUIRY"]}})
         )
         dates = run_pipeline(L2, "bob", B1, "p1", "2015-02-01", until="S14")
-        return submit_step(L2, B1, "p1", "bob", "S15", dates["S15"])
+        return step(L2, B1, "p1", "bob", "S15", dates["S15"])
 
     case.__name__ = f"required_{kind}"
     return case

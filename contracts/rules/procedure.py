@@ -1,0 +1,303 @@
+"""Helpers the joining, meeting and decision rules share: the live pipeline behind a deadline,
+the meeting item that decided a step, vote counting by DOMAIN.md section 0.3, and collective
+approvals. No rule lives here.
+
+Rules:
+
+- A deadline entry names the pipeline it watches; after a pipeline transfer the live pipeline is
+  its successor (`live_pipeline`), and the steps count over the whole chain.
+- The item that decided a step is `extra.item_id` of the step when given, else the one item of the
+  meeting whose `subject_key` is the person (one person per item; two items for one person are
+  ambiguous and decide nothing).
+- Admission and conversion votes (JOIN-14, JOIN-21): `E` = the meeting's entitled voters, each a
+  FULL member of the branch with voting rights on the meeting date; a voting member of the branch
+  left out of `E` needs the roster snapshot (its hash carries the exclusion reasons). `P` = E
+  present; `Y` = YES ballots plus YES written opinions of absent entitled voters handed in before
+  the meeting. Quorum `2|P| > |E|`, approval `2|Y| > |E|` (strict: "超过半数"), secret ballot, the
+  item PASSED, the ballots no more than those present, the step dated on the meeting day.
+- Quorum "半数以上" elsewhere (MTG-07, DEC-02): `2x < N` fails, `2x == N` is the exact-half
+  case (a YELLOW flag while `quorum_half_inclusive`, else a failure), `2x > N` passes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts import keys
+from contracts.base import Colour, DueEntry, DueRequest, TxCtx, Verdict, flag, reject
+from contracts.calendar import cst_date, passed_ms
+from contracts.config import Config
+from contracts.identity import get_org
+from contracts.records import (
+    chain_steps,
+    full_member_count,
+    get_archive,
+    get_pipeline,
+    membership_on,
+    org_members,
+    step_events,
+)
+from contracts.state import View
+
+PRESENT = ("PRESENT", "PRESENT_ONLINE")
+COMMITTEE_POSTS = ("SECRETARY", "DEPUTY_SECRETARY", "COMMITTEE_MEMBER", "ORGANISER")
+BRANCH_COMMITTEE_MIN_FULL = 7  # 《支部条例》: 有正式党员7人以上的党支部，应当设立党支部委员会
+
+
+# -------------------------------------------------------------------------------------- pipelines
+def live_pipeline(view: View, pipeline_id: str) -> dict[str, Any] | None:
+    """The pipeline, or the successor it was handed over to (followed to the end)."""
+    pipe = get_pipeline(view, pipeline_id)
+    for _ in range(16):
+        if pipe is None or pipe["successor"] is None:
+            return pipe
+        pipe = get_pipeline(view, pipe["successor"])
+    return pipe
+
+
+def due_pipeline(view: View, entry: DueEntry) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """The live pipeline a deadline watches and its steps; None when it failed or was cancelled."""
+    pipe = live_pipeline(view, entry.ref["pipeline_id"])
+    if pipe is None or pipe["status"] in ("FAILED", "CANCELLED"):
+        return None
+    return pipe, chain_steps(view, pipe["pipeline_id"])
+
+
+def root_id(view: View, pipeline_id: str) -> str:
+    """The first pipeline of a chain of handovers (stable across transfers: dedup keys use it)."""
+    pid = pipeline_id
+    for _ in range(16):
+        pipe = get_pipeline(view, pid)
+        if pipe is None or pipe["predecessor"] is None:
+            return pid
+        pid = pipe["predecessor"]
+    return pid
+
+
+def events(view: View, pipeline_id: str, step: str) -> list[dict[str, Any]]:
+    """Every recorded (not FAILed) event of `step` over the chain, by date."""
+    return [e for e in step_events(view, pipeline_id, step) if e["result"] != "FAIL"]
+
+
+def received_date(view: View, pipeline_id: str) -> str | None:
+    found = step_events(view, pipeline_id, "S01")
+    return None if not found else found[0]["extra"]["received_date"]
+
+
+def step_verdict(
+    view: View,
+    rule_id: str,
+    tx: TxCtx,
+    code: str,
+    text: str,
+    colour: Colour | None = None,
+    once: str | None = None,
+) -> Verdict:
+    """A verdict on the transaction's pipeline: REJECT when `colour` is None, else a FLAG, raised
+    once per pipeline chain and `once` tag when given (shared with the tag's deadline)."""
+    pk, pid = tx.payload["person_key"], tx.payload["pipeline_id"]
+    refs = (keys.pipeline(pid),)
+    if colour is None:
+        return reject(rule_id, code, text, subject_keys=(pk,), record_refs=refs)
+    dedup = None if once is None else f"{root_id(view, pid)}:{once}"
+    return flag(rule_id, colour, code, text, subject_keys=(pk,), record_refs=refs, dedup_key=dedup)
+
+
+def due_flag(
+    view: View, rule_id: str, colour: Colour, code: str, text: str, entry: DueEntry, tag: str
+) -> Verdict:
+    """A deadline's flag on a pipeline, raised once per pipeline chain and `tag`."""
+    return flag(
+        rule_id,
+        colour,
+        code,
+        text,
+        subject_keys=(entry.ref["person_key"],),
+        record_refs=(keys.pipeline(entry.ref["pipeline_id"]),),
+        dedup_key=f"{root_id(view, entry.ref['pipeline_id'])}:{tag}",
+    )
+
+
+def step_due(tx: TxCtx, rule_id: str, tag: str, day: Any, **ref: Any) -> DueRequest:
+    """A deadline on the transaction's pipeline that passes when date `day` is over."""
+    p = tx.payload
+    return DueRequest(
+        at_ms=passed_ms(day),
+        rule_id=rule_id,
+        tag=tag,
+        ref={"pipeline_id": p["pipeline_id"], "person_key": p["person_key"], **ref},
+        org_id=tx.org_id,
+    )
+
+
+def is_step(tx: TxCtx, *steps: str, result: tuple[str, ...] = ("PASS",)) -> bool:
+    return tx.tx_type == "join.step" and tx.payload["step"] in steps and tx.payload["result"] in result
+
+
+# --------------------------------------------------------------------------------------- meetings
+def get_meeting(view: View, meeting_id: str | None) -> dict[str, Any] | None:
+    return None if meeting_id is None else view.get(keys.meeting(meeting_id))
+
+
+def meeting_day(meeting: dict[str, Any]) -> str:
+    return cst_date(meeting["start"]).isoformat()
+
+
+def meeting_orgs(meeting: dict[str, Any]) -> tuple[str, ...]:
+    return (meeting["org_id"], *meeting["joint_org_ids"])
+
+
+def item_for(meeting: dict[str, Any], person_key: str, item_id: str | None) -> dict[str, Any] | None:
+    if item_id is not None:
+        found = [i for i in meeting["items"] if i["item_id"] == item_id]
+        return found[0] if found and found[0]["subject_key"] in (None, person_key) else None
+    mine = [i for i in meeting["items"] if i["subject_key"] == person_key]
+    return mine[0] if len(mine) == 1 else None
+
+
+def branch_decision_problem(
+    view: View, org_id: str, meeting_id: str | None, person_key: str, item_id: str | None, day: str
+) -> str | None:
+    """JOIN-03/07: decided by the branch committee (the general meeting when the branch has fewer
+    than 7 full members) no later than the step, a PASSED item for the person; None when so."""
+    meeting = get_meeting(view, meeting_id)
+    if meeting is None:
+        return "no branch meeting decided this step (decision_ref)"
+    if org_id not in meeting_orgs(meeting):
+        return f"the deciding meeting {meeting_id} is not a meeting of {org_id}"
+    if meeting_day(meeting) > day:
+        return f"the deciding meeting {meeting_id} is after the step ({meeting_day(meeting)})"
+    kind = meeting["meeting_type"]
+    small = full_member_count(view, org_id) < BRANCH_COMMITTEE_MIN_FULL
+    if kind != "BRANCH_COMMITTEE" and not (kind == "BRANCH_GENERAL" and small):
+        return f"a {kind} meeting cannot decide this (the branch committee does)"
+    item = item_for(meeting, person_key, item_id)
+    if item is None or item["result"] != "PASSED":
+        return f"meeting {meeting_id} has no PASSED item for the person"
+    return None
+
+
+def full_on(archive: dict[str, Any], day: str) -> bool:
+    """A full member on `day`: full since then, and FULL now or only left that status after `day`
+    (an archive imported without `status_since` counts from its current status)."""
+    full = archive["full_date"]
+    if full is None or full > day:
+        return False
+    return bool(archive["status"] == "FULL" or (archive["status_since"] or "") > day)
+
+
+def entitled_problem(view: View, meeting: dict[str, Any], org_id: str) -> str | None:
+    """The meeting's entitled voters are the branch's voting full members on its date."""
+    day = meeting_day(meeting)
+    entitled = set(meeting["entitled_voter_keys"])
+    for pk in sorted(entitled):
+        archive = get_archive(view, pk)
+        if archive is None or membership_on(archive, cst_date(meeting["start"])) not in meeting_orgs(meeting):
+            return f"entitled voter {pk[:12]}… is not a member of {org_id} on {day}"
+        if not full_on(archive, day) or archive["party_standing"] == "PROBATION_WITHIN_PARTY":
+            return f"entitled voter {pk[:12]}… has no vote (status {archive['status']})"
+    if meeting["roster_snapshot_hash"] is None:
+        for m in org_members(view, org_id):
+            if m["voting_rights"] and m["person_key"] not in entitled:
+                archive = get_archive(view, m["person_key"])
+                if archive is not None and membership_on(archive, cst_date(meeting["start"])) == org_id:
+                    return f"voting member {m['person_key'][:12]}… is left out without a roster snapshot"
+    return None
+
+
+def yes_count(meeting: dict[str, Any], item: dict[str, Any], *, written: bool) -> tuple[int, int]:
+    """(|P|, |Y|): entitled voters present, and YES ballots plus (when `written`) YES written
+    opinions of absent entitled voters handed in before the meeting started."""
+    entitled = set(meeting["entitled_voter_keys"])
+    present = {a["person_key"] for a in meeting["attendance"] if a["status"] in PRESENT} & entitled
+    yes = int(item["yes"])
+    if written:
+        for w in meeting["written_opinions"]:
+            if (
+                w["vote"] == "YES"
+                and w["person_key"] in entitled - present
+                and w["submitted_at"] < meeting["start"]
+                and w.get("item_id") in (None, item["item_id"])
+            ):
+                yes += 1
+    return len(present), yes
+
+
+def admission_vote_problems(
+    view: View, org_id: str, meeting_id: str | None, person_key: str, item_id: str | None, day: str
+) -> list[tuple[str, str, bool]]:
+    """JOIN-14 / JOIN-21: (code, reason, is_reject) for each problem of the admission/conversion vote."""
+    meeting = get_meeting(view, meeting_id)
+    if meeting is None or meeting["meeting_type"] != "BRANCH_GENERAL" or org_id not in meeting_orgs(meeting):
+        return [("vote_not_recorded", f"no general meeting of {org_id} voted on this (decision_ref)", True)]
+    if meeting_day(meeting) != day:
+        return [("date_mismatch", f"the step is dated {day}, the meeting {meeting_day(meeting)}", True)]
+    item = item_for(meeting, person_key, item_id)
+    if item is None:
+        return [("no_item", f"meeting {meeting_id} has no item for the person alone", True)]
+    problem = entitled_problem(view, meeting, org_id)
+    if problem is not None:
+        return [("bad_roster", problem, True)]
+    n = len(meeting["entitled_voter_keys"])
+    p, y = yes_count(meeting, item, written=True)
+    if n == 0:
+        return [("no_entitled_voters", "the meeting lists no entitled voters", True)]
+    if item["yes"] + item["no"] + item["abstain"] > p:
+        return [
+            (
+                "ballots_exceed_present",
+                f"{item['yes'] + item['no'] + item['abstain']} ballots, {p} present",
+                True,
+            )
+        ]
+    if not 2 * p > n:
+        return [("no_quorum", f"{p} of {n} entitled voters present: not more than half", True)]
+    if item["result"] != "PASSED" or not 2 * y > n:
+        return [("approval_failed", f"{y} in favour of {n} entitled: not more than half", True)]
+    if item["ballot_method"] != "SECRET":
+        return [("not_secret_ballot", f"voted by {item['ballot_method']}, not secret ballot", False)]
+    return []
+
+
+def half_quorum(present: int, n: int, config: Config, org_id: str) -> str:
+    """Section 0.3 "半数以上": FAIL, HALF (exactly half, flagged) or OK."""
+    if 2 * present > n:
+        return "OK"
+    if 2 * present == n and config.get_bool("quorum_half_inclusive", org_id):
+        return "HALF"
+    return "FAIL"
+
+
+def collective_approval_problem(
+    view: View, ref: str | None, person_key: str, item_id: str | None, approving_org: str
+) -> str | None:
+    """JOIN-16/22: approved collectively by the approving org, one person per item."""
+    org = get_org(view, approving_org)
+    if org is not None and org["level"] == "BRANCH":
+        return f"{approving_org} is a branch: branches never approve"
+    meeting = get_meeting(view, ref)
+    if meeting is not None:
+        if approving_org not in meeting_orgs(meeting) or meeting["meeting_type"] != "COMMITTEE":
+            return f"meeting {ref} is not a committee meeting of {approving_org}"
+        item = item_for(meeting, person_key, item_id)
+        if item is None or item["result"] != "PASSED":
+            return f"meeting {ref} has no PASSED item for the person alone"
+        return None
+    decision = None if ref is None else view.get(keys.decision(ref))
+    if decision is None:
+        return "no collective meeting or decision approved this (decision_ref)"
+    if decision["decision_mode"] != "MEETING" or decision["meeting_id"] is None:
+        return f"decided by {decision['decision_mode']}, not at a meeting"
+    if decision["org_id"] != approving_org or decision["result"] != "PASSED":
+        return f"decision {ref} is not a PASSED decision of {approving_org}"
+    return None
+
+
+def held_post(view: View, org_id: str, person_key: str, posts: tuple[str, ...], day: str) -> bool:
+    for post in posts:
+        rec = view.get(keys.post(org_id, person_key, post))
+        if rec is not None and any(
+            t["start"] <= day and (t["end"] is None or day <= t["end"]) for t in rec["terms"]
+        ):
+            return True
+    return False
