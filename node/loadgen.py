@@ -2,7 +2,8 @@
 
 Rules (RELIABILITY 5.1, 5.2, 5.5):
 
-- Every submission is recorded as `ok` (a node accepted it: 200/202), `fail` (a node refused it
+- Every submission is recorded as `ok` (a node admitted it: 200/202; not yet durable, so it is
+  resubmitted until it is seen committed), `fail` (a node refused it
   with a 4xx: it must never appear) or `info` (no answer, 5xx, timeout: it may appear once).
   A transaction that gets no answer is retried, the same signed bytes, at another node.
 - The checker reads every reachable node's chain and verifies: agreement (same block hash at every
@@ -23,6 +24,10 @@ from typing import Any
 import aiohttp
 
 from wire.types import Block, SignedTransaction
+
+
+RESUBMIT_AFTER_S = 4.0
+RESUBMIT_MAX = 2000
 
 
 @dataclass
@@ -151,11 +156,17 @@ async def read_chain(session: aiohttp.ClientSession, chain: Chain, upto: int | N
 async def wait_and_check(
     urls: Sequence[str], ops: Sequence[Op], *, timeout_s: float = 120.0, quiet_s: float = 2.0
 ) -> Report:
-    """Poll every node until every `ok` transaction is on a chain (or time runs out), then check."""
+    """Poll every node until every `ok` transaction is on a chain (or time runs out), then check.
+
+    A 202 means a node admitted the transaction to its memory, not that it is durable: a client
+    that has not seen its transaction committed submits the same bytes again (idempotent), as the
+    SDK does. So every few seconds the transactions not yet on a chain are resubmitted.
+    """
     chains = [Chain(url=u) for u in urls]
     wanted = {op.tx.tx_id for op in ops if op.outcome == "ok"}
     deadline = time.monotonic() + timeout_s
     problems: list[str] = []
+    resubmit_at = time.monotonic() + RESUBMIT_AFTER_S
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         while True:
             try:
@@ -167,6 +178,10 @@ async def wait_and_check(
             present = {t for ids in best.tx_ids for t in ids}
             if wanted <= present or time.monotonic() > deadline:
                 break
+            if time.monotonic() > resubmit_at:
+                missing = [op for op in ops if op.outcome == "ok" and op.tx.tx_id not in present]
+                await _resubmit(session, urls, missing)
+                resubmit_at = time.monotonic() + RESUBMIT_AFTER_S
             await asyncio.sleep(0.25)
         # let lagging nodes catch up to the best height before comparing
         target = max(c.height for c in chains)
@@ -175,6 +190,21 @@ async def wait_and_check(
             await asyncio.sleep(0.25)
             await asyncio.gather(*(read_chain(session, c, upto=target) for c in chains))
     return check(ops, chains, problems)
+
+
+async def _resubmit(session: aiohttp.ClientSession, urls: Sequence[str], ops: Sequence[Op]) -> None:
+    rnd = random.Random(len(ops))
+    for op in ops[:RESUBMIT_MAX]:
+        op.attempts += 1
+        try:
+            async with session.post(
+                f"{rnd.choice(urls)}/v1/tx",
+                data=op.tx.encode(),
+                headers={"content-type": "application/octet-stream"},
+            ) as resp:
+                await resp.read()
+        except (aiohttp.ClientError, TimeoutError):
+            continue
 
 
 def check(ops: Sequence[Op], chains: Sequence[Chain], problems: Sequence[str] = ()) -> Report:

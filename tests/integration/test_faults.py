@@ -96,7 +96,9 @@ def test_sigstop_of_the_primary_past_the_view_change_timeout(cluster: Cluster) -
     paused_ops = during.result()
     report = cluster.check(paused_ops, others, timeout_s=60)
     # the first load's transactions are on the chain too, so only these counts are meaningful here
-    assert report.agree and report.lost == 0 and report.committed == 200, f"no progress while paused: {report}"
+    assert report.agree and report.lost == 0 and report.committed == 200, (
+        f"no progress while paused: {report}"
+    )
     cluster.signal(victim, signal.SIGCONT)
     _assert_clean(cluster, load.result() + paused_ops)
     cluster.wait_height([victim], cluster.height(others[0]), timeout_s=60)
