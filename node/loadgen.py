@@ -25,7 +25,6 @@ import aiohttp
 
 from wire.types import Block, SignedTransaction
 
-
 RESUBMIT_AFTER_S = 4.0
 RESUBMIT_MAX = 2000
 
