@@ -69,6 +69,8 @@ class Delivery(ReplicaBase):
         st.committed_hash = block.hash
         st.committed_ts = block.header.timestamp_ms
         st.committed_cert = cert
+        if block.txs:
+            st.last_tx_height = seq
         st.committed_hashes[seq] = block.hash
         st.commit_proofs[seq] = CommittedProof(block=block, certificate=cert)
         st.last_progress_tick = st.tick

@@ -21,6 +21,8 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from consensus.messages import (
     CommitVote,
     PreparedCert,
@@ -318,21 +320,46 @@ class NormalCase(ReplicaBase):
         if not self.is_primary or not st.active or st.now_ms is None:
             return
         while st.pending:
-            tip = self._chain_tip()
-            if tip is None:
+            if not self._propose(self._next_batch):
                 return
-            seq = tip.seq + 1
-            roots = self._roots_for(seq)
-            if roots is None or not self.in_window(seq) or seq <= st.view_floor:
-                return
-            txs = self._next_batch()
-            if not txs:
-                return
-            block = self._build_block(seq, tip, roots, txs)
-            sig = self._sign(Domain.PRE_PREPARE, pre_prepare_payload(st.view, seq, block.hash))
-            self._accept_slot(
-                PrePrepare(view=st.view, seq=seq, block=block, signature=sig), from_new_view=False
-            )
+        if self._empty_block_due():
+            self._propose(lambda: ())
+
+    def _propose(self, batch: Callable[[], tuple[bytes, ...]]) -> bool:
+        """Pre-prepare the next seq with `batch()`; False when it cannot be proposed now."""
+        st = self.st
+        tip = self._chain_tip()
+        if tip is None:
+            return False
+        seq = tip.seq + 1
+        roots = self._roots_for(seq)
+        if roots is None or not self.in_window(seq) or seq <= st.view_floor:
+            return False
+        txs = batch()
+        if not txs and st.pending:
+            return False
+        block = self._build_block(seq, tip, roots, txs)
+        sig = self._sign(Domain.PRE_PREPARE, pre_prepare_payload(st.view, seq, block.hash))
+        self._accept_slot(PrePrepare(view=st.view, seq=seq, block=block, signature=sig), from_new_view=False)
+        return True
+
+    def _empty_block_due(self) -> bool:
+        """An empty block is proposed when nothing is pending or in flight and either
+        - a block with transactions is not yet sealed: its results root is carried by the header
+          `exec_lag` blocks later, so receipts become provable without waiting for more traffic; or
+        - `empty_block_interval_ms` passed since the last block: block time advances through quiet
+          periods, so deadlines fire on time (they fire in the first block past their due time).
+        """
+        st = self.st
+        if st.pending or st.now_ms is None:
+            return False
+        tip = self._chain_tip()
+        if tip is None or tip.seq != st.committed_height:
+            return False
+        p = self.cfg.params
+        unsealed = bool(p.seal_results) and st.committed_height < st.last_tx_height + p.exec_lag
+        quiet = p.empty_block_interval_ms > 0 and st.now_ms - tip.timestamp_ms >= p.empty_block_interval_ms
+        return unsealed or quiet
 
     def _next_batch(self) -> tuple[bytes, ...]:
         st = self.st

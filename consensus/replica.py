@@ -248,6 +248,9 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
         st.committed_ts = rec.committed_timestamp_ms
         st.committed_cert = rec.committed_certificate
         st.committed_hashes[rec.committed_height] = rec.committed_hash
+        for block, _ in rec.recent_commits:
+            if block.txs:
+                st.last_tx_height = max(st.last_tx_height, block.header.height)
         for height, state_root, results_root in sorted(rec.executed):
             st.roots[height] = (state_root, results_root)
             st.executed_height = max(st.executed_height, height)

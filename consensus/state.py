@@ -91,6 +91,7 @@ class ReplicaState:
     committed_ts: int
     committed_cert: CommitCertificate | None
     executed_height: int = 0
+    last_tx_height: int = 0  # the last committed block that carried transactions (for sealing)
     roots: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)
     committed_hashes: dict[int, bytes] = field(default_factory=dict)
     # ---- view and normal case (current view only)

@@ -50,6 +50,9 @@ def is_ancestor_or_self(ancestor: str, org_id: str) -> bool:
     return org_id == ancestor or org_id.startswith(ancestor + ".")
 
 
+_MAY_BE_ZERO = frozenset({"empty_block_interval_ms", "seal_results"})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConsensusParams:
     checkpoint_interval: int = 16
@@ -62,6 +65,8 @@ class ConsensusParams:
     tick_ms: int = 50
     view_change_timeout_ticks: int = 40
     request_timeout_ticks: int = 100
+    empty_block_interval_ms: int = 30_000  # 0 = no heartbeat blocks
+    seal_results: int = 1  # 1 = propose empty blocks so receipts become provable at once; 0 = off
 
     def to_json(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -73,8 +78,10 @@ class ConsensusParams:
             raise GenesisError(f"unknown consensus parameter(s): {', '.join(sorted(unknown))}")
         values = {k: v for k, v in doc.items()}
         for k, v in values.items():
-            if type(v) is not int or v <= 0:
+            if type(v) is not int or v < (0 if k in _MAY_BE_ZERO else 1):
                 raise GenesisError(f"consensus parameter {k} must be a positive integer")
+        if values.get("seal_results", 1) not in (0, 1):
+            raise GenesisError("consensus parameter seal_results must be 0 or 1")
         params = cls(**values)
         if params.watermark_window < 2 * params.checkpoint_interval:
             raise GenesisError("watermark_window must be at least twice checkpoint_interval")

@@ -34,6 +34,8 @@ PARAMS = ConsensusParams(
     tick_ms=50,
     view_change_timeout_ticks=20,
     request_timeout_ticks=40,
+    empty_block_interval_ms=0,
+    seal_results=0,
 )
 
 

@@ -42,6 +42,8 @@ def params(**kw: int) -> ConsensusParams:
         exec_lag=1,
         view_change_timeout_ticks=8,
         request_timeout_ticks=16,
+        empty_block_interval_ms=0,  # block counts in these tests are exact; empty blocks have their own
+        seal_results=0,
     )
     base.update(kw)
     return ConsensusParams(**base)
