@@ -358,7 +358,9 @@ class Node:
 
     def routers(self) -> list[APIRouter]:
         """Feature routers mounted on the API (each module owns its routes)."""
-        return []
+        from node import proofapi
+
+        return [proofapi.build_router(self)]
 
     # ------------------------------------------------------------------ running
     def _fatal(self, exc: BaseException) -> None:
