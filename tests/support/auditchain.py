@@ -10,6 +10,7 @@ what a node's data directory holds after committing those blocks.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import threading
 import time
@@ -109,12 +110,9 @@ def build_chain(
 
 def reheader(block: Block, **changes: Any) -> Block:
     """The block with header fields replaced (tx_root follows the transactions unless given)."""
-    fields = {f: getattr(block.header, f) for f in block.header.__dataclass_fields__}
-    fields.update(changes)
-    txs = fields.pop("txs", block.txs)
-    if "tx_root" not in changes:
-        fields["tx_root"] = merkle_root(txs)
-    return Block(header=BlockHeader(**fields), txs=txs)
+    txs = changes.pop("txs", block.txs)
+    changes.setdefault("tx_root", merkle_root(txs))
+    return Block(header=dataclasses.replace(block.header, **changes), txs=txs)
 
 
 class StoreNode:
