@@ -33,6 +33,7 @@ from node.driver import KIND_CONSENSUS, KIND_TXS, Driver
 from node.errors import ConfigError
 from node.executor import Executor
 from node.failpoints import FailPoints
+from node.integrity import verify_store
 from node.mempool import AdmissionError, Mempool, SignatureCache
 from node.metrics import NodeMetrics
 from node.storage import BlockStore, Meta
@@ -64,6 +65,11 @@ class Node:
         self.my_index = self.validators.index_of(self.key.public)
         self.metrics = NodeMetrics(config.node_id, self.spec.role)
         self.store = BlockStore.open(config.data_dir, self.genesis.hash)
+        try:
+            verify_store(self.store, self.genesis, config.verify_on_start)
+        except BaseException:
+            self.store.close()
+            raise
         self.executor = Executor(self.store, self.genesis)
         self.signatures = SignatureCache()
         self.mempool = Mempool(
