@@ -2,6 +2,8 @@
 
 What is checked, block by block from height 1 (docs/audit.md has the full list):
 
+- availability: the source delivers every block (with its certificate and receipts) up to the
+  height it claims.
 - decode: the block and its certificate decode strictly (canonical bytes).
 - headers: chain id, height, `prev_block_hash` = hash of the previous header (genesis hash for
   block 1), timestamps strictly increasing (block 1 after genesis time), `validators_hash` = the
@@ -53,6 +55,7 @@ from wire.statehash import StateHash
 from wire.types import Block, BlockHeader, CommitCertificate, Receipt, SignedTransaction, results_root
 
 CHECKS = (
+    "availability",
     "decode",
     "headers",
     "certificates",
@@ -534,6 +537,7 @@ class _Run:
         self.batch: list[tuple[int, int, bytes]] = []
         self.jobs: deque[tuple[int, Future[TxBatchResult]]] = deque()
         self.sig_failure: AuditFailed | None = None
+        self.pending_proofs: deque[tuple[int, Block, tuple[tuple[int, Any], ...], list[bytes]]] = deque()
         self.bar: Any = None
         self.t = dict.fromkeys(
             ("fetch_s", "verify_s", "replay_s", "tx_checks_cpu_s", "tx_checks_wait_s", "state_s"), 0.0
@@ -562,7 +566,7 @@ class _Run:
         if self.tip.height < self.report.source_height:
             raise AuditFailed(
                 self.tip.height + 1,
-                "decode",
+                "availability",
                 f"the source ended at height {self.tip.height} but claims {self.report.source_height}",
             )
 
@@ -571,10 +575,11 @@ class _Run:
         if sb.error is not None:
             if sb.error.status is None and self.report.kind == "node":
                 raise AuditIncomplete(f"lost the node at height {h}: {sb.error}")
-            raise AuditFailed(h, "decode", f"the {rep.kind} could not deliver block {h}: {sb.error}")
+            raise AuditFailed(h, "availability", f"the {rep.kind} could not deliver block {h}: {sb.error}")
         t0 = time.monotonic()
         validators = self.a.validators_at(h)
         block, cert = decode_block(h, sb.block_bytes, sb.certificate_bytes)
+        rep.passed("availability")
         rep.passed("decode")
         check_header(block, h, self.tip, g, validators)
         rep.passed("headers")
@@ -607,8 +612,8 @@ class _Run:
                 if served != mine:
                     raise AuditFailed(h, "receipts", f"receipt {i} served differs from the replayed receipt")
             rep.passed("receipts")
-        for index, doc in sb.proofs:
-            self._check_proof(h, block, index, doc, encoded)
+        if sb.proofs:
+            self.pending_proofs.append((h, block, sb.proofs, encoded))
         for r in receipts:
             if r.accepted:
                 rep.accepted += 1
@@ -618,8 +623,16 @@ class _Run:
         rep.txs += len(block.txs)
         self.tip = ChainTip(h, block.hash, block.header.timestamp_ms)
         rep.verified_height = h
+        # a proof of block h also serves blocks up to h + lag: check it once those are verified
+        self._check_proofs(upto=h - self.lag)
         if self.bar is not None:
             self.bar.update(1)
+
+    def _check_proofs(self, upto: int | None = None) -> None:
+        while self.pending_proofs and (upto is None or self.pending_proofs[0][0] <= upto):
+            h, block, proofs, receipts = self.pending_proofs.popleft()
+            for index, doc in proofs:
+                self._check_proof(h, block, index, doc, receipts)
 
     def _check_proof(self, h: int, block: Block, index: int, doc: Any, receipts: list[bytes]) -> None:
         if isinstance(doc, SourceError):
@@ -690,6 +703,7 @@ class _Run:
         raise first
 
     def finish(self) -> None:
+        self._check_proofs()
         self._submit()
         self._collect(block=True)
         if self.sig_failure is not None:

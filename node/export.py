@@ -98,8 +98,12 @@ class NodeReader:
             doc = None
         if resp.status_code >= 400 or not isinstance(doc, dict):
             err = doc.get("error", {}) if isinstance(doc, dict) else {}
-            code = err.get("code", "bad_response") if isinstance(err, dict) else "bad_response"
-            raise SourceError(f"GET {path}: HTTP {resp.status_code} {code}", status=resp.status_code)
+            err = err if isinstance(err, dict) else {}
+            code, message = err.get("code", "bad_response"), str(err.get("message", ""))[:300]
+            raise SourceError(
+                f"GET {path}: HTTP {resp.status_code} {code}" + (f" ({message})" if message else ""),
+                status=resp.status_code,
+            )
         return doc
 
     def status(self) -> dict[str, Any]:

@@ -112,7 +112,7 @@ def test_an_honest_node_passes_every_check(liar: tuple[ForgingNode, str], chain:
     assert doc["verified_height"] == chain.height
     assert doc["roots_confirmed_height"] == chain.height - chain.genesis.consensus.exec_lag
     checks = doc["checks"]
-    for name in ("decode", "headers", "certificates", "replay", "receipts"):
+    for name in ("availability", "decode", "headers", "certificates", "replay", "receipts"):
         assert checks[name] == {"passed": chain.height, "failed": 0}, name
     for name in ("tx_validity", "tx_signatures", "proofs"):
         assert checks[name] == {"passed": n_txs, "failed": 0}, name
@@ -153,7 +153,7 @@ def test_a_forged_block_is_caught_at_its_height(liar: tuple[ForgingNode, str], c
     assert_fails(audit(url, chain), 4, "certificates", "another block hash")
 
     node.forge_block = lambda h, raw, cert: (b"\x93garbage" if h == 4 else raw, cert)
-    assert_fails(audit(url, chain), 4, "decode", "block 4")  # the real API answers 500 for it
+    assert_fails(audit(url, chain), 4, "availability", "block 4")  # the real API answers 500 for it
 
 
 def test_forged_certificates_are_caught(liar: tuple[ForgingNode, str], chain: BuiltChain) -> None:
@@ -246,7 +246,7 @@ def test_a_node_that_cannot_serve_a_block_it_claims_fails_there(
         return raw, cert
 
     node.forge_block = broken
-    assert_fails(audit(url, chain), 6, "decode", "HTTP 500")
+    assert_fails(audit(url, chain), 6, "availability", "HTTP 500")
 
 
 def test_an_unreachable_node_gives_no_verdict(chain: BuiltChain) -> None:
