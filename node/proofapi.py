@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
 from client_sdk.proofs import ReceiptProof, TxProof, proof_to_json
 from node.api import ApiError, receipt_json
@@ -37,6 +38,56 @@ from wire.types import Block, Receipt
 STATE_PAGE_DEFAULT = 1000
 STATE_PAGE_MAX = 10_000
 _STATE_END = b"\xff" * 64  # state keys are UTF-8 paths: no key starts with 0xff
+
+
+class MerklePath(BaseModel):
+    tree_size: int = Field(description="Leaves in the tree (the block's transactions)")
+    path: list[str] = Field(description="RFC 6962 audit path, hex hashes, leaf to root")
+
+
+class ReceiptProofDoc(BaseModel):
+    receipt_bytes: str = Field(description="The encoded receipt (hex)")
+    index: int
+    tree_size: int
+    path: list[str] = Field(description="RFC 6962 audit path into the results root of block h")
+    root_height: int = Field(description="h + exec_lag: the block whose header carries that results root")
+    link_headers: list[str] = Field(description="Header bytes of blocks h+1 .. root_height-1 (hex)")
+    header_bytes: str = Field(description="Header of block root_height (hex)")
+    certificate_bytes: str = Field(description="Commit certificate of block root_height (hex)")
+
+
+class TxProofDoc(BaseModel):
+    height: int = Field(description="The node's height when it answered")
+    tx_id: str
+    block_height: int
+    index: int
+    tx_bytes: str = Field(description="The signed transaction exactly as in the block (hex)")
+    tx_proof: MerklePath
+    header_bytes: str = Field(description="Header of block h (hex); its SHA-256 is the block hash")
+    certificate_bytes: str = Field(description="Commit certificate of block h (hex)")
+    block_hash: str = Field(description="Convenience; verify from header_bytes")
+    available_at_height: int = Field(description="h + exec_lag: when the receipt becomes provable")
+    receipt_proof: ReceiptProofDoc | None
+    receipt: dict[str, Any] | None = Field(description="The stored receipt rendered as JSON (convenience)")
+
+
+class StateDigestsDoc(BaseModel):
+    height: int
+    state_root: str | None = Field(description="The node's state root at `height` (hex)")
+    entries: list[list[str]] = Field(description="[key hex, SHA-256 of value hex], ascending by key")
+    next_after: str | None = Field(description="Pass as `after` for the next page; null at the end")
+
+
+class ErrorDoc(BaseModel):
+    error: dict[str, str] = Field(description='{"code": ..., "message": ...}')
+    height: int | None = None
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorDoc, "description": "`bad_id` / `bad_request`: malformed input"},
+    404: {"model": ErrorDoc, "description": "`unknown_tx`: no committed transaction with this id"},
+    503: {"model": ErrorDoc, "description": "`storage_corrupt` / `busy`: the node cannot serve it now"},
+}
 
 
 class ProofNode(Protocol):
@@ -155,6 +206,8 @@ def build_router(node: ProofNode) -> APIRouter:
             "certificate, and the receipt's inclusion proof into the results root carried by block "
             "h + exec_lag (`receipt_proof` null until that block exists; see `available_at_height`)."
         ),
+        response_model=TxProofDoc,
+        responses=_ERRORS,
     )
     def tx_proof(tx_id: str) -> dict[str, Any]:
         raw_id = _hex_arg(tx_id, "tx id", 32)
@@ -177,6 +230,8 @@ def build_router(node: ProofNode) -> APIRouter:
             "For auditors who replayed the chain: every live state entry's key and the SHA-256 of its "
             "value at the stated height, ascending by key. Pass `next_after` back as `after`."
         ),
+        response_model=StateDigestsDoc,
+        responses={k: v for k, v in _ERRORS.items() if k != 404},
     )
     def state_digests(
         after: str | None = Query(default=None, max_length=4096),
