@@ -358,3 +358,25 @@ def test_transaction_checks_report_each_bad_entry(chain: BuiltChain) -> None:
     ]
     other_chain = check_tx_batch("another", g.consensus.max_tx_bytes, items[:1])
     assert other_chain.bad and "names chain" in other_chain.bad[0][3]
+
+
+def test_the_sdk_rejects_what_the_fake_node_forges(liar: tuple[ForgingNode, str], chain: BuiltChain) -> None:
+    from client_sdk.client import LedgerClient
+    from client_sdk.errors import VerificationError
+    from node.audit import prove_tx
+    from node.export import NodeReader
+
+    node, url = liar
+    block, cert = chain.blocks[4]
+    forged_cert = make_certificate(5, 0, block.hash, list(cert.signatures[:-1])).encode()
+    node.forge_block = lambda h, raw, c: (raw, forged_cert if h == 5 else c)
+    with LedgerClient(url, chain.genesis) as client:
+        client.block(4)
+        with pytest.raises(VerificationError, match="quorum"):
+            client.block(5)
+    tx_id = SignedTransaction.decode(chain.blocks[1][0].txs[0]).tx_id
+    with NodeReader(url) as reader:
+        assert prove_tx(reader, chain.genesis, tx_id, wait_s=0)
+        node.forge_proof = lambda doc: {**doc, "certificate_bytes": chain.blocks[0][1].encode().hex()}
+        with pytest.raises(VerificationError, match="certificate is for height 1"):
+            prove_tx(reader, chain.genesis, tx_id, wait_s=0)
