@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from client_sdk.proofs import ReceiptProof, TxProof, proof_to_json
+from client_sdk.proofs import ReceiptProof, TxProof, proof_to_json, tx_id_of
 from node.api import ApiError, receipt_json
 from node.errors import StorageCorruptError, StorageError
 from node.storage import BlockStore
@@ -118,8 +118,10 @@ def build_tx_proof(
     if loc is None or loc.height > top or loc.height < 1:
         return None
     block, cert = _stored_block(store, loc.height)
-    if not 0 <= loc.index < len(block.txs):
-        raise StorageCorruptError(f"tx index points outside block {loc.height}")
+    if not 0 <= loc.index < len(block.txs) or tx_id_of(block.txs[loc.index]) != tx_id:
+        raise StorageCorruptError(
+            f"the transaction index does not point at this transaction in block {loc.height}"
+        )
     leaves = [leaf_hash(t) for t in block.txs]
     receipt = store.receipt(loc.height, loc.index)
     root_height = loc.height + exec_lag

@@ -283,3 +283,21 @@ def test_the_proof_routes_are_documented_and_take_a_router_dependency(
             for path in (f"/v1/proofs/tx/{_tx_id(chain, 1, 0).hex()}", "/v1/proofs/state-digests"):
                 resp = c.get(path)
                 assert resp.status_code == 401 and resp.json()["error"]["code"] == "unauthenticated"
+
+
+def test_a_node_with_damaged_data_answers_503_not_a_wrong_proof(chain: BuiltChain, data_copy: Any) -> None:
+    import plyvel
+
+    from wire import codec
+
+    tx_id = _tx_id(chain, 2, 0)
+    db = plyvel.DB(str(data_copy))
+    db.put(b"T" + tx_id, codec.encode([2, 1]))  # the index now points at another transaction
+    db.close()
+    with (
+        BlockStore.open(data_copy, chain.genesis.hash) as store,
+        StoreNode(store, chain.genesis) as node,
+        serve(node_app(node)) as url,
+    ):
+        resp = httpx.get(f"{url}/v1/proofs/tx/{tx_id.hex()}")
+    assert resp.status_code == 503 and resp.json()["error"]["code"] == "storage_corrupt", resp.text
