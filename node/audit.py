@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol
 
 from client_sdk.errors import VerificationError
-from client_sdk.proofs import verify_proof_response
+from client_sdk.proofs import tx_id_of, verify_proof_response
 from contracts import TxRejected, check_tx, genesis_state
 from node.executor import run_block
 from node.export import ArchiveReader, NodeReader, SourceError, ordered_prefetch
@@ -339,7 +339,7 @@ class NodeSource:
         proofs: list[tuple[int, Any]] = []
         for i in indexes:
             try:
-                proofs.append((i, self.reader.tx_proof(_tx_id(txs[i]))))
+                proofs.append((i, self.reader.tx_proof(tx_id_of(txs[i]))))
             except SourceError as exc:
                 proofs.append((i, exc))
         out.proofs = tuple(proofs)
@@ -384,13 +384,6 @@ class ArchiveSource:
 
     def state_pages(self) -> None:
         return None
-
-
-def _tx_id(raw: bytes) -> bytes:
-    try:
-        return SignedTransaction.decode(raw).tx_id
-    except DecodeError:
-        return sha256(raw)
 
 
 # ------------------------------------------------------------------------------------ the report
@@ -646,7 +639,7 @@ class _Run:
             raise AuditFailed(
                 h, "proofs", f"the node could not serve the proof of transaction {index}: {doc}"
             )
-        tx_id = _tx_id(block.txs[index])
+        tx_id = tx_id_of(block.txs[index])
         try:
             v = verify_proof_response(doc, self.a.genesis, tx_id)
         except VerificationError as exc:

@@ -23,16 +23,16 @@ import logging
 import time
 from dataclasses import dataclass
 
+from client_sdk.proofs import tx_id_of
 from contracts import genesis_state
 from node.errors import StorageCorruptError, StorageError
 from node.storage import BlockStore
 from wire.certificate import verify_certificate
-from wire.crypto import sha256
 from wire.errors import CertificateError, DecodeError
 from wire.genesis import Genesis
 from wire.merkle import EMPTY_ROOT, merkle_root
 from wire.statehash import LANES, StateHash
-from wire.types import Block, CommitCertificate, SignedTransaction, results_root
+from wire.types import Block, CommitCertificate, results_root
 
 log = logging.getLogger("orgledger.integrity")
 
@@ -66,13 +66,6 @@ def _block(store: BlockStore, height: int) -> Block:
         return Block.decode(raw)
     except DecodeError as exc:
         raise IntegrityError(f"the stored block does not decode ({exc.message})", height=height) from exc
-
-
-def _tx_id(raw: bytes) -> bytes:
-    try:
-        return SignedTransaction.decode(raw).tx_id
-    except DecodeError:
-        return sha256(raw)
 
 
 def verify_store(store: BlockStore, genesis: Genesis, mode: str = "recent") -> IntegrityReport:
@@ -191,7 +184,7 @@ def _check_height(
     if len(receipts) != len(block.txs):
         raise IntegrityError(f"{len(receipts)} receipts for {len(block.txs)} transactions", height=h)
     for index, (raw, receipt) in enumerate(zip(block.txs, receipts, strict=True)):
-        tx_id = _tx_id(raw)
+        tx_id = tx_id_of(raw)
         if receipt.tx_id != tx_id:
             raise IntegrityError(f"receipt {index} is not the receipt of transaction {index}", height=h)
         loc = store.tx_location(tx_id)
