@@ -3,7 +3,8 @@
 Rules:
 
 - Start-up order: open the store (fail fast on lock, corruption, another chain), check what it
-  holds (`node/integrity.py`, `[integrity] verify_on_start`), write genesis state if empty, recover the replica from the store, then open the network and the API.
+  holds (`node/integrity.py`, `[integrity] verify_on_start`), write genesis state if empty,
+  recover the replica from the store, then open the network and the API.
 - Transactions reach validators by gossip: a transaction admitted through this node's API is
   sent to every peer once; a transaction received by gossip is admitted but not re-gossiped.
 - Catch-up: a peer's `RequestTransfer` is answered from the store with at most
