@@ -350,12 +350,225 @@ def audit() -> None:
     """Verify the history without trusting any node."""
 
 
+_GENESIS_OPTION = click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(path_type=Path),
+    default=Path(".devnet") / "genesis.json",
+    show_default=True,
+    help="The genesis to verify against (never taken from the node).",
+)
+
+
 @audit.command("verify")
 @click.option("--node", "node_url", default=None, help="A node's API URL.")
 @click.option("--archive", type=click.Path(path_type=Path), default=None, help="An exported archive.")
-def audit_verify(node_url: str | None, archive: Path | None) -> None:
-    """Verify every block, certificate and signature from genesis and replay the state."""
-    not_built("audit verify", 7)
+@_GENESIS_OPTION
+@click.option(
+    "--report", "report_file", type=click.Path(path_type=Path), default=None, help="Write a JSON report."
+)
+@click.option(
+    "--proofs",
+    type=click.Choice(["sample", "all", "none"]),
+    default="sample",
+    show_default=True,
+    help="With --node: check the node's proof of one transaction per block, of every one, or none.",
+)
+@click.option("--workers", type=click.IntRange(0, 64), default=None, help="Processes for signature checks.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def audit_verify(
+    node_url: str | None,
+    archive: Path | None,
+    genesis_file: Path,
+    report_file: Path | None,
+    proofs: str,
+    workers: int | None,
+    progress: bool,
+) -> None:
+    """Verify every block, certificate and signature from genesis and replay the state.
+
+    Exit 0 when everything holds, 1 when a check fails (height and reason printed), 4 when the
+    audit could not run to the end (node unreachable, archive or genesis unreadable).
+    """
+    import json
+
+    from node import audit as auditor
+    from wire.errors import WireError
+    from wire.genesis import Genesis
+
+    if (node_url is None) == (archive is None):
+        fail("give exactly one of --node URL or --archive FILE", 2)
+    try:
+        genesis = Genesis.load(genesis_file)
+    except WireError as exc:
+        fail(str(exc), auditor.EXIT_INCOMPLETE)
+    if node_url is not None:
+        report = auditor.audit_node(node_url, genesis, proofs=proofs, workers=workers, progress=progress)
+    else:
+        assert archive is not None
+        report = auditor.audit_archive(archive, genesis, workers=workers, progress=progress)
+    doc = report.to_json()
+    if report_file is not None:
+        report_file.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    click.echo(
+        f"{report.blocks} blocks, {report.txs} transactions ({report.accepted} accepted, "
+        f"{report.rejected} rejected) from {report.source} in {doc['timings'].get('total_s', 0)} s "
+        f"({doc['tx_per_s']} tx/s)"
+    )
+    for name, reason in report.skipped.items():
+        click.echo(f"skipped {name}: {reason}")
+    if report.failure is not None:
+        f = report.failure
+        fail(f"audit FAILED at height {f.height}: {f.check}: {f.reason}", auditor.EXIT_FAILED)
+    if report.incomplete is not None:
+        fail(f"audit incomplete: {report.incomplete}", auditor.EXIT_INCOMPLETE)
+    click.echo(
+        f"audit OK: chain {genesis.chain_id} verified to height {report.verified_height} "
+        f"(roots confirmed to {report.roots_confirmed_height})"
+    )
+
+
+@audit.command("prove")
+@click.option("--node", "node_url", required=True, help="A node's API URL.")
+@click.option("--tx", "tx_hex", required=True, help="The transaction id (64 hex characters).")
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), required=True, help="The bundle file to write."
+)
+@_GENESIS_OPTION
+@click.option(
+    "--wait",
+    "wait_s",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the receipt root.",
+)
+def audit_prove(node_url: str, tx_hex: str, out: Path, genesis_file: Path, wait_s: float) -> None:
+    """Write a proof bundle of one transaction and its receipt that verifies with no node.
+
+    Exit 0 when written, 1 when the node cannot prove it (or what it served does not verify).
+    """
+    import os
+
+    from client_sdk.errors import VerificationError
+    from node.audit import prove_tx
+    from node.export import NodeReader, SourceError
+    from wire.errors import WireError
+    from wire.genesis import Genesis
+
+    try:
+        tx_id = bytes.fromhex(tx_hex)
+        if len(tx_id) != 32:
+            raise ValueError
+    except ValueError:
+        fail("--tx must be 64 hex characters", 2)
+    try:
+        genesis = Genesis.load(genesis_file)
+        with NodeReader(node_url) as reader:
+            data = prove_tx(reader, genesis, tx_id, wait_s=wait_s)
+        tmp = out.with_name(out.name + ".partial")
+        tmp.write_bytes(data)
+        os.replace(tmp, out)
+    except (WireError, SourceError, VerificationError, OSError) as exc:
+        fail(str(exc))
+    click.echo(f"wrote {out} ({len(data)} bytes): transaction {tx_hex} of chain {genesis.chain_id}")
+
+
+@audit.command("check-proof")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Pin the bundle to this genesis.",
+)
+@click.option(
+    "--genesis-hash", "genesis_hash", default=None, help="Pin the bundle to this genesis hash (hex)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the verified record as JSON.")
+def audit_check_proof(
+    bundle: Path, genesis_file: Path | None, genesis_hash: str | None, as_json: bool
+) -> None:
+    """Verify a proof bundle offline: exit 0 when it holds, 1 with the reason when it does not."""
+    import json
+
+    from client_sdk.errors import VerificationError
+    from client_sdk.proofs import check_bundle
+    from wire.errors import WireError
+    from wire.genesis import Genesis
+
+    try:
+        data = bundle.read_bytes()
+        pinned = Genesis.load(genesis_file) if genesis_file is not None else None
+        pinned_hash = bytes.fromhex(genesis_hash) if genesis_hash is not None else None
+        checked = check_bundle(data, genesis=pinned, genesis_hash=pinned_hash)
+    except OSError as exc:
+        fail(f"cannot read {bundle}: {exc.strerror}")
+    except ValueError:
+        fail("--genesis-hash must be hex", 2)
+    except (VerificationError, WireError) as exc:
+        fail(f"the bundle does NOT verify: {exc}")
+    v = checked.verified
+    receipt = v.receipt
+    assert receipt is not None
+    doc = {
+        "ok": True,
+        "chain_id": checked.genesis.chain_id,
+        "genesis_hash": checked.genesis.hash.hex(),
+        "genesis_pinned": pinned is not None or pinned_hash is not None,
+        "tx_id": v.tx_id.hex(),
+        "block_height": v.block_height,
+        "index": v.index,
+        "block_hash": v.header.hash.hex(),
+        "block_time_ms": v.header.timestamp_ms,
+        "tx_type": None if v.tx is None else v.tx.body.tx_type,
+        "org_id": None if v.tx is None else v.tx.body.org_id,
+        "status": receipt.status,
+        "rule_id": receipt.rule_id,
+        "reason_code": receipt.reason_code,
+        "alerts": [a.rule_id + " " + a.colour for a in receipt.alerts],
+        "signatures": len(v.certificate.signatures),
+    }
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(
+        f"bundle OK: transaction {doc['tx_id']} ({doc['tx_type']}, org {doc['org_id']}) is at index "
+        f"{v.index} of block {v.block_height} of chain {doc['chain_id']}, receipt {receipt.status}"
+        + (f" [{receipt.rule_id} {receipt.reason_code}]" if receipt.reason_code else "")
+    )
+    click.echo(f"genesis hash {doc['genesis_hash']}")
+    if not doc["genesis_pinned"]:
+        click.echo("the genesis was taken from the bundle: compare its hash with the network's published one")
+
+
+@cli.command("export")
+@click.option("--node", "node_url", required=True, help="A node's API URL.")
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), required=True, help="Archive to write (.gz compresses)."
+)
+@_GENESIS_OPTION
+@click.option("--force", is_flag=True, help="Overwrite an existing archive.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def export(node_url: str, out: Path, genesis_file: Path, force: bool, progress: bool) -> None:
+    """Export the node's chain (genesis, blocks, certificates, receipts) to an archive file."""
+    from node.export import NodeReader, SourceError, export_chain
+    from wire.errors import WireError
+    from wire.genesis import Genesis
+
+    if out.exists() and not force:
+        fail(f"{out} exists; pass --force to overwrite it")
+    try:
+        genesis = Genesis.load(genesis_file)
+        with NodeReader(node_url) as reader:
+            result = export_chain(reader, genesis, out, progress=progress)
+    except (WireError, SourceError, OSError) as exc:
+        fail(str(exc))
+    click.echo(
+        f"exported {result.blocks} blocks ({result.txs} transactions, {result.bytes} bytes) "
+        f"to {result.path} in {result.seconds:.1f} s"
+    )
 
 
 @cli.command()

@@ -32,6 +32,7 @@ class NodeConfig:
     person_key_secret_file: Path | None = None
     peer_addresses: dict[str, tuple[str, int]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    verify_on_start: str = "recent"  # [integrity]: full | recent | off (node/integrity.py)
 
     @classmethod
     def load(cls, path: Path) -> NodeConfig:
@@ -54,6 +55,7 @@ class NodeConfig:
             "privacy",
             "peers",
             "extra",
+            "integrity",
         }
         unknown = sorted(set(doc) - allowed)
         if unknown:
@@ -79,7 +81,19 @@ class NodeConfig:
             person_key_secret_file=(base / secret) if isinstance(secret, str) else None,
             peer_addresses=_peers(_table(doc, "peers", path, optional=True), path),
             extra=dict(_table(doc, "extra", path, optional=True)),
+            verify_on_start=_integrity(_table(doc, "integrity", path, optional=True), path),
         )
+
+
+def _integrity(table: dict[str, Any], path: Path) -> str:
+    """`[integrity] verify_on_start = "full" | "recent" | "off"` (default "recent")."""
+    unknown = sorted(set(table) - {"verify_on_start"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) integrity.{', integrity.'.join(unknown)}")
+    value = table.get("verify_on_start", "recent")
+    if value not in ("full", "recent", "off"):
+        raise ConfigError(f'{path}: integrity.verify_on_start must be "full", "recent" or "off"')
+    return str(value)
 
 
 def _peers(table: dict[str, Any], path: Path) -> dict[str, tuple[str, int]]:

@@ -2,8 +2,9 @@
 
 Rules:
 
-- Start-up order: open the store (fail fast on lock, corruption, another chain), write genesis
-  state if empty, recover the replica from the store, then open the network and the API.
+- Start-up order: open the store (fail fast on lock, corruption, another chain), check what it
+  holds (`node/integrity.py`, `[integrity] verify_on_start`), write genesis state if empty,
+  recover the replica from the store, then open the network and the API.
 - Transactions reach validators by gossip: a transaction admitted through this node's API is
   sent to every peer once; a transaction received by gossip is admitted but not re-gossiped.
 - Catch-up: a peer's `RequestTransfer` is answered from the store with at most
@@ -33,6 +34,7 @@ from node.driver import KIND_CONSENSUS, KIND_TXS, Driver
 from node.errors import ConfigError
 from node.executor import Executor
 from node.failpoints import FailPoints
+from node.integrity import verify_store
 from node.mempool import AdmissionError, Mempool, SignatureCache
 from node.metrics import NodeMetrics
 from node.storage import BlockStore, Meta
@@ -64,6 +66,11 @@ class Node:
         self.my_index = self.validators.index_of(self.key.public)
         self.metrics = NodeMetrics(config.node_id, self.spec.role)
         self.store = BlockStore.open(config.data_dir, self.genesis.hash)
+        try:
+            verify_store(self.store, self.genesis, config.verify_on_start)
+        except BaseException:
+            self.store.close()
+            raise
         self.executor = Executor(self.store, self.genesis)
         self.signatures = SignatureCache()
         self.mempool = Mempool(
@@ -364,7 +371,9 @@ class Node:
 
     def routers(self) -> list[APIRouter]:
         """Feature routers mounted on the API (each module owns its routes)."""
-        return []
+        from node import proofapi
+
+        return [proofapi.build_router(self)]
 
     # ------------------------------------------------------------------ running
     def _fatal(self, exc: BaseException) -> None:

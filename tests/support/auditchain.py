@@ -1,0 +1,191 @@
+"""A real, fully valid chain built in-process (no consensus, no network), for audit and proof tests.
+
+`build_chain` makes a network with `network init` (default topology: five validators, quorum 4),
+then for each height builds the block a primary would (header roots from h - exec_lag, the real
+workload of `node.workload`), signs a commit certificate with a quorum of the validators' own
+keys, and applies it through the node's `Executor` into a LevelDB store. The result is exactly
+what a node's data directory holds after committing those blocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+
+from node.api import ApiError, create_app
+from node.executor import Executor
+from node.netinit import init_network
+from node.proofapi import build_router
+from node.storage import BlockStore
+from node.workload import Workload
+from wire.certificate import make_certificate
+from wire.crypto import Domain, SigningKey, load_signing_key
+from wire.genesis import Genesis
+from wire.merkle import merkle_root
+from wire.types import Block, BlockHeader, CommitCertificate, Receipt, commit_vote_bytes
+
+# (height, the block a primary would build) -> the block to certify instead (Byzantine quorum tests)
+BlockHook = Callable[[int, Block], Block]
+
+
+@dataclass
+class BuiltChain:
+    net: Path
+    genesis: Genesis
+    data_dir: Path
+    keys: list[SigningKey]
+    blocks: list[tuple[Block, CommitCertificate]] = field(default_factory=list)
+    roots: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)
+
+    @property
+    def height(self) -> int:
+        return len(self.blocks)
+
+    def sign(
+        self, height: int, view: int, block_hash: bytes, signers: int | None = None
+    ) -> CommitCertificate:
+        """A certificate by the first `signers` validators (default: a quorum)."""
+        n = self.genesis.validators.quorum if signers is None else signers
+        payload = commit_vote_bytes(height, view, block_hash)
+        sigs = [
+            (i, k.sign(Domain.COMMIT, self.genesis.chain_id, payload)) for i, k in enumerate(self.keys[:n])
+        ]
+        return make_certificate(height, view, block_hash, sigs)
+
+
+def build_chain(
+    root: Path, *, blocks: int = 6, txs_per_block: int = 5, seed: int = 1, hook: BlockHook | None = None
+) -> BuiltChain:
+    result = init_network(None, root / "net")
+    genesis = result.genesis
+    keys = [
+        load_signing_key(root / "net" / "nodes" / n.node_id / "node.key") for n in genesis.validator_nodes
+    ]
+    chain = BuiltChain(net=root / "net", genesis=genesis, data_dir=root / "data", keys=keys)
+    work = Workload(genesis, chain.net, seed=seed)
+    now = int(time.time() * 1000)
+    lag = genesis.consensus.exec_lag
+    with BlockStore.open(chain.data_dir, genesis.hash) as store:
+        executor = Executor(store, genesis)
+        genesis_roots = store.roots(0)
+        assert genesis_roots is not None
+        chain.roots[0] = genesis_roots
+        prev_hash, ts = genesis.hash, max(now, genesis.genesis_time_ms + 1)
+        for h in range(1, blocks + 1):
+            txs = tuple(work.next_tx(now).encode() for _ in range(txs_per_block))
+            state_root, results_root = chain.roots[max(0, h - lag)]
+            ts += 10
+            header = BlockHeader(
+                chain_id=genesis.chain_id,
+                height=h,
+                view=0,
+                timestamp_ms=ts,
+                prev_block_hash=prev_hash,
+                tx_root=merkle_root(txs),
+                prev_state_root=state_root,
+                prev_results_root=results_root,
+                validators_hash=genesis.validators.hash,
+                proposer=0,
+            )
+            block = Block(header=header, txs=txs)
+            if hook is not None:
+                block = hook(h, block)
+            cert = chain.sign(h, 0, block.hash)
+            meta = executor.apply(block, cert)
+            chain.roots[h] = (meta.state_root, meta.results_root)
+            chain.blocks.append((block, cert))
+            prev_hash = block.hash
+    return chain
+
+
+def reheader(block: Block, **changes: Any) -> Block:
+    """The block with header fields replaced (tx_root follows the transactions unless given)."""
+    txs = changes.pop("txs", block.txs)
+    changes.setdefault("tx_root", merkle_root(txs))
+    return Block(header=dataclasses.replace(block.header, **changes), txs=txs)
+
+
+class StoreNode:
+    """The read side of a node over a store: what `create_app` and the proof routes need.
+
+    Use it as a context manager: FastAPI caches route functions for the life of the process, so
+    an app keeps its node alive; leaving the context drops the node's store (otherwise plyvel
+    frees the database during interpreter shutdown and prints "Error in sys.excepthook").
+    """
+
+    def __init__(self, store: BlockStore, genesis: Genesis) -> None:
+        self.store, self.genesis = store, genesis
+
+    def __enter__(self) -> StoreNode:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.store = None  # type: ignore[assignment]
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.genesis.chain_id,
+            "genesis_hash": self.genesis.hash.hex(),
+            "height": self.height(),
+        }
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        return True, {"height": self.height()}
+
+    def submit(self, raw: bytes) -> dict[str, Any]:
+        raise ApiError(503, "read_only", "this test node does not take transactions")
+
+    def tx_status(self, tx_id: bytes) -> dict[str, Any] | None:
+        return None
+
+    def block(self, height: int) -> tuple[bytes, bytes] | None:
+        b, c = self.store.block_bytes(height), self.store.certificate_bytes(height)
+        return None if b is None or c is None else (b, c)
+
+    def receipts(self, height: int) -> list[Receipt] | None:
+        return None if height > self.height() else self.store.receipts(height)
+
+    def height(self) -> int:
+        return self.store.height
+
+    def render_metrics(self) -> tuple[bytes, str]:
+        return b"", "text/plain"
+
+
+def node_app(node: StoreNode, *first: APIRouter) -> FastAPI:
+    """The node API over `node`; routers in `first` win over the real ones (to serve forgeries)."""
+    return create_app(node, routers=[*first, build_router(node)])
+
+
+@contextlib.contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free loopback port in a thread; yield its URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -1,0 +1,31 @@
+"""One real chain (built in-process, five validators) shared by the audit tests; tamper on copies."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from node.storage import BlockStore
+from tests.support.auditchain import BuiltChain, build_chain
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> BuiltChain:
+    return build_chain(tmp_path_factory.mktemp("chain"), blocks=8, txs_per_block=6)
+
+
+@pytest.fixture
+def store(chain: BuiltChain) -> Iterator[BlockStore]:
+    with BlockStore.open(chain.data_dir, chain.genesis.hash) as s:
+        yield s
+
+
+@pytest.fixture
+def data_copy(chain: BuiltChain, tmp_path: Path) -> Path:
+    """A private copy of the chain's data directory, to tamper with."""
+    dst = tmp_path / "data"
+    shutil.copytree(chain.data_dir, dst)
+    return dst
