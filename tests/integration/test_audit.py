@@ -71,7 +71,10 @@ def test_the_auditor_verifies_a_live_node(cluster: Cluster, tmp_path: Path) -> N
     doc = json.loads(report_file.read_text())
     assert doc["ok"] and doc["blocks"] == doc["verified_height"] >= cluster.height("v1") - 2
     assert doc["txs"] == doc["accepted"] + doc["rejected"] >= 400
-    assert doc["checks"]["state"]["passed"] > 0 and doc["checks"]["proofs"]["passed"] == doc["blocks"]
+    proofs = doc["checks"]["proofs"]
+    assert (
+        doc["checks"]["state"]["passed"] > 0 and proofs["passed"] > 0 and not proofs.get("failed")
+    )  # empty blocks have no proof
     assert "audit OK" in result.stdout
 
 
@@ -87,8 +90,13 @@ def test_export_and_audit_the_archive(cluster: Cluster, tmp_path: Path) -> None:
 
 
 def test_a_proof_bundle_checks_offline(cluster: Cluster, tmp_path: Path) -> None:
-    block = httpx.get(f"{cluster.url('v0')}/v1/blocks/2", timeout=10).json()
     from wire.types import SignedTransaction
+
+    block = next(
+        b
+        for h in range(1, cluster.height("v0") + 1)
+        if (b := httpx.get(f"{cluster.url('v0')}/v1/blocks/{h}", timeout=10).json())["txs"]
+    )
 
     tx_id = SignedTransaction.decode(bytes.fromhex(block["txs"][0])).tx_id.hex()
     bundle = tmp_path / "tx.bundle"
@@ -162,6 +170,23 @@ def pristine(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
     cluster.wait_healthy([VICTIM])
 
 
+def _with_txs(pristine: Path, near: int) -> int:
+    """The first height at or above `near` whose block carries transactions (empty blocks seal)."""
+    import plyvel
+
+    from node.storage import P_BLOCK, _h
+    from wire.types import Block
+
+    db = plyvel.DB(str(pristine))
+    try:
+        h = near
+        while not Block.decode(db.get(P_BLOCK + _h(h))).txs:
+            h += 1
+        return h
+    finally:
+        db.close()
+
+
 def _top(pristine: Path) -> int:
     import plyvel
 
@@ -175,13 +200,15 @@ def _top(pristine: Path) -> int:
 
 
 def test_a_tampered_block_is_caught_by_the_node_and_the_auditor(cluster: Cluster, pristine: Path) -> None:
-    h = _top(pristine) // 2
+    h = _with_txs(pristine, _top(pristine) // 2)
     _tamper_case(cluster, lambda d: tamper_block(d, h, decodable=True), h, pristine)
-    _tamper_case(cluster, lambda d: tamper_block(d, h + 1, decodable=False), h + 1, pristine)
+    # an undecodable block among the last watermark_window blocks stops the node even with the
+    # start-up check off (the replica is handed those blocks); an older one is served, for the auditor
+    _tamper_case(cluster, lambda d: tamper_block(d, 2, decodable=False), 2, pristine)
 
 
 def test_a_tampered_receipt_is_caught_by_the_node_and_the_auditor(cluster: Cluster, pristine: Path) -> None:
-    h = _top(pristine) // 2
+    h = _with_txs(pristine, _top(pristine) // 2)
     _tamper_case(cluster, lambda d: tamper_receipt(d, h, 0, decodable=True), h, pristine)
 
 
@@ -195,7 +222,7 @@ def test_a_tampered_state_entry_is_caught_by_the_node_and_the_auditor(
 def test_an_undecodable_receipt_is_caught_by_the_node_and_the_auditor(
     cluster: Cluster, pristine: Path
 ) -> None:
-    h = _top(pristine) // 3
+    h = _with_txs(pristine, _top(pristine) // 3)
     _tamper_case(cluster, lambda d: tamper_receipt(d, h, 0, decodable=False), h, pristine)
 
 
