@@ -76,7 +76,7 @@ def healthy(url: str, timeout_s: float = 1.0) -> bool:
         return False
 
 
-def start_node(proc: NodeProcess, env: dict[str, str] | None = None) -> int:
+def start_node(proc: NodeProcess, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     proc.pid_file.parent.mkdir(parents=True, exist_ok=True)
     proc.log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(proc.log_file, "ab") as log:
@@ -89,7 +89,7 @@ def start_node(proc: NodeProcess, env: dict[str, str] | None = None) -> int:
             env={**os.environ, **(env or {})},
         )
     proc.pid_file.write_text(f"{child.pid}\n")
-    return child.pid
+    return child
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:
@@ -106,7 +106,7 @@ def up(directory: Path, *, timeout_s: float = 90.0, echo: bool = True) -> list[N
         if echo:
             print(f"initialised {directory} (genesis {result.genesis.hash.hex()[:16]}…)")
     procs = _nodes(directory)
-    started: dict[str, int] = {}
+    started: dict[str, subprocess.Popen[bytes]] = {}
     for proc in procs:
         if running_pid(proc) is None:
             started[proc.spec.node_id] = start_node(proc)
