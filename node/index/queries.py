@@ -218,3 +218,20 @@ def list_users(
         height = _height(s)
         rows = [user_dict(r) for r in s.exec(query).all()]
     return Page(rows[:limit], height, len(rows) > limit)
+
+
+def children(
+    db: IndexDb, family: str, parent_id: str, child: str, after: str | None, limit: int
+) -> tuple[dict[str, Any] | None, Page]:
+    """A head record and one page of its sub-collection (versions, steps, ...) from one snapshot."""
+    head = select(RecordRow).where(col(RecordRow.family) == family, col(RecordRow.rid) == parent_id)
+    conds = [col(RecordRow.family) == child, col(RecordRow.parent_id) == parent_id]
+    if after is not None:
+        conds.append(col(RecordRow.rid) > after)
+    query = select(RecordRow).where(and_(*conds)).order_by(col(RecordRow.rid)).limit(limit + 1)
+    with db.read() as s:
+        height = _height(s)
+        parent = s.exec(head).first()
+        parent_row = None if parent is None else record_dict(parent)
+        rows = [record_dict(r) for r in s.exec(query).all()] if parent is not None else []
+    return parent_row, Page(rows[:limit], height, len(rows) > limit)

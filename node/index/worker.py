@@ -32,8 +32,11 @@ IDLE_WAKE_S = 1.0
 
 
 class Indexer:
-    def __init__(self, store: BlockStore, db: IndexDb, genesis_hash: bytes) -> None:
-        self.store, self.db, self.genesis_hash = store, db, genesis_hash
+    def __init__(self, store: BlockStore, db: IndexDb | str, genesis_hash: bytes) -> None:
+        """`db` is an open index, or a URL the worker opens (and re-opens after failures) itself."""
+        self.store, self.genesis_hash = store, genesis_hash
+        self.db: IndexDb | None = db if isinstance(db, IndexDb) else None
+        self.url = db.url if isinstance(db, IndexDb) else db
         self.error: str | None = None
         self.rebuilds = 0
         self._wake: queue.SimpleQueue[int | None] = queue.SimpleQueue()
@@ -42,7 +45,7 @@ class Indexer:
 
     @property
     def height(self) -> int:
-        return self.db.height
+        return -1 if self.db is None else self.db.height
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -63,7 +66,8 @@ class Indexer:
             self._thread.join(timeout_s)
             if self._thread.is_alive():
                 log.error("the indexer did not stop within %.0f s", timeout_s)
-        self.db.close()
+        if self.db is not None:
+            self.db.close()
 
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
@@ -90,10 +94,13 @@ class Indexer:
 
     def catch_up(self) -> int:
         """Bring the index to the store's current height; return that height."""
+        if self.db is None:
+            self.db = IndexDb(self.url)
+        db = self.db
         with self.store.snapshot() as snap:
             top = snap.height
-            current = self.db.height
-            if current < 0 or current > top or not self.db.bound_to(self.genesis_hash):
+            current = db.height
+            if current < 0 or current > top or not db.bound_to(self.genesis_hash):
                 return self._rebuild(snap, top)
             if top == current:
                 return top
@@ -104,7 +111,7 @@ class Indexer:
                     return self._rebuild(snap, top)
                 keys.update(written)
             started = time.monotonic()
-            n = self.db.apply(snap, sorted(keys), top, self.genesis_hash)
+            n = db.apply(snap, sorted(keys), top, self.genesis_hash)
             log.debug(
                 "indexed %d key(s) of heights %d..%d in %.3f s",
                 n,
@@ -115,6 +122,7 @@ class Indexer:
             return top
 
     def _rebuild(self, snap: BlockStore, top: int) -> int:
+        assert self.db is not None
         started = time.monotonic()
         rows = self.db.rebuild(snap, top, self.genesis_hash, stop=self._stop.is_set)
         self.rebuilds += 1
