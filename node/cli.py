@@ -234,6 +234,52 @@ def dev_load(directory: Path, txs: int, rate: float | None, seed: int, timeout_s
 
 
 @cli.group()
+def index() -> None:
+    """The read index (SQLite or PostgreSQL) the read API queries."""
+
+
+@index.command("rebuild")
+@click.option("--config", type=click.Path(path_type=Path), required=True, help="The node's node.toml.")
+@click.option(
+    "--url", default=None, help="Index database URL (default: [index] url of node.toml, or SQLite)."
+)
+def index_rebuild(config: Path, url: str | None) -> None:
+    """Rebuild the index from the node's block store (the node must be stopped)."""
+    import time
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from node.config import NodeConfig
+    from node.errors import NodeError, StorageLockedError
+    from node.index import IndexDb, IndexUnavailableError, default_url, redact
+    from node.storage import BlockStore
+    from wire.errors import WireError
+    from wire.genesis import Genesis
+
+    try:
+        cfg = NodeConfig.load(config)
+        genesis = Genesis.load(cfg.genesis_file)
+        target = url or cfg.index_url or default_url(cfg.data_dir)
+        started = time.monotonic()
+        with BlockStore.open(cfg.data_dir, genesis.hash, create=False) as store, store.snapshot() as snap:
+            db = IndexDb(target)
+            try:
+                rows = db.rebuild(snap, snap.height, genesis.hash)
+            finally:
+                db.close()
+            height = snap.height
+    except StorageLockedError:
+        fail(f"node {cfg.node_id} is running (its data directory is locked); stop it, then rebuild")
+    except (IndexUnavailableError, SQLAlchemyError) as exc:
+        fail(f"index database: {exc}")
+    except (NodeError, WireError) as exc:
+        fail(str(exc))
+    click.echo(
+        f"index {redact(target)} rebuilt at height {height}: {rows} rows in {time.monotonic() - started:.1f}s"
+    )
+
+
+@cli.group()
 def tx() -> None:
     """Build, sign and submit transactions."""
 

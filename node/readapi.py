@@ -624,6 +624,7 @@ def build_router(node: "Node") -> APIRouter:
         if not (caller.reads_blocks or caller.sees(org_id)):
             raise ApiError(404, "unknown_tx", "no such transaction on this node (pending or committed)")
         out["org_id"] = org_id
+        out["tx_bytes"] = None
         if caller.contents and raw is not None:
             out["tx_bytes"] = raw.hex()
             api.emit(request, caller, "tx", [tx_id], int(found["height"]))
