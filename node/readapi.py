@@ -68,7 +68,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("orgledger.readapi")
 
 MIN_HEIGHT_WAIT_S = 2.0
-MIN_HEIGHT_AHEAD_MAX = 1_000_000
+MIN_HEIGHT_AHEAD_MAX = 200  # further ahead cannot be reached within the wait: 409 at once
 LIMIT_DEFAULT, LIMIT_MAX = 50, 500
 AUTH_BODY_MAX = 4096
 ID_MAX = 512
