@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -451,3 +452,48 @@ def test_index_rebuild_equals_the_live_index_and_refuses_a_running_node(world: W
     rebuilt.close()
     w.cluster.start("v0")
     w.cluster.wait_healthy(["v0"])
+
+
+# ------------------------------------------------------------- rate limits and PostgreSQL
+def _single_node(root: Path, extra_toml: str) -> Cluster:
+    c = Cluster(root, validators=1, observers=0, proxies=False)
+    cfg = c.config("v0")
+    cfg.write_text(cfg.read_text() + "\n" + extra_toml)
+    c.start_all()
+    return c
+
+
+def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path: Path) -> None:
+    c = _single_node(tmp_path, "[extra]\napi_rate_per_s = 2\napi_burst = 4\n")
+    try:
+        with httpx.Client(base_url=c.url("v0"), timeout=10, auth=LedgerAuth(c.signer)) as http:
+            codes = [http.get("/v1/auth/whoami").status_code for _ in range(8)]
+            assert codes[:4] == [200] * 4 and 429 in codes[4:], codes
+            limited = http.get("/v1/auth/whoami")
+            assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
+            assert int(limited.headers["Retry-After"]) >= 1
+            time.sleep(1.1)
+            assert http.get("/v1/auth/whoami").status_code == 200  # refilled
+        other = RequestSigner(SigningKey(_key_seed(c, "cn.p1")), c.genesis.chain_id)
+        with httpx.Client(base_url=c.url("v0"), timeout=10, auth=LedgerAuth(other)) as http:
+            assert http.get("/v1/auth/whoami").status_code == 200  # another key is not limited
+    finally:
+        c.close()
+
+
+def test_a_node_with_a_postgresql_index_serves_lists(tmp_path: Path, pg_server: Any) -> None:
+    url = pg_server.create_database()
+    c = _single_node(tmp_path, f'[index]\nurl = "{url}"\n')
+    try:
+        ops = c.load_in_background(30, rate=200).result()
+        assert c.check(ops).committed == 30
+        height = c.height("v0")
+        with httpx.Client(base_url=c.url("v0"), timeout=10, auth=LedgerAuth(c.signer)) as http:
+            archives = http.get("/v1/archives", params={"limit": 500, "min_height": height}).json()
+            meetings = http.get("/v1/meetings", params={"limit": 500, "min_height": height}).json()
+        assert archives["height"] >= height and len(archives["items"]) + len(meetings["items"]) > 0
+        db = IndexDb(url)
+        assert db.height >= height and db.engine.dialect.name == "postgresql"
+        db.close()
+    finally:
+        c.close()
