@@ -234,6 +234,54 @@ def dev_load(directory: Path, txs: int, rate: float | None, seed: int, timeout_s
 
 
 @cli.group()
+def api() -> None:
+    """Call a node's read API with a signed request."""
+
+
+@api.command("get")
+@click.argument("path")
+@click.option("--node", "node_url", required=True, help="A node's API URL, e.g. http://127.0.0.1:28001.")
+@click.option(
+    "--key", "key_file", type=click.Path(path_type=Path), required=True, help="Your ed25519 key file."
+)
+@click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="genesis.json for the chain id (default: .devnet/genesis.json).",
+)
+def api_get(path: str, node_url: str, key_file: Path, genesis_file: Path | None) -> None:
+    """GET PATH (e.g. /v1/alerts?colour=RED) signed with KEY and print the JSON answer.
+
+    Exit 0 on 2xx, 1 otherwise (the error is printed)."""
+    import json
+
+    import httpx
+
+    from client_sdk.auth import LedgerAuth, RequestSigner
+    from wire.crypto import load_signing_key
+    from wire.errors import WireError
+    from wire.genesis import Genesis
+
+    try:
+        genesis = Genesis.load(genesis_file or Path(".devnet") / "genesis.json")
+        signer = RequestSigner(load_signing_key(key_file), genesis.chain_id)
+    except WireError as exc:
+        fail(str(exc))
+    try:
+        with httpx.Client(base_url=node_url.rstrip("/"), timeout=10, auth=LedgerAuth(signer)) as http:
+            resp = http.get(path if path.startswith("/") else "/" + path)
+    except httpx.HTTPError as exc:
+        fail(f"{node_url}: {exc}")
+    try:
+        click.echo(json.dumps(resp.json(), indent=2, ensure_ascii=False))
+    except ValueError:
+        click.echo(resp.text)
+    sys.exit(0 if resp.status_code < 300 else 1)
+
+
+@cli.group()
 def index() -> None:
     """The read index (SQLite or PostgreSQL) the read API queries."""
 
