@@ -307,7 +307,7 @@ def index_rebuild(config: Path, url: str | None) -> None:
     try:
         cfg = NodeConfig.load(config)
         genesis = Genesis.load(cfg.genesis_file)
-        target = url or cfg.index_url or default_url(cfg.data_dir)
+        target = url or cfg.index_url or default_url(cfg.data_dir, cfg.node_id)
         started = time.monotonic()
         with BlockStore.open(cfg.data_dir, genesis.hash, create=False) as store, store.snapshot() as snap:
             db = IndexDb(target)

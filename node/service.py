@@ -114,7 +114,7 @@ class Node:
         self.commit_listeners: list[Callable[[Block, CommitCertificate, Meta, list[Receipt]], None]] = []
         # the read index follows the store on its own thread; the listener only enqueues the height
         self.indexer = Indexer(
-            self.store, config.index_url or default_url(config.data_dir), self.genesis.hash
+            self.store, config.index_url or default_url(config.data_dir, config.node_id), self.genesis.hash
         )
         self.commit_listeners.append(self.indexer.on_commit)
         # told of every read of ledger contents through the read API (node.readapi.ReadEvent)

@@ -2,7 +2,7 @@
 
 Rules:
 
-- `index_url(config)` is `[index] url` from node.toml, or SQLite at `<data_dir>/../index.sqlite`.
+- The index URL is `[index] url` from node.toml, or SQLite at `<data_dir>/../index-<node_id>.sqlite`.
   `postgresql://` URLs use psycopg 3 (`postgresql+psycopg://`).
 - SQLite runs in WAL mode with real transactions (SQLAlchemy's pysqlite recipe), PostgreSQL
   reads run REPEATABLE READ: one query's rows and the height it reports come from one snapshot.
@@ -45,8 +45,9 @@ class IndexUnavailableError(Exception):
     """The index database cannot be opened or used (bad URL, server down, ...)."""
 
 
-def default_url(data_dir: Path) -> str:
-    return f"sqlite:///{(Path(data_dir).resolve().parent / 'index.sqlite')}"
+def default_url(data_dir: Path, node_id: str) -> str:
+    """SQLite beside the data directory, named for the node (several nodes may share a parent)."""
+    return f"sqlite:///{(Path(data_dir).resolve().parent / f'index-{node_id}.sqlite')}"
 
 
 def normalise_url(url: str) -> str:

@@ -441,7 +441,7 @@ def test_index_rebuild_equals_the_live_index_and_refuses_a_running_node(world: W
     height = w.cluster.height("v0")
     assert w.get("root", "/v1/archives", min_height=height).status_code == 200  # the index caught up
     assert w.cluster.stop("v0") == 0
-    live = IndexDb(f"sqlite:///{cfg.parent / 'index.sqlite'}")
+    live = IndexDb(f"sqlite:///{cfg.parent / 'index-v0.sqlite'}")
     other = cfg.parent / "rebuilt.sqlite"
     done = subprocess.run([*cmd, "--url", f"sqlite:///{other}"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
