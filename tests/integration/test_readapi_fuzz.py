@@ -78,7 +78,8 @@ def test_fuzz_no_5xx(fuzz_node: tuple[str, str]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_fuzz_no_5xx_long(fuzz_node: tuple[str, str]) -> None:
     url, token = fuzz_node
-    fuzz(url, token, 300)
-    fuzz(url, None, 50)
+    fuzz(url, token, 200)
+    fuzz(url, None, 40)
