@@ -25,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from node.readmodels import SUBMIT_BODY, ErrorOut, HealthOut, StatusOut, SubmitOut
 from wire.types import BlockHeader, CommitCertificate, Receipt
 
 MAX_BODY_BYTES = 96 * 1024
@@ -147,21 +148,31 @@ def create_app(
             {"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code
         )
 
-    @app.get("/healthz")
+    errors: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorOut} for code in (400, 401, 413, 415, 429, 503)
+    }
+
+    @app.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut}})
     async def healthz() -> JSONResponse:
         ok, detail = service.health()
         return JSONResponse({"ok": ok, **detail}, status_code=200 if ok else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
     async def metrics() -> Response:
         body, content_type = service.render_metrics()
         return Response(content=body, media_type=content_type)
 
-    @app.get("/v1/status")
-    async def status() -> dict[str, Any]:
-        return service.status()
+    @app.get("/v1/status", response_model=StatusOut)
+    async def status() -> JSONResponse:
+        return JSONResponse(service.status())
 
-    @app.post("/v1/tx", status_code=202)
+    @app.post(
+        "/v1/tx",
+        status_code=202,
+        response_model=SubmitOut,
+        responses={200: {"model": SubmitOut}, **errors},
+        openapi_extra=SUBMIT_BODY,
+    )
     async def submit(request: Request) -> JSONResponse:
         raw = await _read_body(request)
         result = service.submit(raw)

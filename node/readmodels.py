@@ -166,3 +166,56 @@ class ReceiptsOut(BaseModel):
     height: int
     block_height: int
     receipts: list[dict[str, Any]]
+
+
+class HealthOut(BaseModel):
+    ok: bool
+    height: int
+    peers: int
+
+
+class MempoolOut(BaseModel):
+    txs: int
+    bytes: int
+
+
+class StatusOut(BaseModel):
+    node_id: str
+    org_id: str
+    role: str
+    chain_id: str
+    genesis_hash: str
+    height: int
+    last_block_hash: str
+    state_root: str
+    view: int
+    validator_index: int | None
+    peers: list[str]
+    mempool: MempoolOut
+    uptime_s: float
+
+
+class SubmitOut(BaseModel):
+    tx_id: str
+    status: str = Field(description="pending, or committed/rejected when it is already in the ledger")
+    height: int
+    block_height: int | None = None
+    index: int | None = None
+    receipt: dict[str, Any] | None = None
+
+
+SUBMIT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["tx"],
+                    "properties": {"tx": {"type": "string", "description": "hex of the signed transaction"}},
+                }
+            },
+        },
+    }
+}
