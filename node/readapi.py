@@ -35,32 +35,28 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 
 from contracts.state import seg
-from node.api import ApiError, certificate_json, header_json, receipt_json
+from node.api import ApiError
 from node.apiauth import Authenticator, AuthSettings, Caller
 from node.errors import StorageError
 from node.index.db import IndexDb, IndexUnavailableError
 from node.index.project import decode_value, project
 from node.index.queries import Page, RecordFilter, children, history, list_orgs, list_records, list_users
+from node.readchain import add_chain_routes
 from node.readmodels import (
-    BlockOut,
     CallerOut,
     ErrorOut,
-    HeaderOut,
     HistoryOut,
     OrgOne,
     OrgPage,
-    ReceiptsOut,
     RecordOne,
     RecordPage,
     TokenIn,
     TokenOut,
-    TxOut,
     UserOne,
     UserPage,
+    org_out,
+    user_out,
 )
-from wire.errors import DecodeError
-from wire.merkle import inclusion_proof, leaf_hash
-from wire.types import Block, CommitCertificate, SignedTransaction
 
 if TYPE_CHECKING:
     from node.service import Node
@@ -518,7 +514,7 @@ def build_router(node: "Node") -> APIRouter:
         page = await api.query(
             lambda: list_orgs(db, scope=caller.scope, root=start, subtree=subtree, after=after, limit=limit)
         )
-        items = [_org_out(r) for r in page.rows]
+        items = [org_out(r) for r in page.rows]
         nxt = encode_cursor("org", page.rows[-1]["org_id"]) if page.more and page.rows else None
         return JSONResponse({"height": page.height, "items": items, "next_cursor": nxt})
 
@@ -535,7 +531,7 @@ def build_router(node: "Node") -> APIRouter:
         p = None if raw is None else project(f"org/{org_id}", raw, height)
         if p is None:
             raise _not_found("organisation")
-        return JSONResponse({"height": height, "item": _org_out(p.row)})
+        return JSONResponse({"height": height, "item": org_out(p.row)})
 
     @router.get("/v1/users", response_model=UserPage, tags=["orgs and users"])
     async def users(
@@ -565,7 +561,7 @@ def build_router(node: "Node") -> APIRouter:
                 limit=limit,
             )
         )
-        items = [_user_out(r) for r in page.rows]
+        items = [user_out(r) for r in page.rows]
         nxt = encode_cursor("user", page.rows[-1]["pubkey"]) if page.more and page.rows else None
         return JSONResponse({"height": page.height, "items": items, "next_cursor": nxt})
 
@@ -581,147 +577,8 @@ def build_router(node: "Node") -> APIRouter:
         p = None if raw is None else project(f"user/{pubkey}", raw, height)
         if p is None or not caller.sees(p.row["org_id"]):
             raise _not_found("user")
-        return JSONResponse({"height": height, "item": _user_out(p.row)})
+        return JSONResponse({"height": height, "item": user_out(p.row)})
 
-    # ------------------------------------------------------------------ transactions and blocks
-    @router.get("/v1/tx/{tx_id}", response_model=TxOut, tags=["chain"])
-    async def tx(
-        request: Request,
-        caller: Auth,
-        tx_id: Annotated[str, Path(max_length=64)],
-        min_height: MinHeight = None,
-    ) -> JSONResponse:
-        """A transaction's status and receipt, with its inclusion path in the block's tx_root.
-        Visible when its org is in your subtree (or to whole-block readers)."""
-        tid = _hex32(tx_id, "tx id")
-        await api.wait_store(min_height)
-        found = node.tx_status(tid)
-        if found is None:
-            raise ApiError(404, "unknown_tx", "no such transaction on this node (pending or committed)")
-        out: dict[str, Any] = dict(found)
-        raw: bytes | None = None
-        if found["status"] == "pending":
-            pending = node.mempool.get(tid)
-            raw = pending.raw if pending is not None else None
-        else:
-            blk = node.store.block(int(found["block_height"]))
-            index = int(found["index"])
-            if blk is not None and index < len(blk.txs):
-                raw = blk.txs[index]
-                hashes = [leaf_hash(t) for t in blk.txs]
-                out.update(
-                    tx_leaf_hash=hashes[index].hex(),
-                    tx_proof=[h.hex() for h in inclusion_proof(hashes, index)],
-                    tx_count=len(hashes),
-                )
-        org_id: str | None = None
-        if raw is not None:
-            try:
-                body = SignedTransaction.decode(raw).body
-                org_id, out["tx_type"] = body.org_id, body.tx_type
-            except DecodeError:
-                org_id = None
-        if not (caller.reads_blocks or caller.sees(org_id)):
-            raise ApiError(404, "unknown_tx", "no such transaction on this node (pending or committed)")
-        out["org_id"] = org_id
-        out["tx_bytes"] = None
-        if caller.contents and raw is not None:
-            out["tx_bytes"] = raw.hex()
-            api.emit(request, caller, "tx", [tx_id], int(found["height"]))
-        return JSONResponse(out)
-
-    def block_or_404(height: int) -> tuple[bytes, bytes]:
-        found = node.block(height)
-        if found is None:
-            raise ApiError(
-                404, "unknown_block", f"no block at height {height} yet (height is {node.height()})"
-            )
-        return found
-
-    HeightP = Annotated[int, Path(ge=1, le=2**62, description="block height (from 1)")]
-
-    @router.get("/v1/blocks/{height}/header", response_model=HeaderOut, tags=["chain"])
-    async def block_header(caller: Auth, height: HeightP) -> JSONResponse:
-        """A block's header and commit certificate (any authenticated caller): with `tx_proof` from
-        /v1/tx/{id} a client verifies its transaction without reading other orgs' transactions."""
-        block_bytes, cert_bytes = block_or_404(height)
-        blk, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
-        return JSONResponse(
-            {
-                "height": node.height(),
-                "block_height": height,
-                "block_hash": blk.hash.hex(),
-                "header": header_json(blk.header),
-                "header_bytes": blk.header.encode().hex(),
-                "certificate": certificate_json(cert),
-                "certificate_bytes": cert_bytes.hex(),
-            }
-        )
-
-    def require_blocks(caller: Caller) -> None:
-        if not caller.reads_blocks:
-            raise ApiError(
-                403,
-                "forbidden",
-                "whole blocks are for root-org admins and auditors and node keys; use /header",
-            )
-
-    @router.get("/v1/blocks/{height}", response_model=BlockOut, tags=["chain"])
-    async def block(request: Request, caller: Auth, height: HeightP) -> JSONResponse:
-        """A whole block with its commit certificate and the exact stored bytes to verify."""
-        require_blocks(caller)
-        block_bytes, cert_bytes = block_or_404(height)
-        blk, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
-        api.emit(request, caller, "block", [str(height)], node.height())
-        return JSONResponse(
-            {
-                "height": node.height(),
-                "block_height": height,
-                "block_hash": blk.hash.hex(),
-                "header": header_json(blk.header),
-                "txs": [t.hex() for t in blk.txs],
-                "certificate": certificate_json(cert),
-                "block_bytes": block_bytes.hex(),
-                "certificate_bytes": cert_bytes.hex(),
-            }
-        )
-
-    @router.get("/v1/blocks/{height}/receipts", response_model=ReceiptsOut, tags=["chain"])
-    async def block_receipts(caller: Auth, height: HeightP) -> JSONResponse:
-        """The block's receipts in transaction order."""
-        require_blocks(caller)
-        receipts = node.receipts(height)
-        if receipts is None:
-            raise ApiError(
-                404, "unknown_block", f"no block at height {height} yet (height is {node.height()})"
-            )
-        return JSONResponse(
-            {"height": node.height(), "block_height": height, "receipts": [receipt_json(r) for r in receipts]}
-        )
+    add_chain_routes(router, api, Auth, MinHeight)
 
     return router
-
-
-def _org_out(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "org_id": row["org_id"],
-        "parent": row["parent"],
-        "level": row["level"],
-        "name": row["name"],
-        "depth": row["depth"],
-        "value_hash": row["value_hash"],
-        "record": json.loads(row["body"]),
-    }
-
-
-def _user_out(row: dict[str, Any]) -> dict[str, Any]:
-    roles = row["roles"] if isinstance(row["roles"], list) else str(row["roles"]).split()
-    return {
-        "pubkey": row["pubkey"],
-        "user_id": row["user_id"],
-        "org_id": row["org_id"],
-        "status": row["status"],
-        "roles": roles,
-        "value_hash": row["value_hash"],
-        "record": json.loads(row["body"]),
-    }
