@@ -396,6 +396,29 @@ def test_authentication_failures_are_401_with_a_reason(world: World) -> None:
         assert c.get("/v1/archives").json()["error"]["code"] == "bad_token"
 
 
+def test_the_cli_signs_a_get(world: World) -> None:
+    c = world.cluster
+    key, genesis = c.net / "keys" / "admins" / f"{B1}.key", c.net / "genesis.json"
+    argv = [
+        "api",
+        "get",
+        "/v1/auth/whoami",
+        "--node",
+        world.url,
+        "--key",
+        str(key),
+        "--genesis",
+        str(genesis),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "node.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and '"org_id": "cn.p1.c1.x1.b1"' in done.stdout, done.stdout + done.stderr
+
+
 def test_min_height_waits_briefly_then_409(world: World) -> None:
     w = world
     height = w.cluster.height("v0")

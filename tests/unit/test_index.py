@@ -5,6 +5,7 @@ its binaries are on the machine)."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,15 @@ def test_projection_ignores_what_the_index_does_not_keep() -> None:
     t = classify("doc/a%2Fb/v/00000002")
     assert t is not None and (t.family, t.rid, t.parent_id) == ("material_version", "a/b/v/00000002", "a/b")
     assert project("archive/ab", b"\xc1", 1) is None  # not a record: skipped, never an error
+
+
+def test_an_unreachable_database_is_retried_not_fatal(ledger: Ledger, tmp_path: Path) -> None:
+    store = _store_from(ledger, tmp_path / "db", upto=3)
+    indexer = Indexer(store, "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", ledger.genesis.hash)
+    indexer.start()
+    deadline = time.monotonic() + 20
+    while indexer.error is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert indexer.error is not None and indexer.height == -1
+    indexer.stop(timeout_s=20)
+    store.close()
