@@ -204,11 +204,12 @@ class IndexDb:
                     {"state_key": p.row["state_key"], "person_key": pk, "family": p.row["family"]}
                     for pk in p.persons
                 )
+        conn = s.connection()  # Core executemany: one statement for all rows of a table
         for name, model in (("org", OrgRow), ("user", UserRow), ("record", RecordRow)):
             if by_table[name]:
-                s.execute(insert(model), by_table[name])
+                conn.execute(insert(_table(model)), by_table[name])
         if links:
-            s.execute(insert(PersonLink), links)
+            conn.execute(insert(_table(PersonLink)), links)
 
     @staticmethod
     def _set_meta(s: Session, height: int, genesis_hash: bytes) -> None:

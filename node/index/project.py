@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgpack
+
 from contracts.state import unseg
-from wire import codec
 from wire.crypto import sha256
-from wire.errors import WireError
 
 FAMILIES = {
     "archive": "archive",
@@ -93,27 +93,27 @@ def classify(key: str) -> Target | None:
     return None
 
 
-def jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
+def _hex_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def decode_value(raw: bytes) -> dict[str, Any] | None:
-    """A stored record as JSON-ready dict (None when it is not a record)."""
+    """A stored record as a dict (None when it is not a record).
+
+    The bytes come from this node's own store (checksummed, canonical when written), so they are
+    unpacked without the wire codec's canonical re-encoding check, which would double the cost of
+    indexing. Bytes values stay bytes; `body_json` renders them as hex."""
     try:
-        value = codec.decode(raw)
-    except WireError:
+        value = msgpack.unpackb(raw, raw=False, strict_map_key=False)
+    except (ValueError, TypeError, msgpack.UnpackException, RecursionError):
         return None
-    return jsonable(value) if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else None
 
 
 def body_json(record: dict[str, Any]) -> str:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_hex_default)
 
 
 def _s(value: Any, limit: int = 64) -> str | None:
