@@ -128,7 +128,13 @@ def create_app(
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         return JSONResponse(
-            {"error": {"code": "bad_request", "message": f"{where}: {first.get('msg', 'invalid request')}"}},
+            {
+                "error": {
+                    "code": "bad_request",
+                    "message": f"{where}: {first.get('msg', 'invalid request')}",
+                },
+                "height": service.height(),
+            },
             status_code=400,
         )
 
@@ -145,7 +151,8 @@ def create_app(
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
-            {"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code
+            {"error": {"code": code, "message": str(exc.detail)}, "height": service.height()},
+            status_code=exc.status_code,
         )
 
     errors: dict[int | str, dict[str, Any]] = {
