@@ -9,6 +9,9 @@ Rules:
   again safely, it is applied at most once).
 - Retries: connection failures and 503 answers are retried with back-off within the deadline;
   resubmitting the same bytes is idempotent on the node.
+- Reads are authenticated: with `key=` every request is signed (`client_sdk.auth`). A caller who
+  may not read whole blocks (anyone but root-org admins and auditors) verifies its transaction
+  with the block's header and certificate and the transaction's inclusion path instead.
 """
 
 from __future__ import annotations
@@ -20,11 +23,20 @@ from typing import Any
 
 import httpx
 
-from client_sdk.errors import ApiError, CommitTimeoutError, LedgerError, TransportError, TxRejectedError
-from client_sdk.verify import tx_index_in_block, verify_block
+from client_sdk.auth import LedgerAuth, RequestSigner
+from client_sdk.errors import (
+    ApiError,
+    CommitTimeoutError,
+    LedgerError,
+    TransportError,
+    TxRejectedError,
+    VerificationError,
+)
+from client_sdk.verify import tx_index_in_block, verify_block, verify_header
 from wire.crypto import Signer, SigningKey
 from wire.genesis import Genesis
-from wire.types import Block, CommitCertificate, SignedTransaction, TxBody
+from wire.merkle import leaf_hash, verify_inclusion
+from wire.types import Block, BlockHeader, CommitCertificate, SignedTransaction, TxBody
 
 
 def build_tx(
@@ -59,15 +71,27 @@ class Committed:
     height: int
     index: int
     receipt: dict[str, Any]
-    block: Block
+    block: Block | None  # None when the caller may not read whole blocks (verified by header + path)
     certificate: CommitCertificate
 
 
 class LedgerClient:
-    def __init__(self, url: str, genesis: Genesis, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        genesis: Genesis,
+        *,
+        key: SigningKey | Signer | None = None,
+        auth: httpx.Auth | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        """`key` signs every request (a registered user key or a node key); `auth` overrides it
+        (e.g. `client_sdk.auth.BearerAuth(token)`)."""
         self.url = url.rstrip("/")
         self.genesis = genesis
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_s)
+        if auth is None and key is not None:
+            auth = LedgerAuth(RequestSigner(key, genesis.chain_id))
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, auth=auth)
 
     def close(self) -> None:
         self._http.close()
@@ -105,6 +129,18 @@ class LedgerClient:
             if exc.status == 404:
                 return None
             raise
+
+    def header(self, height: int) -> tuple[BlockHeader, CommitCertificate]:
+        """A block's header and certificate, verified (readable by every authenticated caller)."""
+        doc = self._request("GET", f"/v1/blocks/{height}/header")
+        g = self.genesis
+        return verify_header(
+            bytes.fromhex(doc["header_bytes"]),
+            bytes.fromhex(doc["certificate_bytes"]),
+            g.validators,
+            g.chain_id,
+            height,
+        )
 
     def block(self, height: int) -> tuple[Block, CommitCertificate]:
         doc = self._request("GET", f"/v1/blocks/{height}")
@@ -152,8 +188,16 @@ class LedgerClient:
                 found = None
             if found is not None and found.get("status") in ("committed", "rejected"):
                 height = int(found["block_height"])
-                block, cert = self.block(height)
-                index = tx_index_in_block(block, tx_id)
+                block: Block | None
+                try:
+                    block, cert = self.block(height)
+                    index = tx_index_in_block(block, tx_id)
+                except ApiError as exc:
+                    if exc.status != 403:
+                        raise
+                    block = None
+                    header, cert = self.header(height)
+                    index = self._verify_path(found, header, tx_id)
                 receipt = found["receipt"]
                 if receipt.get("tx_id") != tx_id.hex():
                     raise LedgerError("the node answered with a receipt for another transaction")
@@ -165,3 +209,18 @@ class LedgerClient:
             if time.monotonic() > deadline:
                 raise CommitTimeoutError(f"transaction {tx_id.hex()[:16]}… not committed in time")
             time.sleep(poll_s)
+
+    @staticmethod
+    def _verify_path(found: dict[str, Any], header: BlockHeader, tx_id: bytes) -> int:
+        """Check the transaction is leaf `index` of the verified header's tx_root; return index."""
+        try:
+            raw = bytes.fromhex(found["tx_bytes"])
+            index, count = int(found["index"]), int(found["tx_count"])
+            path = [bytes.fromhex(h) for h in found["tx_proof"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VerificationError("the node did not send the transaction's inclusion path") from exc
+        if SignedTransaction.decode(raw).tx_id != tx_id:
+            raise VerificationError("the node sent another transaction's bytes")
+        if not verify_inclusion(leaf_hash(raw), index, count, path, header.tx_root):
+            raise VerificationError(f"transaction {tx_id.hex()[:16]}… is not in block {header.height}")
+        return index

@@ -13,7 +13,7 @@ from wire.certificate import ValidatorSet, verify_certificate
 from wire.crypto import sha256
 from wire.errors import CertificateError, DecodeError
 from wire.merkle import merkle_root
-from wire.types import Block, CommitCertificate
+from wire.types import Block, BlockHeader, CommitCertificate
 
 
 def verify_block(
@@ -38,6 +38,26 @@ def verify_block(
     except CertificateError as exc:
         raise VerificationError(f"block {height}: {exc.message}") from exc
     return block, cert
+
+
+def verify_header(
+    header_bytes: bytes, certificate_bytes: bytes, validators: ValidatorSet, chain_id: str, height: int
+) -> tuple[BlockHeader, CommitCertificate]:
+    """A block header alone, certified: its hash (SHA-256 of the header bytes) is what a quorum signed."""
+    try:
+        header = BlockHeader.decode(header_bytes)
+        cert = CommitCertificate.decode(certificate_bytes)
+    except DecodeError as exc:
+        raise VerificationError(f"header {height} does not decode: {exc.message}") from exc
+    if header.chain_id != chain_id or header.height != height:
+        raise VerificationError(f"header {height} is for another chain or height")
+    if header.validators_hash != validators.hash:
+        raise VerificationError(f"block {height} names another validator set")
+    try:
+        verify_certificate(cert, validators, chain_id, height=height, block_hash=header.hash)
+    except CertificateError as exc:
+        raise VerificationError(f"block {height}: {exc.message}") from exc
+    return header, cert
 
 
 def tx_index_in_block(block: Block, tx_id: bytes) -> int:

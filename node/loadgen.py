@@ -6,6 +6,8 @@ Rules (RELIABILITY 5.1, 5.2, 5.5):
   resubmitted until it is seen committed), `fail` (a node refused it
   with a 4xx: it must never appear) or `info` (no answer, 5xx, timeout: it may appear once).
   A transaction that gets no answer is retried, the same signed bytes, at another node.
+- The checker reads blocks through the authenticated read API, signing with a key that may read
+  whole blocks (a root-org admin or auditor, or a node key): `signer`.
 - The checker reads every reachable node's chain and verifies: agreement (same block hash at every
   height every node has), every `ok` transaction present exactly once, no `fail` present, `info`
   at most once, nothing present that was never submitted, heights never regress across polls.
@@ -23,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from client_sdk.auth import RequestSigner
 from wire.types import Block, SignedTransaction
 
 RESUBMIT_AFTER_S = 4.0
@@ -130,7 +133,24 @@ async def submit_all(
     return ops
 
 
-async def read_chain(session: aiohttp.ClientSession, chain: Chain, upto: int | None = None) -> None:
+async def _get(
+    session: aiohttp.ClientSession, url: str, path: str, signer: RequestSigner | None
+) -> dict[str, Any]:
+    """GET a JSON document, signed when a signer is given; waits out a 429 (rate limit) once."""
+    for _ in range(2):
+        headers = signer.headers("GET", path) if signer is not None else {}
+        async with session.get(f"{url}{path}", headers=headers) as resp:
+            if resp.status == 429:
+                await asyncio.sleep(float(resp.headers.get("Retry-After", "1")))
+                continue
+            doc: dict[str, Any] = await resp.json(content_type=None)
+            return doc
+    raise ValueError(f"{url}{path}: rate limited")
+
+
+async def read_chain(
+    session: aiohttp.ClientSession, chain: Chain, upto: int | None = None, signer: RequestSigner | None = None
+) -> None:
     """Extend `chain` with the node's blocks (and receipt statuses) up to its current height."""
     try:
         async with session.get(f"{chain.url}/v1/status") as resp:
@@ -139,11 +159,9 @@ async def read_chain(session: aiohttp.ClientSession, chain: Chain, upto: int | N
             raise AssertionError(f"{chain.url}: height regressed from {chain.height} to {height}")
         top = height if upto is None else min(height, upto)
         for h in range(chain.height + 1, top + 1):
-            async with session.get(f"{chain.url}/v1/blocks/{h}") as resp:
-                doc = await resp.json()
+            doc = await _get(session, chain.url, f"/v1/blocks/{h}", signer)
             block = Block.decode(bytes.fromhex(doc["block_bytes"]))
-            async with session.get(f"{chain.url}/v1/blocks/{h}/receipts") as resp:
-                rdoc = await resp.json()
+            rdoc = await _get(session, chain.url, f"/v1/blocks/{h}/receipts", signer)
             chain.hashes.append(block.hash)
             chain.tx_ids.append([SignedTransaction.decode(t).tx_id for t in block.txs])
             chain.statuses.append([r["status"] for r in rdoc["receipts"]])
@@ -153,7 +171,12 @@ async def read_chain(session: aiohttp.ClientSession, chain: Chain, upto: int | N
 
 
 async def wait_and_check(
-    urls: Sequence[str], ops: Sequence[Op], *, timeout_s: float = 120.0, quiet_s: float = 2.0
+    urls: Sequence[str],
+    ops: Sequence[Op],
+    *,
+    signer: RequestSigner | None = None,
+    timeout_s: float = 120.0,
+    quiet_s: float = 2.0,
 ) -> Report:
     """Poll every node until every `ok` transaction is on a chain (or time runs out), then check.
 
@@ -169,7 +192,7 @@ async def wait_and_check(
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         while True:
             try:
-                await asyncio.gather(*(read_chain(session, c) for c in chains))
+                await asyncio.gather(*(read_chain(session, c, signer=signer) for c in chains))
             except AssertionError as exc:
                 problems.append(str(exc))
                 break
@@ -187,7 +210,7 @@ async def wait_and_check(
         settle = time.monotonic() + quiet_s + 10
         while any(c.reachable and c.height < target for c in chains) and time.monotonic() < settle:
             await asyncio.sleep(0.25)
-            await asyncio.gather(*(read_chain(session, c, upto=target) for c in chains))
+            await asyncio.gather(*(read_chain(session, c, upto=target, signer=signer) for c in chains))
     return check(ops, chains, problems)
 
 

@@ -20,9 +20,10 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from client_sdk.proofs import ReceiptProof, TxProof, proof_to_json, tx_id_of
@@ -33,7 +34,7 @@ from wire.crypto import sha256
 from wire.errors import DecodeError
 from wire.genesis import Genesis
 from wire.merkle import inclusion_proof, leaf_hash
-from wire.types import Block, Receipt
+from wire.types import Block, Receipt, SignedTransaction
 
 STATE_PAGE_DEFAULT = 1000
 STATE_PAGE_MAX = 10_000
@@ -197,8 +198,17 @@ def _storage(exc: StorageError) -> ApiError:
     return ApiError(503, exc.code, f"this node cannot serve it: {exc}")
 
 
-def build_router(node: ProofNode) -> APIRouter:
+def build_router(node: ProofNode, authn: Callable[..., Awaitable[Any]] | None = None) -> APIRouter:
+    """The proof routes. With `authn` (the read API's authentication dependency, returning a caller
+    with `sees(org_id)` and `reads_blocks`) a transaction's proof is visible to callers whose
+    subtree holds its org (others get the same 404 as an unknown id) and state digests to
+    whole-chain readers only; without it (unit tests of this module) the routes are open."""
     router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
+
+    async def open_access() -> None:
+        return None
+
+    caller_dep = Depends(authn if authn is not None else open_access)
 
     @router.get(
         "/tx/{tx_id}",
@@ -211,13 +221,13 @@ def build_router(node: ProofNode) -> APIRouter:
         response_model=TxProofDoc,
         responses=_ERRORS,
     )
-    def tx_proof(tx_id: str) -> dict[str, Any]:
+    def tx_proof(tx_id: str, caller: Any = caller_dep) -> dict[str, Any]:
         raw_id = _hex_arg(tx_id, "tx id", 32)
         try:
             found = build_tx_proof(node.store, node.genesis.consensus.exec_lag, raw_id)
         except StorageError as exc:
             raise _storage(exc) from None
-        if found is None:
+        if found is None or not _may_see(caller, found[0].tx_bytes):
             raise ApiError(404, "unknown_tx", "no committed transaction with this id")
         proof, receipt, height = found
         doc = proof_to_json(proof)
@@ -238,7 +248,10 @@ def build_router(node: ProofNode) -> APIRouter:
     def state_digests(
         after: str | None = Query(default=None, max_length=4096),
         limit: int = Query(default=STATE_PAGE_DEFAULT, ge=1, le=STATE_PAGE_MAX),
+        caller: Any = caller_dep,
     ) -> dict[str, Any]:
+        if caller is not None and not caller.reads_blocks:
+            raise ApiError(403, "forbidden", "state digests are for root-org auditors, admins and node keys")
         start = None if after is None else _hex_arg(after, "after")
         try:
             return state_digest_page(node.store, start, limit)
@@ -246,3 +259,12 @@ def build_router(node: ProofNode) -> APIRouter:
             raise _storage(exc) from None
 
     return router
+
+
+def _may_see(caller: Any, tx_bytes: bytes) -> bool:
+    if caller is None or caller.reads_blocks:
+        return True
+    try:
+        return bool(caller.sees(SignedTransaction.decode(tx_bytes).body.org_id))
+    except DecodeError:
+        return False

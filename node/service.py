@@ -34,6 +34,7 @@ from node.driver import KIND_CONSENSUS, KIND_TXS, Driver
 from node.errors import ConfigError
 from node.executor import Executor
 from node.failpoints import FailPoints
+from node.index import Indexer, default_url
 from node.integrity import verify_store
 from node.mempool import AdmissionError, Mempool, SignatureCache
 from node.metrics import NodeMetrics
@@ -118,6 +119,13 @@ class Node:
         self.reoffered = 0
         # called after each block is stored: (block, certificate, meta, receipts); must not raise
         self.commit_listeners: list[Callable[[Block, CommitCertificate, Meta, list[Receipt]], None]] = []
+        # the read index follows the store on its own thread; the listener only enqueues the height
+        self.indexer = Indexer(
+            self.store, config.index_url or default_url(config.data_dir, config.node_id), self.genesis.hash
+        )
+        self.commit_listeners.append(self.indexer.on_commit)
+        # told of every read of ledger contents through the read API (node.readapi.ReadEvent)
+        self.read_listeners: list[Callable[[Any], None]] = []
         self.fatal: BaseException | None = None
         self.started_at = time.time()
 
@@ -372,8 +380,11 @@ class Node:
     def routers(self) -> list[APIRouter]:
         """Feature routers mounted on the API (each module owns its routes)."""
         from node import proofapi
+        from node.readapi import ReadApi
+        from node.readapi import build_router as read_api
 
-        return [proofapi.build_router(self)]
+        api = ReadApi(self)
+        return [read_api(self, api), proofapi.build_router(self, api.authn)]
 
     # ------------------------------------------------------------------ running
     def _fatal(self, exc: BaseException) -> None:
@@ -398,6 +409,7 @@ class Node:
                 access_log=False,
             )
         )
+        self.indexer.start()
         await self.network.start()
         self.driver.start()
         reoffer = asyncio.create_task(self._reoffer_loop(), name="reoffer")
@@ -412,6 +424,7 @@ class Node:
         reoffer.cancel()
         await self.network.stop()
         await self.driver.stop()
+        await asyncio.to_thread(self.indexer.stop)
         self.store.close()
         stop.cancel()
         if self.fatal is not None:

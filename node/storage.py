@@ -14,12 +14,18 @@ Rules:
   sign or serve on bad data). After a write fails the store refuses every later write.
 - One process per directory (LevelDB's lock); a second opener gets StorageLockedError.
 - The store is bound to one chain: the genesis hash is written on creation and checked on open.
+- Each block also stores the state keys it wrote that no receipt lists (`W` + height: deadline
+  effects, alerts raised by deadlines), so `block_write_keys(h)` names every record key block h
+  changed without re-executing it. The read index (node/index/) is its consumer.
+- `snapshot()` gives a consistent read-only view (meta, state, receipts of one instant) while
+  blocks keep committing.
 """
 
 from __future__ import annotations
 
 import errno
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +53,8 @@ P_RECEIPT = b"R"
 P_STATE = b"S"
 P_CONSENSUS = b"K"
 P_ROOTS = b"E"
+P_WRITES = b"W"
+TX_MARKER_PREFIX = b"tx/"
 
 
 def _h(height: int) -> bytes:
@@ -207,6 +215,7 @@ class BlockStore:
                 indexed.add(receipt.tx_id)
             puts.append((P_RECEIPT + _h(height) + index.to_bytes(4, "big"), receipt.encode()))
         puts.extend((P_STATE + key, value) for key, value in writes)
+        puts.append((P_WRITES + _h(height), codec.encode_trusted(_unlisted_keys(receipts, writes))))
         puts.extend((P_CONSENSUS + key, value) for key, value in consensus)
         puts.append((P_ROOTS + _h(height), codec.encode_trusted([meta.state_root, meta.results_root])))
         puts.append((STATEHASH, state_hash))
@@ -288,6 +297,36 @@ class BlockStore:
         state_root, results_root = self._decode(codec.decode, raw, f"roots {height}")
         return state_root, results_root
 
+    def block_write_keys(self, height: int) -> list[bytes] | None:
+        """Every state key block `height` wrote (set or deleted), except the replay markers `tx/<id>`.
+
+        The union of the accepted receipts' `writes` and the keys stored beside the block that no
+        receipt lists. None when the block is unknown or was stored before this record existed
+        (the caller then rescans the state)."""
+        raw = self._get(P_WRITES + _h(height))
+        if raw is None:
+            return None
+        extra = self._decode(codec.decode, raw, f"write keys {height}")
+        keys = {k.encode("utf-8") for r in self.receipts(height) if r.accepted for k in r.writes}
+        keys.update(extra)
+        return sorted(keys)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[BlockStore]:
+        """A read-only store over one consistent instant of the database (plyvel snapshot).
+
+        Only the read methods may be used on it; it is closed when the block exits."""
+        try:
+            snap = self._db.snapshot()
+        except (plyvel.Error, RuntimeError) as exc:
+            raise StorageError(f"{self.path}: cannot take a snapshot: {exc}") from exc
+        view = BlockStore(snap, self.path)
+        view._failed = StorageError("a snapshot is read-only")
+        try:
+            yield view
+        finally:
+            snap.close()
+
     def state_get(self, key: bytes) -> bytes | None:
         return self._get(P_STATE + key)
 
@@ -324,6 +363,12 @@ class StoreReader:
 
     def scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
         return self._store.state_scan(start, end)
+
+
+def _unlisted_keys(receipts: Sequence[Receipt], writes: Sequence[tuple[bytes, bytes | None]]) -> list[bytes]:
+    """The written keys no accepted receipt lists, without replay markers (kept beside the block)."""
+    listed = {k.encode("utf-8") for r in receipts if r.accepted for k in r.writes}
+    return [k for k, _ in writes if k not in listed and not k.startswith(TX_MARKER_PREFIX)]
 
 
 def _io_error(path: Path, exc: BaseException) -> StorageError:

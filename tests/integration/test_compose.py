@@ -21,8 +21,10 @@ from typing import Any
 import pytest
 import yaml
 
+from client_sdk.auth import RequestSigner
 from node.loadgen import submit_all, wait_and_check
 from node.workload import Workload
+from wire.crypto import load_signing_key
 from wire.genesis import Genesis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +109,9 @@ def test_compose_file_starts_a_working_network(tmp_path: Path) -> None:
         work = Workload(genesis, net, seed=3)
         now = int(time.time() * 1000)
         ops = asyncio.run(submit_all(urls, [work.next_tx(now) for _ in range(120)], deadline_s=60))
-        report = asyncio.run(wait_and_check(urls, ops, timeout_s=60))
+        root = next(o.org_id for o in genesis.orgs if "." not in o.org_id)
+        signer = RequestSigner(load_signing_key(net / "keys" / "admins" / f"{root}.key"), genesis.chain_id)
+        report = asyncio.run(wait_and_check(urls, ops, signer=signer, timeout_s=60))
         assert report.ok and report.committed == 120, report
         assert all((volumes / f"{n}-data" / "CURRENT").exists() for n in node_services), (
             "data not in the named volume"

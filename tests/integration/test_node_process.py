@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from client_sdk.auth import LedgerAuth
 from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.integration
@@ -28,7 +29,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 def test_api_answers_bad_input_with_4xx_and_a_reason_code(cluster: Cluster) -> None:
     url = cluster.url("v0")
-    with httpx.Client(base_url=url, timeout=10) as http:
+    with httpx.Client(base_url=url, timeout=10, auth=LedgerAuth(cluster.signer)) as http:
         cases = [
             http.post("/v1/tx", content=b"\x00garbage", headers={"content-type": "application/octet-stream"}),
             http.post("/v1/tx", content=b"{}", headers={"content-type": "application/json"}),
@@ -51,7 +52,7 @@ def test_api_answers_bad_input_with_4xx_and_a_reason_code(cluster: Cluster) -> N
 
 def test_submit_is_idempotent_and_status_moves_to_committed(cluster: Cluster) -> None:
     tx = cluster.transactions(1)[0]
-    with httpx.Client(base_url=cluster.url("v1"), timeout=10) as http:
+    with httpx.Client(base_url=cluster.url("v1"), timeout=10, auth=LedgerAuth(cluster.signer)) as http:
         body, headers = tx.encode(), {"content-type": "application/octet-stream"}
         first = http.post("/v1/tx", content=body, headers=headers)
         second = http.post("/v1/tx", content=body, headers=headers)

@@ -23,11 +23,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from client_sdk.auth import RequestSigner
 from node.config import toml_dumps
 from node.loadgen import Op, Report, submit_all, wait_and_check
 from node.netinit import init_network
 from node.workload import Workload
 from tests.support.faultproxy import Blackhole, Pass, ProxyHarness
+from wire.crypto import load_signing_key
 from wire.genesis import Genesis
 
 ORGS = [
@@ -101,6 +103,9 @@ class Cluster:
         if self.proxies is not None:
             self._install_proxies()
         self.work = Workload(self.genesis, self.net, seed=11)
+        # the root org's admin: reads whole blocks for the checker, and registers test users
+        self.root_admin = load_signing_key(self.net / "keys" / "admins" / f"{ORGS[0][0]}.key")
+        self.signer = RequestSigner(self.root_admin, self.genesis.chain_id)
 
     # ------------------------------------------------------------------ set-up
     def _install_proxies(self) -> None:
@@ -237,7 +242,7 @@ class Cluster:
 
     def check(self, ops: Sequence[Op], names: Iterable[str] | None = None, timeout_s: float = 90) -> Report:
         urls = [self.url(n) for n in (names or self.names)]
-        return asyncio.run(wait_and_check(urls, ops, timeout_s=timeout_s))
+        return asyncio.run(wait_and_check(urls, ops, signer=self.signer, timeout_s=timeout_s))
 
     def close(self) -> None:
         for p in self.procs.values():

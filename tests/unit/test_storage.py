@@ -130,3 +130,29 @@ def test_read_only_directory_gets_a_clear_error(tmp_path: Path) -> None:
 def test_missing_directory_without_create(tmp_path: Path) -> None:
     with pytest.raises(StorageUnavailableError):
         BlockStore.open(tmp_path / "nope", GENESIS_HASH, create=False)
+
+
+def test_block_write_keys_name_every_key_a_block_wrote_except_markers(tmp_path: Path) -> None:
+    with BlockStore.open(tmp_path / "db", GENESIS_HASH) as store:
+        block, cert, receipts = make_block(1, GENESIS_HASH)
+        meta = Meta(height=1, block_hash=block.hash, state_root=b"\x01" * 32, results_root=b"\x02" * 32)
+        writes = [(f"k/1/{i}".encode(), b"v") for i in range(3)]
+        writes += [(b"alert/deadline", b"a"), (b"due/000/x", None), (b"tx/" + b"ab" * 32, b"m")]
+        store.commit_block(block, cert, receipts, sorted(writes), meta, b"")
+        assert store.block_write_keys(1) == sorted(
+            [b"alert/deadline", b"due/000/x", b"k/1/0", b"k/1/1", b"k/1/2"]
+        )
+        assert store.block_write_keys(2) is None
+
+
+def test_snapshot_reads_one_instant_while_blocks_commit(tmp_path: Path) -> None:
+    with BlockStore.open(tmp_path / "db", GENESIS_HASH) as store:
+        h1 = _commit(store, 1, GENESIS_HASH)
+        with store.snapshot() as snap:
+            _commit(store, 2, h1)
+            assert snap.height == 1 and store.height == 2
+            assert snap.state_get(b"s/last") == b"1"
+            assert [k for k, _ in snap.state_scan(b"s/", b"s0")] == [b"s/1", b"s/last"]
+            assert snap.block(2) is None
+            with pytest.raises(StorageError):
+                snap.persist_consensus([(b"x", b"y")])

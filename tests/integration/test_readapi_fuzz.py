@@ -1,0 +1,85 @@
+"""Fuzzing the node's whole OpenAPI with schemathesis against a running node (RELIABILITY S9, 5.7):
+whatever a client sends, authenticated or not, the answer is never a 5xx and errors keep the one
+error format. The unmarked run is short (CI); the `slow` run generates many more cases."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+
+from client_sdk.auth import LedgerAuth
+from tests.support.cluster import Cluster
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def fuzz_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    c = Cluster(tmp_path_factory.mktemp("fuzz"), validators=1, observers=0, proxies=False)
+    try:
+        c.start_all()
+        ops = c.load_in_background(40, rate=200).result()
+        assert c.check(ops).committed == 40
+        with httpx.Client(base_url=c.url("v0"), timeout=10, auth=LedgerAuth(c.signer)) as http:
+            token = http.post("/v1/auth/token", json={"ttl_s": 3600}).json()["token"]
+        yield c.url("v0"), token
+    finally:
+        c.close()
+
+
+COMMON: dict[str, Any] = {
+    "deadline": None,
+    "database": None,
+    "suppress_health_check": list(HealthCheck),
+    "phases": [Phase.explicit, Phase.generate],
+}
+
+
+def _check(case: Any, url: str, token: str | None) -> None:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    resp = case.call(base_url=url, headers=headers, timeout=15)
+    if resp.status_code == 429:  # the per-key limit is working; let the bucket refill
+        time.sleep(float(resp.headers.get("Retry-After", "1")))
+        return
+    assert resp.status_code < 500, (
+        f"{case.method} {case.formatted_path} -> {resp.status_code}: {resp.text[:300]}"
+    )
+    if resp.status_code >= 400:
+        assert resp.json()["error"]["code"], resp.text
+
+
+def fuzz(url: str, token: str | None, max_examples: int) -> int:
+    """Run every operation of the node's OpenAPI `max_examples` times; return the operation count."""
+    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
+    count = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=max_examples, **COMMON)
+        def one(case: Any) -> None:
+            _check(case, url, token)
+
+        one()
+        count += 1
+    return count
+
+
+def test_fuzz_no_5xx(fuzz_node: tuple[str, str]) -> None:
+    url, token = fuzz_node
+    assert fuzz(url, token, 30) >= 25
+    assert fuzz(url, None, 5) >= 25
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_fuzz_no_5xx_long(fuzz_node: tuple[str, str]) -> None:
+    url, token = fuzz_node
+    fuzz(url, token, 200)
+    fuzz(url, None, 40)
