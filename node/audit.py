@@ -40,13 +40,14 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
 from client_sdk.errors import VerificationError
 from client_sdk.proofs import tx_id_of, verify_proof_response
 from contracts import TxRejected, check_tx, genesis_state
 from node.executor import run_block
-from node.export import ArchiveReader, NodeReader, SourceError, ordered_prefetch
+from node.export import ArchiveReader, NodeReader, SourceError, ordered_prefetch, signed_reader
 from wire.certificate import ValidatorSet, verify_certificate
 from wire.crypto import sha256
 from wire.errors import CertificateError, DecodeError
@@ -766,9 +767,15 @@ def _key(key: bytes) -> str:
 
 # ------------------------------------------------------------------------------------ entry points
 def audit_node(
-    url: str, genesis: Genesis, *, proofs: str = "sample", workers: int | None = None, progress: bool = False
+    url: str,
+    genesis: Genesis,
+    *,
+    proofs: str = "sample",
+    workers: int | None = None,
+    progress: bool = False,
+    key_file: Path | None = None,
 ) -> AuditReport:
-    with NodeReader(url) as reader:
+    with signed_reader(url, genesis, key_file) as reader:
         return Auditor(genesis, workers=workers, progress=progress).run(NodeSource(reader, proofs=proofs))
 
 

@@ -459,6 +459,13 @@ _GENESIS_OPTION = click.option(
     show_default=True,
     help="The genesis to verify against (never taken from the node).",
 )
+_READER_KEY_OPTION = click.option(
+    "--key",
+    "reader_key",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Key that signs the read requests (a root-org auditor or admin; default: a dev network's root admin key).",
+)
 
 
 @audit.command("verify")
@@ -477,6 +484,7 @@ _GENESIS_OPTION = click.option(
 )
 @click.option("--workers", type=click.IntRange(0, 64), default=None, help="Processes for signature checks.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@_READER_KEY_OPTION
 def audit_verify(
     node_url: str | None,
     archive: Path | None,
@@ -485,6 +493,7 @@ def audit_verify(
     proofs: str,
     workers: int | None,
     progress: bool,
+    reader_key: Path | None,
 ) -> None:
     """Verify every block, certificate and signature from genesis and replay the state.
 
@@ -504,7 +513,9 @@ def audit_verify(
     except WireError as exc:
         fail(str(exc), auditor.EXIT_INCOMPLETE)
     if node_url is not None:
-        report = auditor.audit_node(node_url, genesis, proofs=proofs, workers=workers, progress=progress)
+        report = auditor.audit_node(
+            node_url, genesis, proofs=proofs, workers=workers, progress=progress, key_file=reader_key
+        )
     else:
         assert archive is not None
         report = auditor.audit_archive(archive, genesis, workers=workers, progress=progress)
@@ -544,7 +555,10 @@ def audit_verify(
     show_default=True,
     help="Seconds to wait for the receipt root.",
 )
-def audit_prove(node_url: str, tx_hex: str, out: Path, genesis_file: Path, wait_s: float) -> None:
+@_READER_KEY_OPTION
+def audit_prove(
+    node_url: str, tx_hex: str, out: Path, genesis_file: Path, wait_s: float, reader_key: Path | None
+) -> None:
     """Write a proof bundle of one transaction and its receipt that verifies with no node.
 
     Exit 0 when written, 1 when the node cannot prove it (or what it served does not verify).
@@ -553,7 +567,7 @@ def audit_prove(node_url: str, tx_hex: str, out: Path, genesis_file: Path, wait_
 
     from client_sdk.errors import VerificationError
     from node.audit import prove_tx
-    from node.export import NodeReader, SourceError
+    from node.export import SourceError, signed_reader
     from wire.errors import WireError
     from wire.genesis import Genesis
 
@@ -565,7 +579,7 @@ def audit_prove(node_url: str, tx_hex: str, out: Path, genesis_file: Path, wait_
         fail("--tx must be 64 hex characters", 2)
     try:
         genesis = Genesis.load(genesis_file)
-        with NodeReader(node_url) as reader:
+        with signed_reader(node_url, genesis, reader_key) as reader:
             data = prove_tx(reader, genesis, tx_id, wait_s=wait_s)
         tmp = out.with_name(out.name + ".partial")
         tmp.write_bytes(data)
@@ -652,9 +666,12 @@ def audit_check_proof(
 @_GENESIS_OPTION
 @click.option("--force", is_flag=True, help="Overwrite an existing archive.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def export(node_url: str, out: Path, genesis_file: Path, force: bool, progress: bool) -> None:
+@_READER_KEY_OPTION
+def export(
+    node_url: str, out: Path, genesis_file: Path, force: bool, progress: bool, reader_key: Path | None
+) -> None:
     """Export the node's chain (genesis, blocks, certificates, receipts) to an archive file."""
-    from node.export import NodeReader, SourceError, export_chain
+    from node.export import SourceError, export_chain, signed_reader
     from wire.errors import WireError
     from wire.genesis import Genesis
 
@@ -662,7 +679,7 @@ def export(node_url: str, out: Path, genesis_file: Path, force: bool, progress: 
         fail(f"{out} exists; pass --force to overwrite it")
     try:
         genesis = Genesis.load(genesis_file)
-        with NodeReader(node_url) as reader:
+        with signed_reader(node_url, genesis, reader_key) as reader:
             result = export_chain(reader, genesis, out, progress=progress)
     except (WireError, SourceError, OSError) as exc:
         fail(str(exc))

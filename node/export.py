@@ -60,10 +60,20 @@ class NodeReader:
 
     RETRIES = 3
 
-    def __init__(self, url: str, *, timeout_s: float = 30.0, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 30.0,
+        client: httpx.Client | None = None,
+        auth: httpx.Auth | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
-        # `client` lets tests put an in-process app (starlette's TestClient) behind the same code
-        self._http = client if client is not None else httpx.Client(base_url=self.url, timeout=timeout_s)
+        # `client` lets tests put an in-process app (starlette's TestClient) behind the same code;
+        # `auth` signs every request (the read API wants a root-org auditor, admin or node key)
+        self._http = (
+            client if client is not None else httpx.Client(base_url=self.url, timeout=timeout_s, auth=auth)
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -401,3 +411,17 @@ def export_chain(
         bytes=out.stat().st_size,
         seconds=time.monotonic() - started,
     )
+
+
+def signed_reader(url: str, genesis: Genesis, key_file: Path | None) -> NodeReader:
+    """A reader whose requests are signed with `key_file`, or by default with the root org's admin key
+    of a local dev network (`keys/admins/<root>.key` next to genesis.json), when one is there."""
+    from client_sdk.auth import LedgerAuth, RequestSigner
+    from wire.crypto import load_signing_key
+
+    if key_file is None:
+        candidate = Path(".devnet") / "keys" / "admins" / f"{genesis.root_org}.key"
+        key_file = candidate if candidate.exists() else None
+    if key_file is None:
+        return NodeReader(url)
+    return NodeReader(url, auth=LedgerAuth(RequestSigner(load_signing_key(key_file), genesis.chain_id)))

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from client_sdk.auth import LedgerAuth
 from tests.support.cluster import Cluster
 from tests.support.tamper import tamper_block, tamper_receipt, tamper_state
 
@@ -57,8 +58,13 @@ def genesis(c: Cluster) -> str:
     return str(c.net / "genesis.json")
 
 
+def root_key(c: Cluster) -> str:
+    return str(c.net / "keys" / "admins" / f"{c.genesis.root_org}.key")
+
+
 def audit(c: Cluster, *source: str, report: Path | None = None) -> subprocess.CompletedProcess[str]:
     extra = ["--report", str(report)] if report is not None else []
+    extra += ["--key", root_key(c)]
     return orgledger(
         "audit", "verify", *source, "--genesis", genesis(c), "--no-progress", "--workers", "1", *extra
     )
@@ -81,7 +87,15 @@ def test_the_auditor_verifies_a_live_node(cluster: Cluster, tmp_path: Path) -> N
 def test_export_and_audit_the_archive(cluster: Cluster, tmp_path: Path) -> None:
     archive = tmp_path / "chain.arc.gz"
     result = orgledger(
-        "export", "--node", cluster.url("v2"), "--out", str(archive), "--genesis", genesis(cluster)
+        "export",
+        "--node",
+        cluster.url("v2"),
+        "--out",
+        str(archive),
+        "--genesis",
+        genesis(cluster),
+        "--key",
+        root_key(cluster),
     )
     assert result.returncode == 0 and archive.exists(), result.stdout + result.stderr
     result = audit(cluster, "--archive", str(archive), report=tmp_path / "r.json")
@@ -95,7 +109,11 @@ def test_a_proof_bundle_checks_offline(cluster: Cluster, tmp_path: Path) -> None
     block = next(
         b
         for h in range(1, cluster.height("v0") + 1)
-        if (b := httpx.get(f"{cluster.url('v0')}/v1/blocks/{h}", timeout=10).json())["txs"]
+        if (
+            b := httpx.get(
+                f"{cluster.url('v0')}/v1/blocks/{h}", timeout=10, auth=LedgerAuth(cluster.signer)
+            ).json()
+        )["txs"]
     )
 
     tx_id = SignedTransaction.decode(bytes.fromhex(block["txs"][0])).tx_id.hex()
@@ -111,6 +129,8 @@ def test_a_proof_bundle_checks_offline(cluster: Cluster, tmp_path: Path) -> None
         str(bundle),
         "--genesis",
         genesis(cluster),
+        "--key",
+        root_key(cluster),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     result = orgledger("audit", "check-proof", str(bundle), "--genesis", genesis(cluster))

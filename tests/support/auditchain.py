@@ -22,7 +22,7 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
-from node.api import ApiError, create_app
+from node.api import ApiError, certificate_json, create_app, header_json, receipt_json
 from node.executor import Executor
 from node.netinit import init_network
 from node.proofapi import build_router
@@ -162,9 +162,41 @@ class StoreNode:
         return b"", "text/plain"
 
 
+def chain_router(node: StoreNode) -> APIRouter:
+    """Unauthenticated block routes of the same shape as the read API's (the fake node has no users)."""
+    router = APIRouter()
+
+    @router.get("/v1/blocks/{height}")
+    def block(height: int) -> dict[str, Any]:
+        found = node.block(height)
+        if found is None:
+            raise ApiError(404, "unknown_block", f"no block at height {height}")
+        block_bytes, cert_bytes = found
+        blk, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
+        return {
+            "height": node.height(),
+            "block_height": height,
+            "block_hash": blk.hash.hex(),
+            "header": header_json(blk.header),
+            "txs": [t.hex() for t in blk.txs],
+            "certificate": certificate_json(cert),
+            "block_bytes": block_bytes.hex(),
+            "certificate_bytes": cert_bytes.hex(),
+        }
+
+    @router.get("/v1/blocks/{height}/receipts")
+    def receipts(height: int) -> dict[str, Any]:
+        found = node.receipts(height)
+        if found is None:
+            raise ApiError(404, "unknown_block", f"no block at height {height}")
+        return {"height": node.height(), "block_height": height, "receipts": [receipt_json(r) for r in found]}
+
+    return router
+
+
 def node_app(node: StoreNode, *first: APIRouter) -> FastAPI:
     """The node API over `node`; routers in `first` win over the real ones (to serve forgeries)."""
-    return create_app(node, routers=[*first, build_router(node)])
+    return create_app(node, routers=[*first, build_router(node), chain_router(node)])
 
 
 @contextlib.contextmanager
