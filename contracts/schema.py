@@ -154,6 +154,10 @@ class Field:
 @dataclass(frozen=True, slots=True)
 class Obj:
     fields: tuple[Field, ...]
+    names: frozenset[str] = frozenset()  # derived from fields (checked against them once, below)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", frozenset(f.name for f in self.fields))
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "object", "fields": [f.to_json() for f in self.fields]}
@@ -247,9 +251,9 @@ def _check(ftype: FieldType, value: Any, path: str) -> Any:
         case Obj(fields=fields):
             if type(value) is not dict:
                 raise _fail("not_an_object", path, "expected an object")
-            known = {f.name for f in fields}
-            unknown = sorted(k for k in value if k not in known)
-            if unknown:
+            known = ftype.names
+            if not known.issuperset(value):
+                unknown = sorted(k for k in value if k not in known)
                 raise _fail("unknown_field", _join(path, unknown[0]), "is not a field of this payload")
             out: dict[str, Any] = {}
             for f in fields:

@@ -26,9 +26,13 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from node.readmodels import SUBMIT_BODY, ErrorOut, HealthOut, StatusOut, SubmitOut
+from wire import codec
+from wire.errors import WireError
 from wire.types import BlockHeader, CommitCertificate, Receipt
 
 MAX_BODY_BYTES = 96 * 1024
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+MAX_BATCH_TXS = 2000
 log = logging.getLogger("orgledger.api")
 
 
@@ -185,26 +189,55 @@ def create_app(
         result = service.submit(raw)
         return JSONResponse(result, status_code=200 if result.get("status") == "committed" else 202)
 
+    @app.post(
+        "/v1/txs",
+        status_code=200,
+        responses=errors,
+        summary="Submit a batch of signed transactions",
+        description=(
+            f"Body: the canonical msgpack list of up to {MAX_BATCH_TXS} encoded signed transactions "
+            "(application/octet-stream). Answers one result per transaction, in order: the same "
+            'object `POST /v1/tx` answers, or `{"error": {"code", "message"}, "status": N}`. '
+            "One HTTP round trip for many transactions; each is admitted exactly as by `/v1/tx`."
+        ),
+    )
+    async def submit_batch(request: Request) -> JSONResponse:
+        body = await _read_body(request, limit=MAX_BATCH_BYTES, json_ok=False)
+        try:
+            items = codec.decode(body, codec.Limits(max_bytes=MAX_BATCH_BYTES, max_array_len=MAX_BATCH_TXS))
+        except WireError as exc:
+            raise ApiError(400, "bad_request", f"body is not a msgpack list of transactions: {exc}") from None
+        if type(items) is not list or not all(type(x) is bytes for x in items):
+            raise ApiError(400, "bad_request", "body must be a msgpack list of byte strings")
+        results: list[dict[str, Any]] = []
+        for raw in items:
+            try:
+                results.append(service.submit(raw))
+            except ApiError as exc:
+                results.append({"error": {"code": exc.code, "message": exc.message}, "status": exc.status})
+        return JSONResponse({"height": service.height(), "results": results})
+
     return app
 
 
-async def _read_body(request: Request) -> bytes:
+async def _read_body(request: Request, limit: int = MAX_BODY_BYTES, json_ok: bool = True) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
-            if int(declared) > MAX_BODY_BYTES:
-                raise ApiError(413, "too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
+            too_big = int(declared) > limit
         except ValueError:
             raise ApiError(400, "bad_request", "invalid Content-Length") from None
+        if too_big:
+            raise ApiError(413, "too_large", f"request body exceeds {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ApiError(413, "too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
+        if size > limit:
+            raise ApiError(413, "too_large", f"request body exceeds {limit} bytes")
         chunks.append(chunk)
     body = b"".join(chunks)
     ctype = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
-    if ctype == "application/json":
+    if ctype == "application/json" and json_ok:
         import json
 
         try:

@@ -690,9 +690,68 @@ def export(
 
 
 @cli.command()
-def bench() -> None:
-    """Benchmark a local network (throughput, latency, the signature limit)."""
-    not_built("bench", 9)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help="Measured seconds per phase.",
+)
+@click.option("--warmup", "warmup_s", type=float, default=5.0, show_default=True)
+@click.option("--clients", type=click.IntRange(1, 16), default=2, show_default=True, help="Client processes.")
+@click.option(
+    "--batch", type=click.IntRange(1, 2000), default=200, show_default=True, help="Transactions per request."
+)
+@click.option(
+    "--inflight",
+    type=click.IntRange(1, 100_000),
+    default=6000,
+    show_default=True,
+    help="Outstanding transactions when saturating.",
+)
+@click.option(
+    "--rate",
+    type=float,
+    default=None,
+    help="Open loop at this rate only (default: saturate, then half rate).",
+)
+@click.option(
+    "--json", "json_file", type=click.Path(path_type=Path), default=None, help="Write every figure as JSON."
+)
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=None, help="Keep the network here."
+)
+def bench(
+    duration_s: float,
+    warmup_s: float,
+    clients: int,
+    batch: int,
+    inflight: int,
+    rate: float | None,
+    json_file: Path | None,
+    directory: Path | None,
+) -> None:
+    """Benchmark a local network: committed throughput, commit latency, the signature limit."""
+    import json
+
+    from node.bench import BenchOptions, run
+
+    opts = BenchOptions(
+        duration_s=duration_s,
+        warmup_s=warmup_s,
+        clients=clients,
+        batch=batch,
+        inflight=inflight,
+        rate=rate,
+        directory=directory,
+    )
+    try:
+        result = run(opts)
+    except Exception as exc:  # the bench reports any failure as one line, never a traceback
+        fail(f"bench failed: {exc}")
+    if json_file is not None:
+        json_file.write_text(json.dumps(result, indent=2) + "\n")
 
 
 @cli.command()

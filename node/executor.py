@@ -15,7 +15,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from contracts import BlockContext, StateReader, execute_block, genesis_state
@@ -35,13 +35,21 @@ class BlockResult:
     receipts: tuple[Receipt, ...]
 
 
-def run_block(state: StateReader, chain_id: str, block: Block) -> BlockResult:
-    """Execute `block` over `state` (pure given the state): writes and one receipt per entry."""
+def run_block(
+    state: StateReader,
+    chain_id: str,
+    block: Block,
+    decode: Callable[[bytes], SignedTransaction] = SignedTransaction.decode,
+) -> BlockResult:
+    """Execute `block` over `state` (pure given the state): writes and one receipt per entry.
+
+    `decode` may return an already decoded object for the same bytes (the node's admission cache);
+    decoding is deterministic, so the result is the same."""
     decoded: list[SignedTransaction] = []
     slots: list[Receipt | None] = []
     for raw in block.txs:
         try:
-            decoded.append(SignedTransaction.decode(raw))
+            decoded.append(decode(raw))
             slots.append(None)
         except DecodeError as exc:
             slots.append(
@@ -70,9 +78,15 @@ def genesis_meta(genesis: Genesis, entries: Sequence[tuple[bytes, bytes]]) -> tu
 class Executor:
     """Owns the state-hash accumulator and applies committed blocks to the store in height order."""
 
-    def __init__(self, store: BlockStore, genesis: Genesis) -> None:
+    def __init__(
+        self,
+        store: BlockStore,
+        genesis: Genesis,
+        decode: Callable[[bytes], SignedTransaction] = SignedTransaction.decode,
+    ) -> None:
         self._store = store
         self._genesis = genesis
+        self._decode = decode
         meta = store.meta()
         if meta is None:
             entries = genesis_state(genesis)
@@ -91,7 +105,7 @@ class Executor:
         height = block.header.height
         if height != self.meta.height + 1:
             raise StorageError(f"block {height} executed out of order after {self.meta.height}")
-        result = run_block(StoreReader(self._store), self._genesis.chain_id, block)
+        result = run_block(StoreReader(self._store), self._genesis.chain_id, block, self._decode)
         sh = self._state_hash.copy()
         for key, value in result.writes:
             sh.update(key, self._store.state_get(key), value)

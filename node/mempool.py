@@ -39,19 +39,57 @@ class AdmissionError(NodeError):
 
 
 class SignatureCache:
-    """Bounded LRU of SHA-256(tx bytes) whose signatures verified on this node."""
+    """What this node has already checked, so nothing is checked twice.
 
-    def __init__(self, capacity: int = 200_000) -> None:
+    - `verified`: SHA-256 of transaction bytes that passed every stateless check (strict decode,
+      chain id, the contracts' schema check, signatures): a bounded LRU of 32-byte keys.
+    - `decoded`: the decoded transactions of the most recent of those, so proposal validation and
+      block execution reuse the object the mempool built instead of decoding again.
+    """
+
+    def __init__(self, capacity: int = 200_000, decoded_capacity: int = 20_000) -> None:
         self._seen: OrderedDict[bytes, None] = OrderedDict()
-        self._capacity = capacity
+        self._decoded: OrderedDict[bytes, SignedTransaction] = OrderedDict()
+        self._capacity, self._decoded_capacity = capacity, decoded_capacity
         self.hits = 0
         self.misses = 0
 
-    def verified(self, raw: bytes, tx: SignedTransaction | None = None) -> bool:
+    def known(self, raw: bytes) -> SignedTransaction | None:
+        """The decoded transaction if these exact bytes passed every check here, else None."""
         key = sha256(raw)
-        if key in self._seen:
-            self._seen.move_to_end(key)
-            self.hits += 1
+        if key not in self._seen:
+            return None
+        self._seen.move_to_end(key)
+        tx = self._decoded.get(key)
+        if tx is None:
+            tx = SignedTransaction.decode(raw)  # known good bytes: this cannot fail
+            self._remember_decoded(key, tx)
+        self.hits += 1
+        return tx
+
+    def add(self, raw: bytes, tx: SignedTransaction) -> None:
+        """Record that `raw` (decoded as `tx`) passed every stateless check."""
+        key = sha256(raw)
+        self._seen[key] = None
+        if len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+        self._remember_decoded(key, tx)
+
+    def _remember_decoded(self, key: bytes, tx: SignedTransaction) -> None:
+        self._decoded[key] = tx
+        self._decoded.move_to_end(key)
+        if len(self._decoded) > self._decoded_capacity:
+            self._decoded.popitem(last=False)
+
+    def decode(self, raw: bytes) -> SignedTransaction:
+        """Decode `raw`, reusing the object from admission when there is one (raises DecodeError)."""
+        key = sha256(raw)
+        tx = self._decoded.get(key)
+        return tx if tx is not None else SignedTransaction.decode(raw)
+
+    def verified(self, raw: bytes, tx: SignedTransaction | None = None) -> bool:
+        """True when the signatures of `raw` verify (cached); does not run the other checks."""
+        if self.known(raw) is not None:
             return True
         self.misses += 1
         if tx is None:
@@ -59,12 +97,7 @@ class SignatureCache:
                 tx = SignedTransaction.decode(raw)
             except DecodeError:
                 return False
-        if not tx.signature_ok():
-            return False
-        self._seen[key] = None
-        if len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
-        return True
+        return tx.signature_ok()
 
 
 @dataclass(slots=True)
@@ -145,6 +178,26 @@ class Mempool:
         self._per_signer[signer] = self._per_signer.get(signer, 0) + 1
         self.bytes += len(raw)
         return tx, True
+
+    def _check(self, raw: bytes) -> SignedTransaction:
+        """Every stateless check of new bytes; remembered in the cache when all pass."""
+        try:
+            tx = SignedTransaction.decode(raw)
+        except DecodeError as exc:
+            raise AdmissionError(exc.code, f"malformed transaction: {exc.message}") from exc
+        if tx.body.chain_id != self._chain_id:
+            raise AdmissionError(
+                "wrong_chain", f"transaction is for chain {tx.body.chain_id!r}, this is {self._chain_id!r}"
+            )
+        try:
+            check_tx(tx)
+        except TxRejected as exc:
+            raise AdmissionError(exc.code, str(exc)) from exc
+        self._signatures.misses += 1
+        if not tx.signature_ok():
+            raise AdmissionError("bad_signature", "a signature of the transaction does not verify", 401)
+        self._signatures.add(raw, tx)
+        return tx
 
     def remove(self, tx_ids: Sequence[bytes]) -> None:
         for tx_id in tx_ids:

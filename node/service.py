@@ -72,8 +72,8 @@ class Node:
         except BaseException:
             self.store.close()
             raise
-        self.executor = Executor(self.store, self.genesis)
         self.signatures = SignatureCache()
+        self.executor = Executor(self.store, self.genesis, self.signatures.decode)
         self.mempool = Mempool(
             chain_id=self.genesis.chain_id,
             signatures=self.signatures,

@@ -34,15 +34,29 @@ class TxChecker:
     def _ok(self, raw: bytes, seen: set[bytes]) -> bool:
         if len(raw) > self._max:
             return False
+        tx = self._signatures.known(raw)
+        if tx is None:
+            tx = self._check(raw)
+            if tx is None:
+                return False
+        if tx.tx_id in seen:
+            return False
+        seen.add(tx.tx_id)
+        return True
+
+    def _check(self, raw: bytes) -> SignedTransaction | None:
         try:
             tx = SignedTransaction.decode(raw)
         except DecodeError:
-            return False
-        if tx.body.chain_id != self._chain_id or tx.tx_id in seen:
-            return False
-        seen.add(tx.tx_id)
+            return None
+        if tx.body.chain_id != self._chain_id:
+            return None
         try:
             check_tx(tx)
         except TxRejected:
-            return False
-        return self._signatures.verified(raw, tx)
+            return None
+        self._signatures.misses += 1
+        if not tx.signature_ok():
+            return None
+        self._signatures.add(raw, tx)
+        return tx

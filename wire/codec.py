@@ -52,33 +52,45 @@ def canonical(value: Any, depth: int = 0) -> Any:
     """Validate `value` and return it with every map's keys sorted (a canonical copy).
 
     Tuples become lists. Raises EncodeError for anything outside the allowed value types.
+    Python orders str by code point, which is exactly the order of their UTF-8 bytes, so sorting
+    the keys as str gives the canonical byte order.
     """
-    if depth > MAX_DEPTH:
-        raise EncodeError(f"value nested deeper than {MAX_DEPTH}")
-    if value is None or isinstance(value, (bool, str, bytes)):
+    t = type(value)
+    if t is str or t is bytes or t is bool or value is None:
         return value
-    if isinstance(value, int):
+    if t is int:
         if not INT_MIN <= value <= INT_MAX:
             raise EncodeError(f"integer {value} out of the 64-bit range")
         return value
+    if depth > MAX_DEPTH:
+        raise EncodeError(f"value nested deeper than {MAX_DEPTH}")
+    if t is dict:
+        keys = list(value)
+        for key in keys:
+            if type(key) is not str:
+                raise EncodeError(f"map key {key!r} is not a str")
+        keys.sort()
+        return {k: canonical(value[k], depth + 1) for k in keys}
+    if t is list or t is tuple:
+        return [canonical(v, depth + 1) for v in value]
+    return _canonical_slow(value, depth)
+
+
+def _canonical_slow(value: Any, depth: int) -> Any:
+    """Subclasses and other containers (IntEnum, mappings, bytearray, ...)."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bytes):
+        return bytes(value)
+    if isinstance(value, int):
+        return canonical(int(value), depth)
     if isinstance(value, (list, tuple)):
         return [canonical(v, depth + 1) for v in value]
     if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key in sorted(value, key=_key_order):
-            if not isinstance(key, str):
-                raise EncodeError(f"map key {key!r} is not a str")
-            out[key] = canonical(value[key], depth + 1)
-        return out
+        return canonical(dict(value), depth)
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     raise EncodeError(f"type {type(value).__name__} cannot be encoded canonically")
-
-
-def _key_order(key: object) -> bytes:
-    if not isinstance(key, str):
-        raise EncodeError(f"map key {key!r} is not a str")
-    return key.encode("utf-8")
 
 
 def encode(value: Any) -> bytes:
@@ -126,21 +138,35 @@ def decode(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
 
 
 def _check_decoded(value: Any, depth: int) -> None:
+    """No floats anywhere, map keys strictly ascending (as str: the order of their UTF-8 bytes)."""
     if depth > MAX_DEPTH:
         raise DecodeError(f"value nested deeper than {MAX_DEPTH}", code="too_deep")
-    if isinstance(value, float):
-        raise DecodeError("floats are not allowed", code="non_canonical")
-    if isinstance(value, list):
+    t = type(value)
+    if t is list:
         for v in value:
-            _check_decoded(v, depth + 1)
-    elif isinstance(value, dict):
-        prev: bytes | None = None
+            tv = type(v)
+            if tv is list or tv is dict or tv is float:
+                _check_decoded(v, depth + 1)
+    elif t is dict:
+        prev: str | None = None
         for key, v in value.items():
-            kb = key.encode("utf-8")
-            if prev is not None and kb <= prev:
+            if prev is not None and key <= prev:
                 raise DecodeError("map keys are not in ascending order", code="non_canonical")
-            prev = kb
-            _check_decoded(v, depth + 1)
+            prev = key
+            tv = type(v)
+            if tv is list or tv is dict or tv is float:
+                _check_decoded(v, depth + 1)
+    elif t is float:
+        raise DecodeError("floats are not allowed", code="non_canonical")
+
+
+def decode_trusted(data: bytes) -> Any:
+    """Decode bytes this system wrote itself in canonical form (ledger state read back from the
+    node's own store, whose integrity the state root guards): no canonicality re-check."""
+    try:
+        return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True, ext_hook=_ext_refused)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise DecodeError(f"malformed msgpack: {exc}", code="malformed") from exc
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,6 +35,9 @@ RETRY_MIN_S, RETRY_MAX_S = 0.5, 10.0
 IDLE_WAKE_S = 1.0
 COALESCE_S = 0.25  # after a wake-up, let more blocks arrive so one transaction covers them
 NICE = 10  # the indexer thread yields the CPU to consensus and execution
+DUTY_MIN_S = 0.05
+DUTY_REST_FACTOR = 3.0
+DUTY_REST_MAX_S = 5.0
 
 
 class Indexer:
@@ -82,9 +85,16 @@ class Indexer:
         delay = RETRY_MIN_S
         while not self._stop.is_set():
             try:
+                started = time.monotonic()
                 self.catch_up()
                 self.error = None
                 delay = RETRY_MIN_S
+                # Duty cycle: under load the index takes at most about a quarter of the time, falls
+                # behind (answers state the height they reflect) and catches up in larger, cheaper
+                # batches (a key written in many blocks is projected once).
+                spent = time.monotonic() - started
+                if spent > DUTY_MIN_S:
+                    self._stop.wait(min(DUTY_REST_MAX_S, DUTY_REST_FACTOR * spent))
             except InterruptedError:
                 return
             except Exception as exc:  # the index must never take the node down
