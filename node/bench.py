@@ -58,6 +58,7 @@ class BenchOptions:
     half_rate_phase: bool = True
     keep: bool = False
     directory: Path | None = None
+    prebuilt: bool = False  # the directory already holds a network (and chains) to start as is
 
 
 @dataclass
@@ -303,7 +304,8 @@ def run(opts: BenchOptions) -> dict[str, Any]:
     directory = opts.directory or Path(tempfile.mkdtemp(prefix="orgledger-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
     net = directory / "net"
-    init_network(bench_topology(directory), net, force=True)
+    if not (opts.prebuilt and (net / "genesis.json").exists()):
+        init_network(bench_topology(directory), net, force=True)
     genesis = Genesis.load(net / "genesis.json")
     n = len(genesis.validator_nodes)
     limit = cores * v / n

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,3 +120,53 @@ def _fill(path: Path) -> None:
                 continue
     finally:
         os.close(fd)
+
+
+def test_batch_submission_answers_each_transaction(cluster: Cluster) -> None:
+    from wire import codec
+
+    txs = cluster.transactions(3)
+    body = codec.encode([txs[0].encode(), b"\x00garbage", txs[1].encode(), txs[0].encode()])
+    with httpx.Client(base_url=cluster.url("v2"), timeout=10) as http:
+        resp = http.post("/v1/txs", content=body, headers={"content-type": "application/octet-stream"})
+        assert resp.status_code == 200, resp.text
+        results = resp.json()["results"]
+        assert [r.get("status") for r in results] == ["pending", 400, "pending", "pending"]
+        assert results[1]["error"]["code"]
+        assert results[0]["tx_id"] == results[3]["tx_id"] == txs[0].tx_id.hex()
+        bad = http.post("/v1/txs", content=b"\x01\x02", headers={"content-type": "application/octet-stream"})
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_request"
+        huge = http.post(
+            "/v1/txs",
+            content=b"\x00" * (9 * 1024 * 1024),
+            headers={"content-type": "application/octet-stream"},
+        )
+        assert huge.status_code == 413
+
+
+def test_bench_runs_and_prints_its_summary_line(tmp_path: Path) -> None:
+    """A functional check of `orgledger bench` (tiny durations; no figure is asserted here)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "node.cli",
+            "bench",
+            "--duration",
+            "6",
+            "--warmup",
+            "3",
+            "--json",
+            str(tmp_path / "b.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    last = out.stdout.strip().splitlines()[-1]
+    assert last.startswith("committed_tps=") and " limit_tps=" in last and " ratio=" in last, last
+    import json
+
+    doc = json.loads((tmp_path / "b.json").read_text())
+    assert doc["limit_tps"] > 0 and doc["summary"]["committed_tps"] > 0
