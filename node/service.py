@@ -6,7 +6,8 @@ Rules:
   holds (`node/integrity.py`, `[integrity] verify_on_start`), write genesis state if empty,
   recover the replica from the store, then open the network and the API.
 - Transactions reach validators by gossip: a transaction admitted through this node's API is
-  sent to every peer once; a transaction received by gossip is admitted but not re-gossiped.
+  sent to every other validator once (observers never propose, so they get none); a transaction
+  received by gossip is admitted but not re-gossiped.
 - Catch-up: a peer's `RequestTransfer` is answered from the store with at most
   `TRANSFER_BLOCKS_MAX` blocks and `TRANSFER_BYTES_MAX` bytes, with their certificates.
 - SIGTERM stops cleanly: API, network, driver (finishing the action in progress), store.
@@ -264,8 +265,13 @@ class Node:
         gossip, self._gossip = self._gossip, []
         if self.my_index is not None:
             self.driver.offer_requests(offer)
+        # transactions go to the validators only: observers never propose, and an observer that
+        # verified every signature would do a validator's work for nothing
         for i in range(0, len(gossip), GOSSIP_BATCH_MAX):
-            self.network.broadcast(KIND_TXS + codec.encode_trusted(gossip[i : i + GOSSIP_BATCH_MAX]))
+            frame = KIND_TXS + codec.encode_trusted(gossip[i : i + GOSSIP_BATCH_MAX])
+            for peer in self._validator_ids:
+                if peer != self.config.node_id:
+                    self.network.send(PeerId(peer), frame)
 
     async def _reoffer_loop(self) -> None:
         """Re-offer transactions still pending after a while to consensus and re-gossip them."""
