@@ -132,6 +132,13 @@ def mask_text(text: str) -> str:
     return _ID_RUN.sub(lambda m: m.group(1) + "********" + m.group(2), text)
 
 
+def find_id_numbers(text: str) -> list[str]:
+    """The valid ID numbers (normalised) among the ID-number-shaped runs of `text`."""
+    if len(text) < ID_LENGTH:
+        return []
+    return [n for m in _ID_RUN.finditer(text) if is_valid_id(n := normalise_id(m.group(0)))]
+
+
 def mask_path(path: str) -> str:
     """`mask_text` per `/`-separated segment, sparing segments that are 64 hex characters."""
     if len(path) < ID_LENGTH:
