@@ -95,8 +95,11 @@ class SegmentInfo:
 
 
 def parse_lines(data: bytes, where: str) -> list[dict[str, Any]]:
-    out = []
-    for n, raw in enumerate(data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n"), start=1):
+    out: list[dict[str, Any]] = []
+    raws = data.split(b"\n")
+    if raws and raws[-1] == b"":
+        raws.pop()
+    for n, raw in enumerate(raws, start=1):
         try:
             doc = json.loads(raw)
         except ValueError:
@@ -167,7 +170,19 @@ class AccessLog:
         self.clock_ms = clock_ms
         self._lock = threading.Lock()
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._open()
+        try:
+            self._open()
+        except (AccessLogError, ValueError, KeyError, TypeError) as exc:
+            aside = self._move_aside(f"it does not parse ({exc})")
+            log.error("access log: started a new log; the old one is in %s", aside)
+            self._open()
+
+    def _move_aside(self, why: str) -> Path:
+        aside = self.dir.with_name(f"{self.dir.name}.orphaned-{self.clock_ms()}")
+        os.replace(self.dir, aside)
+        self.dir.mkdir(parents=True)
+        log.error("access log: moved %s to %s: %s", self.dir, aside, why)
+        return aside
 
     # ------------------------------------------------------------------ start-up
     def _open(self) -> None:
@@ -228,15 +243,11 @@ class AccessLog:
             if ok:
                 return False
             self._file.close()
-            aside = self.dir.with_name(f"{self.dir.name}.orphaned-{self.clock_ms()}")
-            os.replace(self.dir, aside)
-            log.error(
-                "access log: the local log does not match the anchors on the ledger; moved it to %s and "
-                "started a new chain after segment %d (the next anchor says restart)",
-                aside,
-                after_segment,
-            )
-            self.dir.mkdir(parents=True)
+            if closed or self.current_lines:
+                self._move_aside(
+                    f"it does not match the anchors on the ledger; a new chain starts after segment "
+                    f"{after_segment} (the next anchor says restart)"
+                )
             self._file = open(self.dir / CURRENT, "ab")  # noqa: SIM115
             self.next_segment, self.seq, self.prev = after_segment + 1, after_seq, ZERO
             self.current_lines, self.opened_ms = 0, self.clock_ms()

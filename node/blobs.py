@@ -192,6 +192,11 @@ class BlobPeers:
                     raise ValueError
                 if not self.store.has(h):
                     return codec.encode_trusted(["missing"])
+                if offset == 0:  # never hand out a damaged copy: check it whole first
+                    try:
+                        await asyncio.to_thread(self.store.read, h)
+                    except (FileNotFoundError, BlobCorruptError):
+                        return codec.encode_trusted(["missing"])
                 total, data = await asyncio.to_thread(self.store.chunk, h, offset, int(length))
                 meta = self.store.meta(h)
                 meta_json = json.dumps({"size": meta.size, "uploads": list(meta.uploads)}) if meta else ""
