@@ -10,8 +10,9 @@ Format (docs/privacy.md):
   `h = SHA-256("orgledger/access-log" 0x00 || canonical line without h)`. Editing, inserting,
   removing or reordering a line breaks the chain from there on; re-hashing the rest of the chain
   changes the segment's head, which the ledger holds.
-- A segment is closed (renamed, fsynced) when it reaches `segment_bytes` or has been open for
-  `interval_s`, never when empty. The node then anchors it: segment number, first and last seq,
+- A segment is closed (renamed, fsynced) when it reaches `segment_bytes` or `interval_s` after its
+  first line, never when empty; a stopped node's open segment stays open (fsynced) and the next
+  start continues it. The node then anchors it: segment number, first and last seq,
   `prev_head`, `head_hash` (the last line's `h`) and `file_hash` (SHA-256 of the file).
 - Crash: a torn last line of `current.jsonl` is cut at start; lines written but not yet fsynced
   may be lost with the machine (not with the process: every line is flushed to the OS).
@@ -42,7 +43,7 @@ ZERO = "0" * 64
 DOMAIN = b"orgledger/access-log\x00"
 CURRENT = "current.jsonl"
 SEGMENT_BYTES_DEFAULT = 16 * 1024 * 1024
-INTERVAL_S_DEFAULT = 60.0
+INTERVAL_S_DEFAULT = 900.0
 
 
 class AccessLogError(Exception):
@@ -189,6 +190,7 @@ class AccessLog:
         closed = self.closed_segments()
         self.next_segment = (closed[-1] + 1) if closed else 1
         self.seq, self.prev = 0, ZERO
+        self.opened_ms = self.clock_ms()  # when the open segment got its first line
         if closed:
             lines = parse_lines((self.dir / segment_name(closed[-1])).read_bytes(), segment_name(closed[-1]))
             if lines:
@@ -204,9 +206,10 @@ class AccessLog:
             lines = parse_lines(data, CURRENT)
             if lines:
                 self.seq, self.prev = int(lines[-1]["seq"]), str(lines[-1]["h"])
+                first_ms = lines[0].get("at_ms")
+                self.opened_ms = first_ms if isinstance(first_ms, int) else self.clock_ms()
         self._file = open(path, "ab")  # noqa: SIM115 - kept open for appends
         self.current_lines = self._count(path)
-        self.opened_ms = self.clock_ms()
 
     @staticmethod
     def _count(path: Path) -> int:
@@ -262,6 +265,8 @@ class AccessLog:
             line["prev"] = self.prev
             line.pop("h", None)
             line["h"] = line_hash(line)
+            if self.current_lines == 0:
+                self.opened_ms = self.clock_ms()
             self._file.write(canonical(line) + b"\n")
             self._file.flush()
             self.seq, self.prev = line["seq"], line["h"]

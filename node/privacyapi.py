@@ -21,7 +21,7 @@ The access log receives every `ReadEvent` of the read API (record contents, hist
 transactions, blocks), every blob download and person-key request, and every refused or failed
 attempt (401/403/404) on those routes (an ASGI middleware), with caller, remote address, masked
 path, ids, record orgs (looked up for up to 8 ids) and outcome. The anchoring loop closes
-segments (`[extra] access_anchor_interval_s`, default 60; `access_segment_bytes`, 16 MiB) and
+segments (`[extra] access_anchor_interval_s`, default 900; `access_segment_bytes`, 16 MiB) and
 submits `access.anchor` signed by the node key, one segment at a time, in order.
 """
 
@@ -56,6 +56,7 @@ from node.blobs import BLOB_MAX_DEFAULT, REPLICAS_DEFAULT, BlobPeers, BlobStore
 from node.config import NodeConfig
 from node.errors import ConfigError, StorageError
 from node.personkeys import KeyRequest, PersonKeySecrets, PersonKeyService
+from node.privacylog import install_log_masking
 from node.proofapi import build_tx_proof
 from wire import codec
 from wire.crypto import SigningKey
@@ -105,6 +106,8 @@ _PERSONAL_PREFIXES = (
     "/v1/blocks/",
     "/v1/proofs/tx/",
 )
+# ids that are not records (transactions, blocks): a 404 there is an unknown id, not worth a line
+_NO_404 = ("/v1/tx/", "/v1/blocks/", "/v1/proofs/tx/")
 
 
 def _extra_number(extra: Mapping[str, Any], name: str, default: float, lo: float, hi: float) -> float:
@@ -155,6 +158,7 @@ class Privacy:
 
     def __init__(self, config: NodeConfig, genesis: Genesis, key: SigningKey) -> None:
         self.config, self.genesis, self.key = config, genesis, key
+        install_log_masking()  # no ID number in any log line of this process
         extra = config.extra
         path = config.person_key_secret_file
         self.person_keys = PersonKeyService(PersonKeySecrets.load(path)) if path is not None else None
@@ -234,10 +238,8 @@ class Privacy:
         app.add_middleware(AttemptLogger, privacy=self)
 
     def close(self) -> None:
-        try:
-            self.log.close_segment()  # anchored at the next start
-        except OSError as exc:
-            log.error("access log: cannot close the open segment: %s", exc)
+        """The open segment stays open (fsynced): the next start continues it, so a restart does
+        not cost an anchor transaction."""
         self.log.close()
 
     # ------------------------------------------------------------------ authentication with a body
@@ -586,7 +588,7 @@ class AttemptLogger:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if scope.get("type") != "http" or not path.startswith(_PERSONAL_PREFIXES):
+        if scope.get("type") != "http" or not path.startswith(_PERSONAL_PREFIXES) or path.endswith("/header"):
             await self.app(scope, receive, send)
             return
         status = 0
@@ -598,7 +600,7 @@ class AttemptLogger:
             await send(message)
 
         await self.app(scope, receive, capture)
-        if status in (401, 403, 404):
+        if status in (401, 403) or (status == 404 and not path.startswith(_NO_404)):
             try:
                 self.privacy.log_attempt(scope, status)
             except Exception:  # logging an attempt must never break the answer
