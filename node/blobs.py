@@ -351,7 +351,7 @@ def build_router(privacy: Privacy) -> APIRouter:
             if orgs:
                 raise ApiError(503, "blob_unavailable", "no reachable node holds this blob right now")
             raise ApiError(404, "not_found", "no blob with this hash in your scope")
-        privacy.log_read(request, caller, "blob", [h], sorted(orgs | uploaders), node.height())
+        privacy.recorder.log_read(request, caller, "blob", [h], sorted(orgs | uploaders), node.height())
         privacy.metrics_blob("download")
         return Response(
             content=data, media_type="application/octet-stream", headers={"X-Orgledger-Blob-Sha256": h}

@@ -17,12 +17,12 @@ Routes (all authenticated, `node.apiauth`):
   auditors, node keys): the raw log and the anchors on the ledger, for `orgledger audit access`.
 - `/v1/blobs` (node/blobs.py).
 
-The access log receives every `ReadEvent` of the read API (record contents, histories,
-transactions, blocks), every blob download and person-key request, and every refused or failed
-attempt (401/403/404) on those routes (an ASGI middleware), with caller, remote address, masked
-path, ids, record orgs (looked up for up to 8 ids) and outcome. The anchoring loop closes
-segments (`[extra] access_anchor_interval_s`, default 900; `access_segment_bytes`, 16 MiB) and
-submits `access.anchor` signed by the node key, one segment at a time, in order.
+`Privacy` is built with the node's configuration (the person-key secret is loaded and checked
+first: a bad secret file stops the node), attached once the store exists (access log, blob store,
+peer handlers, metrics), mounted on the API (these routers and the attempt-logging middleware of
+node/accessrecord.py) and run beside the driver (the anchoring loop). `[extra]` keys:
+`access_anchor_interval_s` (900), `access_segment_bytes` (16 MiB), `blob_max_bytes` (20 MiB),
+`blob_replicas` (2), `person_key_rate_per_s` (20), `person_key_burst` (200).
 """
 
 import asyncio
@@ -32,24 +32,22 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import unquote
 
-import msgpack
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPBearer
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from client_sdk.auth import H_SIG
-from client_sdk.client import build_tx
-from client_sdk.idnumber import mask_id, mask_path
+from client_sdk.idnumber import mask_id
 from client_sdk.proofs import proof_to_json
 from contracts import keys as state_keys
 from contracts.identity import ancestors_or_self
-from contracts.state import prefix_end, seg
+from contracts.state import prefix_end
 from network import PeerId
-from node.accesslog import INTERVAL_S_DEFAULT, SEGMENT_BYTES_DEFAULT, AccessLog, AccessLogError
+from node.accesslog import INTERVAL_S_DEFAULT, SEGMENT_BYTES_DEFAULT, AccessLog
+from node.accessrecord import AccessRecorder, AttemptLogger, read_state
 from node.api import ApiError, receipt_json
 from node.apiauth import Caller
 from node.blobs import BLOB_MAX_DEFAULT, REPLICAS_DEFAULT, BlobPeers, BlobStore
@@ -65,7 +63,7 @@ from wire.genesis import Genesis
 from wire.types import Block, SignedTransaction
 
 if TYPE_CHECKING:
-    from node.readapi import ReadApi, ReadEvent
+    from node.readapi import ReadApi
     from node.service import Node
 
 log = logging.getLogger("orgledger.privacy")
@@ -73,41 +71,8 @@ log = logging.getLogger("orgledger.privacy")
 PERSON_KEY_ROLES = frozenset({"operator", "admin", "integration"})
 PERSON_KEY_BATCH_MAX = 64
 PERSON_KEY_BODY_MAX = 32 * 1024
-ORG_LOOKUP_MAX = 8
-ANCHOR_RETRY_S = 60.0
 UPLOAD_SLOTS = 4
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-# read-API family -> state key prefix (for the record orgs of logged reads)
-_FAMILY_KEYS = {
-    "archive": "archive",
-    "material": "doc",
-    "pipeline": "pipeline",
-    "transfer": "transfer",
-    "meeting": "meeting",
-    "decision": "decision",
-    "alert": "alert",
-    "member": "archive",
-}
-_PATH_FAMILIES = {
-    "archives": "archive",
-    "materials": "doc",
-    "pipelines": "pipeline",
-    "transfers": "transfer",
-    "meetings": "meeting",
-    "decisions": "decision",
-    "alerts": "alert",
-}
-_PERSONAL_PREFIXES = (
-    *(f"/v1/{p}" for p in _PATH_FAMILIES),
-    "/v1/members/",
-    "/v1/blobs",
-    "/v1/person-keys",
-    "/v1/tx/",
-    "/v1/blocks/",
-    "/v1/proofs/tx/",
-)
-# ids that are not records (transactions, blocks): a 404 there is an unknown id, not worth a line
-_NO_404 = ("/v1/tx/", "/v1/blocks/", "/v1/proofs/tx/")
 
 
 def _extra_number(extra: Mapping[str, Any], name: str, default: float, lo: float, hi: float) -> float:
@@ -173,8 +138,6 @@ class Privacy:
             _extra_number(extra, "person_key_burst", 200, 1, 1e7),
         )
         self._upload_slots = asyncio.Semaphore(UPLOAD_SLOTS)
-        self._pending: tuple[int, bytes, float] | None = None
-        self._attempts: dict[int, int] = {}
 
     # ------------------------------------------------------------------ wiring
     def attach(self, node: "Node") -> None:
@@ -188,7 +151,8 @@ class Privacy:
             peers=lambda: [str(p) for p in node.network.connected_peers()],
             replicas=self.replicas,
         )
-        node.read_listeners.append(self.on_read)
+        self.recorder = AccessRecorder(node, self.log, self.interval_s, node.metrics.registry)
+        node.read_listeners.append(self.recorder.on_read)
         node.peer_handlers["blob_get"] = self.blob_peers.on_request
         node.peer_handlers["blob_have"] = self.blob_peers.on_request
         r = node.metrics.registry
@@ -197,26 +161,6 @@ class Privacy:
             "orgledger_privacy_person_keys_total",
             "ID numbers hashed into person keys, by result.",
             ["result"],
-            registry=r,
-        )
-        #: Access-log lines written, by outcome (read, denied, not_found, unauthenticated, ...).
-        self.m_lines = Counter(
-            "orgledger_privacy_access_log_lines_total",
-            "Access-log lines written, by outcome.",
-            ["outcome"],
-            registry=r,
-        )
-        #: Access-log anchors, by event (submitted, anchored, rejected).
-        self.m_anchors = Counter(
-            "orgledger_privacy_access_anchors_total",
-            "Access-log anchor transactions, by event.",
-            ["event"],
-            registry=r,
-        )
-        #: Closed access-log segments not yet anchored on the ledger.
-        self.m_unanchored = Gauge(
-            "orgledger_privacy_access_log_unanchored_segments",
-            "Closed segments not yet anchored.",
             registry=r,
         )
         #: Blob operations (upload, download).
@@ -235,7 +179,10 @@ class Privacy:
 
     def install(self, app: Any) -> None:
         """Log refused and failed attempts on personal-data routes (an ASGI middleware)."""
-        app.add_middleware(AttemptLogger, privacy=self)
+        app.add_middleware(AttemptLogger, recorder=self.recorder)
+
+    async def run(self) -> None:
+        await self.recorder.run()
 
     def close(self) -> None:
         """The open segment stays open (fsynced): the next start continues it, so a restart does
@@ -285,230 +232,15 @@ class Privacy:
 
         return authn
 
-    # ------------------------------------------------------------------ the access log
-    def on_read(self, event: "ReadEvent") -> None:
-        ids = list(event.ids)
-        self._write(
-            {
-                "at_ms": event.at_ms,
-                "outcome": "read",
-                "status": 200,
-                "caller": {"pubkey": event.pubkey, "user_id": event.user_id, "org_id": event.org_id},
-                "remote": event.remote,
-                "method": event.method,
-                "path": mask_path(event.path),
-                "what": event.what,
-                "ids": [mask_path(i) for i in ids],
-                "orgs": self._orgs_of(event.what, ids),
-                "height": event.height,
-            }
-        )
-
-    def log_read(
-        self,
-        request: Request,
-        caller: Caller,
-        what: str,
-        ids: list[str],
-        orgs: list[str],
-        height: int,
-        **extra: Any,
-    ) -> None:
-        self._write(
-            {
-                "at_ms": int(time.time() * 1000),
-                "outcome": extra.pop("outcome", "read"),
-                "status": 200,
-                "caller": _caller_doc(caller),
-                "remote": request.client.host if request.client else "",
-                "method": request.method,
-                "path": mask_path(request.url.path),
-                "what": what,
-                "ids": ids,
-                "orgs": orgs,
-                "height": height,
-                **extra,
-            }
-        )
-
-    def log_attempt(self, scope: Mapping[str, Any], status: int) -> None:
-        state = scope.get("state") or {}
-        caller = state.get("caller") if isinstance(state, Mapping) else None
-        raw = scope.get("raw_path") or scope.get("path", "").encode()
-        path = raw.decode("latin-1")
-        query = scope.get("query_string", b"").decode("latin-1")
-        outcome, orgs, ids = "unauthenticated", [], []
-        if isinstance(caller, Caller):
-            outcome = "refused" if status == 403 else "not_found"
-            found = self._existing_target(path)
-            if found is not None:
-                ids = [found[0]]
-                if found[1] is not None and status == 404:
-                    outcome, orgs = "denied", [found[1]]
-        entry: dict[str, Any] = {
-            "at_ms": int(time.time() * 1000),
-            "outcome": outcome,
-            "status": status,
-            "caller": _caller_doc(caller) if isinstance(caller, Caller) else None,
-            "remote": (scope.get("client") or ("",))[0] or "",
-            "method": scope.get("method", ""),
-            "path": mask_path(path + ("?" + query if query else "")),
-            "what": "attempt",
-            "ids": [mask_path(i) for i in ids],
-            "orgs": orgs,
-            "height": self.node.height(),
-        }
-        if not isinstance(caller, Caller):
-            claimed = _header(scope, b"x-orgledger-key")
-            entry["claimed_key"] = claimed[:64] if claimed and _HEX64.match(claimed) else None
-        self._write(entry)
-
-    def _write(self, entry: dict[str, Any]) -> None:
-        try:
-            self.log.append(entry)
-        except (OSError, ValueError) as exc:
-            log.error("access log write failed: %s", exc)
-            return
-        self.m_lines.labels(outcome=str(entry["outcome"])).inc()
-
-    def _state(self, key: str) -> dict[str, Any] | None:
-        raw = self.node.store.state_get(key.encode("utf-8"))
-        if raw is None:
-            return None
-        try:
-            doc = msgpack.unpackb(raw, raw=False)
-        except (ValueError, TypeError, msgpack.UnpackException):
-            return None
-        return doc if isinstance(doc, dict) else None
-
-    def _orgs_of(self, what: str, ids: list[str]) -> list[str]:
-        base, child = what, False
-        for suffix in ("_version", "_step", "_in"):
-            if what.endswith(suffix):
-                base, child = what.removesuffix(suffix), True
-        prefix = _FAMILY_KEYS.get(base)
-        if prefix is None or not ids or len(ids) > ORG_LOOKUP_MAX:
-            return []
-        orgs: set[str] = set()
-        for rid in ids:
-            head = rid.rsplit("/", 2)[0] if child else rid  # "<head>/v/<n>", "<head>/ev/<n>", ...
-            rec = self._state(f"{prefix}/{seg(head)}")
-            if rec is not None and isinstance(rec.get("org_id"), str):
-                orgs.add(rec["org_id"])
-        return sorted(orgs)
-
-    def _existing_target(self, path: str) -> tuple[str, str | None] | None:
-        """(id, org of the record if it exists) for a by-id path of a record family or blob."""
-        parts = path.split("/")
-        if len(parts) < 4 or parts[1] != "v1":
-            return None
-        kind, rid = parts[2], unquote(parts[3])
-        if kind == "members":
-            kind = "archives"
-        if kind == "blobs":
-            if not _HEX64.match(rid):
-                return None
-            from node.blobs import refs_orgs
-
-            orgs = sorted(refs_orgs(self.node, rid))
-            return rid, (orgs[0] if orgs else None)
-        prefix = _PATH_FAMILIES.get(kind)
-        if prefix is None or not rid:
-            return None
-        try:
-            rec = self._state(f"{prefix}/{seg(rid)}")
-        except StorageError:
-            return None
-        org = rec.get("org_id") if rec is not None else None
-        return rid, (org if isinstance(org, str) else None)
-
-    # ------------------------------------------------------------------ anchoring
-    def ledger_head(self) -> dict[str, Any] | None:
-        return self._state(state_keys.access_head(self.config.node_id))
-
-    async def run(self) -> None:
-        """Close segments when due and anchor them, one at a time, in order."""
-        try:
-            await asyncio.to_thread(self.log.reconcile, self.ledger_head())
-        except (AccessLogError, OSError) as exc:
-            log.error("access log: cannot check the local log against the ledger: %s", exc)
-        tick = min(1.0, self.interval_s / 2)
-        while True:
-            await asyncio.sleep(tick)
-            try:
-                tx = await asyncio.to_thread(self._anchor_step)
-                if tx is not None:
-                    self._submit(tx)
-            except Exception:  # never let the loop die: the auditor sees unanchored segments
-                log.exception("access log anchoring step failed")
-
-    def _anchor_step(self) -> SignedTransaction | None:
-        self.log.sync()
-        if self.log.due(self.interval_s):
-            self.log.close_segment()
-        head = self.ledger_head()
-        next_segment = 1 if head is None else int(head["segment"]) + 1
-        waiting = [n for n in self.log.closed_segments() if n >= next_segment]
-        self.m_unanchored.set(len(waiting))
-        pending = self._pending
-        if pending is not None:
-            number, tx_id, at = pending
-            if number < next_segment:
-                self._pending = None
-                self.m_anchors.labels(event="anchored").inc()
-            else:
-                loc = self.node.store.tx_location(tx_id)
-                receipt = None if loc is None else self.node.store.receipt(loc.height, loc.index)
-                if receipt is not None and not receipt.accepted:
-                    log.warning("access log: anchor of segment %d rejected: %s", number, receipt.reason_code)
-                    self.m_anchors.labels(event="rejected").inc()
-                    self._pending = None
-                    if receipt.reason_code == "anchor_chain_break":
-                        self.log.reconcile(head)
-                    return None
-                if time.monotonic() - at < ANCHOR_RETRY_S:
-                    return None
-                self._pending = None
-        if not waiting or waiting[0] != next_segment:
-            return None
-        try:
-            info = self.log.info(next_segment)
-        except AccessLogError as exc:
-            log.error("access log: segment %d cannot be anchored: %s", next_segment, exc)
-            return None
-        attempt = self._attempts.get(next_segment, 0)
-        self._attempts[next_segment] = attempt + 1
-        now = int(time.time() * 1000)
-        client_time = info.closed_at_ms if abs(now - info.closed_at_ms) < 6 * 3600_000 else now
-        return build_tx(
-            chain_id=self.genesis.chain_id,
-            tx_type="access.anchor",
-            org_id=self.node.spec.org_id,
-            payload=info.anchor_payload(self.config.node_id),
-            key=self.key,
-            nonce=next_segment * 1000 + attempt,
-            client_time_ms=client_time,
-        )
-
-    def _submit(self, tx: SignedTransaction) -> None:
-        try:
-            self.node.submit(tx.encode())
-        except ApiError as exc:
-            log.warning("access log: anchor not admitted: %s %s", exc.code, exc.message)
-            return
-        payload = tx.body.payload
-        self._pending = (int(payload["segment"]), tx.tx_id, time.monotonic())
-        self.m_anchors.labels(event="submitted").inc()
-
     # ------------------------------------------------------------------ org keys
     def key_chain(self, org_id: str) -> list[dict[str, Any]]:
         out = []
         for org in ancestors_or_self(org_id):
-            rec = self._state(state_keys.org(org))
+            rec = read_state(self.node, state_keys.org(org))
             if rec is None:
                 raise ApiError(404, "not_found", "no organisation with this id in your scope")
             version = int(rec["enc_key_version"])
-            hist = self._state(state_keys.org_enc_key(org, version)) or {}
+            hist = read_state(self.node, state_keys.org_enc_key(org, version)) or {}
             entry: dict[str, Any] = {
                 "org_id": org,
                 "key_version": version,
@@ -560,51 +292,6 @@ class Privacy:
                 if receipt is not None and receipt.accepted:
                     return tx.tx_id
         return None
-
-
-def _caller_doc(caller: Caller) -> dict[str, Any]:
-    return {
-        "pubkey": caller.pubkey.hex(),
-        "kind": caller.kind,
-        "user_id": caller.user_id,
-        "org_id": caller.org_id,
-        "roles": sorted(caller.roles),
-    }
-
-
-def _header(scope: Mapping[str, Any], name: bytes) -> str | None:
-    for k, v in scope.get("headers", []):
-        if k == name:
-            return str(v.decode("latin-1"))
-    return None
-
-
-class AttemptLogger:
-    """ASGI middleware: a refused (403), failed (401) or not-found (404) request to a route that
-    serves personal data is written to the access log (successful reads come from the routes)."""
-
-    def __init__(self, app: Any, privacy: Privacy) -> None:
-        self.app, self.privacy = app, privacy
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        path = scope.get("path", "")
-        if scope.get("type") != "http" or not path.startswith(_PERSONAL_PREFIXES) or path.endswith("/header"):
-            await self.app(scope, receive, send)
-            return
-        status = 0
-
-        async def capture(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message.get("type") == "http.response.start":
-                status = int(message.get("status", 0))
-            await send(message)
-
-        await self.app(scope, receive, capture)
-        if status in (401, 403) or (status == 404 and not path.startswith(_NO_404)):
-            try:
-                self.privacy.log_attempt(scope, status)
-            except Exception:  # logging an attempt must never break the answer
-                log.exception("access log: cannot record an attempt")
 
 
 # ------------------------------------------------------------------------------------ routes
@@ -662,7 +349,7 @@ def build_router(privacy: Privacy) -> APIRouter:
         good = [i for i in items if i["ok"]]
         privacy.m_person_keys.labels(result="ok").inc(len(good))
         privacy.m_person_keys.labels(result="invalid").inc(len(items) - len(good))
-        privacy.log_read(
+        privacy.recorder.log_read(
             request,
             caller,
             "person_key",
@@ -744,7 +431,7 @@ def build_router(privacy: Privacy) -> APIRouter:
             doc = codec.decode(raw)
             if isinstance(doc, dict):
                 anchors.append(doc)
-        head = privacy._state(state_keys.access_head(nid))
+        head = read_state(node, state_keys.access_head(nid))
         return {"height": node.height(), "node_id": nid, "head": head, "anchors": anchors}
 
     return router
