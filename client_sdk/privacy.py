@@ -255,13 +255,17 @@ class PrivacyClient:
         key: SigningKey | Signer | None = None,
         auth: httpx.Auth | None = None,
         timeout_s: float = 30.0,
+        http: httpx.Client | None = None,
     ) -> None:
+        """`http` replaces the HTTP client (tests put a fake node behind it)."""
         self.url = url.rstrip("/")
         self.genesis = genesis
         self.key = key
         if auth is None and key is not None:
             auth = LedgerAuth(RequestSigner(key, genesis.chain_id))
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, auth=auth)
+        self._http = (
+            http if http is not None else httpx.Client(base_url=self.url, timeout=timeout_s, auth=auth)
+        )
         self._keys: dict[str, tuple[Recipient, ...]] = {}
         self.person_keys = PersonKeys(self)
 

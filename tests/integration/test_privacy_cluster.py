@@ -27,7 +27,7 @@ import pytest
 
 from client_sdk.auth import LedgerAuth, RequestSigner
 from client_sdk.client import LedgerClient, build_tx
-from client_sdk.errors import ApiError
+from client_sdk.errors import ApiError, VerificationError
 from client_sdk.idnumber import check_char
 from client_sdk.privacy import (
     CannotDecrypt,
@@ -403,6 +403,11 @@ def test_rotating_an_org_key_reseals_what_it_must_read(world: World) -> None:
     with w.sdk("b1_op") as op:
         chain = op.enc_keys(B1, refresh=True)
         assert [(r.org_id, r.key_version) for r in chain][3] == (P1, 2) and chain[3].public == new.public
+        doc = op.request("GET", f"/v1/enc-keys/{B1}")
+        assert doc["chain"][3]["source"] == "tx" and doc["chain"][3]["proof"] is not None
+        doc["chain"][3]["enc_pubkey"] = EncryptionKey.generate().public.hex()  # a node's own key
+        with pytest.raises(VerificationError):
+            op._verify_chain(B1, doc)
     w.enc[P1] = new
 
 
