@@ -51,6 +51,7 @@ ENVELOPE_VERSION = 1
 PAD_TO = 64
 BLOB_MAGIC = b"OLB1"
 RESEAL_BATCH = 128
+KEY_CACHE_S = 300.0  # verified org key chains are reused this long (a rotation shows up after it)
 KEY_TX_TYPES = ("org.create", "org.set_enc_key")
 # families whose records may carry an envelope, with their read API path
 SEALED_FAMILIES = {
@@ -266,7 +267,7 @@ class PrivacyClient:
         self._http = (
             http if http is not None else httpx.Client(base_url=self.url, timeout=timeout_s, auth=auth)
         )
-        self._keys: dict[str, tuple[Recipient, ...]] = {}
+        self._keys: dict[str, tuple[float, tuple[Recipient, ...]]] = {}
         self.person_keys = PersonKeys(self)
 
     def close(self) -> None:
@@ -304,9 +305,11 @@ class PrivacyClient:
 
     # ------------------------------------------------------------------ org keys
     def enc_keys(self, org_id: str, *, refresh: bool = False, wait_s: float = 10.0) -> tuple[Recipient, ...]:
-        """The verified current keys of `org_id` and every ancestor (owning org first)."""
-        if not refresh and org_id in self._keys:
-            return self._keys[org_id]
+        """The verified current keys of `org_id` and every ancestor (owning org first); reused for
+        KEY_CACHE_S seconds unless `refresh`."""
+        cached = self._keys.get(org_id)
+        if not refresh and cached is not None and time.monotonic() - cached[0] < KEY_CACHE_S:
+            return cached[1]
         deadline = time.monotonic() + wait_s
         while True:
             doc = self.request("GET", f"/v1/enc-keys/{quote(org_id, safe='')}")
@@ -317,7 +320,7 @@ class PrivacyClient:
                 if time.monotonic() > deadline:
                     raise VerificationError(f"the key of an org above {org_id} is not provable yet") from None
                 time.sleep(0.2)
-        self._keys[org_id] = out
+        self._keys[org_id] = (time.monotonic(), out)
         return out
 
     def _verify_chain(self, org_id: str, doc: Mapping[str, Any]) -> tuple[Recipient, ...]:

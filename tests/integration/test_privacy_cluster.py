@@ -451,6 +451,15 @@ def test_the_access_log_is_anchored_verifies_and_an_edited_line_fails(world: Wor
     assert good.returncode == 0, good.stderr
     report = json.loads(good.stdout)
     assert report["ok"] and report["proofs_checked"] >= 1 and report["anchored"]
+    # the chain with node-signed anchors and re-seals replays from genesis like any other
+    verify = [*base[:3], "audit", "verify", "--node", w.url, "--genesis", str(w.c.net / "genesis.json")]
+    replay = subprocess.run(
+        [*verify, "--key", str(root_key), "--no-progress", "--workers", "0"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert replay.returncode == 0 and "audit OK" in replay.stdout, replay.stdout + replay.stderr
 
 
 def _wait_anchored(w: World, node: str, timeout_s: float = 30) -> None:
