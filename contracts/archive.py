@@ -27,6 +27,7 @@ from contracts.base import TxCtx, TxSpec
 from contracts.config import Config
 from contracts.errors import TxRejected
 from contracts.identity import approval_org, has_approver_in, require_own_org, require_role
+from contracts.privacy import SEALED, SEALED_DOC, sealed_field
 from contracts.records import (
     GENDERS,
     MEMBER_STATUSES,
@@ -60,6 +61,7 @@ ARCHIVE_CREATE = Obj(
         req("key_version", Int(1, 1_000_000)),
         req("id_check_ok", Bool(), "the submitter attests the ID passed the GB 11643 checksum"),
         *AMENDABLE,
+        sealed_field(),
         opt("status", Enum(STATUSES), default="NONE"),
         opt("status_since", Date()),
         opt("probation_extension_months", Int(0, 12), default=0),
@@ -77,6 +79,7 @@ ARCHIVE_AMEND = Obj(
         req("amend_reason", Str(1024)),
         opt("evidence_doc", Str(128, pattern=ID_PATTERN), "a registered document supporting the change"),
         *AMENDABLE,
+        opt("sealed", SEALED, SEALED_DOC + "; absent keeps the archive's envelope"),
     )
 )
 
@@ -118,6 +121,7 @@ def new_archive(p: dict[str, Any], org_id: str, height: int) -> dict[str, Any]:
         person_key=p["person_key"],
         key_version=p["key_version"],
         id_check_ok=p["id_check_ok"],
+        sealed=p.get("sealed"),
         birth_date_first=p["birth_date"],
         status=p["status"],
         status_since=p["status_since"],
@@ -216,6 +220,8 @@ def _apply_amend(view: View, tx: TxCtx, config: Config) -> None:
     p = tx.payload
     rec = require_archive(view, p["person_key"])
     changed = changed_fields(rec, p)
+    if p["sealed"] is not None and p["sealed"] != rec.get("sealed"):
+        changed.append("sealed")  # absent: the envelope stays (it is not a rule field)
     if not changed:
         raise TxRejected("no_change", "the amendment changes nothing")
     for name in changed:

@@ -181,6 +181,8 @@ class TxSpec:
 
     `check` raises TxRejected for permission and structural problems (before any rule runs);
     `apply` writes the records of an accepted transaction (after every rule passed).
+    `signed_by` is "user" (a live registered key of the transaction's org) or "node" (a genesis
+    node key of that org; such types take no approvals and user keys cannot sign them).
     """
 
     name: str
@@ -190,6 +192,7 @@ class TxSpec:
     schema: Any  # contracts.schema.Obj (Any here to keep base free of the schema module)
     check: CheckFn
     apply: ApplyFn
+    signed_by: str = "user"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -197,5 +200,6 @@ class TxSpec:
             "family": self.family,
             "description": self.description,
             "signers": self.signers,
+            "signed_by": self.signed_by,
             "payload": self.schema.to_json(),
         }

@@ -3,6 +3,8 @@
 Rules:
 
 - `meta/chain`: chain id, genesis hash and time.
+- One `nodekey/<pubkey hex>` per genesis node (`node_id`, `org_id`, `role`): the keys that may sign
+  node-signed transaction types (`access.anchor`).
 - One `org/<org_id>` record per genesis org (and its encryption key version 1), one
   `user/<pubkey hex>` and `userid/<user_id>` per genesis user (user ids unique).
 - The rule configuration: `default_rule_config()` with the genesis `rule_config` merged over it.
@@ -71,6 +73,12 @@ def genesis_state(genesis: Genesis) -> tuple[tuple[bytes, bytes], ...]:
             "genesis_time_ms": genesis.genesis_time_ms,
         }
     }
+    for node in genesis.nodes:
+        entries[keys.node_key(node.pubkey.hex())] = {
+            "node_id": node.node_id,
+            "org_id": node.org_id,
+            "role": node.role,
+        }
     for org in genesis.orgs:
         entries[keys.org(org.org_id)] = org_record(
             org_id=org.org_id,

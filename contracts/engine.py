@@ -188,9 +188,12 @@ def _admit(view: View, ctx: BlockContext, tx: SignedTransaction, config: Config)
     if spec is None:
         raise TxRejected("unknown_tx_type", f"unknown transaction type {body.tx_type!r}")
     payload = validate(spec.schema, body.payload)
-    user = live_user(view, body.signer)
-    if user["org_id"] != body.org_id:
-        raise TxRejected("wrong_org", f"the signer belongs to {user['org_id']}, not {body.org_id}")
+    if spec.signed_by == "node":
+        _node_signer(view, body.signer, body.org_id, len(tx.approvals))
+    else:
+        user = live_user(view, body.signer)
+        if user["org_id"] != body.org_id:
+            raise TxRejected("wrong_org", f"the signer belongs to {user['org_id']}, not {body.org_id}")
     approvers = tuple(a.signer for a in tx.approvals)
     if len(approvers) > MAX_APPROVALS or len(set(approvers)) != len(approvers) or body.signer in approvers:
         raise TxRejected("bad_approval", "approvals must be distinct keys other than the signer")
@@ -211,6 +214,17 @@ def _admit(view: View, ctx: BlockContext, tx: SignedTransaction, config: Config)
         signature=tx.signature,
     )
     return t, spec
+
+
+def _node_signer(view: View, signer: bytes, org_id: str, approvals: int) -> None:
+    """Node-signed types: the signer is a genesis node key acting for its own org, alone."""
+    node = view.get(keys.node_key(signer.hex()))
+    if node is None:
+        raise TxRejected("unknown_signer", f"the signer's key {signer.hex()[:16]}… is not a genesis node key")
+    if node["org_id"] != org_id:
+        raise TxRejected("wrong_org", f"node {node['node_id']} belongs to {node['org_id']}, not {org_id}")
+    if approvals:
+        raise TxRejected("bad_approval", "a node-signed transaction carries no approvals")
 
 
 def _shadow(v: Verdict, disposition: str | None = None) -> ShadowVerdict:

@@ -251,3 +251,30 @@ def due(at_ms: int, name: str) -> str:
 def due_until(time_ms: int) -> str:
     """Exclusive scan bound: every due key with time <= `time_ms` sorts below it."""
     return f"due/{time_ms + 1:0{DUE_TIME_DIGITS}d}/"
+
+
+# data protection (contracts/privacy.py)
+def node_key(pubkey_hex: str) -> str:
+    """A genesis node's key: `{node_id, org_id, role}` (node-signed transaction types)."""
+    return f"nodekey/{pubkey_hex}"
+
+
+def blob_ref(h: str, ref: str = "") -> str:
+    """Records naming an encrypted blob (SHA-256 of the blob), e.g. `hash/b/<h>/doc:<doc_id>`."""
+    return f"hash/b/{h}/{seg(ref)}" if ref else f"hash/b/{h}/"
+
+
+def seal(envelope: str, org_id: str = "", version: int = 0) -> str:
+    """An envelope's data key re-sealed to an org key version (`privacy.reseal`)."""
+    if not org_id:
+        return f"seal/{envelope}/"
+    return f"seal/{envelope}/{org_id}/{_n(version)}"
+
+
+def access_head(node_id: str) -> str:
+    """The last anchored access-log segment of a node."""
+    return f"access/{seg(node_id)}"
+
+
+def access_anchor(node_id: str, segment: int) -> str:
+    return f"access/{seg(node_id)}/{_n(segment)}"

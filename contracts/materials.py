@@ -12,6 +12,9 @@ Rules:
 - Every registration indexes its content and text hashes (`hash/c/..`, `hash/t/..`, MAT-01), the
   documents of each subject person by type (MAT-07) and the day of registration (MAT-05 batches).
 - `signer_keys[i]` signed in role `signer_roles[i]`: the two lists have the same length.
+- `blob` (optional) names the encrypted file in the blob store, indexed at `hash/b/<hash>/doc:<id>`
+  with the registering org (who may download it); `sealed` carries encrypted fields (the file's
+  key, its name, free text). `content_hash` stays the hash of the plain file (MAT-01 compares it).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from contracts.base import TxCtx, TxSpec
 from contracts.config import Config
 from contracts.errors import TxRejected
 from contracts.identity import require_org, require_own_org, require_role
+from contracts.privacy import BLOB_REF, sealed_field
 from contracts.records import DOC_TYPES, get_doc
 from contracts.schema import ID_PATTERN, ORG_PATTERN, Date, Enum, Field, Hex, Int, List, Obj, Str, opt, req
 from contracts.state import View
@@ -65,6 +69,8 @@ CONTENT: tuple[Field, ...] = (
     opt("serial_no", Str(64)),
     opt("notice_start_date", Date(), "PUBLIC_NOTICE: first day of the notice period (JOIN-12)"),
     opt("notice_end_date", Date(), "PUBLIC_NOTICE: last day of the notice period"),
+    opt("blob", BLOB_REF, "the encrypted file in the node blob store (docs/privacy.md)"),
+    sealed_field(),
 )
 MATERIAL_REGISTER = Obj(CONTENT)
 MATERIAL_AMEND = Obj((*CONTENT, req("prev_version", Int(1, 1_000_000)), req("amend_reason", Str(1024))))
@@ -131,6 +137,11 @@ def _write(view: View, tx: TxCtx, amended: bool) -> None:
     view.put(keys.content_hash(p["content_hash"], "doc:" + p["doc_id"]), ref)
     if p["text_hash"] is not None:
         view.put(keys.text_hash(p["text_hash"], "doc:" + p["doc_id"]), ref)
+    if p["blob"] is not None:
+        view.put(
+            keys.blob_ref(p["blob"]["hash"], "doc:" + p["doc_id"]),
+            {"kind": "doc", "id": p["doc_id"], "version": p["doc_version"], "org_id": tx.org_id},
+        )
     serial = p["serial_no"]
     personal_book = p["doc_type"] == "VOLUNTEER_BOOK" and len(p["subject_keys"]) == 1
     if personal_book and serial is not None and not view.exists(keys.idx_volunteer_book(serial)):

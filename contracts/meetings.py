@@ -24,6 +24,7 @@ from contracts.config import Config
 from contracts.errors import TxRejected
 from contracts.identity import require_org, require_own_org, require_role
 from contracts.meeting_index import index_decision, index_meeting
+from contracts.privacy import sealed_field
 from contracts.schema import (
     ID_PATTERN,
     ORG_PATTERN,
@@ -94,6 +95,7 @@ MEETING: tuple[Field, ...] = (
     ),
     req("minutes_content_hash", Hex(32)),
     opt("minutes_text_hash", Hex(32)),
+    sealed_field(),
     opt("roster_snapshot_hash", Hex(32)),
     opt("expected_keys", _PEOPLE, default=[]),
     opt("entitled_voter_keys", _PEOPLE, default=[]),
@@ -239,6 +241,7 @@ DECISION: tuple[Field, ...] = (
         default=[],
     ),
     opt("ratification_ref", _ID),
+    sealed_field(),
 )
 DECISION_RECORD = Obj(DECISION)
 DECISION_AMEND = Obj((*DECISION, *_AMEND))

@@ -11,7 +11,17 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from contracts import archive, governance, joining, lifecycle, materials, meetings, orgs, transfer
+from contracts import (
+    archive,
+    governance,
+    joining,
+    lifecycle,
+    materials,
+    meetings,
+    orgs,
+    privacy,
+    transfer,
+)
 from contracts.base import TxSpec
 from contracts.errors import InvariantError
 
@@ -24,6 +34,7 @@ _ALL: tuple[TxSpec, ...] = (
     *meetings.TX_SPECS,
     *lifecycle.TX_SPECS,
     *governance.TX_SPECS,
+    *privacy.TX_SPECS,
 )
 
 

@@ -658,6 +658,95 @@ def audit_check_proof(
         click.echo("the genesis was taken from the bundle: compare its hash with the network's published one")
 
 
+@audit.command("access")
+@click.option("--org", "org_id", default=None, help="Only reads concerning this org's subtree.")
+@click.option("--since", default=None, help="From this date (YYYY-MM-DD, CST) or ISO time.")
+@click.option("--node", "node_url", default=None, help="A node's API URL: its log and the ledger's anchors.")
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=None, help="A copy of a node's data dir."
+)
+@_GENESIS_OPTION
+@_READER_KEY_OPTION
+@click.option("--no-proofs", is_flag=True, help="Do not verify the anchors' transaction proofs.")
+@click.option("--allow-unanchored", is_flag=True, help="Exit 0 without a node to check the anchors.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict and the lines as JSON.")
+def audit_access(
+    org_id: str | None,
+    since: str | None,
+    node_url: str | None,
+    directory: Path | None,
+    genesis_file: Path,
+    reader_key: Path | None,
+    no_proofs: bool,
+    allow_unanchored: bool,
+    as_json: bool,
+) -> None:
+    """List reads of personal data from a node's access log, after verifying its hash chain and
+    its anchors on the ledger. Exit 0 verified, 1 not (reason printed), 4 no verdict."""
+    import json
+
+    from node import accessaudit as aa
+    from node.accesslog import AccessLogError
+    from wire.errors import WireError
+    from wire.genesis import Genesis
+
+    if node_url is None and directory is None:
+        fail("give --node URL, --dir DIR, or both", 2)
+    try:
+        since_ms = aa.parse_since(since)
+        genesis = Genesis.load(genesis_file)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    except WireError as exc:
+        fail(str(exc), aa.EXIT_INCOMPLETE)
+    try:
+        if node_url is not None:
+            with aa.http_client(node_url, genesis, reader_key) as http:
+                result = aa.audit_access(
+                    genesis=genesis,
+                    http=http,
+                    directory=directory,
+                    org=org_id,
+                    since_ms=since_ms,
+                    proofs=not no_proofs,
+                )
+        else:
+            result = aa.audit_access(
+                genesis=genesis, http=None, directory=directory, org=org_id, since_ms=since_ms
+            )
+    except (aa.AuditIncomplete, AccessLogError, OSError, WireError) as exc:
+        fail(f"no verdict: {exc}", aa.EXIT_INCOMPLETE)
+    r = result.report
+    if as_json:
+        doc = {
+            "ok": r.ok,
+            "node_id": result.node_id,
+            "problems": r.problems,
+            "warnings": r.warnings,
+            "anchored": r.anchored,
+            "unanchored": r.unanchored,
+            "anchors_checked": result.anchors_checked,
+            "proofs_checked": result.proofs_checked,
+            "lines": result.selected,
+        }
+        click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        for line in result.selected:
+            click.echo(aa.render_line(line))
+        click.echo(
+            f"{len(result.selected)} of {len(r.lines)} lines shown; segments anchored {len(r.anchored)}, "
+            f"not yet {len(r.unanchored)}; anchor proofs verified {result.proofs_checked}"
+        )
+        for warning in r.warnings:
+            click.echo(f"warning: {warning}")
+    if not r.ok:
+        fail(f"access log of {result.node_id or '?'} does NOT verify: {r.problems[0]}", aa.EXIT_FAILED)
+    if not result.anchors_checked and not allow_unanchored:
+        fail("the chain verifies, but the anchors were not checked (give --node)", aa.EXIT_FAILED)
+    if not as_json:
+        click.echo(f"access log of {result.node_id} verifies")
+
+
 @cli.command("export")
 @click.option("--node", "node_url", required=True, help="A node's API URL.")
 @click.option(

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 import uvicorn
@@ -39,6 +39,7 @@ from node.index import Indexer, default_url
 from node.integrity import verify_store
 from node.mempool import AdmissionError, Mempool, SignatureCache
 from node.metrics import NodeMetrics
+from node.privacyapi import Privacy
 from node.storage import BlockStore, Meta
 from node.txcheck import TxChecker
 from wire import codec
@@ -64,6 +65,8 @@ class Node:
         self.spec = self.genesis.node(config.node_id)
         if self.spec.pubkey != self.key.public:
             raise ConfigError(f"{config.key_file} is not the key genesis lists for node {config.node_id}")
+        # data protection (docs/privacy.md): the person-key secret is checked before anything opens
+        self.privacy = Privacy(config, self.genesis, self.key)
         self.validators = self.genesis.validators
         self.my_index = self.validators.index_of(self.key.public)
         self.metrics = NodeMetrics(config.node_id, self.spec.role)
@@ -127,6 +130,9 @@ class Node:
         self.commit_listeners.append(self.indexer.on_commit)
         # told of every read of ledger contents through the read API (node.readapi.ReadEvent)
         self.read_listeners: list[Callable[[Any], None]] = []
+        # peer requests other than "blocks", by their first element (blob transfer)
+        self.peer_handlers: dict[str, Callable[[PeerId, list[Any]], Awaitable[bytes]]] = {}
+        self.privacy.attach(self)
         self.fatal: BaseException | None = None
         self.started_at = time.time()
 
@@ -217,6 +223,8 @@ class Node:
     async def _on_peer_request(self, peer: PeerId, data: bytes) -> bytes:
         try:
             req = codec.decode(data)
+            if isinstance(req, list) and req and isinstance(req[0], str) and req[0] in self.peer_handlers:
+                return await self.peer_handlers[req[0]](peer, req)
             kind, lo, hi = req
             if kind != "blocks" or type(lo) is not int or type(hi) is not int:
                 raise ValueError
@@ -390,7 +398,7 @@ class Node:
         from node.readapi import build_router as read_api
 
         api = ReadApi(self)
-        return [read_api(self, api), proofapi.build_router(self, api.authn)]
+        return [read_api(self, api), proofapi.build_router(self, api.authn), *self.privacy.routers(api)]
 
     # ------------------------------------------------------------------ running
     def _fatal(self, exc: BaseException) -> None:
@@ -405,9 +413,11 @@ class Node:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
+        app = create_app(self, title=f"orgledger node {self.config.node_id}", routers=self.routers())
+        self.privacy.install(app)
         server = _QuietServer(
             uvicorn.Config(
-                create_app(self, title=f"orgledger node {self.config.node_id}", routers=self.routers()),
+                app,
                 host=self.config.api_host,
                 port=self.config.api_port,
                 log_level="warning",
@@ -419,6 +429,7 @@ class Node:
         await self.network.start()
         self.driver.start()
         reoffer = asyncio.create_task(self._reoffer_loop(), name="reoffer")
+        privacy = asyncio.create_task(self.privacy.run(), name="privacy")
         api = asyncio.create_task(server.serve(), name="api")
         log.info("node %s (%s) running at height %d", self.config.node_id, self.spec.role, self.height())
         stop = asyncio.create_task(self._stop.wait())
@@ -428,9 +439,11 @@ class Node:
         server.should_exit = True
         await asyncio.gather(api, return_exceptions=True)
         reoffer.cancel()
+        privacy.cancel()
         await self.network.stop()
         await self.driver.stop()
         await asyncio.to_thread(self.indexer.stop)
+        self.privacy.close()
         self.store.close()
         stop.cancel()
         if self.fatal is not None:
