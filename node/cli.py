@@ -183,6 +183,21 @@ def dev_down(directory: Path) -> None:
         fail(str(exc))
 
 
+@dev.command("seed")
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=Path(".devnet"), show_default=True
+)
+def dev_seed(directory: Path) -> None:
+    """Fill the running local network with a realistic history through the SDK (run once)."""
+    from node.seed import SeedError, seed
+
+    try:
+        report = seed(directory, echo=click.echo)
+    except SeedError as exc:
+        fail(str(exc))
+    sys.exit(0 if report.ok else 1)
+
+
 @dev.command("load")
 @click.option(
     "--dir", "directory", type=click.Path(path_type=Path), default=Path(".devnet"), show_default=True
