@@ -29,13 +29,14 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from node.api import ApiError
 from node.apiauth import Caller
 from node.errors import StorageError
 from node.index.project import body_json, decode_value
+from node.readmodels import ErrorOut
 from node.storage import BlockStore
 from wire.types import Block, CommitCertificate, Receipt
 
@@ -233,10 +234,14 @@ def build_router(node: "Node", authn: Callable[..., Any]) -> APIRouter:
         response_class=StreamingResponse,
         responses={
             200: {"content": {"text/event-stream": {}}, "description": "the event stream (docs/sdk.md)"},
-            429: {"description": "too many streams (busy)"},
+            400: {"model": ErrorOut, "description": "bad parameter (bad_request)"},
+            401: {"model": ErrorOut, "description": "no or invalid authentication (auth_required, ...)"},
+            429: {"model": ErrorOut, "description": "too many streams (busy), rate limited"},
+            503: {"model": ErrorOut, "description": "the node cannot serve right now"},
         },
     )
     async def events(
+        request: Request,
         caller: Annotated[Caller, Depends(authn)],
         after_height: Annotated[
             int | None, Query(ge=0, le=2**62, description="resume after this height (default: now)")
@@ -254,7 +259,7 @@ def build_router(node: "Node", authn: Callable[..., Any]) -> APIRouter:
             after_height = int(last_event_id)
         hub.check_room(caller)
         return StreamingResponse(
-            _stream(node, hub, caller, after_height, frozenset(kinds.split(","))),
+            _stream(node, hub, caller, after_height, frozenset(kinds.split(",")), request),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
         )
@@ -267,7 +272,12 @@ def _build_range(store: BlockStore, lo: int, hi: int) -> list[HeightEvents]:
 
 
 async def _stream(
-    node: "Node", hub: EventHub, caller: Caller, after_height: int | None, kinds: frozenset[str]
+    node: "Node",
+    hub: EventHub,
+    caller: Caller,
+    after_height: int | None,
+    kinds: frozenset[str],
+    request: Request | None = None,
 ) -> AsyncIterator[str]:
     sub, upto = hub.subscribe(caller, after_height)
     sent = sub.after_height
@@ -305,6 +315,8 @@ async def _stream(
                     },
                 )
                 return
+            if request is not None and await request.is_disconnected():
+                return  # the client left: free its place now, not at the next write
             now = time.monotonic()
             if now - last_check >= RECHECK_S:
                 last_check = now

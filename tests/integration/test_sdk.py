@@ -391,3 +391,40 @@ def test_the_examples_of_docs_sdk_md_run(net: Net, tmp_path: Path) -> None:
                 raise AssertionError(f"docs/sdk.md python block {i + 1} failed:\n{block}") from exc
     finally:
         os.chdir(cwd)
+
+
+def test_the_event_stream_refuses_bad_requests_and_too_many_streams(net: Net) -> None:
+    import contextlib
+
+    import httpx
+
+    from client_sdk.auth import LedgerAuth, RequestSigner
+
+    genesis = Genesis.load(net.directory / "genesis.json")
+    url = net.url(28003)
+    auth = LedgerAuth(RequestSigner(net.key("users/cn.gs.lz.operator.key"), genesis.chain_id))
+    assert httpx.get(f"{url}/v1/events", timeout=5).json()["error"]["code"] == "auth_required"
+    with httpx.Client(base_url=url, auth=auth, timeout=5) as http:
+        for params, headers in (
+            ({"after_height": "-1"}, {}),
+            ({"kinds": "everything"}, {}),
+            ({}, {"last-event-id": "yesterday"}),
+        ):
+            r = http.get("/v1/events", params=params, headers=headers)
+            assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request", r.text
+        with contextlib.ExitStack() as streams:
+            lines = []  # keep each stream's line iterator: dropping it closes the stream
+            for _ in range(4):
+                resp = streams.enter_context(http.stream("GET", "/v1/events"))
+                assert resp.headers["content-type"].startswith("text/event-stream")
+                lines.append(resp.iter_lines())
+                assert resp.status_code == 200 and next(lines[-1]).startswith(":")
+            busy = http.get("/v1/events")
+            assert busy.status_code == 429 and busy.json()["error"]["code"] == "busy"
+        deadline = time.monotonic() + 10  # closed streams free their places
+        while True:
+            with http.stream("GET", "/v1/events") as resp:
+                if resp.status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "closed streams were not released"
+            time.sleep(0.2)
