@@ -130,11 +130,21 @@ def test_dev_seed_makes_every_intended_outcome_and_alerts_of_every_colour(net: N
 
 
 def test_a_second_seed_sends_nothing(net: Net) -> None:
+    import subprocess
+    import sys
+
     lines: list[str] = []
     again = seed(net.directory, echo=lines.append)
     assert again.already and again.ok and not again.outcomes
     assert "already seeded" in lines[0]
     assert again.alert_counts() == net.report.alert_counts()
+    cli = subprocess.run(
+        [sys.executable, "-m", "node.cli", "dev", "seed", "--dir", str(net.directory)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 0 and "already seeded" in cli.stdout, cli.stdout + cli.stderr
 
 
 # ------------------------------------------------------------------------------------ submit
