@@ -34,6 +34,7 @@ from typing import Any
 
 from client_sdk import AsyncLedgerClient, LedgerError, TxRejectedError
 from client_sdk.models import Committed, receipt_dict
+from contracts.testing import person
 from node.seed_plan import BRANCHES, MARKER_DONE, MARKER_STARTED, NEW_ORGS, Plan, PlannedTx, make_plan
 from wire.crypto import SigningKey, load_signing_key, write_key_file
 from wire.errors import WireError
@@ -358,8 +359,8 @@ def _what_to_try(net: DevNetwork) -> list[str]:
         "where to look and what to try:",
         f"  curl {url}/v1/status",
         f"  orgledger api get '/v1/alerts?colour=RED&type=DEC-06' --node {url} --key {d}/keys/admins/cn.key",
-        f"  orgledger api get '/v1/members/<person_key>/history' --node {branch_url} "
-        f"--key {d}/keys/users/cn.gs.lz.cg.b001.operator.key",
+        f"  orgledger api get /v1/members/{person('applicant-liu')}/history --node {branch_url} "
+        f"--key {d}/keys/users/cn.gs.lz.cg.b001.operator.key   # a member's whole pipeline",
         f"  orgledger audit verify --node {url} --genesis {d}/genesis.json",
         "  python - <<'EOF'",
         "  from client_sdk import LedgerClient",
