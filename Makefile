@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## make run: set up, start a local five-level network, print where to look.
+## make run: set up, start a local five-level network, fill it with a year of history (once),
+## print where to look and what to try.
 run: $(STAMP)
 	$(BIN)/orgledger dev up --dir $(DEVDIR)
+	$(BIN)/orgledger dev seed --dir $(DEVDIR)
 
 stop: $(STAMP)
 	$(BIN)/orgledger dev down --dir $(DEVDIR)

@@ -1,8 +1,8 @@
 """The `orgledger` command line: one entry point, `--help` on every command.
 
 Rules: every failure prints one clear `error: ...` line on stderr and exits non-zero (1 for
-operational failures, 2 for usage errors, as click does); commands that are not built yet say so
-and exit 3 rather than pretend. Heavy imports happen inside the commands so `--help` stays fast.
+operational failures, 2 for usage errors, as click does). Heavy imports happen inside the
+commands so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -15,16 +15,9 @@ import click
 
 from node import __version__
 
-EXIT_NOT_BUILT = 3
-
-
 def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
-
-
-def not_built(what: str, issue: int) -> NoReturn:
-    fail(f"`{what}` is not built yet (tracked in issue #{issue})", EXIT_NOT_BUILT)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -181,6 +174,21 @@ def dev_down(directory: Path) -> None:
         down(directory)
     except DevnetError as exc:
         fail(str(exc))
+
+
+@dev.command("seed")
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), default=Path(".devnet"), show_default=True
+)
+def dev_seed(directory: Path) -> None:
+    """Fill the running local network with a realistic history through the SDK (run once)."""
+    from node.seed import SeedError, seed
+
+    try:
+        report = seed(directory, echo=click.echo)
+    except SeedError as exc:
+        fail(str(exc))
+    sys.exit(0 if report.ok else 1)
 
 
 @dev.command("load")

@@ -393,12 +393,17 @@ class Node:
 
     def routers(self) -> list[APIRouter]:
         """Feature routers mounted on the API (each module owns its routes)."""
-        from node import proofapi
+        from node import eventsapi, proofapi
         from node.readapi import ReadApi
         from node.readapi import build_router as read_api
 
         api = ReadApi(self)
-        return [read_api(self, api), proofapi.build_router(self, api.authn), *self.privacy.routers(api)]
+        return [
+            read_api(self, api),
+            proofapi.build_router(self, api.authn),
+            eventsapi.build_router(self, api.authn),
+            *self.privacy.routers(api),
+        ]
 
     # ------------------------------------------------------------------ running
     def _fatal(self, exc: BaseException) -> None:

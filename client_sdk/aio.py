@@ -1,0 +1,507 @@
+"""`AsyncLedgerClient`: the asyncio client (aiohttp), with the surface of `LedgerClient` (every
+method awaited; lists and events are async iterators). Same logic (`client_sdk.core`), same
+verification, same exceptions; rules in client_sdk/client.py and docs/sdk.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+from yarl import URL
+
+from client_sdk import core
+from client_sdk.auth import RequestSigner
+from client_sdk.client import EVENTS_READ_TIMEOUT_S, RECONNECT_FIRST_S, RECONNECT_MAX_S, ClientBase, KeyLike
+from client_sdk.errors import ApiError, LedgerError, NotFoundError, TransportError
+from client_sdk.events import EventCursor, SseParser, final_error, kinds_of
+from client_sdk.models import Committed, Event, History, Page, Record
+from client_sdk.proofs import VerifiedTx, make_bundle, proof_from_json, verify_proof_response
+from client_sdk.tx import Payload, PayloadTransform
+from wire.genesis import Genesis
+from wire.types import Block, BlockHeader, CommitCertificate, SignedTransaction
+
+T = TypeVar("T")
+
+
+class AsyncLedgerClient(ClientBase):
+    """An asyncio client of one node (aiohttp). Use `async with AsyncLedgerClient(...) as client`.
+
+    `bearer` replaces request signing with a token from `POST /v1/auth/token`."""
+
+    def __init__(
+        self,
+        url: str,
+        genesis: Genesis | str | Path,
+        *,
+        key: KeyLike | None = None,
+        bearer: str | None = None,
+        timeout_s: float = 10.0,
+        submit_timeout_s: float = 30.0,
+        read_your_writes: bool = True,
+        verify_events: bool = True,
+        transforms: Sequence[PayloadTransform] = (),
+    ) -> None:
+        super().__init__(
+            url,
+            genesis,
+            key=key,
+            timeout_s=timeout_s,
+            submit_timeout_s=submit_timeout_s,
+            read_your_writes=read_your_writes,
+            verify_events=verify_events,
+            transforms=transforms,
+        )
+        self._signer_headers = (
+            RequestSigner(self.key, self.genesis.chain_id)
+            if self.key is not None and bearer is None
+            else None
+        )
+        self._bearer = bearer
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> AsyncLedgerClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+        return self._session
+
+    def _headers(self, call: core.Call) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if call.content_type:
+            headers["content-type"] = call.content_type
+        if self._bearer is not None:
+            headers["authorization"] = f"Bearer {self._bearer}"
+        elif self._signer_headers is not None:
+            headers.update(self._signer_headers.headers(call.method, call.target, call.body or b""))
+        return headers
+
+    # ------------------------------------------------------------------ the driver
+    async def _send(self, call: core.Call) -> core.Reply:
+        try:
+            async with self._http().request(
+                call.method,
+                URL(self.url + call.target, encoded=True),
+                data=call.body,
+                headers=self._headers(call),
+            ) as resp:
+                body = await resp.read()
+                status, retry_after = resp.status, resp.headers.get("retry-after")
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return core.Reply(0, error=f"{type(exc).__name__}: {exc}")
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            self._saw(doc.get("height"))
+        return core.Reply(status, doc, core.parse_retry_after(retry_after))
+
+    async def run(self, flow: core.Flow[T]) -> T:
+        """Drive a `client_sdk.core` flow (see `LedgerClient.run`)."""
+        reply: core.Reply | None = None
+        while True:
+            try:
+                step = flow.send(reply)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            if isinstance(step, core.Sleep):
+                await asyncio.sleep(step.seconds)
+                reply = None
+            else:
+                reply = await self._send(step)
+
+    async def _get(self, path: str, *, min_height: int | None = None, **params: Any) -> dict[str, Any]:
+        call = core.Call("GET", path, core.params_of(min_height=self._min_height(min_height), **params))
+        return await self.run(core.request(call, deadline=self._deadline()))
+
+    # ------------------------------------------------------------------ identity and status
+    async def status(self) -> dict[str, Any]:
+        return await self.run(core.request(core.Call("GET", "/v1/status"), deadline=self._deadline()))
+
+    async def whoami(self) -> dict[str, Any]:
+        doc = await self._get("/v1/auth/whoami", min_height=0)
+        self._org_id = str(doc.get("org_id", "")) or None
+        return doc
+
+    async def org_id(self) -> str:
+        if self._org_id is None:
+            await self.whoami()
+        assert self._org_id is not None
+        return self._org_id
+
+    async def token(self, ttl_s: int = 300) -> str:
+        call = core.Call(
+            "POST", "/v1/auth/token", body=b'{"ttl_s": %d}' % ttl_s, content_type="application/json"
+        )
+        doc = await self.run(core.request(call, deadline=self._deadline(), read=False))
+        return str(doc["token"])
+
+    # ------------------------------------------------------------------ transactions
+    async def sign(
+        self,
+        payload: Payload | Mapping[str, Any],
+        *,
+        tx_type: str | None = None,
+        org_id: str | None = None,
+        key: KeyLike | None = None,
+        approvers: Sequence[KeyLike] = (),
+        nonce: int | None = None,
+    ) -> SignedTransaction:
+        if org_id is None:
+            if key is None:
+                org_id = await self.org_id()
+            else:
+                doc = await self._get(f"/v1/users/{self._signer(key).public.hex()}", min_height=0)
+                org_id = str(doc["item"]["org_id"])
+        return self._sign(payload, org_id, tx_type=tx_type, key=key, approvers=approvers, nonce=nonce)
+
+    async def submit(
+        self,
+        tx: SignedTransaction | Payload | Mapping[str, Any],
+        *,
+        tx_type: str | None = None,
+        org_id: str | None = None,
+        key: KeyLike | None = None,
+        approvers: Sequence[KeyLike] = (),
+        timeout_s: float | None = None,
+        wait_receipt: bool = True,
+    ) -> Committed:
+        if not isinstance(tx, SignedTransaction):
+            tx = await self.sign(tx, tx_type=tx_type, org_id=org_id, key=key, approvers=approvers)
+        done = await self.run(core.submit_flow(tx, self._submit_options(timeout_s, wait_receipt)))
+        self._saw(done.height)
+        return done
+
+    async def submit_many(
+        self,
+        txs: Iterable[SignedTransaction],
+        *,
+        timeout_s: float | None = None,
+        wait_receipt: bool = True,
+        return_exceptions: bool = False,
+    ) -> list[Committed | LedgerError]:
+        """Submit concurrently; results in the order given."""
+        opts = self._submit_options(timeout_s, wait_receipt)
+
+        async def one(tx: SignedTransaction) -> Committed:
+            done = await self.run(core.submit_flow(tx, opts))
+            self._saw(done.height)
+            return done
+
+        results = await asyncio.gather(*(one(tx) for tx in txs), return_exceptions=True)
+        out: list[Committed | LedgerError] = []
+        for r in results:
+            if isinstance(r, BaseException):
+                if not return_exceptions or not isinstance(r, LedgerError):
+                    raise r
+                out.append(r)
+            else:
+                out.append(r)
+        return out
+
+    async def wait(
+        self, tx_id: bytes | str, *, timeout_s: float | None = None, wait_receipt: bool = True
+    ) -> Committed:
+        tid = bytes.fromhex(tx_id) if isinstance(tx_id, str) else tx_id
+        done = await self.run(core.wait_flow(tid, self._submit_options(timeout_s, wait_receipt)))
+        self._saw(done.height)
+        return done
+
+    async def post(self, tx: SignedTransaction) -> dict[str, Any]:
+        call = core.Call("POST", "/v1/tx", body=tx.encode(), content_type="application/octet-stream")
+        return await self.run(core.request(call, deadline=self._deadline(), read=False))
+
+    async def tx(self, tx_id: bytes | str) -> dict[str, Any] | None:
+        hexid = tx_id if isinstance(tx_id, str) else tx_id.hex()
+        try:
+            return await self._get(f"/v1/tx/{hexid}", min_height=0)
+        except NotFoundError:
+            return None
+
+    async def proof(
+        self, tx_id: bytes | str, *, wait_receipt: bool = False, timeout_s: float | None = None
+    ) -> VerifiedTx:
+        tid = bytes.fromhex(tx_id) if isinstance(tx_id, str) else tx_id
+        deadline = self._deadline(timeout_s)
+        while True:
+            doc = await self._get(f"/v1/proofs/tx/{tid.hex()}", min_height=0)
+            verified = verify_proof_response(doc, self.genesis, tid)
+            if verified.receipt is not None or not wait_receipt or time.monotonic() > deadline:
+                return verified
+            await asyncio.sleep(0.1)
+
+    async def bundle(self, tx_id: bytes | str, *, timeout_s: float | None = None) -> bytes:
+        tid = bytes.fromhex(tx_id) if isinstance(tx_id, str) else tx_id
+        deadline = self._deadline(timeout_s)
+        while True:
+            doc = await self._get(f"/v1/proofs/tx/{tid.hex()}", min_height=0)
+            verify_proof_response(doc, self.genesis, tid)
+            proof = proof_from_json(doc)
+            if proof.receipt is not None or time.monotonic() > deadline:
+                return make_bundle(proof, self.genesis)
+            await asyncio.sleep(0.1)
+
+    async def header(self, height: int) -> tuple[BlockHeader, CommitCertificate]:
+        return self._verify_header(await self._get(f"/v1/blocks/{height}/header", min_height=0), height)
+
+    async def block(self, height: int) -> tuple[Block, CommitCertificate]:
+        return self._verify_block(await self._get(f"/v1/blocks/{height}", min_height=0), height)
+
+    # ------------------------------------------------------------------ records
+    async def record(self, family: str, record_id: str, *, min_height: int | None = None) -> Record | None:
+        try:
+            return core.record_of(await self._get(core.record_path(family, record_id), min_height=min_height))
+        except NotFoundError:
+            return None
+
+    async def archive(self, person_key: str, **kw: Any) -> Record | None:
+        return await self.record("archive", person_key, **kw)
+
+    async def alert(self, alert_id: str, **kw: Any) -> Record | None:
+        return await self.record("alert", alert_id, **kw)
+
+    async def _page(
+        self,
+        path: str,
+        records: bool,
+        cursor: str | None,
+        limit: int,
+        min_height: int | None,
+        params: dict[str, Any],
+    ) -> Page:
+        flow = core.page_flow(
+            path,
+            records=records,
+            deadline=self._deadline(),
+            cursor=cursor,
+            limit=limit,
+            min_height=self._min_height(min_height),
+            **params,
+        )
+        return await self.run(flow)
+
+    async def _iterate(
+        self, path: str, records: bool, limit: int, min_height: int | None, params: dict[str, Any]
+    ) -> AsyncIterator[Any]:
+        cursor: str | None = None
+        while True:
+            page = await self._page(path, records, cursor, limit, min_height, params)
+            for item in page.items:
+                yield item
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def page(
+        self,
+        family: str,
+        *,
+        cursor: str | None = None,
+        limit: int = 50,
+        min_height: int | None = None,
+        org_id: str | None = None,
+        subtree: bool | None = None,
+        status: str | None = None,
+        type: str | None = None,
+        person_key: str | None = None,
+        colour: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> Page:
+        params = self._list_params(
+            org_id=org_id,
+            subtree=subtree,
+            status=status,
+            type=type,
+            person_key=person_key,
+            colour=colour,
+            date_from=date_from,
+            date_to=date_to,
+        )
+        return await self._page(f"/v1/{core.family_path(family)}", True, cursor, limit, min_height, params)
+
+    def records(
+        self,
+        family: str,
+        *,
+        limit: int = 200,
+        min_height: int | None = None,
+        org_id: str | None = None,
+        subtree: bool | None = None,
+        status: str | None = None,
+        type: str | None = None,
+        person_key: str | None = None,
+        colour: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> AsyncIterator[Record]:
+        params = self._list_params(
+            org_id=org_id,
+            subtree=subtree,
+            status=status,
+            type=type,
+            person_key=person_key,
+            colour=colour,
+            date_from=date_from,
+            date_to=date_to,
+        )
+        return self._iterate(f"/v1/{core.family_path(family)}", True, limit, min_height, params)
+
+    def alerts(
+        self,
+        *,
+        colour: str | None = None,
+        rule_id: str | None = None,
+        status: str | None = None,
+        org_id: str | None = None,
+        subtree: bool | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        limit: int = 200,
+        min_height: int | None = None,
+    ) -> AsyncIterator[Record]:
+        return self.records(
+            "alert",
+            colour=colour,
+            type=rule_id,
+            status=status,
+            org_id=org_id,
+            subtree=subtree,
+            date_from=date_from,
+            date_to=date_to,
+            limit=limit,
+            min_height=min_height,
+        )
+
+    def children(
+        self, child: str, parent_id: str, *, limit: int = 200, min_height: int | None = None
+    ) -> AsyncIterator[Record]:
+        return self._iterate(core.children_path(child, parent_id), True, limit, min_height, {})
+
+    async def member_history(self, person_key: str, *, min_height: int | None = None) -> History:
+        doc = await self._get(f"/v1/members/{core.seg(person_key)}/history", min_height=min_height)
+        return core.history_of(doc)
+
+    # ------------------------------------------------------------------ orgs and users
+    def orgs(
+        self,
+        *,
+        root: str | None = None,
+        subtree: bool = True,
+        limit: int = 200,
+        min_height: int | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        return self._iterate("/v1/orgs", False, limit, min_height, {"root": root, "subtree": subtree})
+
+    async def org(self, org_id: str, *, min_height: int | None = None) -> dict[str, Any] | None:
+        try:
+            return dict((await self._get(f"/v1/orgs/{core.seg(org_id)}", min_height=min_height))["item"])
+        except NotFoundError:
+            return None
+
+    def users(
+        self,
+        *,
+        org_id: str | None = None,
+        subtree: bool | None = None,
+        status: str | None = None,
+        role: str | None = None,
+        limit: int = 200,
+        min_height: int | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        params = {"org_id": org_id, "subtree": subtree, "status": status, "role": role}
+        return self._iterate("/v1/users", False, limit, min_height, params)
+
+    async def user(self, pubkey: str | bytes, *, min_height: int | None = None) -> dict[str, Any] | None:
+        hexkey = pubkey if isinstance(pubkey, str) else pubkey.hex()
+        try:
+            return dict((await self._get(f"/v1/users/{hexkey}", min_height=min_height))["item"])
+        except NotFoundError:
+            return None
+
+    # ------------------------------------------------------------------ events
+    async def events(
+        self,
+        *,
+        after_height: int | None = None,
+        kinds: Iterable[str] | None = None,
+        timeout_s: float | None = None,
+        reconnect: bool = True,
+    ) -> AsyncIterator[Event]:
+        """Committed blocks and new alerts in your scope (see `LedgerClient.events`)."""
+        cursor = EventCursor(after_height, self.genesis if self.verify_events else None, kinds_of(kinds))
+        end = None if timeout_s is None else time.monotonic() + timeout_s
+        backoff = core.Backoff(RECONNECT_FIRST_S, RECONNECT_MAX_S)
+        while end is None or time.monotonic() < end:
+            try:
+                async for event in self._stream(cursor, end):
+                    backoff = core.Backoff(RECONNECT_FIRST_S, RECONNECT_MAX_S)
+                    yield event
+                if end is not None and time.monotonic() >= end:
+                    return
+            except ApiError as exc:
+                if final_error(exc) or not reconnect:
+                    raise
+            except TransportError:
+                if not reconnect:
+                    raise
+            wait = backoff.wait()
+            if end is not None:
+                wait = min(wait, max(0.0, end - time.monotonic()))
+            await asyncio.sleep(wait)
+
+    aevents = events  # the name the guide uses for the async stream
+
+    async def _stream(self, cursor: EventCursor, end: float | None) -> AsyncIterator[Event]:
+        call = core.Call("GET", "/v1/events", core.params_of(**cursor.params()))
+        read_timeout = EVENTS_READ_TIMEOUT_S
+        if end is not None:
+            read_timeout = max(0.05, min(read_timeout, end - time.monotonic()))
+        timeout = aiohttp.ClientTimeout(total=None, connect=self.timeout_s, sock_read=read_timeout)
+        parser, decoder = SseParser(), codecs.getincrementaldecoder("utf-8")("replace")
+        headers = {"accept": "text/event-stream", **self._headers(call)}
+        try:
+            async with self._http().get(
+                URL(self.url + call.target, encoded=True), headers=headers, timeout=timeout
+            ) as resp:
+                if resp.status != 200:
+                    body = await resp.read()
+                    try:
+                        doc = json.loads(body)
+                    except ValueError:
+                        doc = None
+                    raise core.error_of(call, core.Reply(resp.status, doc))
+                async for chunk in resp.content.iter_any():
+                    for msg in parser.feed(decoder.decode(chunk)):
+                        event = cursor.accept(msg)
+                        if event is not None:
+                            self._saw(event.height if event.kind == "block" else None)
+                            yield event
+                    if end is not None and time.monotonic() >= end:
+                        return
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            if end is not None and time.monotonic() >= end:
+                return
+            raise TransportError("the event stream went quiet (no keep-alive)") from None
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"event stream: {type(exc).__name__}: {exc}") from exc
+
+
+__all__ = ["AsyncLedgerClient"]
