@@ -15,6 +15,7 @@ import click
 
 from node import __version__
 
+
 def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
