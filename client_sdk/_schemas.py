@@ -8,6 +8,122 @@ from typing import Any
 
 _JSON = r"""
 {
+ "access.anchor": {
+  "description": "Anchor the hash of a closed access-log segment of a node.",
+  "family": "privacy",
+  "payload": {
+   "fields": [
+    {
+     "default": null,
+     "doc": "the anchoring node (its genesis key signs)",
+     "name": "node_id",
+     "nullable": false,
+     "required": true,
+     "schema": {
+      "max_len": 64,
+      "min_len": 1,
+      "pattern": "^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$",
+      "type": "str"
+     }
+    },
+    {
+     "default": null,
+     "doc": "segment number, consecutive per node",
+     "name": "segment",
+     "nullable": false,
+     "required": true,
+     "schema": {
+      "max": 1099511627776,
+      "min": 1,
+      "type": "int"
+     }
+    },
+    {
+     "default": null,
+     "doc": "sequence number of the segment's first line",
+     "name": "first_seq",
+     "nullable": false,
+     "required": true,
+     "schema": {
+      "max": 4611686018427387904,
+      "min": 1,
+      "type": "int"
+     }
+    },
+    {
+     "default": null,
+     "doc": "sequence number of its last line",
+     "name": "last_seq",
+     "nullable": false,
+     "required": true,
+     "schema": {
+      "max": 4611686018427387904,
+      "min": 1,
+      "type": "int"
+     }
+    },
+    {
+     "default": null,
+     "doc": "the chain hash the segment continues (zeros for the first)",
+     "name": "prev_head",
+     "nullable": false,
+     "required": true,
+     "schema": {
+      "bytes": 32,
+      "type": "hex"
+     }
+    },
+    {
+     "default": null,
+     "doc": "chain hash of the segment's last line",
+     "name": "head_hash",
+     "nullable": false,
+     "required": true,
+     "schema": {
+      "bytes": 32,
+      "type": "hex"
+     }
+    },
+    {
+     "default": null,
+     "doc": "SHA-256 of the segment file's bytes",
+     "name": "file_hash",
+     "nullable": false,
+     "required": true,
+     "schema": {
+      "bytes": 32,
+      "type": "hex"
+     }
+    },
+    {
+     "default": null,
+     "doc": "when the node closed the segment (its clock)",
+     "name": "closed_at_ms",
+     "nullable": false,
+     "required": true,
+     "schema": {
+      "max": 4611686018427387904,
+      "min": 0,
+      "type": "int"
+     }
+    },
+    {
+     "default": false,
+     "doc": "the node lost its local log: a new chain starts here",
+     "name": "restart",
+     "nullable": true,
+     "required": false,
+     "schema": {
+      "type": "bool"
+     }
+    }
+   ],
+   "type": "object"
+  },
+  "signed_by": "node",
+  "signers": "the node's genesis key (node keys sign nothing else)",
+  "tx_type": "access.anchor"
+ },
  "alert.ack": {
   "description": "Acknowledge an open alert.",
   "family": "alert",
@@ -42,6 +158,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator/admin/approver of the subject org or above",
   "tx_type": "alert.ack"
  },
@@ -103,6 +220,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator/admin/approver of the subject org or above; a RED alert is closed only by an org above the subject org",
   "tx_type": "alert.resolve"
  },
@@ -151,6 +269,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an approver/admin of the subject org or above; a RED alert is closed only by an org above the subject org",
   "tx_type": "alert.waive"
  },
@@ -301,10 +420,113 @@ _JSON = r"""
       "pattern": null,
       "type": "str"
      }
+    },
+    {
+     "default": null,
+     "doc": "encrypted personal fields (docs/privacy.md); stored, never read by the rules; absent keeps the archive's envelope",
+     "name": "sealed",
+     "nullable": true,
+     "required": false,
+     "schema": {
+      "fields": [
+       {
+        "default": null,
+        "doc": "envelope format version",
+        "name": "v",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max": 1,
+         "min": 1,
+         "type": "int"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox nonce",
+        "name": "nonce",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "bytes": 24,
+         "type": "hex"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox ciphertext of the fields (hex)",
+        "name": "ct",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max_len": 40000,
+         "min_len": 32,
+         "pattern": "^(?:[0-9a-f][0-9a-f])*$",
+         "type": "str"
+        }
+       },
+       {
+        "default": null,
+        "doc": "the owning org and every ancestor",
+        "name": "keys",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "item": {
+          "fields": [
+           {
+            "default": null,
+            "doc": "",
+            "name": "org_id",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max_len": 164,
+             "min_len": 1,
+             "pattern": "^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$",
+             "type": "str"
+            }
+           },
+           {
+            "default": null,
+            "doc": "",
+            "name": "key_version",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max": 1000000,
+             "min": 1,
+             "type": "int"
+            }
+           },
+           {
+            "default": null,
+            "doc": "the data key sealed to that org key",
+            "name": "sealed",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "bytes": 80,
+             "type": "hex"
+            }
+           }
+          ],
+          "type": "object"
+         },
+         "max_len": 8,
+         "min_len": 1,
+         "type": "list",
+         "unique": true
+        }
+       }
+      ],
+      "type": "object"
+     }
     }
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the org holding the archive; key dates also an approver of the approving org (ARC-03)",
   "tx_type": "archive.amend"
  },
@@ -441,6 +663,108 @@ _JSON = r"""
      }
     },
     {
+     "default": null,
+     "doc": "encrypted personal fields (docs/privacy.md); stored, never read by the rules",
+     "name": "sealed",
+     "nullable": true,
+     "required": false,
+     "schema": {
+      "fields": [
+       {
+        "default": null,
+        "doc": "envelope format version",
+        "name": "v",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max": 1,
+         "min": 1,
+         "type": "int"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox nonce",
+        "name": "nonce",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "bytes": 24,
+         "type": "hex"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox ciphertext of the fields (hex)",
+        "name": "ct",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max_len": 40000,
+         "min_len": 32,
+         "pattern": "^(?:[0-9a-f][0-9a-f])*$",
+         "type": "str"
+        }
+       },
+       {
+        "default": null,
+        "doc": "the owning org and every ancestor",
+        "name": "keys",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "item": {
+          "fields": [
+           {
+            "default": null,
+            "doc": "",
+            "name": "org_id",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max_len": 164,
+             "min_len": 1,
+             "pattern": "^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$",
+             "type": "str"
+            }
+           },
+           {
+            "default": null,
+            "doc": "",
+            "name": "key_version",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max": 1000000,
+             "min": 1,
+             "type": "int"
+            }
+           },
+           {
+            "default": null,
+            "doc": "the data key sealed to that org key",
+            "name": "sealed",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "bytes": 80,
+             "type": "hex"
+            }
+           }
+          ],
+          "type": "object"
+         },
+         "max_len": 8,
+         "min_len": 1,
+         "type": "list",
+         "unique": true
+        }
+       }
+      ],
+      "type": "object"
+     }
+    },
+    {
      "default": "NONE",
      "doc": "",
      "name": "status",
@@ -540,6 +864,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the branch holding the person's record",
   "tx_type": "archive.create"
  },
@@ -573,6 +898,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the org holding the archive",
   "tx_type": "archive.dues"
  },
@@ -700,6 +1026,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the org holding the archive; EXPEL/REMOVE/SUSPEND/RESTORE also an approver of the approving org",
   "tx_type": "archive.event"
  },
@@ -770,6 +1097,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an admin of the central (root) org",
   "tx_type": "calendar.set"
  },
@@ -794,6 +1122,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an admin of the central (root) org",
   "tx_type": "config.cancel_rollout"
  },
@@ -887,6 +1216,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an admin of the central (root) org",
   "tx_type": "config.rollout"
  },
@@ -950,6 +1280,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an admin of the central (root) org; a delegated key for its own org: an admin of that org",
   "tx_type": "config.set"
  },
@@ -1590,6 +1921,108 @@ _JSON = r"""
     },
     {
      "default": null,
+     "doc": "encrypted personal fields (docs/privacy.md); stored, never read by the rules",
+     "name": "sealed",
+     "nullable": true,
+     "required": false,
+     "schema": {
+      "fields": [
+       {
+        "default": null,
+        "doc": "envelope format version",
+        "name": "v",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max": 1,
+         "min": 1,
+         "type": "int"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox nonce",
+        "name": "nonce",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "bytes": 24,
+         "type": "hex"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox ciphertext of the fields (hex)",
+        "name": "ct",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max_len": 40000,
+         "min_len": 32,
+         "pattern": "^(?:[0-9a-f][0-9a-f])*$",
+         "type": "str"
+        }
+       },
+       {
+        "default": null,
+        "doc": "the owning org and every ancestor",
+        "name": "keys",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "item": {
+          "fields": [
+           {
+            "default": null,
+            "doc": "",
+            "name": "org_id",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max_len": 164,
+             "min_len": 1,
+             "pattern": "^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$",
+             "type": "str"
+            }
+           },
+           {
+            "default": null,
+            "doc": "",
+            "name": "key_version",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max": 1000000,
+             "min": 1,
+             "type": "int"
+            }
+           },
+           {
+            "default": null,
+            "doc": "the data key sealed to that org key",
+            "name": "sealed",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "bytes": 80,
+             "type": "hex"
+            }
+           }
+          ],
+          "type": "object"
+         },
+         "max_len": 8,
+         "min_len": 1,
+         "type": "list",
+         "unique": true
+        }
+       }
+      ],
+      "type": "object"
+     }
+    },
+    {
+     "default": null,
      "doc": "",
      "name": "prev_version",
      "nullable": false,
@@ -1616,6 +2049,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the org holding the meeting / making the decision",
   "tx_type": "decision.amend"
  },
@@ -2253,10 +2687,113 @@ _JSON = r"""
       "pattern": "^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$",
       "type": "str"
      }
+    },
+    {
+     "default": null,
+     "doc": "encrypted personal fields (docs/privacy.md); stored, never read by the rules",
+     "name": "sealed",
+     "nullable": true,
+     "required": false,
+     "schema": {
+      "fields": [
+       {
+        "default": null,
+        "doc": "envelope format version",
+        "name": "v",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max": 1,
+         "min": 1,
+         "type": "int"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox nonce",
+        "name": "nonce",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "bytes": 24,
+         "type": "hex"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox ciphertext of the fields (hex)",
+        "name": "ct",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max_len": 40000,
+         "min_len": 32,
+         "pattern": "^(?:[0-9a-f][0-9a-f])*$",
+         "type": "str"
+        }
+       },
+       {
+        "default": null,
+        "doc": "the owning org and every ancestor",
+        "name": "keys",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "item": {
+          "fields": [
+           {
+            "default": null,
+            "doc": "",
+            "name": "org_id",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max_len": 164,
+             "min_len": 1,
+             "pattern": "^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$",
+             "type": "str"
+            }
+           },
+           {
+            "default": null,
+            "doc": "",
+            "name": "key_version",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max": 1000000,
+             "min": 1,
+             "type": "int"
+            }
+           },
+           {
+            "default": null,
+            "doc": "the data key sealed to that org key",
+            "name": "sealed",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "bytes": 80,
+             "type": "hex"
+            }
+           }
+          ],
+          "type": "object"
+         },
+         "max_len": 8,
+         "min_len": 1,
+         "type": "list",
+         "unique": true
+        }
+       }
+      ],
+      "type": "object"
+     }
     }
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the org holding the meeting / making the decision",
   "tx_type": "decision.record"
  },
@@ -2361,6 +2898,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the org holding the pipeline",
   "tx_type": "join.pipeline_transfer"
  },
@@ -2643,6 +3181,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "branch steps: an operator/admin of the pipeline's org; committee steps: a higher org; S13/S17/S24: the approving org with an approver",
   "tx_type": "join.step"
  },
@@ -2850,6 +3389,143 @@ _JSON = r"""
     },
     {
      "default": null,
+     "doc": "the encrypted file in the node blob store (docs/privacy.md)",
+     "name": "blob",
+     "nullable": true,
+     "required": false,
+     "schema": {
+      "fields": [
+       {
+        "default": null,
+        "doc": "SHA-256 of the encrypted file in the blob store",
+        "name": "hash",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "bytes": 32,
+         "type": "hex"
+        }
+       },
+       {
+        "default": null,
+        "doc": "bytes of the encrypted file",
+        "name": "size",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max": 1099511627776,
+         "min": 1,
+         "type": "int"
+        }
+       }
+      ],
+      "type": "object"
+     }
+    },
+    {
+     "default": null,
+     "doc": "encrypted personal fields (docs/privacy.md); stored, never read by the rules",
+     "name": "sealed",
+     "nullable": true,
+     "required": false,
+     "schema": {
+      "fields": [
+       {
+        "default": null,
+        "doc": "envelope format version",
+        "name": "v",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max": 1,
+         "min": 1,
+         "type": "int"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox nonce",
+        "name": "nonce",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "bytes": 24,
+         "type": "hex"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox ciphertext of the fields (hex)",
+        "name": "ct",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max_len": 40000,
+         "min_len": 32,
+         "pattern": "^(?:[0-9a-f][0-9a-f])*$",
+         "type": "str"
+        }
+       },
+       {
+        "default": null,
+        "doc": "the owning org and every ancestor",
+        "name": "keys",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "item": {
+          "fields": [
+           {
+            "default": null,
+            "doc": "",
+            "name": "org_id",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max_len": 164,
+             "min_len": 1,
+             "pattern": "^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$",
+             "type": "str"
+            }
+           },
+           {
+            "default": null,
+            "doc": "",
+            "name": "key_version",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max": 1000000,
+             "min": 1,
+             "type": "int"
+            }
+           },
+           {
+            "default": null,
+            "doc": "the data key sealed to that org key",
+            "name": "sealed",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "bytes": 80,
+             "type": "hex"
+            }
+           }
+          ],
+          "type": "object"
+         },
+         "max_len": 8,
+         "min_len": 1,
+         "type": "list",
+         "unique": true
+        }
+       }
+      ],
+      "type": "object"
+     }
+    },
+    {
+     "default": null,
      "doc": "",
      "name": "prev_version",
      "nullable": false,
@@ -2876,6 +3552,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the registering org, plus an approver of the issuer or above",
   "tx_type": "material.amend"
  },
@@ -3080,10 +3757,148 @@ _JSON = r"""
       "format": "YYYY-MM-DD",
       "type": "date"
      }
+    },
+    {
+     "default": null,
+     "doc": "the encrypted file in the node blob store (docs/privacy.md)",
+     "name": "blob",
+     "nullable": true,
+     "required": false,
+     "schema": {
+      "fields": [
+       {
+        "default": null,
+        "doc": "SHA-256 of the encrypted file in the blob store",
+        "name": "hash",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "bytes": 32,
+         "type": "hex"
+        }
+       },
+       {
+        "default": null,
+        "doc": "bytes of the encrypted file",
+        "name": "size",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max": 1099511627776,
+         "min": 1,
+         "type": "int"
+        }
+       }
+      ],
+      "type": "object"
+     }
+    },
+    {
+     "default": null,
+     "doc": "encrypted personal fields (docs/privacy.md); stored, never read by the rules",
+     "name": "sealed",
+     "nullable": true,
+     "required": false,
+     "schema": {
+      "fields": [
+       {
+        "default": null,
+        "doc": "envelope format version",
+        "name": "v",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max": 1,
+         "min": 1,
+         "type": "int"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox nonce",
+        "name": "nonce",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "bytes": 24,
+         "type": "hex"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox ciphertext of the fields (hex)",
+        "name": "ct",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max_len": 40000,
+         "min_len": 32,
+         "pattern": "^(?:[0-9a-f][0-9a-f])*$",
+         "type": "str"
+        }
+       },
+       {
+        "default": null,
+        "doc": "the owning org and every ancestor",
+        "name": "keys",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "item": {
+          "fields": [
+           {
+            "default": null,
+            "doc": "",
+            "name": "org_id",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max_len": 164,
+             "min_len": 1,
+             "pattern": "^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$",
+             "type": "str"
+            }
+           },
+           {
+            "default": null,
+            "doc": "",
+            "name": "key_version",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max": 1000000,
+             "min": 1,
+             "type": "int"
+            }
+           },
+           {
+            "default": null,
+            "doc": "the data key sealed to that org key",
+            "name": "sealed",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "bytes": 80,
+             "type": "hex"
+            }
+           }
+          ],
+          "type": "object"
+         },
+         "max_len": 8,
+         "min_len": 1,
+         "type": "list",
+         "unique": true
+        }
+       }
+      ],
+      "type": "object"
+     }
     }
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the registering org",
   "tx_type": "material.register"
  },
@@ -3319,6 +4134,108 @@ _JSON = r"""
     },
     {
      "default": null,
+     "doc": "encrypted personal fields (docs/privacy.md); stored, never read by the rules",
+     "name": "sealed",
+     "nullable": true,
+     "required": false,
+     "schema": {
+      "fields": [
+       {
+        "default": null,
+        "doc": "envelope format version",
+        "name": "v",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max": 1,
+         "min": 1,
+         "type": "int"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox nonce",
+        "name": "nonce",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "bytes": 24,
+         "type": "hex"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox ciphertext of the fields (hex)",
+        "name": "ct",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max_len": 40000,
+         "min_len": 32,
+         "pattern": "^(?:[0-9a-f][0-9a-f])*$",
+         "type": "str"
+        }
+       },
+       {
+        "default": null,
+        "doc": "the owning org and every ancestor",
+        "name": "keys",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "item": {
+          "fields": [
+           {
+            "default": null,
+            "doc": "",
+            "name": "org_id",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max_len": 164,
+             "min_len": 1,
+             "pattern": "^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$",
+             "type": "str"
+            }
+           },
+           {
+            "default": null,
+            "doc": "",
+            "name": "key_version",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max": 1000000,
+             "min": 1,
+             "type": "int"
+            }
+           },
+           {
+            "default": null,
+            "doc": "the data key sealed to that org key",
+            "name": "sealed",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "bytes": 80,
+             "type": "hex"
+            }
+           }
+          ],
+          "type": "object"
+         },
+         "max_len": 8,
+         "min_len": 1,
+         "type": "list",
+         "unique": true
+        }
+       }
+      ],
+      "type": "object"
+     }
+    },
+    {
+     "default": null,
      "doc": "",
      "name": "roster_snapshot_hash",
      "nullable": true,
@@ -3694,6 +4611,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the org holding the meeting / making the decision",
   "tx_type": "meeting.amend"
  },
@@ -3925,6 +4843,108 @@ _JSON = r"""
      "schema": {
       "bytes": 32,
       "type": "hex"
+     }
+    },
+    {
+     "default": null,
+     "doc": "encrypted personal fields (docs/privacy.md); stored, never read by the rules",
+     "name": "sealed",
+     "nullable": true,
+     "required": false,
+     "schema": {
+      "fields": [
+       {
+        "default": null,
+        "doc": "envelope format version",
+        "name": "v",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max": 1,
+         "min": 1,
+         "type": "int"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox nonce",
+        "name": "nonce",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "bytes": 24,
+         "type": "hex"
+        }
+       },
+       {
+        "default": null,
+        "doc": "SecretBox ciphertext of the fields (hex)",
+        "name": "ct",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "max_len": 40000,
+         "min_len": 32,
+         "pattern": "^(?:[0-9a-f][0-9a-f])*$",
+         "type": "str"
+        }
+       },
+       {
+        "default": null,
+        "doc": "the owning org and every ancestor",
+        "name": "keys",
+        "nullable": false,
+        "required": true,
+        "schema": {
+         "item": {
+          "fields": [
+           {
+            "default": null,
+            "doc": "",
+            "name": "org_id",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max_len": 164,
+             "min_len": 1,
+             "pattern": "^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$",
+             "type": "str"
+            }
+           },
+           {
+            "default": null,
+            "doc": "",
+            "name": "key_version",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "max": 1000000,
+             "min": 1,
+             "type": "int"
+            }
+           },
+           {
+            "default": null,
+            "doc": "the data key sealed to that org key",
+            "name": "sealed",
+            "nullable": false,
+            "required": true,
+            "schema": {
+             "bytes": 80,
+             "type": "hex"
+            }
+           }
+          ],
+          "type": "object"
+         },
+         "max_len": 8,
+         "min_len": 1,
+         "type": "list",
+         "unique": true
+        }
+       }
+      ],
+      "type": "object"
      }
     },
     {
@@ -4279,6 +5299,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the org holding the meeting / making the decision",
   "tx_type": "meeting.record"
  },
@@ -4348,6 +5369,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an admin of the parent org (the transaction's org)",
   "tx_type": "org.create"
  },
@@ -4383,6 +5405,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an admin of the org or of an ancestor",
   "tx_type": "org.set_enc_key"
  },
@@ -4460,8 +5483,86 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the org or of an ancestor",
   "tx_type": "org.set_post"
+ },
+ "privacy.reseal": {
+  "description": "Record data keys re-sealed to an org's current encryption key (after org.set_enc_key).",
+  "family": "privacy",
+  "payload": {
+   "fields": [
+    {
+     "default": null,
+     "doc": "the org whose new key the data keys are sealed to",
+     "name": "org_id",
+     "nullable": false,
+     "required": true,
+     "schema": {
+      "max_len": 164,
+      "min_len": 1,
+      "pattern": "^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$",
+      "type": "str"
+     }
+    },
+    {
+     "default": null,
+     "doc": "its current enc_key_version",
+     "name": "key_version",
+     "nullable": false,
+     "required": true,
+     "schema": {
+      "max": 1000000,
+      "min": 1,
+      "type": "int"
+     }
+    },
+    {
+     "default": null,
+     "doc": "",
+     "name": "items",
+     "nullable": false,
+     "required": true,
+     "schema": {
+      "item": {
+       "fields": [
+        {
+         "default": null,
+         "doc": "SHA-256 of nonce || ct",
+         "name": "envelope",
+         "nullable": false,
+         "required": true,
+         "schema": {
+          "bytes": 32,
+          "type": "hex"
+         }
+        },
+        {
+         "default": null,
+         "doc": "",
+         "name": "sealed",
+         "nullable": false,
+         "required": true,
+         "schema": {
+          "bytes": 80,
+          "type": "hex"
+         }
+        }
+       ],
+       "type": "object"
+      },
+      "max_len": 128,
+      "min_len": 1,
+      "type": "list",
+      "unique": true
+     }
+    }
+   ],
+   "type": "object"
+  },
+  "signed_by": "user",
+  "signers": "an admin of the org or of an ancestor",
+  "tx_type": "privacy.reseal"
  },
  "transfer.in": {
   "description": "Record the member reporting to (or being refused by) the receiving org.",
@@ -4590,6 +5691,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the receiving org (to_org_id)",
   "tx_type": "transfer.in"
  },
@@ -4753,6 +5855,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the member's current branch (from_org_id)",
   "tx_type": "transfer.out"
  },
@@ -4788,6 +5891,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an operator or admin of the issuing org or an ancestor",
   "tx_type": "transfer.receipt"
  },
@@ -4827,6 +5931,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an admin of the user's org or of an ancestor",
   "tx_type": "user.grant_role"
  },
@@ -4898,6 +6003,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an admin of the user's org or of an ancestor",
   "tx_type": "user.register"
  },
@@ -4933,6 +6039,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an admin of the user's org or of an ancestor",
   "tx_type": "user.revoke"
  },
@@ -4972,6 +6079,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an admin of the user's org or of an ancestor",
   "tx_type": "user.revoke_role"
  },
@@ -5005,6 +6113,7 @@ _JSON = r"""
    ],
    "type": "object"
   },
+  "signed_by": "user",
   "signers": "an admin of the user's org or of an ancestor",
   "tx_type": "user.rotate_key"
  }

@@ -19,6 +19,46 @@ from typing import Any, ClassVar, Literal, NotRequired, TypedDict
 from client_sdk.tx import Payload
 
 
+class ArchiveAmendSealedKeys(TypedDict):
+    org_id: str
+    """1..164 characters, matching ^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$"""
+    key_version: int
+    """integer in [1, 1000000]"""
+    sealed: str | bytes
+    """the data key sealed to that org key; 80 bytes as lower-case hex"""
+
+
+class ArchiveAmendSealed(TypedDict):
+    v: int
+    """envelope format version; integer in [1, 1]"""
+    nonce: str | bytes
+    """SecretBox nonce; 24 bytes as lower-case hex"""
+    ct: str
+    """SecretBox ciphertext of the fields (hex); 32..40000 characters, matching ^(?:[0-9a-f][0-9a-f])*$"""
+    keys: list[ArchiveAmendSealedKeys]
+    """the owning org and every ancestor; 1..8 items, distinct"""
+
+
+class ArchiveCreateSealedKeys(TypedDict):
+    org_id: str
+    """1..164 characters, matching ^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$"""
+    key_version: int
+    """integer in [1, 1000000]"""
+    sealed: str | bytes
+    """the data key sealed to that org key; 80 bytes as lower-case hex"""
+
+
+class ArchiveCreateSealed(TypedDict):
+    v: int
+    """envelope format version; integer in [1, 1]"""
+    nonce: str | bytes
+    """SecretBox nonce; 24 bytes as lower-case hex"""
+    ct: str
+    """SecretBox ciphertext of the fields (hex); 32..40000 characters, matching ^(?:[0-9a-f][0-9a-f])*$"""
+    keys: list[ArchiveCreateSealedKeys]
+    """the owning org and every ancestor; 1..8 items, distinct"""
+
+
 class ConfigRolloutChanges(TypedDict):
     key: str
     """a key of the rule configuration (DOMAIN.md section C); 1..64 characters"""
@@ -78,6 +118,26 @@ class DecisionAmendExecution(TypedDict):
     """who was paid / contracted (DEC-08); 1..128 characters"""
 
 
+class DecisionAmendSealedKeys(TypedDict):
+    org_id: str
+    """1..164 characters, matching ^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$"""
+    key_version: int
+    """integer in [1, 1000000]"""
+    sealed: str | bytes
+    """the data key sealed to that org key; 80 bytes as lower-case hex"""
+
+
+class DecisionAmendSealed(TypedDict):
+    v: int
+    """envelope format version; integer in [1, 1]"""
+    nonce: str | bytes
+    """SecretBox nonce; 24 bytes as lower-case hex"""
+    ct: str
+    """SecretBox ciphertext of the fields (hex); 32..40000 characters, matching ^(?:[0-9a-f][0-9a-f])*$"""
+    keys: list[DecisionAmendSealedKeys]
+    """the owning org and every ancestor; 1..8 items, distinct"""
+
+
 class DecisionRecordRecusals(TypedDict):
     person_key: str | bytes
     """32 bytes as lower-case hex"""
@@ -128,6 +188,26 @@ class DecisionRecordExecution(TypedDict):
     """who was paid / contracted (DEC-08); 1..128 characters"""
 
 
+class DecisionRecordSealedKeys(TypedDict):
+    org_id: str
+    """1..164 characters, matching ^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$"""
+    key_version: int
+    """integer in [1, 1000000]"""
+    sealed: str | bytes
+    """the data key sealed to that org key; 80 bytes as lower-case hex"""
+
+
+class DecisionRecordSealed(TypedDict):
+    v: int
+    """envelope format version; integer in [1, 1]"""
+    nonce: str | bytes
+    """SecretBox nonce; 24 bytes as lower-case hex"""
+    ct: str
+    """SecretBox ciphertext of the fields (hex); 32..40000 characters, matching ^(?:[0-9a-f][0-9a-f])*$"""
+    keys: list[DecisionRecordSealedKeys]
+    """the owning org and every ancestor; 1..8 items, distinct"""
+
+
 class JoinStepExtra(TypedDict):
     received_date: NotRequired[str | date | None]
     """S01: date the application was received; date YYYY-MM-DD"""
@@ -151,6 +231,60 @@ class JoinStepExtra(TypedDict):
     """S23 EXTEND: months of extension; integer in [0, 12]"""
 
 
+class MaterialAmendBlob(TypedDict):
+    hash: str | bytes
+    """SHA-256 of the encrypted file in the blob store; 32 bytes as lower-case hex"""
+    size: int
+    """bytes of the encrypted file; integer in [1, 1099511627776]"""
+
+
+class MaterialAmendSealedKeys(TypedDict):
+    org_id: str
+    """1..164 characters, matching ^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$"""
+    key_version: int
+    """integer in [1, 1000000]"""
+    sealed: str | bytes
+    """the data key sealed to that org key; 80 bytes as lower-case hex"""
+
+
+class MaterialAmendSealed(TypedDict):
+    v: int
+    """envelope format version; integer in [1, 1]"""
+    nonce: str | bytes
+    """SecretBox nonce; 24 bytes as lower-case hex"""
+    ct: str
+    """SecretBox ciphertext of the fields (hex); 32..40000 characters, matching ^(?:[0-9a-f][0-9a-f])*$"""
+    keys: list[MaterialAmendSealedKeys]
+    """the owning org and every ancestor; 1..8 items, distinct"""
+
+
+class MaterialRegisterBlob(TypedDict):
+    hash: str | bytes
+    """SHA-256 of the encrypted file in the blob store; 32 bytes as lower-case hex"""
+    size: int
+    """bytes of the encrypted file; integer in [1, 1099511627776]"""
+
+
+class MaterialRegisterSealedKeys(TypedDict):
+    org_id: str
+    """1..164 characters, matching ^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$"""
+    key_version: int
+    """integer in [1, 1000000]"""
+    sealed: str | bytes
+    """the data key sealed to that org key; 80 bytes as lower-case hex"""
+
+
+class MaterialRegisterSealed(TypedDict):
+    v: int
+    """envelope format version; integer in [1, 1]"""
+    nonce: str | bytes
+    """SecretBox nonce; 24 bytes as lower-case hex"""
+    ct: str
+    """SecretBox ciphertext of the fields (hex); 32..40000 characters, matching ^(?:[0-9a-f][0-9a-f])*$"""
+    keys: list[MaterialRegisterSealedKeys]
+    """the owning org and every ancestor; 1..8 items, distinct"""
+
+
 class MeetingAmendTopics(TypedDict):
     topic_id: str
     """1..128 characters, matching ^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"""
@@ -160,6 +294,26 @@ class MeetingAmendTopics(TypedDict):
     """三重一大 topics: MAJOR_DECISION|PERSONNEL|MAJOR_PROJECT|LARGE_FUNDS; 1..32 characters"""
     added_at: NotRequired[int | None]
     """when the topic was put on the agenda (DEC-09: not during the meeting); integer in [0, 9223372036854775807]"""
+
+
+class MeetingAmendSealedKeys(TypedDict):
+    org_id: str
+    """1..164 characters, matching ^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$"""
+    key_version: int
+    """integer in [1, 1000000]"""
+    sealed: str | bytes
+    """the data key sealed to that org key; 80 bytes as lower-case hex"""
+
+
+class MeetingAmendSealed(TypedDict):
+    v: int
+    """envelope format version; integer in [1, 1]"""
+    nonce: str | bytes
+    """SecretBox nonce; 24 bytes as lower-case hex"""
+    ct: str
+    """SecretBox ciphertext of the fields (hex); 32..40000 characters, matching ^(?:[0-9a-f][0-9a-f])*$"""
+    keys: list[MeetingAmendSealedKeys]
+    """the owning org and every ancestor; 1..8 items, distinct"""
 
 
 class MeetingAmendAttendance(TypedDict):
@@ -218,6 +372,26 @@ class MeetingRecordTopics(TypedDict):
     """when the topic was put on the agenda (DEC-09: not during the meeting); integer in [0, 9223372036854775807]"""
 
 
+class MeetingRecordSealedKeys(TypedDict):
+    org_id: str
+    """1..164 characters, matching ^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$"""
+    key_version: int
+    """integer in [1, 1000000]"""
+    sealed: str | bytes
+    """the data key sealed to that org key; 80 bytes as lower-case hex"""
+
+
+class MeetingRecordSealed(TypedDict):
+    v: int
+    """envelope format version; integer in [1, 1]"""
+    nonce: str | bytes
+    """SecretBox nonce; 24 bytes as lower-case hex"""
+    ct: str
+    """SecretBox ciphertext of the fields (hex); 32..40000 characters, matching ^(?:[0-9a-f][0-9a-f])*$"""
+    keys: list[MeetingRecordSealedKeys]
+    """the owning org and every ancestor; 1..8 items, distinct"""
+
+
 class MeetingRecordAttendance(TypedDict):
     person_key: str | bytes
     """32 bytes as lower-case hex"""
@@ -261,6 +435,41 @@ class MeetingRecordItems(TypedDict):
     result: Literal["PASSED", "REJECTED", "DEFERRED"]
     votes: NotRequired[list[MeetingRecordItemsVotes] | None]
     """roll-call votes; 0..500 items"""
+
+
+class PrivacyResealItems(TypedDict):
+    envelope: str | bytes
+    """SHA-256 of nonce || ct; 32 bytes as lower-case hex"""
+    sealed: str | bytes
+    """80 bytes as lower-case hex"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessAnchor(Payload):
+    """`access.anchor`: Anchor the hash of a closed access-log segment of a node.
+
+    Signed by the node's genesis key (node keys sign nothing else).
+    """
+
+    TX_TYPE: ClassVar[str] = "access.anchor"
+    node_id: str
+    """the anchoring node (its genesis key signs); 1..64 characters, matching ^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"""
+    segment: int
+    """segment number, consecutive per node; integer in [1, 1099511627776]"""
+    first_seq: int
+    """sequence number of the segment's first line; integer in [1, 4611686018427387904]"""
+    last_seq: int
+    """sequence number of its last line; integer in [1, 4611686018427387904]"""
+    prev_head: str | bytes
+    """the chain hash the segment continues (zeros for the first); 32 bytes as lower-case hex"""
+    head_hash: str | bytes
+    """chain hash of the segment's last line; 32 bytes as lower-case hex"""
+    file_hash: str | bytes
+    """SHA-256 of the segment file's bytes; 32 bytes as lower-case hex"""
+    closed_at_ms: int
+    """when the node closed the segment (its clock); integer in [0, 4611686018427387904]"""
+    restart: bool | None = None
+    """the node lost its local log: a new chain starts here; node default False"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -342,6 +551,8 @@ class ArchiveAmend(Payload):
     """hash of the off-ledger archive manifest; 32 bytes as lower-case hex"""
     volunteer_book_no: str | None = None
     """1..64 characters"""
+    sealed: ArchiveAmendSealed | None = None
+    """encrypted personal fields (docs/privacy.md); stored, never read by the rules; absent keeps the archive's envelope"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -373,6 +584,8 @@ class ArchiveCreate(Payload):
     """hash of the off-ledger archive manifest; 32 bytes as lower-case hex"""
     volunteer_book_no: str | None = None
     """1..64 characters"""
+    sealed: ArchiveCreateSealed | None = None
+    """encrypted personal fields (docs/privacy.md); stored, never read by the rules"""
     status: (
         Literal[
             "NONE",
@@ -590,6 +803,8 @@ class DecisionAmend(Payload):
     """0..256 items"""
     ratification_ref: str | None = None
     """1..128 characters, matching ^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"""
+    sealed: DecisionAmendSealed | None = None
+    """encrypted personal fields (docs/privacy.md); stored, never read by the rules"""
     prev_version: int
     """integer in [1, 1000000]"""
     amend_reason: str
@@ -659,6 +874,8 @@ class DecisionRecord(Payload):
     """0..256 items"""
     ratification_ref: str | None = None
     """1..128 characters, matching ^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"""
+    sealed: DecisionRecordSealed | None = None
+    """encrypted personal fields (docs/privacy.md); stored, never read by the rules"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -804,6 +1021,10 @@ class MaterialAmend(Payload):
     """PUBLIC_NOTICE: first day of the notice period (JOIN-12); date YYYY-MM-DD"""
     notice_end_date: str | date | None = None
     """PUBLIC_NOTICE: last day of the notice period; date YYYY-MM-DD"""
+    blob: MaterialAmendBlob | None = None
+    """the encrypted file in the node blob store (docs/privacy.md)"""
+    sealed: MaterialAmendSealed | None = None
+    """encrypted personal fields (docs/privacy.md); stored, never read by the rules"""
     prev_version: int
     """integer in [1, 1000000]"""
     amend_reason: str
@@ -877,6 +1098,10 @@ class MaterialRegister(Payload):
     """PUBLIC_NOTICE: first day of the notice period (JOIN-12); date YYYY-MM-DD"""
     notice_end_date: str | date | None = None
     """PUBLIC_NOTICE: last day of the notice period; date YYYY-MM-DD"""
+    blob: MaterialRegisterBlob | None = None
+    """the encrypted file in the node blob store (docs/privacy.md)"""
+    sealed: MaterialRegisterSealed | None = None
+    """encrypted personal fields (docs/privacy.md); stored, never read by the rules"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -922,6 +1147,8 @@ class MeetingAmend(Payload):
     """32 bytes as lower-case hex"""
     minutes_text_hash: str | bytes | None = None
     """32 bytes as lower-case hex"""
+    sealed: MeetingAmendSealed | None = None
+    """encrypted personal fields (docs/privacy.md); stored, never read by the rules"""
     roster_snapshot_hash: str | bytes | None = None
     """32 bytes as lower-case hex"""
     expected_keys: list[str | bytes] | None = None
@@ -983,6 +1210,8 @@ class MeetingRecord(Payload):
     """32 bytes as lower-case hex"""
     minutes_text_hash: str | bytes | None = None
     """32 bytes as lower-case hex"""
+    sealed: MeetingRecordSealed | None = None
+    """encrypted personal fields (docs/privacy.md); stored, never read by the rules"""
     roster_snapshot_hash: str | bytes | None = None
     """32 bytes as lower-case hex"""
     expected_keys: list[str | bytes] | None = None
@@ -1047,6 +1276,22 @@ class OrgSetPost(Payload):
     action: Literal["APPOINT", "END"]
     date: str | date
     """first day in the post (APPOINT) or last day (END); date YYYY-MM-DD"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrivacyReseal(Payload):
+    """`privacy.reseal`: Record data keys re-sealed to an org's current encryption key (after org.set_enc_key).
+
+    Signed by an admin of the org or of an ancestor.
+    """
+
+    TX_TYPE: ClassVar[str] = "privacy.reseal"
+    org_id: str
+    """the org whose new key the data keys are sealed to; 1..164 characters, matching ^[a-z0-9][a-z0-9_-]{0,31}(\\.[a-z0-9][a-z0-9_-]{0,31}){0,4}$"""
+    key_version: int
+    """its current enc_key_version; integer in [1, 1000000]"""
+    items: list[PrivacyResealItems]
+    """1..128 items, distinct"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1198,6 +1443,7 @@ class UserRotateKey(Payload):
 
 
 BUILDERS: dict[str, type[Payload]] = {
+    "access.anchor": AccessAnchor,
     "alert.ack": AlertAck,
     "alert.resolve": AlertResolve,
     "alert.waive": AlertWaive,
@@ -1220,6 +1466,7 @@ BUILDERS: dict[str, type[Payload]] = {
     "org.create": OrgCreate,
     "org.set_enc_key": OrgSetEncKey,
     "org.set_post": OrgSetPost,
+    "privacy.reseal": PrivacyReseal,
     "transfer.in": TransferIn,
     "transfer.out": TransferOut,
     "transfer.receipt": TransferReceipt,
@@ -1235,11 +1482,16 @@ BUILDERS: dict[str, type[Payload]] = {
 
 __all__ = [
     "BUILDERS",
+    "AccessAnchor",
     "AlertAck",
     "AlertResolve",
     "AlertWaive",
     "ArchiveAmend",
+    "ArchiveAmendSealed",
+    "ArchiveAmendSealedKeys",
     "ArchiveCreate",
+    "ArchiveCreateSealed",
+    "ArchiveCreateSealedKeys",
     "ArchiveDues",
     "ArchiveEvent",
     "CalendarSet",
@@ -1252,6 +1504,8 @@ __all__ = [
     "DecisionAmendInterests",
     "DecisionAmendPublicNotice",
     "DecisionAmendRecusals",
+    "DecisionAmendSealed",
+    "DecisionAmendSealedKeys",
     "DecisionAmendSpeakingOrder",
     "DecisionAmendVotes",
     "DecisionRecord",
@@ -1259,28 +1513,42 @@ __all__ = [
     "DecisionRecordInterests",
     "DecisionRecordPublicNotice",
     "DecisionRecordRecusals",
+    "DecisionRecordSealed",
+    "DecisionRecordSealedKeys",
     "DecisionRecordSpeakingOrder",
     "DecisionRecordVotes",
     "JoinPipelineTransfer",
     "JoinStep",
     "JoinStepExtra",
     "MaterialAmend",
+    "MaterialAmendBlob",
+    "MaterialAmendSealed",
+    "MaterialAmendSealedKeys",
     "MaterialRegister",
+    "MaterialRegisterBlob",
+    "MaterialRegisterSealed",
+    "MaterialRegisterSealedKeys",
     "MeetingAmend",
     "MeetingAmendAttendance",
     "MeetingAmendItems",
     "MeetingAmendItemsVotes",
+    "MeetingAmendSealed",
+    "MeetingAmendSealedKeys",
     "MeetingAmendTopics",
     "MeetingAmendWrittenOpinions",
     "MeetingRecord",
     "MeetingRecordAttendance",
     "MeetingRecordItems",
     "MeetingRecordItemsVotes",
+    "MeetingRecordSealed",
+    "MeetingRecordSealedKeys",
     "MeetingRecordTopics",
     "MeetingRecordWrittenOpinions",
     "OrgCreate",
     "OrgSetEncKey",
     "OrgSetPost",
+    "PrivacyReseal",
+    "PrivacyResealItems",
     "TransferIn",
     "TransferOut",
     "TransferReceipt",
