@@ -18,7 +18,13 @@ from yarl import URL
 
 from client_sdk import core
 from client_sdk.auth import RequestSigner
-from client_sdk.client import EVENTS_READ_TIMEOUT_S, RECONNECT_FIRST_S, RECONNECT_MAX_S, ClientBase, KeyLike
+from client_sdk.clientbase import (
+    EVENTS_READ_TIMEOUT_S,
+    RECONNECT_FIRST_S,
+    RECONNECT_MAX_S,
+    ClientBase,
+    KeyLike,
+)
 from client_sdk.errors import ApiError, LedgerError, NotFoundError, TransportError
 from client_sdk.events import EventCursor, SseParser, final_error, kinds_of
 from client_sdk.models import Committed, Event, History, Page, Record

@@ -2,8 +2,9 @@
 
 Rules:
 
-- The schemas are the node's own (`contracts.tx_types_json()`, copied into
-  `client_sdk/_schemas.py` by `scripts/gen_builders.py`; a test fails when the copy is stale).
+- The schemas are the node's own (`contracts.tx_types_json()`, copied into the package data file
+  `client_sdk/schemas.json` by `scripts/gen_builders.py`; a test fails when the copy is stale).
+  It is read once, at import, through `importlib.resources`, so an installed wheel finds it too.
 - `validate(tx_type, payload)` applies exactly the checks of `contracts/schema.py`, in the same
   order, with the same reason codes and field paths, and returns the normalised payload (every
   declared field present, absent optional fields at their default). A mistake raises
@@ -14,12 +15,23 @@ Rules:
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
+from importlib import resources
 from typing import Any
 
-from client_sdk._schemas import SCHEMAS
 from client_sdk.errors import PayloadError
+
+
+def _load_schemas() -> dict[str, dict[str, Any]]:
+    text = resources.files("client_sdk").joinpath("schemas.json").read_text(encoding="utf-8")
+    loaded: dict[str, dict[str, Any]] = json.loads(text)
+    return loaded
+
+
+SCHEMAS: dict[str, dict[str, Any]] = _load_schemas()
+"""The node's payload schemas, by tx_type (read-only)."""
 
 _HEX = re.compile(r"^[0-9a-f]*$")
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")

@@ -29,6 +29,7 @@ from client_sdk.auth import LedgerAuth, RequestSigner
 from client_sdk.client import LedgerClient, build_tx
 from client_sdk.errors import ApiError, VerificationError
 from client_sdk.idnumber import check_char
+from client_sdk.orgkeys import verify_chain
 from client_sdk.privacy import (
     CannotDecrypt,
     OrgKeyring,
@@ -407,7 +408,7 @@ def test_rotating_an_org_key_reseals_what_it_must_read(world: World) -> None:
         assert doc["chain"][3]["source"] == "tx" and doc["chain"][3]["proof"] is not None
         doc["chain"][3]["enc_pubkey"] = EncryptionKey.generate().public.hex()  # a node's own key
         with pytest.raises(VerificationError):
-            op._verify_chain(B1, doc)
+            verify_chain(op.genesis, B1, doc)
     w.enc[P1] = new
 
 

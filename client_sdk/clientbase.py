@@ -1,0 +1,163 @@
+"""What `LedgerClient` (client_sdk/client.py) and `AsyncLedgerClient` (client_sdk/aio.py) share.
+
+Rules:
+
+- `ClientBase` holds the configuration, the session height (`seen_height`: the highest height the
+  client saw committed or answered, which `read_your_writes` sends as `min_height`), signing
+  (payloads are validated before anything is signed, `client_sdk.tx`) and the verification of
+  headers and blocks against the genesis the client holds. It does no IO: each client drives the
+  `client_sdk.core` flows with its own HTTP library.
+- `KeyLike`, `load_genesis`, `load_key` accept a key or genesis object, or the path of its file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from client_sdk import core
+from client_sdk.errors import LedgerError, VerificationError
+from client_sdk.tx import Payload, PayloadTransform, sign_tx
+from client_sdk.verify import verify_block, verify_header
+from wire.crypto import Signer, SigningKey, load_signing_key
+from wire.genesis import Genesis
+from wire.types import Block, BlockHeader, CommitCertificate, SignedTransaction
+
+EVENTS_READ_TIMEOUT_S = 45.0  # the server sends a keep-alive comment every 15 s
+RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.2, 5.0
+
+KeyLike = SigningKey | Signer | str | Path
+
+
+def load_genesis(genesis: Genesis | str | Path) -> Genesis:
+    return genesis if isinstance(genesis, Genesis) else Genesis.load(Path(genesis))
+
+
+def load_key(key: KeyLike | None) -> SigningKey | Signer | None:
+    if key is None or isinstance(key, SigningKey | Signer):
+        return key
+    return load_signing_key(Path(key))
+
+
+class ClientBase:
+    """What both clients share: configuration, the session height, signing."""
+
+    def __init__(
+        self,
+        url: str,
+        genesis: Genesis | str | Path,
+        *,
+        key: KeyLike | None = None,
+        timeout_s: float = 10.0,
+        submit_timeout_s: float = 30.0,
+        read_your_writes: bool = True,
+        verify_events: bool = True,
+        transforms: Sequence[PayloadTransform] = (),
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.genesis = load_genesis(genesis)
+        self.key = load_key(key)
+        self.timeout_s = timeout_s
+        self.submit_timeout_s = submit_timeout_s
+        self.read_your_writes = read_your_writes
+        self.verify_events = verify_events
+        self.transforms = list(transforms)
+        self.seen_height = 0  # the highest height this client saw committed or answered
+        self._org_id: str | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def _saw(self, height: Any) -> None:
+        if type(height) is int and height > self.seen_height:
+            self.seen_height = height
+
+    def _min_height(self, given: int | None) -> int | None:
+        if given is not None:
+            return given
+        if not self.read_your_writes or self.seen_height == 0:
+            return None
+        return self.seen_height
+
+    def _deadline(self, timeout_s: float | None = None) -> float:
+        return time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
+
+    def _signer(self, key: KeyLike | None) -> SigningKey | Signer:
+        chosen = load_key(key) if key is not None else self.key
+        if chosen is None:
+            raise LedgerError("no key: give the client a key, or pass key= to sign")
+        return chosen
+
+    def _sign(
+        self,
+        payload: Payload | Mapping[str, Any],
+        org_id: str,
+        *,
+        tx_type: str | None,
+        key: KeyLike | None,
+        approvers: Sequence[KeyLike],
+        nonce: int | None,
+    ) -> SignedTransaction:
+        return sign_tx(
+            payload,
+            chain_id=self.genesis.chain_id,
+            org_id=org_id,
+            key=self._signer(key),
+            tx_type=tx_type,
+            approvers=[self._signer(a) for a in approvers],
+            nonce=nonce,
+            transforms=self.transforms,
+            max_tx_bytes=self.genesis.consensus.max_tx_bytes,
+        )
+
+    def _submit_options(self, timeout_s: float | None, wait_receipt: bool) -> core.SubmitOptions:
+        return core.SubmitOptions(
+            genesis=self.genesis,
+            timeout_s=self.submit_timeout_s if timeout_s is None else timeout_s,
+            wait_receipt=wait_receipt,
+        )
+
+    def _verify_header(self, doc: dict[str, Any], height: int) -> tuple[BlockHeader, CommitCertificate]:
+        try:
+            header_bytes, cert_bytes = (
+                bytes.fromhex(doc["header_bytes"]),
+                bytes.fromhex(doc["certificate_bytes"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VerificationError(f"header {height}: the node sent no header or certificate bytes") from exc
+        g = self.genesis
+        return verify_header(header_bytes, cert_bytes, g.validators, g.chain_id, height)
+
+    def _verify_block(self, doc: dict[str, Any], height: int) -> tuple[Block, CommitCertificate]:
+        try:
+            block_bytes, cert_bytes = (
+                bytes.fromhex(doc["block_bytes"]),
+                bytes.fromhex(doc["certificate_bytes"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VerificationError(f"block {height}: the node sent no block or certificate bytes") from exc
+        g = self.genesis
+        return verify_block(block_bytes, cert_bytes, g.validators, g.chain_id, height)
+
+    @staticmethod
+    def _list_params(
+        *,
+        org_id: str | None,
+        subtree: bool | None,
+        status: str | None,
+        type: str | None,
+        person_key: str | None,
+        colour: str | None,
+        date_from: str | None,
+        date_to: str | None,
+    ) -> dict[str, Any]:
+        return {
+            "org_id": org_id,
+            "subtree": subtree,
+            "status": status,
+            "type": type,
+            "person_key": person_key,
+            "colour": colour,
+            "date_from": date_from,
+            "date_to": date_to,
+        }

@@ -1,0 +1,95 @@
+"""The event stream for `LedgerClient`: `GET /v1/events` (Server-Sent Events) over httpx.
+
+Rules:
+
+- `events()` yields committed blocks and new alerts in the caller's scope, in order, each once
+  (`client_sdk.events.EventCursor`), reconnecting with backoff and resuming after a failure or a
+  dropped stream; errors that retrying cannot fix (`events.final_error`) are raised.
+- Block events are verified against the genesis unless the client has `verify_events=False`.
+- A stream quiet for longer than EVENTS_READ_TIMEOUT_S (no keep-alive) counts as a failure.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+
+import httpx
+
+from client_sdk import core
+from client_sdk.clientbase import EVENTS_READ_TIMEOUT_S, RECONNECT_FIRST_S, RECONNECT_MAX_S
+from client_sdk.errors import ApiError, TransportError
+from client_sdk.events import EventCursor, SseParser, final_error, kinds_of
+from client_sdk.models import Event
+from client_sdk.sync_http import SyncDriver
+
+
+class EventMethods(SyncDriver):
+    """`LedgerClient`'s event stream."""
+
+    def events(
+        self,
+        *,
+        after_height: int | None = None,
+        kinds: Iterable[str] | None = None,
+        timeout_s: float | None = None,
+        reconnect: bool = True,
+    ) -> Iterator[Event]:
+        """Committed blocks and new alerts in your scope, as they happen (`GET /v1/events`).
+
+        From `after_height` (default: from now), in order, each once, reconnecting and resuming
+        after a failure or a dropped stream. Stops after `timeout_s` seconds when given; otherwise
+        runs until the caller stops iterating. Block events are verified against the genesis."""
+        cursor = EventCursor(after_height, self.genesis if self.verify_events else None, kinds_of(kinds))
+        end = None if timeout_s is None else time.monotonic() + timeout_s
+        backoff = core.Backoff(RECONNECT_FIRST_S, RECONNECT_MAX_S)
+        while end is None or time.monotonic() < end:
+            try:
+                for event in self._stream(cursor, end):
+                    backoff = core.Backoff(RECONNECT_FIRST_S, RECONNECT_MAX_S)
+                    yield event
+                if end is not None and time.monotonic() >= end:
+                    return
+            except ApiError as exc:
+                if final_error(exc) or not reconnect:
+                    raise
+            except TransportError:
+                if not reconnect:
+                    raise
+            wait = backoff.wait()
+            if end is not None:
+                wait = min(wait, max(0.0, end - time.monotonic()))
+            time.sleep(wait)
+
+    def _stream(self, cursor: EventCursor, end: float | None) -> Iterator[Event]:
+        call = core.Call("GET", "/v1/events", core.params_of(**cursor.params()))
+        read_timeout = EVENTS_READ_TIMEOUT_S
+        if end is not None:
+            read_timeout = max(0.05, min(read_timeout, end - time.monotonic()))
+        timeout = httpx.Timeout(self.timeout_s, read=read_timeout)
+        parser = SseParser()
+        try:
+            with self._http.stream(
+                "GET", self.url + call.target, headers={"accept": "text/event-stream"}, timeout=timeout
+            ) as resp:
+                if resp.status_code != 200:
+                    resp.read()
+                    try:
+                        doc = resp.json()
+                    except ValueError:
+                        doc = None
+                    raise core.error_of(call, core.Reply(resp.status_code, doc))
+                for chunk in resp.iter_text():
+                    for msg in parser.feed(chunk):
+                        event = cursor.accept(msg)
+                        if event is not None:
+                            self._saw(event.height if event.kind == "block" else None)
+                            yield event
+                    if end is not None and time.monotonic() >= end:
+                        return
+        except httpx.ReadTimeout:
+            if end is not None and time.monotonic() >= end:
+                return
+            raise TransportError("the event stream went quiet (no keep-alive)") from None
+        except httpx.HTTPError as exc:
+            raise TransportError(f"event stream: {type(exc).__name__}: {exc}") from exc
