@@ -6,6 +6,10 @@ Rules:
   in v (committed, or accepted in v), s is within the watermarks (stable, stable + L], s is above
   the NEW-VIEW floor, and it knows the roots after executing s - exec_lag (the block's
   `prev_state_root`/`prev_results_root`). Timestamp = max(now_ms, previous + 1).
+- Batching: a full block (`max_block_txs` or `max_block_bytes`) is proposed at once; a partial one
+  only when its oldest request arrived `batch_delay_ticks` or more ticks ago, so under a steady
+  trickle the primary proposes at most one partial block per tick instead of one per request
+  (every block costs each replica signatures, verifications and synced writes). 0 = at once.
 - Chain rule: a backup accepts PRE-PREPARE(v, s) only if it accepted s-1 in v (or s-1 is its
   committed tip) and the block names that hash as its parent; otherwise, and while it does not know
   the roots of s - exec_lag, it buffers one PRE-PREPARE per seq. A proposal is refused (and the
@@ -367,13 +371,21 @@ class NormalCase(ReplicaBase):
         in_flight = {t for slot in st.slots.values() for t in slot.pp.block.txs}
         batch: list[bytes] = []
         size = 0
-        for tx in st.pending:
+        oldest: int | None = None
+        full = False
+        for tx, arrived in st.pending.items():
             if tx in in_flight:
                 continue
             if len(batch) >= p.max_block_txs or size + len(tx) > p.max_block_bytes:
+                full = True
                 break
+            if oldest is None:
+                oldest = arrived
             batch.append(tx)
             size += len(tx)
+        full = full or len(batch) >= p.max_block_txs
+        if not full and oldest is not None and st.tick - oldest < p.batch_delay_ticks:
+            return ()  # not worth a block yet: more requests join it until the delay passes
         return tuple(batch)
 
     def _build_block(

@@ -87,18 +87,6 @@ class SignatureCache:
         tx = self._decoded.get(key)
         return tx if tx is not None else SignedTransaction.decode(raw)
 
-    def verified(self, raw: bytes, tx: SignedTransaction | None = None) -> bool:
-        """True when the signatures of `raw` verify (cached); does not run the other checks."""
-        if self.known(raw) is not None:
-            return True
-        self.misses += 1
-        if tx is None:
-            try:
-                tx = SignedTransaction.decode(raw)
-            except DecodeError:
-                return False
-        return tx.signature_ok()
-
 
 @dataclass(slots=True)
 class Pending:
@@ -150,23 +138,12 @@ class Mempool:
     def _admit(self, raw: bytes, now_s: float) -> tuple[SignedTransaction, bool]:
         if len(raw) > self._max_tx_bytes + 1024:
             raise AdmissionError("too_large", f"transaction of {len(raw)} bytes exceeds the limit", 413)
-        try:
-            tx = SignedTransaction.decode(raw)
-        except DecodeError as exc:
-            raise AdmissionError(exc.code, f"malformed transaction: {exc.message}") from exc
-        if tx.body.chain_id != self._chain_id:
-            raise AdmissionError(
-                "wrong_chain", f"transaction is for chain {tx.body.chain_id!r}, this is {self._chain_id!r}"
-            )
+        # Bytes this node already checked cost a hash lookup; new bytes get every stateless check
+        # once, and are remembered so proposal validation and execution do not repeat it.
+        tx = self._signatures.known(raw) or self._check(raw)
         tx_id = tx.tx_id
         if tx_id in self._pending:
             return self._pending[tx_id].tx, False
-        try:
-            check_tx(tx)
-        except TxRejected as exc:
-            raise AdmissionError(exc.code, str(exc)) from exc
-        if not self._signatures.verified(raw, tx):
-            raise AdmissionError("bad_signature", "a signature of the transaction does not verify", 401)
         if self._is_committed(tx_id):
             raise AdmissionError("already_committed", "the transaction is already in the ledger", 409)
         if len(self._pending) >= self.max_txs or self.bytes + len(raw) > self.max_bytes:

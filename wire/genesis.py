@@ -50,7 +50,7 @@ def is_ancestor_or_self(ancestor: str, org_id: str) -> bool:
     return org_id == ancestor or org_id.startswith(ancestor + ".")
 
 
-_MAY_BE_ZERO = frozenset({"empty_block_interval_ms", "seal_results"})
+_MAY_BE_ZERO = frozenset({"empty_block_interval_ms", "seal_results", "batch_delay_ticks"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +67,7 @@ class ConsensusParams:
     request_timeout_ticks: int = 100
     empty_block_interval_ms: int = 30_000  # 0 = no heartbeat blocks
     seal_results: int = 1  # 1 = propose empty blocks so receipts become provable at once; 0 = off
+    batch_delay_ticks: int = 1  # a block that is not full waits until its oldest tx waited this many ticks
 
     def to_json(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.__slots__}

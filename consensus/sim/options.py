@@ -117,6 +117,10 @@ def derive_options(
     # with them every pinned seed's scenario, are unchanged; a quarter of the seeds run with them.
     if random.Random(f"empty-blocks/{seed}").random() < 0.25:
         params = dataclasses.replace(params, seal_results=1, empty_block_interval_ms=2_000)
+    # Batching delays (the network's default is 1 tick) likewise: half the seeds run with 1 or 2.
+    batching = random.Random(f"batching/{seed}")
+    if batching.random() < 0.5:
+        params = dataclasses.replace(params, batch_delay_ticks=batching.choice((1, 2)))
     return SimOptions(
         seed=seed,
         validators=n,
@@ -152,6 +156,7 @@ def _params(rng: random.Random) -> ConsensusParams:
         request_timeout_ticks=rng.randint(20, 40),
         empty_block_interval_ms=0,
         seal_results=0,
+        batch_delay_ticks=0,
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from node.mempool import SignatureCache
+import pytest
+
+from node.mempool import AdmissionError, Mempool, SignatureCache
+from node.txcheck import TxChecker
 from wire.crypto import SigningKey
 from wire.types import SignedTransaction, TxBody
 
@@ -16,7 +19,7 @@ def _tx(nonce: int) -> SignedTransaction:
         signer=key.public,
         nonce=nonce,
         client_time_ms=1,
-        payload={},
+        payload={"pubkey": key.public.hex(), "reason": "left"},
     )
     return SignedTransaction.create(body, key.signer())
 
@@ -34,11 +37,29 @@ def test_known_only_after_add_and_bounded() -> None:
     assert cache.decode(c.encode()) is c
 
 
-def test_forged_signature_is_not_known_and_does_not_verify() -> None:
+def _mempool(cache: SignatureCache) -> Mempool:
+    return Mempool(chain_id="c", signatures=cache, is_committed=lambda tx_id: False)
+
+
+def test_forged_signature_is_not_known_and_is_refused_at_admission() -> None:
     cache = SignatureCache()
     good = _tx(9)
     forged = SignedTransaction(body_bytes=good.body_bytes, signature=bytes(64))
     cache.add(good.encode(), good)
     assert cache.known(forged.encode()) is None
-    assert not cache.verified(forged.encode())
-    assert cache.verified(good.encode())
+    with pytest.raises(AdmissionError) as err:
+        _mempool(cache).admit(forged.encode())
+    assert err.value.code == "bad_signature"
+    assert cache.known(forged.encode()) is None
+
+
+def test_admission_checks_once_and_proposal_validation_reuses_it() -> None:
+    """Regression: admission verified the signature but did not record it, so every validator
+    verified each transaction a second time when it reached consensus."""
+    cache = SignatureCache()
+    tx = _tx(4)
+    admitted, new = _mempool(cache).admit(tx.encode())
+    assert new and admitted.tx_id == tx.tx_id
+    assert cache.misses == 1
+    assert TxChecker("c", cache, 64 * 1024)((tx.encode(),))
+    assert cache.misses == 1 and cache.hits == 1

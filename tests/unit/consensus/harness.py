@@ -44,6 +44,7 @@ def params(**kw: int) -> ConsensusParams:
         request_timeout_ticks=16,
         empty_block_interval_ms=0,  # block counts in these tests are exact; empty blocks have their own
         seal_results=0,
+        batch_delay_ticks=0,  # proposals follow requests at once; batching has its own tests
     )
     base.update(kw)
     return ConsensusParams(**base)
