@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from node.accessaudit import AuditIncomplete, read_from_node
 from node.accesslog import ZERO, AccessLog, segment_info, segment_name, verify_log
 
 
@@ -91,6 +93,18 @@ def test_a_removed_segment_or_a_tampered_open_segment_is_found(log: AccessLog) -
     assert verify_log(segs, current, {}).unanchored == [1, 2]
 
 
+def test_a_copy_older_than_the_ledger_warns_of_newer_segments_but_a_gap_still_fails(log: AccessLog) -> None:
+    """Regression: a log copied from a running node, then checked against anchors read later,
+    failed when a segment closed and was anchored in between."""
+    anchors = anchors_of(log)
+    segs, current = read_all(log)
+    only_first = {1: segs[1]}
+    assert not verify_log(only_first, current, anchors).ok  # the live node must serve segment 2
+    report = verify_log(only_first, b"", anchors, copy=True)
+    assert report.ok and report.newer == [2] and "anchored after this copy" in report.warnings[-1]
+    assert not verify_log({2: segs[2]}, current, anchors, copy=True).ok  # segment 1 missing: a gap
+
+
 def test_a_torn_last_line_is_cut_and_the_chain_goes_on(tmp_path: Path) -> None:
     lg = AccessLog(tmp_path / "al", "v0")
     write(lg, 2)
@@ -124,3 +138,37 @@ def test_a_fresh_log_with_segments_but_no_anchor_head_is_kept_when_it_starts_at_
     assert log.reconcile(None) is False
     data = (log.dir / segment_name(1)).read_bytes()
     assert segment_info(1, data, 0).prev_head == ZERO
+
+
+def test_reading_a_live_log_repeats_until_no_segment_closed_meanwhile() -> None:
+    """A segment that closes between the listing and the read of the open segment would leave
+    its lines in neither; the reader notices the listing changed and reads again."""
+    state = {"listings": 0, "closed": [1]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1/access-log/segments":
+            state["listings"] += 1
+            if state["listings"] == 2:  # segment 2 closes during the first read
+                state["closed"] = [1, 2]
+            return httpx.Response(200, json={"node_id": "v0", "segments": list(state["closed"])})
+        if path.endswith("/current"):
+            return httpx.Response(200, content=b"")
+        return httpx.Response(200, content=f"segment {path.rsplit('/', 1)[-1]}".encode())
+
+    with httpx.Client(transport=httpx.MockTransport(handler), base_url="http://node") as http:
+        node_id, segments, current = read_from_node(http)
+    assert node_id == "v0" and sorted(segments) == [1, 2] and current == b""
+    assert state["listings"] == 4
+
+    def always_closing(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/access-log/segments":
+            state["listings"] += 1
+            return httpx.Response(200, json={"node_id": "v0", "segments": list(range(state["listings"]))})
+        return httpx.Response(200, content=b"")
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(always_closing), base_url="http://node") as http,
+        pytest.raises(AuditIncomplete, match="kept closing"),
+    ):
+        read_from_node(http, attempts=3)
