@@ -15,7 +15,8 @@ from node.seed_shadow import Intent
 
 
 class FraudPhase(ScenarioBase):
-    # ------------------------------------------------------------------ fraud attempts
+    """The last phase before the done marker: every fraud attempt, in one lane per rule."""
+
     def frauds(self) -> None:
         L = self.L
         gs_b001, b002, b003 = "cn.gs.lz.cg.b001", "cn.gs.lz.cg.b002", "cn.gs.lz.cg.b003"

@@ -35,6 +35,8 @@ from wire.crypto import EncryptionKey
 
 
 class HistoryPhases(ScenarioBase):
+    """The phases of ordinary life, in the order `Scenario.build` runs them."""
+
     def setup(self) -> None:
         """New orgs under the default tree, and users with roles at every level."""
         L = self.L

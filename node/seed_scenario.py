@@ -59,6 +59,8 @@ DRIFTER, ABSENTEE, EXCUSED = "cn.gs.lz.cg.b002-m05", "cn.gs.lz.cg.b002-m04", "cn
 
 
 class ScenarioBase:
+    """The state every phase shares: the shadow ledger, the plan, the members of each branch."""
+
     def __init__(
         self, genesis: Genesis, admin_keys: dict[str, SigningKey], now_ms: int | None = None
     ) -> None:
