@@ -277,6 +277,7 @@ def audit_access(
             "warnings": r.warnings,
             "anchored": r.anchored,
             "unanchored": r.unanchored,
+            "newer": r.newer,
             "anchors_checked": result.anchors_checked,
             "proofs_checked": result.proofs_checked,
             "lines": result.selected,
