@@ -207,6 +207,24 @@ class Watcher(threading.Thread):
 
 
 # ------------------------------------------------------------------------------- running
+def _settled(urls: list[str], timeout_s: float = 7200.0) -> int:
+    """Wait until every validator reports the same height with its read index at that height
+    (a node started on a stored chain rebuilds its index first); return the height."""
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=10) as http:
+        while True:
+            try:
+                docs = [http.get(f"{u}/v1/status").json() for u in urls]
+                heights = {int(d["height"]) for d in docs}
+                if len(heights) == 1 and all(int(d["indexed_height"]) == int(d["height"]) for d in docs):
+                    return heights.pop()
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("the nodes did not settle on the stored chain")
+            time.sleep(1.0)
+
+
 def _node_procs(directory: Path, genesis: Genesis) -> dict[str, psutil.Process]:
     from node.devnet import _nodes, running_pid
 
@@ -347,11 +365,16 @@ def run(opts: BenchOptions) -> dict[str, Any]:
         "tx_bytes_mean": round(statistics.mean(sizes)),
     }
     try:
-        up(net, echo=False)
+        # nodes on a stored chain check it before they serve (integrity.py): allow for that
+        up(net, echo=False, timeout_s=3600.0 if opts.prebuilt else 90.0)
         urls = [f"http://{s.host}:{s.api_port}" for s in genesis.validator_nodes]
         root = load_signing_key(net / "keys" / "admins" / f"{genesis.root_org}.key")
         committed = mp.get_context("spawn").Value("q", 0)
         watcher = Watcher(urls[0], genesis, LedgerAuth(RequestSigner(root, genesis.chain_id)), committed)
+        if opts.prebuilt:
+            # A stored history is the setting, not the measurement: wait until every node serves it
+            # with its index caught up, and follow blocks from there.
+            watcher.height = _settled(urls)
         watcher.start()
         procs = _node_procs(net, genesis)
         phases: list[Phase] = []

@@ -193,6 +193,7 @@ class StatusOut(BaseModel):
     validator_index: int | None
     peers: list[str]
     mempool: MempoolOut
+    indexed_height: int = Field(description="the height the read index reflects (-1: not built yet)")
     uptime_s: float
 
 

@@ -324,6 +324,7 @@ class Node:
             "validator_index": self.my_index,
             "peers": self.network.connected_peers(),
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.bytes},
+            "indexed_height": self.indexer.height,
             "uptime_s": round(time.time() - self.started_at, 1),
         }
 
