@@ -114,9 +114,17 @@ def up(directory: Path, *, timeout_s: float = 90.0, echo: bool = True) -> list[N
     pending = {p.spec.node_id: p for p in procs}
     while pending:
         for node_id, proc in list(pending.items()):
-            if running_pid(proc) is None:
+            # A node started just now is judged by its exit status: until it has exec'd, /proc
+            # shows this process's command line and running_pid() would call it gone.
+            child = started.get(node_id)
+            code = child.poll() if child is not None else (None if running_pid(proc) else -1)
+            if code is not None:
+                for other in started.values():  # leave nothing half-started behind
+                    if other.poll() is None:
+                        other.terminate()
                 raise DevnetError(
-                    f"node {node_id} exited during start-up; last log lines:\n{_log_tail(proc.log_file)}"
+                    f"node {node_id} exited during start-up (status {code}); last log lines:\n"
+                    f"{_log_tail(proc.log_file)}"
                 )
             if healthy(proc.url):
                 del pending[node_id]
