@@ -74,6 +74,8 @@ class Phase:
     refused: dict[str, int] = field(default_factory=dict)
     node_cpu_percent: dict[str, float] = field(default_factory=dict)
     node_rss_mb: dict[str, float] = field(default_factory=dict)
+    # RSS without the file pages LevelDB maps (its table files, reclaimable page cache): the heap
+    node_anon_mb: dict[str, float] = field(default_factory=dict)
 
 
 def verify_rate(seconds: float = 1.5) -> float:
@@ -207,6 +209,17 @@ class Watcher(threading.Thread):
 
 
 # ------------------------------------------------------------------------------- running
+def _anon_bytes(proc: psutil.Process) -> int:
+    """Resident anonymous memory (Linux `RssAnon`); the full RSS where that is not available."""
+    try:
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return int(proc.memory_info().rss)
+
+
 def _settled(urls: list[str], timeout_s: float = 7200.0) -> int:
     """Wait until every validator reports the same height with its read index at that height
     (a node started on a stored chain rebuilds its index first); return the height."""
@@ -287,6 +300,7 @@ def _phase(
         used = (cpu1[n].user + cpu1[n].system) - (cpu0[n].user + cpu0[n].system)
         phase.node_cpu_percent[n] = round(100 * used / (t1 - t0), 1)
         phase.node_rss_mb[n] = round(procs[n].memory_info().rss / 2**20, 1)
+        phase.node_anon_mb[n] = round(_anon_bytes(procs[n]) / 2**20, 1)
     submit_times: dict[bytes, float] = {}
     for _ in workers:
         c, times, refused = out.get(timeout=120)
@@ -434,7 +448,9 @@ def _report(p: Phase) -> None:
         f"[{p.name}] {offered}: committed {p.committed:,} in {p.window_s:.1f} s = {p.committed_tps:,.1f} tx/s; "
         f"latency p50 {p.p50_ms} ms, p99 {p.p99_ms} ms ({p.samples} samples); refused {p.refused or 'none'}"
     )
-    print(f"[{p.name}] node CPU %: {p.node_cpu_percent}; RSS MB: {p.node_rss_mb}")
+    print(
+        f"[{p.name}] node CPU %: {p.node_cpu_percent}; RSS MB: {p.node_rss_mb}; of it anonymous: {p.node_anon_mb}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - used through the CLI

@@ -44,6 +44,21 @@ def _build(net: Path, data: Path, txs: int) -> float:
     return time.monotonic() - started
 
 
+def _index(genesis: Genesis, data: Path, out: Path) -> int:
+    """Build the read index of the chain at `data` into the SQLite file `out` once (a node that
+    reached this height has it; six nodes rebuilding it at start would be the measurement)."""
+    from node.index import IndexDb
+    from node.storage import BlockStore
+
+    with BlockStore.open(data, genesis.hash, create=False) as store, store.snapshot() as snap:
+        db = IndexDb(f"sqlite:///{out}")
+        try:
+            db.rebuild(snap, snap.height, genesis.hash)
+        finally:
+            db.close()
+    return out.stat().st_size
+
+
 def _dir(directory: Path | None) -> Path:
     if directory is None:
         return Path(tempfile.mkdtemp(prefix="orgledger-figure-"))
@@ -219,23 +234,31 @@ def scale(small: int = 10_000, large: int = 1_000_000, duration_s: float = 20.0)
             chain = root / "chain"
             _build(net, chain, txs)
             disk = sum(f.stat().st_size for f in chain.rglob("*") if f.is_file())
+            index_bytes = _index(genesis, chain, root / "index.sqlite")
             for spec in genesis.nodes:
                 shutil.copytree(chain, net / "nodes" / spec.node_id / "data")
+                shutil.copyfile(
+                    root / "index.sqlite", net / "nodes" / spec.node_id / f"index-{spec.node_id}.sqlite"
+                )
             result = run(
                 BenchOptions(
                     duration_s=duration_s, half_rate_phase=False, directory=root, keep=True, prebuilt=True
                 )
             )
             rss = max(result["phases"][0]["node_rss_mb"].values())
+            anon = max(result["phases"][0]["node_anon_mb"].values())
             out[label] = {
                 "stored_txs": txs,
                 "committed_tps": result["summary"]["committed_tps"],
                 "max_node_rss_mb": rss,
+                "max_node_anon_mb": anon,
                 "disk_bytes_per_tx": round(disk / txs),
+                "index_bytes_per_tx": round(index_bytes / txs),
             }
             print(
-                f"[scale] {txs:,} stored: {result['summary']['committed_tps']} tx/s, max node RSS {rss} MB, "
-                f"{disk / txs:.0f} disk bytes/tx"
+                f"[scale] {txs:,} stored: {result['summary']['committed_tps']} tx/s, max node RSS {rss} MB "
+                f"(anonymous {anon} MB), "
+                f"{disk / txs:.0f} disk bytes/tx in the store, {index_bytes / txs:.0f} in the index"
             )
         finally:
             shutil.rmtree(root, ignore_errors=True)
@@ -243,7 +266,7 @@ def scale(small: int = 10_000, large: int = 1_000_000, duration_s: float = 20.0)
     out["ratio"] = round(ratio, 3)
     print(
         f"figure=scale small_tps={out['small']['committed_tps']} large_tps={out['large']['committed_tps']} "
-        f"ratio={ratio:.2f} rss_mb={out['large']['max_node_rss_mb']} disk_bytes_per_tx={out['large']['disk_bytes_per_tx']}"
+        f"ratio={ratio:.2f} rss_mb={out['large']['max_node_rss_mb']} anon_mb={out['large']['max_node_anon_mb']} disk_bytes_per_tx={out['large']['disk_bytes_per_tx']}"
     )
     return out
 
