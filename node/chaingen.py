@@ -4,7 +4,8 @@ Rules: blocks are made exactly as a primary would (headers with the lagged roots
 increasing timestamps, the genesis validator set), executed through the same `Executor` a node
 uses, and certified by a quorum of the network's own validator keys (read from its node
 directories). Nothing in it is fake except that no consensus messages were exchanged: every check
-of the auditor, of an observer catching up and of a node restarting on it applies.
+of the auditor, of an observer catching up and of a node restarting on it applies. The last
+stable checkpoint is certified by the same quorum, as the validators would have done.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from consensus.messages import StableProof, checkpoint_payload
+from consensus.state import KEY_STABLE
 from node.executor import Executor
 from node.export import ArchiveBlock, ArchiveWriter
 from node.storage import BlockStore
 from node.workload import Workload
+from wire import codec
 from wire.certificate import make_certificate
-from wire.crypto import Domain, load_signing_key
+from wire.crypto import Domain, Signer, load_signing_key
 from wire.genesis import Genesis
 from wire.merkle import merkle_root
 from wire.types import Block, BlockHeader, commit_vote_bytes
@@ -78,7 +82,31 @@ def generate_chain(
             done += n
             if progress is not None:
                 progress(n)
+        _certify_checkpoint(store, genesis, keys[:quorum], height)
         return height
+
+
+def _certify_checkpoint(store: BlockStore, genesis: Genesis, keys: list[Signer], height: int) -> None:
+    """Persist the stable checkpoint the validators would have certified by now (the highest
+    multiple of `checkpoint_interval` at or below `height`), signed by a quorum: without it a
+    network started on the chain keeps its low watermark at 0 and cannot propose above
+    `watermark_window`."""
+    seq = height - height % genesis.consensus.checkpoint_interval
+    roots = store.roots(seq)
+    block = store.block(seq)
+    if seq == 0 or roots is None or block is None:
+        return
+    payload = checkpoint_payload(seq, block.hash, roots[0], roots[1])
+    proof = StableProof(
+        seq=seq,
+        block_hash=block.hash,
+        state_root=roots[0],
+        results_root=roots[1],
+        signatures=tuple(
+            (i, k.sign(Domain.CHECKPOINT, genesis.chain_id, payload)) for i, k in enumerate(keys)
+        ),
+    )
+    store.persist_consensus([(KEY_STABLE, codec.encode_trusted(proof.to_wire()))])
 
 
 def archive_from_store(net: Path, data_dir: Path, out: Path) -> int:
