@@ -87,6 +87,8 @@ class Executor:
         self._store = store
         self._genesis = genesis
         self._decode = decode
+        #: (height, receipts) of the block applied last, so commit listeners need not read them back
+        self.last_receipts: tuple[int, tuple[Receipt, ...]] | None = None
         meta = store.meta()
         if meta is None:
             entries = genesis_state(genesis)
@@ -118,4 +120,5 @@ class Executor:
         self._store.commit_block(block, certificate, result.receipts, result.writes, meta, sh.lanes_bytes())
         self._state_hash = sh
         self.meta = meta
+        self.last_receipts = (height, result.receipts)
         return meta

@@ -292,7 +292,10 @@ class Node:
                     self._queue_offer(raw, gossip=True)
 
     def _on_commit(self, block: Block, cert: CommitCertificate, meta: Meta, seconds: float) -> None:
-        receipts = self.store.receipts(meta.height)
+        last = self.executor.last_receipts
+        receipts = (
+            list(last[1]) if last is not None and last[0] == meta.height else self.store.receipts(meta.height)
+        )
         for listener in self.commit_listeners:
             try:
                 listener(block, cert, meta, receipts)
