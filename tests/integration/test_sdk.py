@@ -336,7 +336,8 @@ def test_events_are_scoped_to_the_callers_subtree(net: Net) -> None:
             deadline = time.monotonic() + 30
             for ev in client.events(after_height=h0, timeout_s=30):
                 out.append(ev)
-                if "end" in target and ev.kind == "block" and ev.height >= target["end"]:
+                # past the last submission's block: its alerts (sent with or after its block) are in
+                if "end" in target and ev.kind == "block" and ev.height > target["end"]:
                     return
                 if time.monotonic() > deadline:
                     return
@@ -346,6 +347,7 @@ def test_events_are_scoped_to_the_callers_subtree(net: Net) -> None:
         t.start()
     old = (datetime.now(CST).date() - timedelta(days=90)).isoformat()
     raised = {}
+    heights: list[int] = []
     for name, port, org in (("b001", 28005, B001), ("b002", 28006, B002)):
         with net.client(port, f"users/{org}.operator.key") as c:
             done = c.submit(
@@ -360,7 +362,8 @@ def test_events_are_scoped_to_the_callers_subtree(net: Net) -> None:
                 )
             )
             raised[name] = done.alerts[0]["alert_id"]
-            target["end"] = max(target.get("end", 0), done.height)
+            heights.append(done.height)
+    target["end"] = max(heights)  # only now: a follower must not stop before the second submission
     for t in threads:
         t.join(40)
     for c in clients.values():
