@@ -47,15 +47,9 @@ def _build(net: Path, data: Path, txs: int) -> float:
 def _index(genesis: Genesis, data: Path, out: Path) -> int:
     """Build the read index of the chain at `data` into the SQLite file `out` once (a node that
     reached this height has it; six nodes rebuilding it at start would be the measurement)."""
-    from node.index import IndexDb
-    from node.storage import BlockStore
+    from node.index import rebuild_from_store
 
-    with BlockStore.open(data, genesis.hash, create=False) as store, store.snapshot() as snap:
-        db = IndexDb(f"sqlite:///{out}")
-        try:
-            db.rebuild(snap, snap.height, genesis.hash)
-        finally:
-            db.close()
+    rebuild_from_store(data, genesis.hash, f"sqlite:///{out}")
     return out.stat().st_size
 
 

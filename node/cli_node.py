@@ -82,8 +82,7 @@ def index_rebuild(config: Path, url: str | None) -> None:
 
     from node.config import NodeConfig
     from node.errors import NodeError, StorageLockedError
-    from node.index import IndexDb, IndexUnavailableError, default_url, redact
-    from node.storage import BlockStore
+    from node.index import IndexUnavailableError, default_url, rebuild_from_store, redact
     from wire.errors import WireError
     from wire.genesis import Genesis
 
@@ -92,13 +91,7 @@ def index_rebuild(config: Path, url: str | None) -> None:
         genesis = Genesis.load(cfg.genesis_file)
         target = url or cfg.index_url or default_url(cfg.data_dir, cfg.node_id)
         started = time.monotonic()
-        with BlockStore.open(cfg.data_dir, genesis.hash, create=False) as store, store.snapshot() as snap:
-            db = IndexDb(target)
-            try:
-                rows = db.rebuild(snap, snap.height, genesis.hash)
-            finally:
-                db.close()
-            height = snap.height
+        rows, height = rebuild_from_store(cfg.data_dir, genesis.hash, target)
     except StorageLockedError:
         fail(f"node {cfg.node_id} is running (its data directory is locked); stop it, then rebuild")
     except (IndexUnavailableError, SQLAlchemyError) as exc:

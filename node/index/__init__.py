@@ -4,6 +4,6 @@ block store on its own thread (`worker.Indexer`) and can always be rebuilt from 
 (`orgledger index rebuild`). See db.py, project.py and queries.py for the rules."""
 
 from node.index.db import IndexDb, IndexUnavailableError, default_url, redact
-from node.index.worker import Indexer
+from node.index.worker import Indexer, rebuild_from_store
 
-__all__ = ["IndexDb", "IndexUnavailableError", "Indexer", "default_url", "redact"]
+__all__ = ["IndexDb", "IndexUnavailableError", "Indexer", "default_url", "rebuild_from_store", "redact"]

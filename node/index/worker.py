@@ -24,6 +24,7 @@ import os
 import queue
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from node.index.db import IndexDb
@@ -148,3 +149,14 @@ class Indexer:
         self.rebuilds += 1
         log.info("index rebuilt at height %d: %d rows in %.1f s", top, rows, time.monotonic() - started)
         return top
+
+
+def rebuild_from_store(data_dir: Path, genesis_hash: bytes, url: str) -> tuple[int, int]:
+    """Rebuild the index at `url` from the (stopped) node's store at `data_dir`, in one
+    transaction; return (rows, height). Raises StorageLockedError while the node runs."""
+    with BlockStore.open(data_dir, genesis_hash, create=False) as store, store.snapshot() as snap:
+        db = IndexDb(url)
+        try:
+            return db.rebuild(snap, snap.height, genesis_hash), snap.height
+        finally:
+            db.close()
