@@ -121,7 +121,7 @@ class VerifiedTx:
 
 
 def tx_id_of(raw: bytes) -> bytes:
-    """A block entry's transaction id as execution defines it (`node.executor.run_block`)."""
+    """A block entry's transaction id as execution defines it (`node.runtime.executor.run_block`)."""
     try:
         return SignedTransaction.decode(raw).tx_id
     except DecodeError:

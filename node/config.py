@@ -32,7 +32,7 @@ class NodeConfig:
     person_key_secret_file: Path | None = None
     peer_addresses: dict[str, tuple[str, int]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
-    verify_on_start: str = "recent"  # [integrity]: full | recent | off (node/integrity.py)
+    verify_on_start: str = "recent"  # [integrity]: full | recent | off (node/store/integrity.py)
 
     @classmethod
     def load(cls, path: Path) -> NodeConfig:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from node.index.db import IndexDb
-from node.storage import BlockStore
+from node.store.storage import BlockStore
 
 log = logging.getLogger("orgledger.index")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from node.storage import BlockStore, Meta
+from node.store.storage import BlockStore, Meta
 from tests.storage_fixtures import GENESIS_HASH, make_block
 from wire.statehash import StateHash
 

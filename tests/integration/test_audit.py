@@ -211,7 +211,7 @@ def _with_txs(pristine: Path, near: int) -> int:
     """The first height at or above `near` whose block carries transactions (empty blocks seal)."""
     import plyvel
 
-    from node.storage import P_BLOCK, _h
+    from node.store.storage import P_BLOCK, _h
     from wire.types import Block
 
     db = plyvel.DB(str(pristine))
@@ -227,7 +227,7 @@ def _with_txs(pristine: Path, near: int) -> int:
 def _top(pristine: Path) -> int:
     import plyvel
 
-    from node.storage import META, Meta
+    from node.store.storage import META, Meta
 
     db = plyvel.DB(str(pristine))
     try:

@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from client_sdk.auth import RequestSigner
-from node.loadgen import submit_all, wait_and_check
-from node.workload import Workload
+from node.dev.loadgen import submit_all, wait_and_check
+from node.dev.workload import Workload
 from wire.crypto import load_signing_key
 from wire.genesis import Genesis
 

@@ -1,7 +1,7 @@
 """Fault tests on real processes (RELIABILITY 4.1, 4.2; tier P).
 
 Every test runs a client workload that records each submission as ok / fail / info, injects a
-fault, heals it, and then checks with the Jepsen-style checker of `node.loadgen`: agreement (the
+fault, heals it, and then checks with the Jepsen-style checker of `node.dev.loadgen`: agreement (the
 same block hash at every height on every node), every acknowledged transaction present exactly
 once, nothing unsubmitted, heights never regressing. The CI smoke is the unmarked tests; the
 longer variants carry `@pytest.mark.slow`.

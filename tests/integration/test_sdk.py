@@ -35,10 +35,10 @@ from client_sdk import (
     builders as b,
 )
 from contracts.testing import person
-from node import devnet
-from node.netinit import init_network
-from node.seed import SeedReport, seed
-from node.topology import DEFAULT_TOPOLOGY
+from node.dev import devnet
+from node.dev.netinit import init_network
+from node.dev.seed import SeedReport, seed
+from node.dev.topology import DEFAULT_TOPOLOGY
 from tests.support.cluster import free_ports
 from wire.crypto import SigningKey, load_signing_key
 from wire.genesis import Genesis

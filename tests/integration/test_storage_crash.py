@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from node.storage import BlockStore
+from node.store.storage import BlockStore
 from tests.storage_fixtures import GENESIS_HASH
 from wire.statehash import StateHash
 

@@ -2,7 +2,7 @@
 
 `build_chain` makes a network with `network init` (default topology: five validators, quorum 4),
 then for each height builds the block a primary would (header roots from h - exec_lag, the real
-workload of `node.workload`), signs a commit certificate with a quorum of the validators' own
+workload of `node.dev.workload`), signs a commit certificate with a quorum of the validators' own
 keys, and applies it through the node's `Executor` into a LevelDB store. The result is exactly
 what a node's data directory holds after committing those blocks.
 """
@@ -22,12 +22,12 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
-from node.api import ApiError, certificate_json, create_app, header_json, receipt_json
-from node.executor import Executor
-from node.netinit import init_network
-from node.proofapi import build_router
-from node.storage import BlockStore
-from node.workload import Workload
+from node.api.app import ApiError, certificate_json, create_app, header_json, receipt_json
+from node.api.proofs import build_router
+from node.dev.netinit import init_network
+from node.dev.workload import Workload
+from node.runtime.executor import Executor
+from node.store.storage import BlockStore
 from wire.certificate import make_certificate
 from wire.crypto import Domain, SigningKey, load_signing_key
 from wire.genesis import Genesis

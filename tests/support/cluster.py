@@ -25,9 +25,9 @@ from typing import Any
 
 from client_sdk.auth import RequestSigner
 from node.config import toml_dumps
-from node.loadgen import Op, Report, submit_all, wait_and_check
-from node.netinit import init_network
-from node.workload import Workload
+from node.dev.loadgen import Op, Report, submit_all, wait_and_check
+from node.dev.netinit import init_network
+from node.dev.workload import Workload
 from tests.support.faultproxy import Blackhole, Pass, ProxyHarness
 from wire.crypto import load_signing_key
 from wire.genesis import Genesis

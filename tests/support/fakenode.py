@@ -23,9 +23,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from client_sdk.proofs import proof_to_json
-from node.api import receipt_json
-from node.proofapi import build_tx_proof
-from node.storage import BlockStore
+from node.api.app import receipt_json
+from node.api.proofs import build_tx_proof
+from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from client_sdk.auth import RequestSigner
-from node.api import ApiError
-from node.apiauth import Authenticator, AuthSettings
+from node.api.app import ApiError
+from node.api.auth import Authenticator, AuthSettings
 from wire.crypto import SigningKey
 
 CHAIN = "auth-test"

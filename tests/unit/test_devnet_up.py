@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from node import devnet
-from node.netinit import init_network
+from node.dev import devnet
+from node.dev.netinit import init_network
 
 
 @pytest.fixture

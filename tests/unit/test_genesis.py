@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from node.netinit import init_network
+from node.dev.netinit import init_network
 from wire.errors import GenesisError
 from wire.genesis import Genesis
 

@@ -12,11 +12,11 @@ import pytest
 
 from contracts import genesis_state
 from contracts.testing import Ledger
-from node.executor import genesis_meta
 from node.index import IndexDb, Indexer
 from node.index.project import classify, project
 from node.index.queries import RecordFilter, history, list_orgs, list_records, list_users
-from node.storage import BlockStore, Meta
+from node.runtime.executor import genesis_meta
+from node.store.storage import BlockStore, Meta
 from tests.scenario.contracts_history import build
 from wire.merkle import merkle_root
 from wire.types import Block, BlockHeader, CommitCertificate

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from node.cli import cli
 from node.config import NodeConfig
-from node.topology import DEFAULT_TOPOLOGY
+from node.dev.topology import DEFAULT_TOPOLOGY
 from wire.crypto import load_encryption_key, load_signing_key
 from wire.genesis import Genesis
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from node.mempool import AdmissionError, Mempool, SignatureCache
-from node.txcheck import TxChecker
+from node.runtime.mempool import AdmissionError, Mempool, SignatureCache
+from node.runtime.txcheck import TxChecker
 from wire.crypto import SigningKey
 from wire.types import SignedTransaction, TxBody
 

@@ -15,7 +15,7 @@ from node.errors import (
     StorageUnavailableError,
     WrongChainError,
 )
-from node.storage import BlockStore, Meta, StoreReader
+from node.store.storage import BlockStore, Meta, StoreReader
 from tests.storage_fixtures import GENESIS_HASH, make_block
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ def test_second_process_gets_a_clear_lock_error(tmp_path: Path) -> None:
         code = (
             "import sys\n"
             "from pathlib import Path\n"
-            "from node.storage import BlockStore\n"
+            "from node.store.storage import BlockStore\n"
             "from node.errors import StorageLockedError\n"
             "try:\n"
             f"    BlockStore.open(Path({str(path)!r}), b'\\x42' * 32)\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from contracts import BlockContext, execute_block, genesis_state
 from contracts.testing import MemoryState
-from node.netinit import init_network
-from node.workload import MIX, Workload
+from node.dev.netinit import init_network
+from node.dev.workload import MIX, Workload
 
 
 def test_every_workload_transaction_is_accepted(tmp_path: Path) -> None:

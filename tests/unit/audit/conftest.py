@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from node.storage import BlockStore
+from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain, build_chain
 
 

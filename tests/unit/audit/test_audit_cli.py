@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from node.cli import cli
-from node.storage import BlockStore
+from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain, StoreNode, node_app, serve
 from wire.types import SignedTransaction
 

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from fastapi import APIRouter
 
-from node.audit import AuditReport, audit_archive, audit_node, check_tx_batch
-from node.export import ArchiveBlock, ArchiveWriter
-from node.proofapi import build_tx_proof, state_digest_page
-from node.storage import BlockStore
+from auditor.archive import ArchiveBlock, ArchiveWriter
+from auditor.verify import AuditReport, audit_archive, audit_node, check_tx_batch
+from node.api.proofs import build_tx_proof, state_digest_page
+from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain, StoreNode, build_chain, node_app, reheader, serve
 from wire.certificate import make_certificate
 from wire.crypto import Domain, SigningKey
@@ -361,10 +361,10 @@ def test_transaction_checks_report_each_bad_entry(chain: BuiltChain) -> None:
 
 
 def test_the_sdk_rejects_what_the_fake_node_forges(liar: tuple[ForgingNode, str], chain: BuiltChain) -> None:
+    from auditor.archive import NodeReader
+    from auditor.verify import prove_tx
     from client_sdk.client import LedgerClient
     from client_sdk.errors import VerificationError
-    from node.audit import prove_tx
-    from node.export import NodeReader
 
     node, url = liar
     block, cert = chain.blocks[4]

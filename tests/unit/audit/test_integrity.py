@@ -9,12 +9,12 @@ from pathlib import Path
 import plyvel
 import pytest
 
-from node import integrity
 from node.config import NodeConfig
 from node.errors import ConfigError, StorageCorruptError
-from node.integrity import IntegrityError, verify_store
-from node.service import Node
-from node.storage import BlockStore
+from node.runtime.node import Node
+from node.store import integrity
+from node.store.integrity import IntegrityError, verify_store
+from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain
 from tests.support.tamper import tamper_block, tamper_receipt, tamper_state
 

@@ -24,7 +24,7 @@ from client_sdk.proofs import (
     verify_proof_response,
     verify_tx_proof,
 )
-from node.storage import BlockStore
+from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain, StoreNode, node_app, serve
 from wire.certificate import make_certificate
 from wire.crypto import Domain, SigningKey, sha256
@@ -267,8 +267,8 @@ def test_the_proof_routes_are_documented_and_take_a_router_dependency(
 ) -> None:
     from fastapi import APIRouter, Depends
 
-    from node.api import ApiError, create_app
-    from node.proofapi import build_router
+    from node.api.app import ApiError, create_app
+    from node.api.proofs import build_router
 
     def refuse() -> None:  # what the read API's authentication will be: one dependency for all
         raise ApiError(401, "unauthenticated", "sign the request")

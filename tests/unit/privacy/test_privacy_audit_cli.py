@@ -7,10 +7,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from auditor.access import concerns, parse_since
 from contracts.testing import make_genesis
-from node.accessaudit import concerns, parse_since
-from node.accesslog import AccessLog
 from node.cli import cli
+from node.privacy.accesslog import AccessLog
 
 
 def _log(tmp_path: Path) -> Path:

@@ -97,7 +97,7 @@ def test_person_and_name_keys_are_the_documented_hmacs() -> None:
 
 
 def test_log_records_are_masked_by_the_node_filter(caplog: pytest.LogCaptureFixture) -> None:
-    from node.privacylog import install_log_masking
+    from node.privacy.logmask import install_log_masking
 
     install_log_masking()
     log = logging.getLogger("orgledger.test.masking")

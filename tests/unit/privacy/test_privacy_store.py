@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from client_sdk.idnumber import person_key
-from node.blobs import BlobCorruptError, BlobStore
 from node.errors import ConfigError
-from node.personkeys import KeyRequest, PersonKeySecrets, PersonKeyService
+from node.privacy.blobs import BlobCorruptError, BlobStore
+from node.privacy.personkeys import KeyRequest, PersonKeySecrets, PersonKeyService
 
 VALID = "11010519491231002X"
 

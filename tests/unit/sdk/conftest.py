@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from node.storage import BlockStore
+from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain, build_chain
 from tests.support.fakenode import FakeNode, free_port, serve_on
 

@@ -1,4 +1,4 @@
-"""The events endpoint's hub and stream (node/eventsapi.py) over a real chain and a stand-in node:
+"""The events endpoint's hub and stream (node/api/events.py) over a real chain and a stand-in node:
 catch-up from the store then live heights in order, alerts before their block, a subscriber that
 falls behind is dropped with a final `too_slow` event (and nothing blocks the committer), scoping
 by the caller's subtree, and the stream ends when the node stops."""
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from node import eventsapi
-from node.apiauth import Caller
-from node.eventsapi import EventHub, _stream, build_events
-from node.storage import BlockStore
+from node.api import events as eventsapi
+from node.api.auth import Caller
+from node.api.events import EventHub, _stream, build_events
+from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain
 
 

@@ -56,7 +56,7 @@ def test_429_waits_for_retry_after(fake: tuple[FakeNode, str], sdk_chain: BuiltC
 
 
 def test_connection_refused_then_success(sdk_chain: BuiltChain, tmp_path: Any) -> None:
-    from node.storage import BlockStore
+    from node.store.storage import BlockStore
 
     tx = committed_tx(sdk_chain, 4, 2)
     port = free_port()
@@ -212,7 +212,7 @@ def test_the_async_client_retries_and_verifies_alike(
 
 
 def test_the_async_client_survives_connection_refused(sdk_chain: BuiltChain) -> None:
-    from node.storage import BlockStore
+    from node.store.storage import BlockStore
 
     tx = committed_tx(sdk_chain, 3, 2)
     port = free_port()

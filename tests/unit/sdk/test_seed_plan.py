@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from node.netinit import init_network
-from node.seed_plan import MARKER_DONE, MARKER_STARTED, make_plan
+from node.dev.netinit import init_network
+from node.dev.seed.plan import MARKER_DONE, MARKER_STARTED, make_plan
 from wire.crypto import load_signing_key
 
 

@@ -1,0 +1,205 @@
+"""`orgledger api`, `orgledger tx`, `orgledger rules`: a client of a node and of the contracts.
+
+Rules: requests and transactions are signed with the key file given, for the chain id of the
+genesis given (default `.devnet/genesis.json`); a transaction is checked locally before it is
+sent and only reported committed with a verified certificate. `tx types` and `rules list` print
+the contracts' own catalogue. Heavy imports happen inside the commands so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from node.cli.common import fail
+
+
+@click.group()
+def api() -> None:
+    """Call a node's read API with a signed request."""
+
+
+@api.command("get")
+@click.argument("path")
+@click.option("--node", "node_url", required=True, help="A node's API URL, e.g. http://127.0.0.1:28001.")
+@click.option(
+    "--key", "key_file", type=click.Path(path_type=Path), required=True, help="Your ed25519 key file."
+)
+@click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="genesis.json for the chain id (default: .devnet/genesis.json).",
+)
+def api_get(path: str, node_url: str, key_file: Path, genesis_file: Path | None) -> None:
+    """GET PATH (e.g. /v1/alerts?colour=RED) signed with KEY and print the JSON answer.
+
+    Exit 0 on 2xx, 1 otherwise (the error is printed)."""
+    import json
+
+    import httpx
+
+    from client_sdk.auth import LedgerAuth, RequestSigner
+    from wire.crypto import load_signing_key
+    from wire.errors import WireError
+    from wire.genesis import Genesis
+
+    try:
+        genesis = Genesis.load(genesis_file or Path(".devnet") / "genesis.json")
+        signer = RequestSigner(load_signing_key(key_file), genesis.chain_id)
+    except WireError as exc:
+        fail(str(exc))
+    try:
+        with httpx.Client(base_url=node_url.rstrip("/"), timeout=10, auth=LedgerAuth(signer)) as http:
+            resp = http.get(path if path.startswith("/") else "/" + path)
+    except httpx.HTTPError as exc:
+        fail(f"{node_url}: {exc}")
+    try:
+        click.echo(json.dumps(resp.json(), indent=2, ensure_ascii=False))
+    except ValueError:
+        click.echo(resp.text)
+    sys.exit(0 if resp.status_code < 300 else 1)
+
+
+@click.group()
+def tx() -> None:
+    """Build, sign and submit transactions."""
+
+
+@tx.command("submit")
+@click.option("--node", "node_url", required=True, help="A node's API URL, e.g. http://127.0.0.1:28001.")
+@click.option(
+    "--key", "key_file", type=click.Path(path_type=Path), required=True, help="The signer's ed25519 key file."
+)
+@click.option("--type", "tx_type", required=True, help="Transaction type (see `orgledger tx types`).")
+@click.option("--payload", required=True, help="The payload as JSON (or @FILE to read it from a file).")
+@click.option(
+    "--org",
+    "org_id",
+    default=None,
+    help="The org the transaction acts for (default: the signer's org in genesis).",
+)
+@click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="genesis.json to verify against (default: .devnet/genesis.json).",
+)
+@click.option(
+    "--approver",
+    "approver_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Approver key file (repeatable).",
+)
+@click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True)
+def tx_submit(
+    node_url: str,
+    key_file: Path,
+    tx_type: str,
+    payload: str,
+    org_id: str | None,
+    genesis_file: Path | None,
+    approver_files: tuple[Path, ...],
+    timeout_s: float,
+) -> None:
+    """Sign and submit one transaction and wait for its verified receipt.
+
+    Exit 0 when committed and accepted, 2 when rejected (the reason is printed), 1 on any other failure.
+    """
+    import json
+
+    from client_sdk.client import LedgerClient, build_tx
+    from client_sdk.errors import LedgerError, TxRejectedError
+    from contracts import TxRejected, check_tx
+    from wire.crypto import load_signing_key
+    from wire.errors import WireError
+    from wire.genesis import Genesis
+
+    try:
+        genesis = Genesis.load(genesis_file or Path(".devnet") / "genesis.json")
+        key = load_signing_key(key_file)
+        approvers = tuple(load_signing_key(p) for p in approver_files)
+    except WireError as exc:
+        fail(str(exc))
+    try:
+        text = Path(payload[1:]).read_text(encoding="utf-8") if payload.startswith("@") else payload
+        body = json.loads(text)
+    except (OSError, ValueError) as exc:
+        fail(f"--payload is not valid JSON: {exc}")
+    if org_id is None:
+        org_id = next((u.org_id for u in genesis.users if u.pubkey == key.public), None)
+        if org_id is None:
+            fail("the key is not a genesis user; pass --org")
+    try:
+        signed = build_tx(
+            chain_id=genesis.chain_id,
+            tx_type=tx_type,
+            org_id=org_id,
+            payload=body,
+            key=key,
+            approvers=approvers,
+        )
+        check_tx(signed)
+    except TxRejected as exc:
+        fail(f"invalid transaction ({exc.code}): {exc}", 2)
+    except WireError as exc:
+        fail(f"invalid transaction: {exc}", 2)
+    click.echo(f"tx {signed.tx_id.hex()}")
+    try:
+        with LedgerClient(node_url, genesis, key=key) as client:
+            done = client.submit(signed, timeout_s=timeout_s)
+    except TxRejectedError as exc:
+        click.echo(f"rejected at height {exc.height}: {exc}", err=True)
+        sys.exit(2)
+    except LedgerError as exc:
+        fail(str(exc))
+    alerts = ", ".join(f"{a['rule_id']} {a['colour']}" for a in done.receipt.get("alerts", []))
+    click.echo(
+        f"committed at height {done.height} (certificate verified, {len(done.certificate.signatures)} signatures)"
+    )
+    if alerts:
+        click.echo(f"alerts: {alerts}")
+
+
+@tx.command("types")
+@click.option("--json", "as_json", is_flag=True, help="Print the payload schemas as JSON.")
+def tx_types(as_json: bool) -> None:
+    """List the transaction types and their payload fields."""
+    import json
+
+    from contracts import tx_types_json
+
+    specs = tx_types_json()
+    if as_json:
+        click.echo(json.dumps(specs, indent=2, ensure_ascii=False))
+        return
+    for spec in specs:
+        fields = ", ".join(f["name"] + ("" if f["required"] else "?") for f in spec["payload"]["fields"])
+        click.echo(f"{spec['tx_type']:<22} {fields}")
+
+
+@click.group()
+def rules() -> None:
+    """The rule contracts' registry."""
+
+
+@rules.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def rules_list(as_json: bool) -> None:
+    """List every rule with its id, colours, disposition and description."""
+    import json
+
+    from contracts.rules import registry
+
+    rows = [r.to_json() for r in registry()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{'id':<9} {'colours':<18} {'disposition':<12} description")
+    for r in rows:
+        click.echo(f"{r['id']:<9} {'/'.join(r['colours']):<18} {r['disposition']:<12} {r['description']}")

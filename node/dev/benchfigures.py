@@ -1,0 +1,285 @@
+"""The other figures of `orgledger bench --figure ...`: auditor speed, observer catch-up, read API,
+and scale (RSS, disk bytes per transaction, throughput with a long history).
+
+Each prints its setup and one summary line `figure=... key=value ...` and returns a JSON-able
+dict. Long histories are built offline by `node.dev.chaingen` (real blocks, executed and certified by
+the network's own validator keys), so a figure over 200,000 transactions does not need hours of
+consensus first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+from tqdm import tqdm
+
+from client_sdk.auth import LedgerAuth, RequestSigner
+from node.dev.bench import PORT_OFFSET, bench_topology
+from node.dev.chaingen import archive_from_store, generate_chain
+from wire.crypto import load_signing_key
+from wire.genesis import Genesis
+
+
+def _network(directory: Path) -> tuple[Path, Genesis]:
+    from node.dev.netinit import init_network
+
+    net = directory / "net"
+    init_network(bench_topology(directory), net, force=True)
+    return net, Genesis.load(net / "genesis.json")
+
+
+def _build(net: Path, data: Path, txs: int) -> float:
+    started = time.monotonic()
+    with tqdm(total=txs, unit="tx", desc="building the chain", leave=False) as bar:
+        generate_chain(net, data, txs, progress=bar.update)
+    return time.monotonic() - started
+
+
+def _index(genesis: Genesis, data: Path, out: Path) -> int:
+    """Build the read index of the chain at `data` into the SQLite file `out` once (a node that
+    reached this height has it; six nodes rebuilding it at start would be the measurement)."""
+    from node.index import rebuild_from_store
+
+    rebuild_from_store(data, genesis.hash, f"sqlite:///{out}")
+    return out.stat().st_size
+
+
+def _dir(directory: Path | None) -> Path:
+    if directory is None:
+        return Path(tempfile.mkdtemp(prefix="orgledger-figure-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def auditor(txs: int = 200_000, workers: int = 2, directory: Path | None = None) -> dict[str, Any]:
+    """Full verification speed of `orgledger audit verify --archive` over a chain of `txs`."""
+    from auditor.verify import audit_archive
+
+    root = _dir(directory)
+    try:
+        net, genesis = _network(root)
+        build_s = _build(net, root / "chain", txs)
+        archive = root / "chain.arc"
+        archive_from_store(net, root / "chain", archive)
+        started = time.monotonic()
+        report = audit_archive(archive, genesis, workers=workers, progress=True)
+        seconds = time.monotonic() - started
+        ok = report.ok
+        rate = txs / seconds
+        print(
+            f"chain: {txs:,} transactions built in {build_s:.0f} s; archive {archive.stat().st_size / 2**20:.1f} MiB"
+        )
+        print(
+            f"figure=auditor txs={txs} seconds={seconds:.1f} tx_per_s={rate:,.0f} workers={workers} ok={ok}"
+        )
+        return {
+            "figure": "auditor",
+            "txs": txs,
+            "seconds": round(seconds, 2),
+            "tx_per_s": round(rate),
+            "ok": ok,
+        }
+    finally:
+        if directory is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def catchup(txs: int = 50_000, directory: Path | None = None) -> dict[str, Any]:
+    """How fast an observer started from nothing catches up with validators holding `txs`."""
+    from node.dev.devnet import _nodes, down, healthy, start_node
+
+    root = _dir(directory)
+    try:
+        net, genesis = _network(root)
+        chain = root / "chain"
+        _build(net, chain, txs)
+        for spec in genesis.validator_nodes:
+            shutil.copytree(chain, net / "nodes" / spec.node_id / "data")
+        procs = {p.spec.node_id: p for p in _nodes(net)}
+        observer = next(n.node_id for n in genesis.nodes if n.role == "observer")
+        for spec in genesis.validator_nodes:
+            start_node(procs[spec.node_id])
+        for spec in genesis.validator_nodes:
+            _wait(lambda u=procs[spec.node_id].url: healthy(u), 120)
+        with httpx.Client(timeout=5) as http:
+            target = int(
+                http.get(f"{procs[genesis.validator_nodes[0].node_id].url}/v1/status").json()["height"]
+            )
+            started = time.monotonic()
+            start_node(procs[observer])
+            url = procs[observer].url
+            _wait(lambda: healthy(url), 120)
+            _wait(lambda: int(http.get(f"{url}/v1/status").json()["height"]) >= target, 3600)
+            seconds = time.monotonic() - started
+        down(net, echo=False)
+        rate = txs / seconds
+        print(f"figure=catchup txs={txs} blocks={target} seconds={seconds:.1f} tx_per_s={rate:,.0f}")
+        return {
+            "figure": "catchup",
+            "txs": txs,
+            "blocks": target,
+            "seconds": round(seconds, 2),
+            "tx_per_s": round(rate),
+        }
+    finally:
+        if directory is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def readapi(seconds: float = 10.0, concurrency: int = 16, directory: Path | None = None) -> dict[str, Any]:
+    """Requests per second and p99 of a record lookup (`GET /v1/archives/{person_key}`) on one node."""
+    from node.dev.devnet import down, up
+
+    root = _dir(directory)
+    try:
+        net, genesis = _network(root)
+        for spec in genesis.nodes:  # the figure is about serving, not about the per-key rate limit
+            cfg = net / "nodes" / spec.node_id / "node.toml"
+            cfg.write_text(cfg.read_text() + "\n[extra]\napi_rate_per_s = 1000000\napi_burst = 1000000\n")
+        up(net, echo=False)
+        key = load_signing_key(net / "keys" / "admins" / f"{genesis.root_org}.key")
+        url = f"http://127.0.0.1:{28000 + PORT_OFFSET + 1}"
+        person = _seed_archive(net, genesis, url)
+        with httpx.Client(
+            base_url=url, timeout=10, auth=LedgerAuth(RequestSigner(key, genesis.chain_id))
+        ) as http:
+            token = http.post("/v1/auth/token", json={"ttl_s": 600}).json()["token"]
+            _wait(lambda: http.get(f"/v1/archives/{person}").status_code == 200, 60)
+        n, lat, errors = asyncio.run(_hammer(url, f"/v1/archives/{person}", seconds, concurrency, token))
+        down(net, echo=False)
+        q = statistics.quantiles(lat, n=100, method="inclusive")
+        rps = n / seconds
+        print(
+            f"figure=readapi requests={n} rps={rps:,.0f} p50_ms={q[49] * 1000:.1f} p99_ms={q[98] * 1000:.1f} errors={errors} concurrency={concurrency}"
+        )
+        return {
+            "figure": "readapi",
+            "rps": round(rps),
+            "p50_ms": round(q[49] * 1000, 2),
+            "p99_ms": round(q[98] * 1000, 2),
+            "errors": errors,
+            "concurrency": concurrency,
+        }
+    finally:
+        if directory is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _seed_archive(net: Path, genesis: Genesis, url: str) -> str:
+    from client_sdk.client import LedgerClient, build_tx
+
+    branch = next(o.org_id for o in genesis.orgs if o.level == "BRANCH")
+    key = load_signing_key(net / "keys" / "admins" / f"{branch}.key")
+    person = os.urandom(32).hex()
+    tx = build_tx(
+        chain_id=genesis.chain_id,
+        tx_type="archive.create",
+        org_id=branch,
+        key=key,
+        payload={"person_key": person, "key_version": 1, "id_check_ok": True, "birth_date": "1980-02-02"},
+    )
+    with LedgerClient(
+        url, genesis, key=load_signing_key(net / "keys" / "admins" / f"{genesis.root_org}.key")
+    ) as c:
+        c.submit(tx)
+    return person
+
+
+async def _hammer(
+    url: str, path: str, seconds: float, concurrency: int, token: str
+) -> tuple[int, list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    stop = time.monotonic() + seconds
+    headers = {"authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.monotonic() < stop:
+                t0 = time.perf_counter()
+                async with session.get(url + path, headers=headers) as resp:
+                    await resp.read()
+                    errors += resp.status != 200
+                latencies.append(time.perf_counter() - t0)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(latencies), latencies, errors
+
+
+def scale(small: int = 10_000, large: int = 1_000_000, duration_s: float = 20.0) -> dict[str, Any]:
+    """Throughput with `small` versus `large` transactions already stored; RSS and disk bytes per tx."""
+    from node.dev.bench import BenchOptions, run
+
+    out: dict[str, Any] = {"figure": "scale"}
+    for label, txs in (("small", small), ("large", large)):
+        root = Path(tempfile.mkdtemp(prefix=f"orgledger-scale-{label}-"))
+        try:
+            net, genesis = _network(root)
+            chain = root / "chain"
+            _build(net, chain, txs)
+            disk = sum(f.stat().st_size for f in chain.rglob("*") if f.is_file())
+            index_bytes = _index(genesis, chain, root / "index.sqlite")
+            for spec in genesis.nodes:
+                shutil.copytree(chain, net / "nodes" / spec.node_id / "data")
+                shutil.copyfile(
+                    root / "index.sqlite", net / "nodes" / spec.node_id / f"index-{spec.node_id}.sqlite"
+                )
+            result = run(
+                BenchOptions(
+                    duration_s=duration_s,
+                    # a network started on a built chain has no consensus history: it settles its
+                    # view first (view changes, about a minute), which is not what is measured
+                    warmup_s=90.0,
+                    half_rate_phase=False,
+                    directory=root,
+                    keep=True,
+                    prebuilt=True,
+                )
+            )
+            rss = max(result["phases"][0]["node_rss_mb"].values())
+            anon = max(result["phases"][0]["node_anon_mb"].values())
+            out[label] = {
+                "stored_txs": txs,
+                "committed_tps": result["summary"]["committed_tps"],
+                "max_node_rss_mb": rss,
+                "max_node_anon_mb": anon,
+                "disk_bytes_per_tx": round(disk / txs),
+                "index_bytes_per_tx": round(index_bytes / txs),
+            }
+            print(
+                f"[scale] {txs:,} stored: {result['summary']['committed_tps']} tx/s, max node RSS {rss} MB "
+                f"(anonymous {anon} MB), "
+                f"{disk / txs:.0f} disk bytes/tx in the store, {index_bytes / txs:.0f} in the index"
+            )
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    ratio = out["large"]["committed_tps"] / max(out["small"]["committed_tps"], 1e-9)
+    out["ratio"] = round(ratio, 3)
+    print(
+        f"figure=scale small_tps={out['small']['committed_tps']} large_tps={out['large']['committed_tps']} "
+        f"ratio={ratio:.2f} rss_mb={out['large']['max_node_rss_mb']} anon_mb={out['large']['max_node_anon_mb']} disk_bytes_per_tx={out['large']['disk_bytes_per_tx']}"
+    )
+    return out
+
+
+def _wait(cond: Any, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if cond():
+                return
+        except (httpx.HTTPError, ValueError, KeyError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out")
+        time.sleep(0.2)

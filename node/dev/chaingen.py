@@ -1,0 +1,131 @@
+"""A valid chain built offline, for the benchmark figures that need a long history.
+
+Rules: blocks are made exactly as a primary would (headers with the lagged roots, strictly
+increasing timestamps, the genesis validator set), executed through the same `Executor` a node
+uses, and certified by a quorum of the network's own validator keys (read from its node
+directories). Nothing in it is fake except that no consensus messages were exchanged: every check
+of the auditor, of an observer catching up and of a node restarting on it applies. The last
+stable checkpoint is certified by the same quorum, as the validators would have done.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from auditor.archive import ArchiveBlock, ArchiveWriter
+from consensus.messages import StableProof, checkpoint_payload
+from consensus.state import KEY_STABLE
+from node.dev.workload import Workload
+from node.runtime.executor import Executor
+from node.store.storage import BlockStore
+from wire import codec
+from wire.certificate import make_certificate
+from wire.crypto import Domain, Signer, load_signing_key
+from wire.genesis import Genesis
+from wire.merkle import merkle_root
+from wire.types import Block, BlockHeader, commit_vote_bytes
+
+
+def generate_chain(
+    net: Path,
+    data_dir: Path,
+    txs: int,
+    *,
+    block_txs: int = 2000,
+    seed: int = 3,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Append blocks holding `txs` workload transactions to the store at `data_dir`; return its height."""
+    genesis = Genesis.load(net / "genesis.json")
+    keys = [
+        load_signing_key(net / "nodes" / n.node_id / "node.key").signer() for n in genesis.validator_nodes
+    ]
+    quorum = genesis.validators.quorum
+    work = Workload(genesis, net, seed=seed)
+    lag = genesis.consensus.exec_lag
+    with BlockStore.open(data_dir, genesis.hash) as store:
+        executor = Executor(store, genesis)
+        meta = executor.meta
+        prev_hash, height = meta.block_hash, meta.height
+        last = store.block(height)
+        ts = max(int(time.time() * 1000) - 10 * 24 * 3600_000, genesis.genesis_time_ms + 1)
+        if last is not None:
+            ts = last.header.timestamp_ms
+        done = 0
+        while done < txs:
+            n = min(block_txs, txs - done)
+            ts += 1000
+            batch = tuple(work.next_tx(ts - 500).encode() for _ in range(n))
+            height += 1
+            roots = store.roots(max(0, height - lag))
+            if roots is None:
+                raise RuntimeError(f"no roots for height {max(0, height - lag)}")
+            header = BlockHeader(
+                chain_id=genesis.chain_id,
+                height=height,
+                view=0,
+                timestamp_ms=ts,
+                prev_block_hash=prev_hash,
+                tx_root=merkle_root(batch),
+                prev_state_root=roots[0],
+                prev_results_root=roots[1],
+                validators_hash=genesis.validators.hash,
+                proposer=0,
+            )
+            block = Block(header=header, txs=batch)
+            vote = commit_vote_bytes(height, 0, block.hash)
+            sigs = [(i, k.sign(Domain.COMMIT, genesis.chain_id, vote)) for i, k in enumerate(keys[:quorum])]
+            executor.apply(block, make_certificate(height, 0, block.hash, sigs))
+            prev_hash = block.hash
+            done += n
+            if progress is not None:
+                progress(n)
+        _certify_checkpoint(store, genesis, keys[:quorum], height)
+        return height
+
+
+def _certify_checkpoint(store: BlockStore, genesis: Genesis, keys: list[Signer], height: int) -> None:
+    """Persist the stable checkpoint the validators would have certified by now (the highest
+    multiple of `checkpoint_interval` at or below `height`), signed by a quorum: without it a
+    network started on the chain keeps its low watermark at 0 and cannot propose above
+    `watermark_window`."""
+    seq = height - height % genesis.consensus.checkpoint_interval
+    roots = store.roots(seq)
+    block = store.block(seq)
+    if seq == 0 or roots is None or block is None:
+        return
+    payload = checkpoint_payload(seq, block.hash, roots[0], roots[1])
+    proof = StableProof(
+        seq=seq,
+        block_hash=block.hash,
+        state_root=roots[0],
+        results_root=roots[1],
+        signatures=tuple(
+            (i, k.sign(Domain.CHECKPOINT, genesis.chain_id, payload)) for i, k in enumerate(keys)
+        ),
+    )
+    store.persist_consensus([(KEY_STABLE, codec.encode_trusted(proof.to_wire()))])
+
+
+def archive_from_store(net: Path, data_dir: Path, out: Path) -> int:
+    """Write the store's chain as an export archive (the auditor's `--archive` input)."""
+    genesis = Genesis.load(net / "genesis.json")
+    with BlockStore.open(data_dir, genesis.hash) as store:
+        top = store.height
+        writer = ArchiveWriter(out, genesis, height=top, source=str(data_dir))
+        try:
+            for h in range(1, top + 1):
+                block, cert = store.block_bytes(h), store.certificate_bytes(h)
+                if block is None or cert is None:
+                    raise RuntimeError(f"block {h} missing from {data_dir}")
+                receipts = tuple(r.encode() for r in store.receipts(h))
+                writer.add(
+                    ArchiveBlock(height=h, block_bytes=block, certificate_bytes=cert, receipts=receipts)
+                )
+            writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+        return top

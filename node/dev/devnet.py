@@ -1,0 +1,166 @@
+"""`orgledger dev up / down`: a whole local network, each node its own process on loopback.
+
+Rules:
+
+- `up` initialises DIR with the default topology when it holds no network yet, starts every node
+  not already running as a detached process (`orgledger node run --config ...`, its own session,
+  output to DIR/logs/<node>.log, pid in DIR/run/<node>.pid), waits until every node answers
+  /healthz, and prints each API URL. A node that exits or stays unhealthy past the timeout fails
+  `up` with the tail of its log.
+- `down` sends SIGTERM to every recorded node, waits, then SIGKILLs stragglers. A pid is only
+  signalled if its command line still names that node's config (pids get reused).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from node.dev.netinit import init_network
+from wire.genesis import Genesis, NodeSpec
+
+
+class DevnetError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NodeProcess:
+    spec: NodeSpec
+    config: Path
+    pid_file: Path
+    log_file: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.spec.host}:{self.spec.api_port}"
+
+
+def _nodes(directory: Path) -> list[NodeProcess]:
+    genesis = Genesis.load(directory / "genesis.json")
+    return [
+        NodeProcess(
+            spec=n,
+            config=directory / "nodes" / n.node_id / "node.toml",
+            pid_file=directory / "run" / f"{n.node_id}.pid",
+            log_file=directory / "logs" / f"{n.node_id}.log",
+        )
+        for n in genesis.nodes
+    ]
+
+
+def running_pid(proc: NodeProcess) -> int | None:
+    """The pid of this node's process if it is alive and still ours."""
+    try:
+        pid = int(proc.pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\x00", b" ")
+    except (OSError, ValueError):
+        return None
+    return pid if str(proc.config).encode() in cmdline else None
+
+
+def healthy(url: str, timeout_s: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=timeout_s) as resp:
+            return bool(resp.status == 200 and json.loads(resp.read()).get("ok"))
+    except (OSError, ValueError, urllib.error.URLError):
+        return False
+
+
+def start_node(proc: NodeProcess, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    proc.pid_file.parent.mkdir(parents=True, exist_ok=True)
+    proc.log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(proc.log_file, "ab") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "node", "run", "--config", str(proc.config)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+    proc.pid_file.write_text(f"{child.pid}\n")
+    return child
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def up(directory: Path, *, timeout_s: float = 90.0, echo: bool = True) -> list[NodeProcess]:
+    directory = directory.resolve()
+    if not (directory / "genesis.json").exists():
+        result = init_network(None, directory)
+        if echo:
+            print(f"initialised {directory} (genesis {result.genesis.hash.hex()[:16]}…)")
+    procs = _nodes(directory)
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    for proc in procs:
+        if running_pid(proc) is None:
+            started[proc.spec.node_id] = start_node(proc)
+    deadline = time.monotonic() + timeout_s
+    pending = {p.spec.node_id: p for p in procs}
+    while pending:
+        for node_id, proc in list(pending.items()):
+            # A node started just now is judged by its exit status: until it has exec'd, /proc
+            # shows this process's command line and running_pid() would call it gone.
+            child = started.get(node_id)
+            code = child.poll() if child is not None else (None if running_pid(proc) else -1)
+            if code is not None:
+                for other in started.values():  # leave nothing half-started behind
+                    if other.poll() is None:
+                        other.terminate()
+                raise DevnetError(
+                    f"node {node_id} exited during start-up (status {code}); last log lines:\n"
+                    f"{_log_tail(proc.log_file)}"
+                )
+            if healthy(proc.url):
+                del pending[node_id]
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(sorted(pending))
+            tails = "\n".join(f"--- {n}:\n{_log_tail(pending[n].log_file)}" for n in sorted(pending))
+            raise DevnetError(f"node(s) {names} not healthy after {timeout_s:.0f}s\n{tails}")
+        if pending:
+            time.sleep(0.2)
+    if echo:
+        print(f"{len(procs)} nodes running ({len(started)} started now):")
+        for p in procs:
+            print(f"  {p.spec.node_id:<10} {p.spec.role:<9} org {p.spec.org_id:<18} {p.url}")
+        print(f"logs in {directory / 'logs'}; stop with: orgledger dev down --dir {directory}")
+    return procs
+
+
+def down(directory: Path, *, timeout_s: float = 20.0, echo: bool = True) -> int:
+    directory = directory.resolve()
+    if not (directory / "genesis.json").exists():
+        raise DevnetError(f"{directory} holds no network")
+    procs = _nodes(directory)
+    live = {p.spec.node_id: (p, pid) for p in procs if (pid := running_pid(p)) is not None}
+    for _, pid in live.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while live and time.monotonic() < deadline:
+        live = {k: v for k, v in live.items() if running_pid(v[0]) is not None}
+        time.sleep(0.1)
+    for _, pid in live.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for p in procs:
+        p.pid_file.unlink(missing_ok=True)
+    if echo:
+        killed = f", {len(live)} killed after {timeout_s:.0f}s" if live else ""
+        print(f"stopped {len(procs)} node(s){killed}")
+    return len(live)

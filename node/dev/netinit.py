@@ -1,0 +1,164 @@
+"""`orgledger network init`: keys, genesis and one directory per node for a topology.
+
+Layout written under OUT (built in a temporary sibling directory and renamed into place, so a
+failure never leaves half a network):
+
+    OUT/genesis.json                      the genesis document (its hash is printed)
+    OUT/topology.toml                     the topology it was made from
+    OUT/nodes/<node_id>/node.toml         the node's configuration
+    OUT/nodes/<node_id>/node.key          the node's ed25519 key (0600)
+    OUT/nodes/<node_id>/person_key.secret the person-key HMAC secret, version 1 (0600)
+    OUT/keys/admins/<org_id>.key          the first admin user key of every org (0600)
+    OUT/keys/orgs/<org_id>.x25519.key     every org's encryption key pair (0600)
+
+Rules: an existing network directory is never overwritten without `force`; with `force` the old
+genesis, nodes and keys are replaced (their data belonged to the old chain). Every node of one
+network shares the person-key secret (person keys must agree across the tree).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from contracts.config import default_rule_config
+from node.config import toml_dumps
+from node.dev.topology import DEFAULT_TOPOLOGY, Topology, TopologyError, load_topology
+from wire.crypto import EncryptionKey, SigningKey, write_key_file
+from wire.errors import GenesisError
+from wire.genesis import Genesis, NodeSpec, OrgSpec, UserSpec
+
+
+class NetInitError(Exception):
+    """network init cannot proceed; the message names the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    out: Path
+    genesis: Genesis
+    genesis_path: Path
+
+
+def init_network(topology_path: Path | None, out: Path, *, force: bool = False) -> InitResult:
+    try:
+        topology = load_topology(topology_path)
+    except TopologyError as exc:
+        raise NetInitError(str(exc)) from exc
+    out = out.resolve()
+    if out.exists() and not out.is_dir():
+        raise NetInitError(f"{out} exists and is not a directory")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise NetInitError(
+            f"{out} already holds a network; pass --force to replace it (its node data is discarded)"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.init-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        genesis = _write_network(topology, topology_path or DEFAULT_TOPOLOGY, staging)
+        _swap_into_place(staging, out)
+    except OSError as exc:
+        raise NetInitError(f"cannot write the network to {out}: {exc}") from exc
+    except GenesisError as exc:
+        raise NetInitError(f"the topology gives an invalid genesis: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return InitResult(out=out, genesis=genesis, genesis_path=out / "genesis.json")
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(out)
+
+
+def _write_network(topology: Topology, source: Path, root: Path) -> Genesis:
+    root.mkdir(parents=True)
+    (root / "topology.toml").write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    orgs, users = [], []
+    for org in topology.orgs:
+        enc = EncryptionKey.generate()
+        write_key_file(
+            root / "keys" / "orgs" / f"{org.org_id}.x25519.key", "x25519", enc.secret, enc.public, org.org_id
+        )
+        admin = SigningKey.generate()
+        write_key_file(
+            root / "keys" / "admins" / f"{org.org_id}.key",
+            "ed25519",
+            admin.seed,
+            admin.public,
+            f"admin of {org.org_id}",
+        )
+        orgs.append(
+            OrgSpec(
+                org_id=org.org_id,
+                level=org.level,
+                name=org.name,
+                enc_pubkey=enc.public,
+                approval_authority=org.approval_authority,
+                founded_date=org.founded,
+            )
+        )
+        users.append(
+            UserSpec(user_id=f"admin@{org.org_id}", org_id=org.org_id, pubkey=admin.public, roles=("admin",))
+        )
+    person_secret = secrets.token_bytes(32)
+    nodes = []
+    for n in topology.nodes:
+        key = SigningKey.generate()
+        node_dir = root / "nodes" / n.node_id
+        write_key_file(node_dir / "node.key", "ed25519", key.seed, key.public, n.node_id)
+        _write_secret(node_dir / "person_key.secret", person_secret)
+        nodes.append(
+            NodeSpec(
+                node_id=n.node_id,
+                org_id=n.org_id,
+                role=n.role,
+                pubkey=key.public,
+                host=n.host,
+                p2p_port=n.p2p_port,
+                api_port=n.api_port,
+            )
+        )
+        config = {
+            "node_id": n.node_id,
+            "genesis": "../../genesis.json",
+            "key_file": "node.key",
+            "data_dir": "data",
+            "log_level": "INFO",
+            "p2p": {"host": n.host, "port": n.p2p_port},
+            "api": {"host": n.host, "port": n.api_port},
+            "privacy": {"person_key_secret_file": "person_key.secret"},
+        }
+        (node_dir / "node.toml").write_text(toml_dumps(config), encoding="utf-8")
+    genesis = Genesis(
+        chain_id=topology.chain_id,
+        genesis_time_ms=int(time.time() * 1000),
+        consensus=topology.consensus,
+        nodes=tuple(nodes),
+        orgs=tuple(orgs),
+        users=tuple(users),
+        rule_config=default_rule_config(),
+    )
+    genesis.check()
+    (root / "genesis.json").write_text(genesis.dumps(), encoding="utf-8")
+    return genesis
+
+
+def _write_secret(path: Path, secret: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, (f"1:{secret.hex()}\n").encode())
+    finally:
+        os.close(fd)

@@ -1,0 +1,124 @@
+"""Block execution: committed blocks through the rule contracts into the store, one batch per block.
+
+Rules:
+
+- `run_block` is the one definition of "executing a block" shared by the node and the auditor:
+  decode each transaction strictly (an undecodable entry gets a REJECTED `malformed` receipt and
+  is skipped), run the contracts over the state, return writes and receipts in block order.
+- The state root after a block is the LtHash of all live state entries (`wire.statehash`); the
+  results root is the RFC 6962 root over the block's encoded receipts.
+- `Executor.apply` writes the block, its certificate, receipts, state writes, the accumulator and
+  the meta record in one synced batch, so a crash leaves all of a block or none of it.
+- The first occurrence of a transaction id keeps its index entry; a replay's receipt is stored at
+  its position but never moves the index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from contracts import BlockContext, StateReader, execute_block, genesis_state
+from node.errors import StorageError
+from node.store.storage import BlockStore, Meta, StoreReader
+from wire.crypto import sha256
+from wire.errors import DecodeError
+from wire.genesis import Genesis
+from wire.merkle import EMPTY_ROOT
+from wire.statehash import StateHash
+from wire.types import RECEIPT_REJECTED, Block, CommitCertificate, Receipt, SignedTransaction, results_root
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockResult:
+    writes: tuple[tuple[bytes, bytes | None], ...]
+    receipts: tuple[Receipt, ...]
+
+
+def run_block(
+    state: StateReader,
+    chain_id: str,
+    block: Block,
+    decode: Callable[[bytes], SignedTransaction] = SignedTransaction.decode,
+) -> BlockResult:
+    """Execute `block` over `state` (pure given the state): writes and one receipt per entry.
+
+    `decode` may return an already decoded object for the same bytes (the node's admission cache);
+    decoding is deterministic, so the result is the same."""
+    decoded: list[SignedTransaction] = []
+    slots: list[Receipt | None] = []
+    for raw in block.txs:
+        try:
+            decoded.append(decode(raw))
+            slots.append(None)
+        except DecodeError as exc:
+            slots.append(
+                Receipt(
+                    tx_id=sha256(raw),
+                    status=RECEIPT_REJECTED,
+                    reason_code="malformed",
+                    reason=exc.message[:200],
+                )
+            )
+    ctx = BlockContext(chain_id=chain_id, height=block.header.height, time_ms=block.header.timestamp_ms)
+    outcome = execute_block(state, ctx, decoded)
+    engine_receipts = iter(outcome.receipts)
+    receipts = tuple(r if r is not None else next(engine_receipts) for r in slots)
+    return BlockResult(writes=outcome.writes, receipts=receipts)
+
+
+def genesis_meta(genesis: Genesis, entries: Sequence[tuple[bytes, bytes]]) -> tuple[Meta, StateHash]:
+    sh = StateHash()
+    for key, value in entries:
+        sh.add(key, value)
+    meta = Meta(height=0, block_hash=genesis.hash, state_root=sh.root(), results_root=EMPTY_ROOT)
+    return meta, sh
+
+
+class Executor:
+    """Owns the state-hash accumulator and applies committed blocks to the store in height order."""
+
+    def __init__(
+        self,
+        store: BlockStore,
+        genesis: Genesis,
+        decode: Callable[[bytes], SignedTransaction] = SignedTransaction.decode,
+    ) -> None:
+        self._store = store
+        self._genesis = genesis
+        self._decode = decode
+        #: (height, receipts) of the block applied last, so commit listeners need not read them back
+        self.last_receipts: tuple[int, tuple[Receipt, ...]] | None = None
+        meta = store.meta()
+        if meta is None:
+            entries = genesis_state(genesis)
+            meta, sh = genesis_meta(genesis, entries)
+            store.write_genesis_state(entries, meta, sh.lanes_bytes())
+        raw = store.state_hash_bytes()
+        if raw is None:
+            raise StorageError(f"{store.path}: the state accumulator is missing")
+        self._state_hash = StateHash.from_bytes(raw)
+        if self._state_hash.root() != meta.state_root:
+            raise StorageError(f"{store.path}: the state accumulator disagrees with the meta record")
+        self.meta = meta
+
+    def apply(self, block: Block, certificate: CommitCertificate) -> Meta:
+        """Execute and store `block` (the next height); return the new meta record."""
+        height = block.header.height
+        if height != self.meta.height + 1:
+            raise StorageError(f"block {height} executed out of order after {self.meta.height}")
+        result = run_block(StoreReader(self._store), self._genesis.chain_id, block, self._decode)
+        sh = self._state_hash.copy()
+        for key, value in result.writes:
+            sh.update(key, self._store.state_get(key), value)
+        meta = Meta(
+            height=height,
+            block_hash=block.hash,
+            state_root=sh.root(),
+            results_root=results_root(result.receipts),
+        )
+        self._store.commit_block(block, certificate, result.receipts, result.writes, meta, sh.lanes_bytes())
+        self._state_hash = sh
+        self.meta = meta
+        self.last_receipts = (height, result.receipts)
+        return meta

@@ -1,0 +1,204 @@
+"""Tamper detection at node start: check the stored chain and state before serving or signing anything.
+
+Rules (RELIABILITY A2, 5.6):
+
+- `verify_on_start` (node.toml `[integrity]`) is `full` (every block), `recent` (the default: the
+  last `RECENT_BLOCKS` blocks, plus the whole state) or `off`.
+- For each checked height h: the stored block decodes, names this chain and height h, its hash is
+  in the hash index at h, its `prev_block_hash` is the hash of block h - 1 (the genesis hash for
+  block 1), its transactions hash to its `tx_root`, its certificate verifies against the
+  validator set; the stored receipts are one per transaction with the transaction's id, the
+  transaction index points at (or before) this position, the receipts hash to the results root
+  stored for h, and the roots stored for h are the ones the header of h + exec_lag carries.
+- The genesis roots are re-derived from the genesis; the roots stored for the top height equal
+  the meta record; every state entry is re-hashed (LtHash, full scan) and must equal the stored
+  accumulator, whose root must be the meta state root.
+- A failure raises `IntegrityError` (a `StorageCorruptError`, code `storage_corrupt`) naming the
+  height or key; the node stops with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from client_sdk.proofs import tx_id_of
+from contracts import genesis_state
+from node.errors import StorageCorruptError, StorageError
+from node.store.storage import BlockStore
+from wire.certificate import verify_certificate
+from wire.errors import CertificateError, DecodeError
+from wire.genesis import Genesis
+from wire.merkle import EMPTY_ROOT, merkle_root
+from wire.statehash import LANES, StateHash
+from wire.types import Block, CommitCertificate, results_root
+
+log = logging.getLogger("orgledger.integrity")
+
+MODES = ("full", "recent", "off")
+RECENT_BLOCKS = 256
+
+
+class IntegrityError(StorageCorruptError):
+    code = "storage_corrupt"
+
+    def __init__(self, message: str, *, height: int | None = None, key: bytes | None = None) -> None:
+        where = f" at height {height}" if height is not None else ""
+        super().__init__(f"storage_corrupt{where}: {message} (the data directory was modified or damaged)")
+        self.height, self.key = height, key
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityReport:
+    mode: str
+    height: int
+    blocks_checked: int
+    state_entries: int
+    seconds: float
+
+
+def _block(store: BlockStore, height: int) -> Block:
+    raw = store.block_bytes(height)
+    if raw is None:
+        raise IntegrityError("the block is missing", height=height)
+    try:
+        return Block.decode(raw)
+    except DecodeError as exc:
+        raise IntegrityError(f"the stored block does not decode ({exc.message})", height=height) from exc
+
+
+def verify_store(store: BlockStore, genesis: Genesis, mode: str = "recent") -> IntegrityReport:
+    """Check the store as described above; raise IntegrityError on the first problem."""
+    if mode not in MODES:
+        raise ValueError(f"verify_on_start must be one of {', '.join(MODES)}")
+    started = time.monotonic()
+    try:
+        meta = store.meta()
+    except StorageError as exc:
+        raise IntegrityError(f"the meta record is unreadable: {exc}") from exc
+    if mode == "off" or meta is None:
+        return IntegrityReport(mode, 0 if meta is None else meta.height, 0, 0, 0.0)
+    try:
+        top, blocks, entries = _verify(
+            store, genesis, mode, meta.height, meta.block_hash, meta.state_root, meta.results_root
+        )
+    except IntegrityError:
+        raise
+    except StorageError as exc:  # a record that does not decode, a checksum mismatch
+        raise IntegrityError(str(exc)) from exc
+    report = IntegrityReport(mode, top, blocks, entries, time.monotonic() - started)
+    log.info(
+        "integrity (%s): %d blocks to height %d and %d state entries verified in %.2f s",
+        mode,
+        report.blocks_checked,
+        report.height,
+        report.state_entries,
+        report.seconds,
+    )
+    return report
+
+
+def _verify(
+    store: BlockStore,
+    genesis: Genesis,
+    mode: str,
+    top: int,
+    top_hash: bytes,
+    top_state_root: bytes,
+    top_results_root: bytes,
+) -> tuple[int, int, int]:
+    genesis_roots = store.roots(0)
+    sh = StateHash()
+    for key, value in genesis_state(genesis):
+        sh.add(key, value)
+    if genesis_roots != (sh.root(), EMPTY_ROOT):
+        raise IntegrityError("the stored genesis roots are not those of the genesis", height=0)
+
+    lo = 1 if mode == "full" else max(1, top - RECENT_BLOCKS + 1)
+    if lo == 1:
+        prev_hash = genesis.hash
+    else:
+        prev_hash = _block(store, lo - 1).hash
+    for h in range(lo, top + 1):
+        try:
+            prev_hash = _check_height(store, genesis, h, prev_hash, genesis_roots)
+        except IntegrityError:
+            raise
+        except StorageError as exc:  # a stored record that does not decode, a checksum mismatch
+            raise IntegrityError(str(exc), height=h) from exc
+    if prev_hash != top_hash:
+        raise IntegrityError("the meta record names another last block", height=top)
+    if store.roots(top) != (top_state_root, top_results_root):
+        raise IntegrityError("the roots stored for the last block differ from the meta record", height=top)
+
+    raw_acc = store.state_hash_bytes()
+    if raw_acc is None or len(raw_acc) != 2 * LANES:
+        raise IntegrityError("the state accumulator is missing or malformed", height=top)
+    stored = StateHash.from_bytes(raw_acc)
+    if stored.root() != top_state_root:
+        raise IntegrityError("the state accumulator is not the state root of the meta record", height=top)
+    scanned = StateHash()
+    entries = 0
+    for key, value in store.state_items():
+        scanned.add(key, value)
+        entries += 1
+    if scanned != stored:
+        raise IntegrityError(
+            f"the {entries} state entries do not hash to the state root of height {top} "
+            "(a state entry was added, removed or changed)",
+            height=top,
+        )
+    return top, top - lo + 1, entries
+
+
+def _check_height(
+    store: BlockStore, genesis: Genesis, h: int, prev_hash: bytes, genesis_roots: tuple[bytes, bytes] | None
+) -> bytes:
+    """Check block h and what was stored with it; return its hash."""
+    lag = genesis.consensus.exec_lag
+    chain_id = genesis.chain_id
+    block = _block(store, h)
+    header = block.header
+    if header.chain_id != chain_id or header.height != h:
+        raise IntegrityError(
+            f"the stored block is block {header.height} of chain {header.chain_id!r}", height=h
+        )
+    if store.height_of(block.hash) != h:
+        raise IntegrityError("the block's hash is not in the hash index at this height", height=h)
+    if header.prev_block_hash != prev_hash:
+        raise IntegrityError(f"the block does not follow block {h - 1} (prev_block_hash differs)", height=h)
+    if merkle_root(block.txs) != header.tx_root:
+        raise IntegrityError("the transactions do not hash to the header's tx_root", height=h)
+    cert_raw = store.certificate_bytes(h)
+    if cert_raw is None:
+        raise IntegrityError("the commit certificate is missing", height=h)
+    try:
+        cert = CommitCertificate.decode(cert_raw)
+        verify_certificate(cert, genesis.validators, chain_id, height=h, block_hash=block.hash)
+    except DecodeError as exc:
+        raise IntegrityError(f"the certificate does not decode ({exc.message})", height=h) from exc
+    except CertificateError as exc:
+        raise IntegrityError(f"the certificate does not verify: {exc.message}", height=h) from exc
+    receipts = store.receipts(h)
+    if len(receipts) != len(block.txs):
+        raise IntegrityError(f"{len(receipts)} receipts for {len(block.txs)} transactions", height=h)
+    for index, (raw, receipt) in enumerate(zip(block.txs, receipts, strict=True)):
+        tx_id = tx_id_of(raw)
+        if receipt.tx_id != tx_id:
+            raise IntegrityError(f"receipt {index} is not the receipt of transaction {index}", height=h)
+        loc = store.tx_location(tx_id)
+        if loc is None or loc.height > h or (loc.height == h and loc.index != index):
+            raise IntegrityError(f"the transaction index of transaction {index} is wrong", height=h)
+    roots = store.roots(h)
+    if roots is None:
+        raise IntegrityError("the roots after this block are missing", height=h)
+    if results_root(receipts) != roots[1]:
+        raise IntegrityError("the stored receipts do not hash to the block's results root", height=h)
+    carried = genesis_roots if h <= lag else store.roots(h - lag)
+    if carried != (header.prev_state_root, header.prev_results_root):
+        at = max(0, h - lag)
+        raise IntegrityError(
+            f"the roots stored for block {at} are not the ones block {h} carries", height=at if at else h
+        )
+    return block.hash
