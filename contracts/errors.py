@@ -15,20 +15,13 @@ Rules:
 
 from __future__ import annotations
 
+from wire.errors import CodedError
 
-class ContractError(Exception):
+
+class ContractError(CodedError):
     """Base of every error raised on purpose by the contracts package."""
 
-    code: str = "contract_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0]) if self.args else self.code
+    code = "contract_error"
 
 
 class TxRejected(ContractError):

@@ -15,20 +15,13 @@ timeouts) are translated at the boundary with `raise ... from exc`.
 
 from __future__ import annotations
 
+from wire.errors import CodedError
 
-class NetworkError(Exception):
+
+class NetworkError(CodedError):
     """Base of every error raised by the network package."""
 
-    code: str = "network_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-
-    @property
-    def message(self) -> str:
-        return str(self.args[0]) if self.args else self.code
+    code = "network_error"
 
 
 class ConfigError(NetworkError):

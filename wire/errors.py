@@ -1,17 +1,34 @@
-"""The one exception tree of the `wire` package.
+"""`CodedError`, the base every package's exception tree shares, and the tree of the `wire` package.
 
-Every error raised by `wire` derives from `WireError` and carries a stable, machine-readable
-`code` (used as the reason code in API responses and receipts) plus a human message.
-Foreign exceptions (msgpack, nacl) are translated at the boundary with `raise ... from exc`.
+Rules:
+
+- Every error a package raises on purpose carries a stable, machine-readable `code` (snake_case;
+  the reason code in receipts and API responses) and a human `message`, and never an HTTP status:
+  only the node's API layer maps codes to statuses (`node/api/errors.py`).
+- Each package roots its own tree in `CodedError` (`WireError`, `ContractError`, `NetworkError`,
+  `NodeError`, `AuditError`, the SDK's `LedgerError`), so a caller can catch one package's errors
+  or every coded error at once.
+- Foreign exceptions (msgpack, nacl, OSError) are translated at the boundary with `raise ... from exc`.
+
+    CodedError
+    └── WireError
+        ├── DecodeError       bytes that are not a canonical encoding of the expected type
+        ├── EncodeError       a value that cannot be encoded canonically
+        ├── SignatureError    a signature that does not verify, a malformed key or signature
+        ├── ProofError        a Merkle inclusion or consistency proof that does not verify
+        ├── CertificateError  a commit certificate that does not verify against the validator set
+        ├── GenesisError      a malformed or inconsistent genesis document
+        ├── BadIdError        an id that is not 64 lowercase hex characters (`wire.hexid`)
+        └── SchemaError       a payload that fails its schema (`wire.schema`; `code`, `path`)
 """
 
 from __future__ import annotations
 
 
-class WireError(Exception):
-    """Base of every error raised by the wire package."""
+class CodedError(Exception):
+    """An error with a stable machine-readable `code` and a human message."""
 
-    code: str = "wire_error"
+    code: str = "error"
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -21,6 +38,12 @@ class WireError(Exception):
     @property
     def message(self) -> str:
         return str(self.args[0]) if self.args else self.code
+
+
+class WireError(CodedError):
+    """Base of every error raised by the wire package."""
+
+    code = "wire_error"
 
 
 class DecodeError(WireError):
@@ -57,3 +80,19 @@ class GenesisError(WireError):
     """A genesis document that is malformed or inconsistent."""
 
     code = "bad_genesis"
+
+
+class BadIdError(WireError):
+    """An id (transaction, person key, envelope, ...) that is not 64 lowercase hex characters."""
+
+    code = "bad_id"
+
+
+class SchemaError(WireError):
+    """A payload that fails its transaction type's schema: `code` is the reason code, `path` the field."""
+
+    code = "bad_payload"
+
+    def __init__(self, code: str, path: str, what: str) -> None:
+        super().__init__(f"payload field {path or '(root)'}: {what}", code=code)
+        self.path, self.what = path, what
