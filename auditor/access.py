@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from node.privacy.accesslog import CURRENT, AccessLogError, LogReport, segment_name, verify_log
+from wire.accesslog import CURRENT, AccessLogError, LogReport, segment_name, verify_log
 from wire.genesis import Genesis, is_ancestor_or_self
 
 EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 4

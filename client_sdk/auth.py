@@ -1,19 +1,7 @@
-"""Signed API requests: how a client proves which registered key is asking (docs/api.md).
-
-The scheme (one definition, used by the node to verify and by every client to sign):
-
-- The client signs, with its ed25519 user key in the `api-request` domain on the chain id
-  (`wire.crypto.sign_bytes`), the canonical encoding of
-  `[1, METHOD, path_and_query, sha256(body), timestamp_ms, nonce, pubkey]`, where
-  `path_and_query` is the request target exactly as sent on the wire (percent-encoding
-  included, `?query` when there is one), the body hash covers the exact body bytes (empty for
-  GET), `timestamp_ms` is the client's Unix time in ms and `nonce` 16 random bytes.
-- It sends `X-Orgledger-Key` (pubkey hex), `X-Orgledger-Time` (decimal ms),
-  `X-Orgledger-Nonce` (hex) and `X-Orgledger-Signature` (hex).
-- Or, with a token from `POST /v1/auth/token` (a signed request): `Authorization: Bearer <token>`.
-
-`RequestSigner.headers(...)` makes the headers for any HTTP library; `LedgerAuth` plugs into
-httpx and signs every request it sends.
+"""Signing API requests for any HTTP library (`RequestSigner`) and for httpx (`LedgerAuth`,
+`BearerAuth`). The scheme itself (what is signed, which headers carry it) is `wire/reqsign.py`;
+docs/api.md describes it. A token from `POST /v1/auth/token` (a signed request) goes in
+`Authorization: Bearer <token>`.
 """
 
 from __future__ import annotations
@@ -24,26 +12,8 @@ from collections.abc import Generator
 
 import httpx
 
-from wire import codec
 from wire.crypto import Domain, Signer, SigningKey, sha256
-
-SCHEME_VERSION = 1
-H_KEY, H_TIME, H_NONCE, H_SIG = (
-    "x-orgledger-key",
-    "x-orgledger-time",
-    "x-orgledger-nonce",
-    "x-orgledger-signature",
-)
-NONCE_BYTES = 16
-
-
-def request_message(
-    method: str, target: str, body_hash: bytes, timestamp_ms: int, nonce: bytes, pubkey: bytes
-) -> bytes:
-    """The bytes an API request signature covers (before the domain and chain id prefix)."""
-    return codec.encode_trusted(
-        [SCHEME_VERSION, method.upper(), target, body_hash, timestamp_ms, nonce, pubkey]
-    )
+from wire.reqsign import H_KEY, H_NONCE, H_SIG, H_TIME, NONCE_BYTES, request_message
 
 
 class RequestSigner:

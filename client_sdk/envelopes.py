@@ -29,8 +29,8 @@ import nacl.public
 import nacl.secret
 
 from client_sdk.errors import LedgerError
-from client_sdk.idnumber import find_id_numbers
 from wire.crypto import EncryptionKey, load_encryption_key, sha256
+from wire.idnumber import find_id_numbers
 
 ENVELOPE_VERSION = 1
 PAD_TO = 64

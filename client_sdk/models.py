@@ -10,26 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from client_sdk.proofs import VerifiedTx
+from wire.families import FAMILIES as RECORD_FAMILIES
 from wire.types import BlockHeader, CommitCertificate, Receipt
 
-FAMILIES: dict[str, str] = {
-    "archive": "archives",
-    "material": "materials",
-    "pipeline": "pipelines",
-    "transfer": "transfers",
-    "meeting": "meetings",
-    "decision": "decisions",
-    "alert": "alerts",
-}
-"""Record family -> its path under /v1 (docs/api.md)."""
+FAMILIES: dict[str, str] = {f.family: f.path for f in RECORD_FAMILIES}
+"""Record family -> its path under /v1 (docs/api.md; the table is `wire/families.py`)."""
 
 CHILDREN: dict[str, tuple[str, str]] = {
-    "archive_version": ("archives", "versions"),
-    "material_version": ("materials", "versions"),
-    "meeting_version": ("meetings", "versions"),
-    "decision_version": ("decisions", "versions"),
-    "pipeline_step": ("pipelines", "steps"),
-    "transfer_in": ("transfers", "in"),
+    c.family: (f.path, c.sub_path) for f in RECORD_FAMILIES for c in f.children
 }
 """Child family -> (parent path, sub-path): /v1/<parent>/<id>/<sub>."""
 

@@ -2,7 +2,7 @@
 
 Rules:
 
-- An ID number is validated here (`client_sdk.idnumber.check_id`, and the birth date against it)
+- An ID number is validated here (`wire.idnumber.check_id`, and the birth date against it)
   before anything is sent; an invalid one raises IdNumberError and is never sent.
 - The answer carries the keys and a masked number, never the number: `PersonKey` holds the newest
   key, its masked number and birth date, and the older key versions.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from client_sdk.errors import ApiError
-from client_sdk.idnumber import IdNumberError, birth_date_of, check_id, mask_id
+from wire.idnumber import IdNumberError, birth_date_of, check_id, mask_id
 
 
 class Requester(Protocol):

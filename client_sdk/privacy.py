@@ -52,17 +52,13 @@ from client_sdk.orgkeys import KEY_TX_TYPES as KEY_TX_TYPES
 from client_sdk.orgkeys import NotYetProvable, verify_chain
 from client_sdk.personkeys import PersonKey, PersonKeys
 from wire.crypto import EncryptionKey, Signer, SigningKey
+from wire.families import FAMILIES as RECORD_FAMILIES
 from wire.genesis import Genesis
 
 RESEAL_BATCH = 128
 KEY_CACHE_S = 300.0  # verified org key chains are reused this long (a rotation shows up after it)
 # families whose records may carry an envelope, with their read API path
-SEALED_FAMILIES = {
-    "archive": "archives",
-    "material": "materials",
-    "meeting": "meetings",
-    "decision": "decisions",
-}
+SEALED_FAMILIES = {f.family: f.path for f in RECORD_FAMILIES if f.sealed}
 
 
 @dataclass(slots=True)

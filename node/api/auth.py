@@ -25,14 +25,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from client_sdk.auth import H_KEY, H_NONCE, H_SIG, H_TIME, request_message
 from node.api.app import ApiError
 from wire.crypto import Domain, sha256, verify
+from wire.reqsign import H_KEY, H_NONCE, H_SIG, H_TIME, NONCE_MAX, NONCE_MIN, request_message
 
 CONTENT_ROLES = frozenset({"admin", "operator", "approver", "integration", "node"})
 READ_ROLES = CONTENT_ROLES | {"auditor"}
 BLOCK_ROLES = frozenset({"admin", "auditor", "node"})
-NONCE_MIN, NONCE_MAX = 8, 32
+
 TOKEN_TTL_DEFAULT_S, TOKEN_TTL_MAX_S = 300, 3600
 
 

@@ -238,7 +238,7 @@ def audit_access(
     import json
 
     from auditor import access as aa
-    from node.privacy.accesslog import AccessLogError
+    from wire.accesslog import AccessLogError
     from wire.errors import WireError
     from wire.genesis import Genesis
 

@@ -36,25 +36,11 @@ import msgpack
 
 from contracts.state import unseg
 from wire.crypto import sha256
+from wire.families import FAMILIES as RECORD_FAMILIES
 
-FAMILIES = {
-    "archive": "archive",
-    "doc": "material",
-    "pipeline": "pipeline",
-    "transfer": "transfer",
-    "meeting": "meeting",
-    "decision": "decision",
-    "alert": "alert",
-}
-# (state key prefix, sub-collection) -> child family
-CHILDREN = {
-    ("archive", "v"): "archive_version",
-    ("doc", "v"): "material_version",
-    ("pipeline", "ev"): "pipeline_step",
-    ("transfer", "in"): "transfer_in",
-    ("meeting", "v"): "meeting_version",
-    ("decision", "v"): "decision_version",
-}
+# state key prefix -> family, and (state key prefix, sub-collection) -> child family (wire/families.py)
+FAMILIES = {f.key_prefix: f.family for f in RECORD_FAMILIES}
+CHILDREN = {(f.key_prefix, c.key_part): c.family for f in RECORD_FAMILIES for c in f.children}
 # the state key prefixes a full rebuild scans
 SCAN_PREFIXES = ("org/", "user/", *(f"{p}/" for p in FAMILIES))
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -2,7 +2,7 @@
 
 `install_log_masking()` replaces the logging record factory: every record's message (after its
 arguments are merged), its exception text and its stack text pass through
-`client_sdk.idnumber.mask_text`, so an 18-character ID number shows at most its first 6 and last
+`wire.idnumber.mask_text`, so an 18-character ID number shows at most its first 6 and last
 4 characters whatever logger, handler or formatter writes it (uvicorn's too). Idempotent.
 """
 
@@ -12,7 +12,7 @@ import logging
 import traceback
 from typing import Any
 
-from client_sdk.idnumber import mask_text
+from wire.idnumber import mask_text
 
 _installed = False
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client_sdk.idnumber import IdNumberError, birth_date_of, check_id, mask_id, name_key, person_key
 from node.errors import ConfigError
+from wire.idnumber import IdNumberError, birth_date_of, check_id, mask_id, name_key, person_key
 
 SECRET_MIN_BYTES = 16
 

@@ -31,13 +31,14 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from client_sdk.client import build_tx
-from client_sdk.idnumber import mask_path
 from contracts import keys as state_keys
 from contracts.state import seg
 from node.api.app import ApiError
 from node.api.auth import Caller
 from node.errors import StorageError
-from node.privacy.accesslog import AccessLog, AccessLogError
+from node.privacy.accesslog import AccessLog
+from wire.accesslog import AccessLogError
+from wire.idnumber import mask_path
 from wire.types import SignedTransaction
 
 if TYPE_CHECKING:

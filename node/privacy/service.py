@@ -39,8 +39,6 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from client_sdk.auth import H_SIG
-from client_sdk.idnumber import mask_id
 from client_sdk.proofs import proof_to_json
 from contracts import keys as state_keys
 from contracts.identity import ancestors_or_self
@@ -60,6 +58,8 @@ from wire import codec
 from wire.crypto import SigningKey
 from wire.errors import DecodeError
 from wire.genesis import Genesis
+from wire.idnumber import mask_id
+from wire.reqsign import H_SIG
 from wire.types import Block, SignedTransaction
 
 if TYPE_CHECKING:

@@ -28,7 +28,6 @@ import pytest
 from client_sdk.auth import LedgerAuth, RequestSigner
 from client_sdk.client import LedgerClient, build_tx
 from client_sdk.errors import ApiError, VerificationError
-from client_sdk.idnumber import check_char
 from client_sdk.orgkeys import verify_chain
 from client_sdk.privacy import (
     CannotDecrypt,
@@ -42,6 +41,7 @@ from client_sdk.privacy import (
 )
 from tests.support.cluster import Cluster
 from wire.crypto import EncryptionKey, SigningKey, load_encryption_key, load_signing_key, sha256
+from wire.idnumber import check_char
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from auditor.access import AuditIncomplete, read_from_node
-from node.privacy.accesslog import ZERO, AccessLog, segment_info, segment_name, verify_log
+from node.privacy.accesslog import AccessLog
+from wire.accesslog import ZERO, segment_info, segment_name, verify_log
 
 
 def write(log: AccessLog, n: int, tag: str = "r") -> None:
@@ -61,7 +62,7 @@ def test_any_change_to_an_anchored_segment_is_found(log: AccessLog, kind: str) -
     if kind == "edit":
         lines[1] = lines[1].replace('"a1"', '"zz"')
     elif kind == "edit-and-rehash":  # a careful forger recomputes the whole chain
-        from node.privacy.accesslog import canonical, line_hash
+        from wire.accesslog import canonical, line_hash
 
         docs[1]["ids"] = ["zz"]
         prev = ZERO

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from client_sdk.idnumber import (
+from wire.idnumber import (
     IdNumberError,
     birth_date_of,
     check_char,

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from client_sdk.errors import VerificationError
-from client_sdk.idnumber import IdNumberError
 from client_sdk.privacy import BlobError, PrivacyClient, blob_hash, encrypt_blob
 from contracts.testing import make_genesis
+from wire.idnumber import IdNumberError
 
 GENESIS = make_genesis()
 B1 = "cn.p1.c1.x1.b1"

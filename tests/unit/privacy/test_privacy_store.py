@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from client_sdk.idnumber import person_key
 from node.errors import ConfigError
 from node.privacy.blobs import BlobCorruptError, BlobStore
 from node.privacy.personkeys import KeyRequest, PersonKeySecrets, PersonKeyService
+from wire.idnumber import person_key
 
 VALID = "11010519491231002X"
 

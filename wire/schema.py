@@ -1,0 +1,356 @@
+"""Payload schemas: strict, introspectable descriptions of every transaction payload, and the one
+interpreter that checks a payload against them (the contracts at execution, the node at admission,
+the SDK and the CLI before anything is signed).
+
+Rules:
+
+- A payload is an object (str-keyed dict). Validation is strict: an unknown field, a missing
+  required field, a wrong type (bool is not int), a string or list over its limit, a value outside
+  its range or enum, a malformed date: each raises `SchemaError(code, path, what)` with a stable
+  reason code (`not_an_object`, `unknown_field`, `missing_field`, `wrong_type`, `too_long`,
+  `too_short`, `out_of_range`, `bad_value`, `bad_format`, `duplicate_item`) naming the field path.
+- `validate()` returns the normalised payload: every declared field present (absent optional
+  fields take their default, None unless stated), in the same JSON-like value space.
+- Every type has `to_json()`; `from_json()` rebuilds the type from it, so the SDK validates with
+  this very code against the copy of the contracts' schemas it ships (`client_sdk/schemas.json`).
+- Pure: no IO, clock or randomness (the contracts import it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from typing import Any, assert_never
+
+from wire.errors import SchemaError
+
+_HEX = re.compile(r"^[0-9a-f]*$")
+_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@lru_cache(maxsize=512)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _fail(code: str, path: str, what: str) -> SchemaError:
+    return SchemaError(code, path, what)
+
+
+def _valid_date(text: str) -> bool:
+    m = _DATE_RE.match(text)
+    if not m:
+        return False
+    try:
+        date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Str:
+    max_len: int = 128
+    min_len: int = 1
+    pattern: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "str", "min_len": self.min_len, "max_len": self.max_len, "pattern": self.pattern}
+
+
+@dataclass(frozen=True, slots=True)
+class Int:
+    lo: int = 0
+    hi: int = 2**63 - 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "int", "min": self.lo, "max": self.hi}
+
+
+@dataclass(frozen=True, slots=True)
+class Bool:
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "bool"}
+
+
+@dataclass(frozen=True, slots=True)
+class Date:
+    """A calendar date `YYYY-MM-DD`."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "date", "format": "YYYY-MM-DD"}
+
+
+@dataclass(frozen=True, slots=True)
+class Month:
+    """A calendar month `YYYY-MM`."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "month", "format": "YYYY-MM"}
+
+
+@dataclass(frozen=True, slots=True)
+class Hex:
+    """Lower-case hex of exactly `nbytes` bytes."""
+
+    nbytes: int = 32
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "hex", "bytes": self.nbytes}
+
+
+@dataclass(frozen=True, slots=True)
+class Enum:
+    values: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "enum", "values": list(self.values)}
+
+
+@dataclass(frozen=True, slots=True)
+class List:
+    item: FieldType
+    max_len: int
+    min_len: int = 0
+    unique: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "list",
+            "item": self.item.to_json(),
+            "min_len": self.min_len,
+            "max_len": self.max_len,
+            "unique": self.unique,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Json:
+    """A JSON-like value without floats or nulls: bool, int, str, lists and str-keyed maps, nested
+    at most `max_depth` deep, each list or map at most `max_items` long, strings `max_str` long."""
+
+    max_depth: int = 4
+    max_items: int = 256
+    max_str: int = 1024
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "json",
+            "max_depth": self.max_depth,
+            "max_items": self.max_items,
+            "max_str": self.max_str,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    type: FieldType
+    required: bool = True
+    nullable: bool = False
+    default: Any = None
+    doc: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "schema": self.type.to_json(),
+            "required": self.required,
+            "nullable": self.nullable,
+            "default": self.default,
+            "doc": self.doc,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Obj:
+    fields: tuple[Field, ...]
+    names: frozenset[str] = frozenset()  # derived from fields (checked against them once, below)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", frozenset(f.name for f in self.fields))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "object", "fields": [f.to_json() for f in self.fields]}
+
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+FieldType = Str | Int | Bool | Date | Month | Hex | Enum | List | Json | Obj
+
+
+def req(name: str, ftype: FieldType, doc: str = "", *, nullable: bool = False) -> Field:
+    return Field(name, ftype, required=True, nullable=nullable, doc=doc)
+
+
+def opt(name: str, ftype: FieldType, doc: str = "", *, default: Any = None) -> Field:
+    """An optional field: may be absent or null; absent/null normalise to `default`."""
+    return Field(name, ftype, required=False, nullable=True, default=default, doc=doc)
+
+
+def validate(schema: Obj, payload: Any) -> dict[str, Any]:
+    """Validate `payload` against `schema` strictly and return the normalised payload; raises
+    `SchemaError(code, path, what)` naming the first problem."""
+    out: dict[str, Any] = _check(schema, payload, "")
+    return out
+
+
+def _check(ftype: FieldType, value: Any, path: str) -> Any:
+    match ftype:
+        case Str(max_len=max_len, min_len=min_len, pattern=pattern):
+            if type(value) is not str:
+                raise _fail("wrong_type", path, "expected a string")
+            if len(value) > max_len:
+                raise _fail("too_long", path, f"{len(value)} characters exceed {max_len}")
+            if len(value) < min_len:
+                raise _fail("too_short", path, f"at least {min_len} characters required")
+            if pattern is not None and not _compiled(pattern).match(value):
+                raise _fail("bad_format", path, f"does not match {pattern}")
+            return value
+        case Int(lo=lo, hi=hi):
+            if type(value) is not int:
+                raise _fail("wrong_type", path, "expected an integer")
+            if not lo <= value <= hi:
+                raise _fail("out_of_range", path, f"{value} outside [{lo}, {hi}]")
+            return value
+        case Bool():
+            if type(value) is not bool:
+                raise _fail("wrong_type", path, "expected a boolean")
+            return value
+        case Date():
+            if type(value) is not str:
+                raise _fail("wrong_type", path, "expected a date string")
+            if not _valid_date(value):
+                raise _fail("bad_format", path, "expected a valid YYYY-MM-DD date")
+            return value
+        case Month():
+            if type(value) is not str:
+                raise _fail("wrong_type", path, "expected a month string")
+            m = _MONTH_RE.match(value)
+            if m is None or not 1 <= int(m[2]) <= 12:
+                raise _fail("bad_format", path, "expected a valid YYYY-MM month")
+            return value
+        case Hex(nbytes=nbytes):
+            if type(value) is not str:
+                raise _fail("wrong_type", path, "expected a hex string")
+            if len(value) != 2 * nbytes or not _HEX.match(value):
+                raise _fail("bad_format", path, f"expected {2 * nbytes} lower-case hex digits")
+            return value
+        case Enum(values=values):
+            if type(value) is not str:
+                raise _fail("wrong_type", path, "expected a string")
+            if value not in values:
+                raise _fail("bad_value", path, f"{value!r} is not one of {', '.join(values)}")
+            return value
+        case List(item=item, max_len=max_len, min_len=min_len, unique=unique):
+            if type(value) is not list:
+                raise _fail("wrong_type", path, "expected a list")
+            if len(value) > max_len:
+                raise _fail("too_long", path, f"{len(value)} items exceed {max_len}")
+            if len(value) < min_len:
+                raise _fail("too_short", path, f"at least {min_len} items required")
+            items = [_check(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
+            if unique and len({repr(v) for v in items}) != len(items):
+                raise _fail("duplicate_item", path, "items must be distinct")
+            return items
+        case Json():
+            return _check_json(ftype, value, path, 0)
+        case Obj(fields=fields):
+            if type(value) is not dict:
+                raise _fail("not_an_object", path, "expected an object")
+            known = ftype.names
+            if not known.issuperset(value):
+                unknown = sorted(k for k in value if k not in known)
+                raise _fail("unknown_field", _join(path, unknown[0]), "is not a field of this payload")
+            out: dict[str, Any] = {}
+            for f in fields:
+                sub = _join(path, f.name)
+                if f.name not in value:
+                    if f.required:
+                        raise _fail("missing_field", sub, "is required")
+                    out[f.name] = f.default
+                    continue
+                v = value[f.name]
+                if v is None:
+                    if not f.nullable:
+                        raise _fail("wrong_type", sub, "may not be null")
+                    out[f.name] = f.default
+                    continue
+                out[f.name] = _check(f.type, v, sub)
+            return out
+        case _:
+            assert_never(ftype)
+
+
+def _check_json(spec: Json, value: Any, path: str, depth: int) -> Any:
+    if depth > spec.max_depth:
+        raise _fail("too_long", path, f"nested deeper than {spec.max_depth}")
+    if type(value) in (bool, int):
+        if type(value) is int and not -(2**63) <= value <= 2**63 - 1:
+            raise _fail("out_of_range", path, "outside the 64-bit range")
+        return value
+    if type(value) is str:
+        if len(value) > spec.max_str:
+            raise _fail("too_long", path, f"{len(value)} characters exceed {spec.max_str}")
+        return value
+    if type(value) is list:
+        if len(value) > spec.max_items:
+            raise _fail("too_long", path, f"{len(value)} items exceed {spec.max_items}")
+        return [_check_json(spec, v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+    if type(value) is dict:
+        if len(value) > spec.max_items:
+            raise _fail("too_long", path, f"{len(value)} entries exceed {spec.max_items}")
+        if any(type(k) is not str or not k or len(k) > 128 for k in value):
+            raise _fail("bad_format", path, "map keys are non-empty strings of at most 128 characters")
+        return {k: _check_json(spec, value[k], _join(path, k), depth + 1) for k in sorted(value)}
+    raise _fail("wrong_type", path, "expected a bool, integer, string, list or map")
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def from_json(doc: Any) -> FieldType:
+    """The schema type `to_json()` described (raises SchemaError `bad_schema` for an unknown one)."""
+    if not isinstance(doc, dict):
+        raise _fail("bad_schema", "", "a schema is an object")
+    kind = doc.get("type")
+    if kind == "str":
+        return Str(max_len=doc["max_len"], min_len=doc["min_len"], pattern=doc["pattern"])
+    if kind == "int":
+        return Int(lo=doc["min"], hi=doc["max"])
+    if kind == "bool":
+        return Bool()
+    if kind == "date":
+        return Date()
+    if kind == "month":
+        return Month()
+    if kind == "hex":
+        return Hex(nbytes=doc["bytes"])
+    if kind == "enum":
+        return Enum(values=tuple(doc["values"]))
+    if kind == "list":
+        return List(
+            item=from_json(doc["item"]), max_len=doc["max_len"], min_len=doc["min_len"], unique=doc["unique"]
+        )
+    if kind == "json":
+        return Json(max_depth=doc["max_depth"], max_items=doc["max_items"], max_str=doc["max_str"])
+    if kind == "object":
+        return Obj(
+            fields=tuple(
+                Field(
+                    f["name"],
+                    from_json(f["schema"]),
+                    required=f["required"],
+                    nullable=f["nullable"],
+                    default=f["default"],
+                    doc=f.get("doc", ""),
+                )
+                for f in doc["fields"]
+            )
+        )
+    raise _fail("bad_schema", "", f"unknown schema type {kind!r} (regenerate the SDK's schemas)")
