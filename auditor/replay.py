@@ -1,7 +1,7 @@
 """The auditor's replay: every block from genesis through the node's own executor, in memory.
 
 Rules: the replay starts from `contracts.genesis_state(genesis)` and applies blocks strictly in
-order through `node.runtime.executor.run_block` (the node's definition of executing a block), so the
+order through `contracts.run_block` (the node's definition of executing a block), so the
 receipts and roots it derives are the ones an honest node stores. It keeps the roots of the
 last exec_lag + 1 heights only: what the next headers must carry.
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from sortedcontainers import SortedList
 
 from contracts import genesis_state
-from node.runtime.executor import run_block
+from contracts import run_block
 from wire.genesis import Genesis
 from wire.merkle import EMPTY_ROOT
 from wire.statehash import StateHash

@@ -14,7 +14,7 @@ What is checked, block by block from height 1 (docs/audit.md has the full list):
   passes the contracts' stateless check, and its signature and approvals verify. These run in a
   `ProcessPoolExecutor` (one batch of a few hundred transactions per task) while the main process
   replays.
-- replay: every block through `node.runtime.executor.run_block` (the node's own definition of executing a
+- replay: every block through `contracts.run_block` (the node's own definition of executing a
   block) over an in-memory state starting from `contracts.genesis_state(genesis)`; that
   re-derives every receipt, and receipts encode permissions and rule verdicts.
 - state_roots / results_roots: the header of block h carries the roots after block h - exec_lag;
@@ -35,7 +35,7 @@ from here:
 
 - `auditor/checks.py`: the pure checks of one block, `AuditFailed` / `AuditIncomplete`, and
   `check_tx_batch` (what the worker processes run)
-- `auditor/replay.py`: the in-memory replay through `node.runtime.executor.run_block`
+- `auditor/replay.py`: the in-memory replay through `contracts.run_block`
 - `auditor/sources.py`: a node or an archive as the source of blocks
 - `auditor/report.py`: `CHECKS` and `AuditReport` (the `--report` file)
 - `auditor/engine.py`: `Auditor`, the block-by-block loop and the worker pool

@@ -36,7 +36,8 @@ Actions, carried out strictly in list order:
   execute and feed back Executed(height, ...) in height order.
 - RequestTransfer(peer, from_height, to_height): ask the peer's block store; answer with
   BlocksFetched (any subset, or nothing).
-- RequestsCommitted(height, txs) / RequestsDropped(txs, reason): mempool hints, no duty.
+- RequestsDropped(txs, reason): requests refused by the checker ("refused") or not queued
+  ("queue_full"); the node evicts refused ones from its mempool, no ordering duty.
 """
 
 from consensus.actions import (
@@ -44,7 +45,6 @@ from consensus.actions import (
     Broadcast,
     Commit,
     Persist,
-    RequestsCommitted,
     RequestsDropped,
     RequestTransfer,
     Send,
@@ -69,7 +69,6 @@ __all__ = [
     "ReplicaConfig",
     "RequestTransfer",
     "RequestsAvailable",
-    "RequestsCommitted",
     "RequestsDropped",
     "Send",
     "SignerLike",

@@ -77,17 +77,6 @@ class RequestTransfer:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RequestsCommitted:
-    """These pending transactions were committed (in the block at `height`): a mempool hint.
-
-    Informational: no ordering duty beyond coming after the `Commit` it refers to.
-    """
-
-    height: int
-    txs: tuple[bytes, ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class RequestsDropped:
     """The replica dropped these requests (pending queue full, or refused by the tx checker).
 
@@ -98,4 +87,4 @@ class RequestsDropped:
     reason: str
 
 
-Action = Persist | Send | Broadcast | Commit | RequestTransfer | RequestsCommitted | RequestsDropped
+Action = Persist | Send | Broadcast | Commit | RequestTransfer | RequestsDropped

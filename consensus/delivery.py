@@ -17,7 +17,7 @@ Rules:
 
 from __future__ import annotations
 
-from consensus.actions import Commit, RequestsCommitted, RequestsDropped
+from consensus.actions import Commit, RequestsDropped
 from consensus.messages import CommittedProof
 from consensus.state import MAX_RECENT_COMMITTED, PREPARED_PREFIX, SLOT_PREFIX, ReplicaBase, seq_key
 from wire.types import Block
@@ -77,14 +77,11 @@ class Delivery(ReplicaBase):
         if st.active:
             st.backoff_exp = 0
         self._count("committed_blocks")
-        committed_now = [tx for tx in block.txs if tx in st.pending]
         for tx in block.txs:
             st.pending.pop(tx, None)
             st.recent_committed[tx] = None
         while len(st.recent_committed) > MAX_RECENT_COMMITTED:
             del st.recent_committed[next(iter(st.recent_committed))]
-        if committed_now:
-            self._out.append(RequestsCommitted(height=seq, txs=tuple(committed_now)))
         self._retire(seq)
 
     def _retire(self, seq: int) -> None:

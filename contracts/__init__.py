@@ -20,6 +20,7 @@ The interface the node, the auditor and the read index call:
         receipts: tuple[Receipt, ...]                      # one per transaction, in block order
 
     execute_block(state, ctx, txs) -> BlockOutcome
+    run_block(state, chain_id, block) -> BlockResult   # a whole block: strict decode, then execute_block
     genesis_state(genesis) -> tuple[tuple[bytes, bytes], ...]   # initial state entries, sorted
     check_tx(tx) -> None    # stateless mempool check; raises contracts.errors.TxRejected(code, message)
 
@@ -49,6 +50,7 @@ from contracts.base import BlockContext, BlockOutcome
 from contracts.bootstrap import genesis_state
 from contracts.engine import check_tx, execute_block
 from contracts.errors import ContractError, TxRejected
+from contracts.execution import BlockResult, run_block
 from contracts.rules import registry
 from contracts.state import StateReader
 from contracts.txtypes import TX_TYPES, tx_types_json
@@ -57,6 +59,7 @@ __all__ = [
     "TX_TYPES",
     "BlockContext",
     "BlockOutcome",
+    "BlockResult",
     "ContractError",
     "StateReader",
     "TxRejected",
@@ -64,5 +67,6 @@ __all__ = [
     "execute_block",
     "genesis_state",
     "registry",
+    "run_block",
     "tx_types_json",
 ]

@@ -25,10 +25,27 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from node.api.app import ApiError
+from node.api.errors import ApiError
+from node.api.ratelimit import TokenBucket
+from node.errors import BusyError
 from wire.crypto import Domain, sha256, verify
 from wire.reqsign import H_KEY, H_NONCE, H_SIG, H_TIME, NONCE_MAX, NONCE_MIN, request_message
 
+# the refusals that count as a failed authentication (rate-limited per remote address)
+UNAUTHENTICATED = frozenset(
+    {
+        "auth_required",
+        "bad_auth_header",
+        "stale_request",
+        "bad_signature",
+        "replayed_request",
+        "unknown_key",
+        "key_revoked",
+        "key_rotated",
+        "bad_token",
+        "token_expired",
+    }
+)
 CONTENT_ROLES = frozenset({"admin", "operator", "approver", "integration", "node"})
 READ_ROLES = CONTENT_ROLES | {"auditor"}
 BLOCK_ROLES = frozenset({"admin", "auditor", "node"})
@@ -86,28 +103,6 @@ class Caller:
         }
 
 
-class TokenBucket:
-    """Per-name token buckets; bounded in the number of names (least recently used evicted)."""
-
-    def __init__(self, rate_per_s: float, burst: float, max_names: int = 100_000) -> None:
-        self.rate, self.burst, self.max_names = rate_per_s, burst, max_names
-        self._b: OrderedDict[Any, tuple[float, float]] = OrderedDict()
-
-    def take(self, name: Any, now: float) -> float:
-        """0.0 when allowed, else the seconds until a token is available."""
-        tokens, last = self._b.pop(name, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens >= 1.0:
-            self._b[name] = (tokens - 1.0, now)
-            wait = 0.0
-        else:
-            self._b[name] = (tokens, now)
-            wait = (1.0 - tokens) / self.rate if self.rate > 0 else 60.0
-        while len(self._b) > self.max_names:
-            self._b.popitem(last=False)
-        return wait
-
-
 class NonceCache:
     """Seen (key, nonce) pairs until their timestamp can no longer pass the window."""
 
@@ -120,7 +115,7 @@ class NonceCache:
         return len(self._seen)
 
     def add(self, pubkey: bytes, nonce: bytes, expires: float, now: float) -> bool:
-        """False when the pair was seen (a replay); raises ApiError 429 when the cache is full."""
+        """False when the pair was seen (a replay); raises BusyError when the cache is full."""
         while self._order and self._order[0][0] <= now:
             _, k = self._order.popleft()
             if self._seen.get(k, math.inf) <= now:
@@ -129,7 +124,7 @@ class NonceCache:
         if key in self._seen:
             return False
         if len(self._seen) >= self.max_entries:
-            raise ApiError(429, "busy", "too many requests in flight; retry shortly", {"Retry-After": "1"})
+            raise BusyError("too many requests in flight; retry shortly")
         self._seen[key] = expires
         self._order.append((expires, key))
         return True
@@ -191,12 +186,11 @@ class Authenticator:
                 caller = self._signed(method, target, body, headers)
             else:
                 raise ApiError(
-                    401,
                     "auth_required",
                     "sign the request (X-Orgledger-* headers) or send a token (Authorization: Bearer)",
                 )
         except ApiError as exc:
-            if exc.status == 401:
+            if exc.code in UNAUTHENTICATED:
                 wait = self.failures.take(remote, self.monotonic())
                 if wait > 0:
                     raise _too_many("too_many_failures", "too many failed authentications", wait) from None
@@ -214,21 +208,21 @@ class Authenticator:
             nonce = bytes.fromhex(headers.get(H_NONCE, ""))
             sig = bytes.fromhex(headers.get(H_SIG, ""))
         except ValueError:
-            raise ApiError(401, "bad_auth_header", "malformed X-Orgledger-* headers") from None
+            raise ApiError("bad_auth_header", "malformed X-Orgledger-* headers") from None
         if len(pubkey) != 32 or len(sig) != 64 or not NONCE_MIN <= len(nonce) <= NONCE_MAX or ts < 0:
-            raise ApiError(401, "bad_auth_header", "malformed X-Orgledger-* headers")
+            raise ApiError("bad_auth_header", "malformed X-Orgledger-* headers")
         now = self.clock_ms()
         window = self.settings.window_ms
         if abs(now - ts) > window:
             raise ApiError(
-                401, "stale_request", f"request time is more than {window} ms away from the node's clock"
+                "stale_request", f"request time is more than {window} ms away from the node's clock"
             )
         msg = request_message(method, target, sha256(body), ts, nonce, pubkey)
         if not verify(Domain.API_REQUEST, self.chain_id, pubkey, msg, sig):
-            raise ApiError(401, "bad_signature", "the request signature does not verify")
+            raise ApiError("bad_signature", "the request signature does not verify")
         mono = self.monotonic()
         if not self.nonces.add(pubkey, nonce, mono + (ts + window - now) / 1000 + 1, mono):
-            raise ApiError(401, "replayed_request", "this nonce was already used")
+            raise ApiError("replayed_request", "this nonce was already used")
         return self.identify(pubkey, "signature")
 
     def identify(self, pubkey: bytes, via: str) -> Caller:
@@ -239,12 +233,12 @@ class Authenticator:
             )
         rec = self.lookup_user(pubkey)
         if rec is None:
-            raise ApiError(401, "unknown_key", "this key is not registered on the ledger")
+            raise ApiError("unknown_key", "this key is not registered on the ledger")
         status = rec.get("status")
         if status == "REVOKED":
-            raise ApiError(401, "key_revoked", "this key was revoked")
+            raise ApiError("key_revoked", "this key was revoked")
         if status != "ACTIVE":
-            raise ApiError(401, "key_rotated", "this key was replaced by a rotation")
+            raise ApiError("key_rotated", "this key was replaced by a rotation")
         roles = frozenset(r for r in rec.get("roles", []) if isinstance(r, str))
         return Caller(
             pubkey, "user", str(rec.get("user_id", "")), str(rec.get("org_id", "")), roles, via, self.root_org
@@ -259,7 +253,7 @@ class Authenticator:
         for t in mine[: max(0, len(mine) - self.settings.tokens_per_key + 1)]:
             del self._tokens[t]
         if len(self._tokens) >= self.settings.max_tokens:
-            raise _too_many("busy", "too many live tokens on this node", 5.0)
+            raise BusyError("too many live tokens on this node")
         token = secrets.token_urlsafe(32)
         self._tokens[token] = (caller.pubkey, now + ttl_s)
         return token, ttl_s
@@ -271,13 +265,13 @@ class Authenticator:
     def _token(self, token: str) -> Caller:
         entry = self._tokens.get(token)
         if entry is None:
-            raise ApiError(401, "bad_token", "unknown token (tokens live in one node's memory)")
+            raise ApiError("bad_token", "unknown token (tokens live in one node's memory)")
         pubkey, expires = entry
         if expires <= self.monotonic():
             del self._tokens[token]
-            raise ApiError(401, "token_expired", "the token expired; get a new one")
+            raise ApiError("token_expired", "the token expired; get a new one")
         return self.identify(pubkey, "token")
 
 
 def _too_many(code: str, message: str, wait: float) -> ApiError:
-    return ApiError(429, code, message, {"Retry-After": str(max(1, math.ceil(wait)))})
+    return ApiError(code, message, retry_after_s=wait)

@@ -1,32 +1,43 @@
-"""The read API's chain routes: a transaction's status with its inclusion path, block headers,
-whole blocks and their receipts (rules in node/api/records.py and docs/api.md).
+"""The chain routes: a transaction's status with its inclusion path, block headers, whole blocks and
+their receipts (docs/api.md).
 
-Whole blocks carry every transaction's contents: only callers with `reads_blocks` (root-org
-admins and auditors, node keys) get them; every authenticated caller gets a block's header and
-certificate, and a transaction of its subtree with the path to verify it against that header.
+Rules: whole blocks carry every transaction's contents, so only callers with `reads_blocks`
+(root-org admins and auditors, node keys) get them; every authenticated caller gets a block's
+header and certificate, and a transaction of its subtree with the path to verify it against that
+header. A transaction outside the caller's subtree answers as an unknown one (404 `unknown_tx`).
 """
 
-from typing import TYPE_CHECKING, Annotated, Any
+from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from node.api.app import ApiError, certificate_json, header_json, receipt_json
 from node.api.auth import Caller
-from node.api.models import BlockOut, HeaderOut, ReceiptsOut, TxOut
+from node.api.context import ApiContext
+from node.api.errors import ApiError
+from node.api.models import READ_ERRORS, BlockOut, HeaderOut, ReceiptsOut, TxOut
+from node.api.params import MinHeight
+from node.api.render import certificate_json, header_json, receipt_json, tx_status_json
 from wire.errors import DecodeError
+from wire.hexid import parse_hex_id
 from wire.merkle import inclusion_proof, leaf_hash
 from wire.types import Block, CommitCertificate, SignedTransaction
 
-if TYPE_CHECKING:
-    from node.api.records import ReadApi
+HeightP = Annotated[int, Path(ge=1, le=2**62, description="block height (from 1)")]
 
 
-def add_chain_routes(router: APIRouter, api: "ReadApi", Auth: Any, MinHeight: Any) -> None:
-    node = api.node
-    from node.api.records import _hex32
+def _unknown_tx() -> ApiError:
+    return ApiError("unknown_tx", "no such transaction on this node (pending or committed)")
 
-    @router.get("/v1/tx/{tx_id}", response_model=TxOut, tags=["chain"])
+
+def build_router(ctx: ApiContext) -> APIRouter:
+    router = APIRouter(responses=READ_ERRORS, tags=["chain"])
+    Auth = Annotated[Caller, Depends(ctx.authn)]
+    chain = ctx.chain
+
+    @router.get("/v1/tx/{tx_id}", response_model=TxOut)
     async def tx(
         request: Request,
         caller: Auth,
@@ -35,20 +46,20 @@ def add_chain_routes(router: APIRouter, api: "ReadApi", Auth: Any, MinHeight: An
     ) -> JSONResponse:
         """A transaction's status and receipt, with its inclusion path in the block's tx_root.
         Visible when its org is in your subtree (or to whole-block readers)."""
-        tid = _hex32(tx_id, "tx id")
-        await api.wait_store(min_height)
-        found = node.tx_status(tid)
+        tid = parse_hex_id(tx_id, "tx id")
+        await ctx.wait_store(min_height)
+        found = chain.tx_status(tid)
         if found is None:
-            raise ApiError(404, "unknown_tx", "no such transaction on this node (pending or committed)")
-        out: dict[str, Any] = dict(found)
+            raise _unknown_tx()
+        out: dict[str, Any] = tx_status_json(found)
         raw: bytes | None = None
-        if found["status"] == "pending":
-            pending = node.mempool.get(tid)
+        if found.block_height is None:
+            pending = chain.pending(tid)
             raw = pending.raw if pending is not None else None
         else:
-            blk = node.store.block(int(found["block_height"]))
-            index = int(found["index"])
-            if blk is not None and index < len(blk.txs):
+            blk = ctx.store.block(found.block_height)
+            index = found.index if found.index is not None else -1
+            if blk is not None and 0 <= index < len(blk.txs):
                 raw = blk.txs[index]
                 hashes = [leaf_hash(t) for t in blk.txs]
                 out.update(
@@ -64,25 +75,21 @@ def add_chain_routes(router: APIRouter, api: "ReadApi", Auth: Any, MinHeight: An
             except DecodeError:
                 org_id = None
         if not (caller.reads_blocks or caller.sees(org_id)):
-            raise ApiError(404, "unknown_tx", "no such transaction on this node (pending or committed)")
+            raise _unknown_tx()
         out["org_id"] = org_id
         out["tx_bytes"] = None
         if caller.contents and raw is not None:
             out["tx_bytes"] = raw.hex()
-            api.emit(request, caller, "tx", [tx_id], int(found["height"]))
+            ctx.emit(request, caller, "tx", [tx_id], found.height)
         return JSONResponse(out)
 
     def block_or_404(height: int) -> tuple[bytes, bytes]:
-        found = node.block(height)
+        found = chain.block(height)
         if found is None:
-            raise ApiError(
-                404, "unknown_block", f"no block at height {height} yet (height is {node.height()})"
-            )
+            raise ApiError("unknown_block", f"no block at height {height} yet (height is {chain.height()})")
         return found
 
-    HeightP = Annotated[int, Path(ge=1, le=2**62, description="block height (from 1)")]
-
-    @router.get("/v1/blocks/{height}/header", response_model=HeaderOut, tags=["chain"])
+    @router.get("/v1/blocks/{height}/header", response_model=HeaderOut)
     async def block_header(caller: Auth, height: HeightP) -> JSONResponse:
         """A block's header and commit certificate (any authenticated caller): with `tx_proof` from
         /v1/tx/{id} a client verifies its transaction without reading other orgs' transactions."""
@@ -90,7 +97,7 @@ def add_chain_routes(router: APIRouter, api: "ReadApi", Auth: Any, MinHeight: An
         blk, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
         return JSONResponse(
             {
-                "height": node.height(),
+                "height": chain.height(),
                 "block_height": height,
                 "block_hash": blk.hash.hex(),
                 "header": header_json(blk.header),
@@ -103,21 +110,19 @@ def add_chain_routes(router: APIRouter, api: "ReadApi", Auth: Any, MinHeight: An
     def require_blocks(caller: Caller) -> None:
         if not caller.reads_blocks:
             raise ApiError(
-                403,
-                "forbidden",
-                "whole blocks are for root-org admins and auditors and node keys; use /header",
+                "forbidden", "whole blocks are for root-org admins and auditors and node keys; use /header"
             )
 
-    @router.get("/v1/blocks/{height}", response_model=BlockOut, tags=["chain"])
+    @router.get("/v1/blocks/{height}", response_model=BlockOut)
     async def block(request: Request, caller: Auth, height: HeightP) -> JSONResponse:
         """A whole block with its commit certificate and the exact stored bytes to verify."""
         require_blocks(caller)
         block_bytes, cert_bytes = block_or_404(height)
         blk, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
-        api.emit(request, caller, "block", [str(height)], node.height())
+        ctx.emit(request, caller, "block", [str(height)], chain.height())
         return JSONResponse(
             {
-                "height": node.height(),
+                "height": chain.height(),
                 "block_height": height,
                 "block_hash": blk.hash.hex(),
                 "header": header_json(blk.header),
@@ -128,15 +133,19 @@ def add_chain_routes(router: APIRouter, api: "ReadApi", Auth: Any, MinHeight: An
             }
         )
 
-    @router.get("/v1/blocks/{height}/receipts", response_model=ReceiptsOut, tags=["chain"])
+    @router.get("/v1/blocks/{height}/receipts", response_model=ReceiptsOut)
     async def block_receipts(caller: Auth, height: HeightP) -> JSONResponse:
         """The block's receipts in transaction order."""
         require_blocks(caller)
-        receipts = node.receipts(height)
+        receipts = chain.receipts(height)
         if receipts is None:
-            raise ApiError(
-                404, "unknown_block", f"no block at height {height} yet (height is {node.height()})"
-            )
+            raise ApiError("unknown_block", f"no block at height {height} yet (height is {chain.height()})")
         return JSONResponse(
-            {"height": node.height(), "block_height": height, "receipts": [receipt_json(r) for r in receipts]}
+            {
+                "height": chain.height(),
+                "block_height": height,
+                "receipts": [receipt_json(r) for r in receipts],
+            }
         )
+
+    return router

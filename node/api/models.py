@@ -246,3 +246,22 @@ def user_out(row: dict[str, Any]) -> dict[str, Any]:
         "value_hash": row["value_hash"],
         "record": json.loads(row["body"]),
     }
+
+
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "bad parameter (bad_request, bad_cursor, bad_id, ...)"},
+    401: {
+        "model": ErrorOut,
+        "description": "no or invalid authentication (auth_required, bad_signature, ...)",
+    },
+    403: {"model": ErrorOut, "description": "the caller's role may not read this (forbidden)"},
+    404: {"model": ErrorOut, "description": "absent or outside the caller's subtree (not_found)"},
+    409: {"model": ErrorOut, "description": "min_height not reached in time (height_not_reached)"},
+    413: {"model": ErrorOut, "description": "request body too large (too_large)"},
+    429: {
+        "model": ErrorOut,
+        "description": "rate limited (rate_limited, too_many_failures); see Retry-After",
+    },
+    503: {"model": ErrorOut, "description": "the node or its index cannot serve right now"},
+}
+"""The errors every authenticated read route may answer (OpenAPI)."""

@@ -2,20 +2,19 @@
 
 Rules:
 
-- `GET /v1/proofs/tx/{tx_id}` answers the signed transaction bytes, its index and RFC 6962
-  inclusion proof into block h's `tx_root`, block h's header and commit certificate bytes; and
-  the receipt bytes with their inclusion proof into the results root of block h, which the header
-  of block h + exec_lag carries (with that header, its certificate and the headers in between),
-  or `"receipt_proof": null` and `available_at_height` while that block does not exist yet.
-  The rendering is `client_sdk.proofs.proof_to_json`, so the SDK parses exactly what we write.
+- `GET /v1/proofs/tx/{tx_id}` answers the proof `node.store.proofs.build_tx_proof` reads from
+  the store (`"receipt_proof": null` and `available_at_height` while the block carrying the
+  receipt's root does not exist yet). The rendering is `wire.txproof.proof_to_json`, so the SDK
+  parses exactly what we write.
 - `GET /v1/proofs/state-digests` pages through the live state as (key, SHA-256 of value) at one
-  stated height, so an auditor who replayed the chain can compare the node's state entry by entry
-  without reading the values. Each page is read between two identical reads of the meta record.
+  stated height (`node.store.proofs.state_digest_page`), so an auditor who replayed the chain can
+  compare the node's state entry by entry without reading the values.
 - Handlers are plain functions on the router (FastAPI runs them in its thread pool: proofs over
   large blocks never stall the event loop) and take no per-route auth, so a dependency added on
   the router (or the app) covers every route here.
 - Errors: 400 `bad_id` / `bad_request` for malformed input, 404 `unknown_tx`, 503
-  `storage_corrupt` when what is stored does not decode. Every answer states `height`.
+  `storage_corrupt` when what is stored does not decode, `state_changing` when the state kept
+  changing under a page. Every answer states `height`.
 """
 
 from __future__ import annotations
@@ -26,19 +25,18 @@ from typing import Any, Protocol
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from client_sdk.proofs import ReceiptProof, TxProof, proof_to_json, tx_id_of
-from node.api.app import ApiError, receipt_json
-from node.errors import StorageCorruptError, StorageError
+from node.api.errors import ApiError
+from node.api.render import receipt_json
+from node.store.proofs import build_tx_proof, state_digest_page
 from node.store.storage import BlockStore
-from wire.crypto import sha256
 from wire.errors import DecodeError
 from wire.genesis import Genesis
-from wire.merkle import inclusion_proof, leaf_hash
-from wire.types import Block, Receipt, SignedTransaction
+from wire.hexid import parse_hex, parse_hex_id
+from wire.txproof import proof_to_json
+from wire.types import SignedTransaction
 
 STATE_PAGE_DEFAULT = 1000
 STATE_PAGE_MAX = 10_000
-_STATE_END = b"\xff" * 64  # state keys are UTF-8 paths: no key starts with 0xff
 
 
 class MerklePath(BaseModel):
@@ -87,118 +85,21 @@ class ErrorDoc(BaseModel):
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorDoc, "description": "`bad_id` / `bad_request`: malformed input"},
     404: {"model": ErrorDoc, "description": "`unknown_tx`: no committed transaction with this id"},
-    503: {"model": ErrorDoc, "description": "`storage_corrupt` / `busy`: the node cannot serve it now"},
+    503: {
+        "model": ErrorDoc,
+        "description": "`storage_corrupt` / `state_changing`: the node cannot serve it now",
+    },
 }
 
 
-class ProofNode(Protocol):
-    """What the proof routes need from the node."""
+class ProofSource(Protocol):
+    """Where the proofs are read from (the API context, or a test's store)."""
 
     store: BlockStore
     genesis: Genesis
 
-    def height(self) -> int: ...
 
-
-def _stored_block(store: BlockStore, height: int) -> tuple[Block, bytes]:
-    raw, cert = store.block_bytes(height), store.certificate_bytes(height)
-    if raw is None or cert is None:
-        raise StorageCorruptError(f"block {height} is below the stored height but missing")
-    try:
-        return Block.decode(raw), cert
-    except DecodeError as exc:
-        raise StorageCorruptError(f"stored block {height} does not decode: {exc.message}") from exc
-
-
-def build_tx_proof(
-    store: BlockStore, exec_lag: int, tx_id: bytes
-) -> tuple[TxProof, Receipt | None, int] | None:
-    """(proof, the stored receipt, the height it reflects) for `tx_id`, or None when not committed."""
-    top = store.height
-    loc = store.tx_location(tx_id)
-    if loc is None or loc.height > top or loc.height < 1:
-        return None
-    block, cert = _stored_block(store, loc.height)
-    if not 0 <= loc.index < len(block.txs) or tx_id_of(block.txs[loc.index]) != tx_id:
-        raise StorageCorruptError(
-            f"the transaction index does not point at this transaction in block {loc.height}"
-        )
-    leaves = [leaf_hash(t) for t in block.txs]
-    receipt = store.receipt(loc.height, loc.index)
-    root_height = loc.height + exec_lag
-    receipt_proof = None
-    if root_height <= top:
-        receipts = [r.encode() for r in store.receipts(loc.height)]
-        if len(receipts) != len(block.txs):
-            raise StorageCorruptError(
-                f"block {loc.height} has {len(block.txs)} transactions but {len(receipts)} receipts"
-            )
-        links = tuple(_stored_block(store, h)[0].header.encode() for h in range(loc.height + 1, root_height))
-        root_block, root_cert = _stored_block(store, root_height)
-        receipt_proof = ReceiptProof(
-            receipt_bytes=receipts[loc.index],
-            index=loc.index,
-            tree_size=len(receipts),
-            path=tuple(inclusion_proof([leaf_hash(r) for r in receipts], loc.index)),
-            root_height=root_height,
-            link_headers=links,
-            header_bytes=root_block.header.encode(),
-            certificate_bytes=root_cert,
-        )
-    proof = TxProof(
-        tx_id=tx_id,
-        block_height=loc.height,
-        index=loc.index,
-        tx_bytes=block.txs[loc.index],
-        tree_size=len(leaves),
-        path=tuple(inclusion_proof(leaves, loc.index)),
-        header_bytes=block.header.encode(),
-        certificate_bytes=cert,
-        receipt=receipt_proof,
-        available_at_height=root_height,
-    )
-    return proof, receipt, top
-
-
-def state_digest_page(store: BlockStore, after: bytes | None, limit: int) -> dict[str, Any]:
-    """One page of (key, SHA-256 of value) after `after`, read at one height."""
-    start = b"" if after is None else after + b"\x00"
-    for _ in range(5):
-        before = store.meta()
-        entries: list[list[str]] = []
-        last: bytes | None = None
-        more = False
-        for key, value in store.state_scan(start, _STATE_END):
-            if len(entries) == limit:
-                more = True
-                break
-            entries.append([key.hex(), sha256(value).hex()])
-            last = key
-        if store.meta() == before:
-            return {
-                "height": 0 if before is None else before.height,
-                "state_root": None if before is None else before.state_root.hex(),
-                "entries": entries,
-                "next_after": last.hex() if more and last is not None else None,
-            }
-    raise ApiError(503, "busy", "the state kept changing while it was read; retry", {"Retry-After": "1"})
-
-
-def _hex_arg(value: str, what: str, size: int | None = None) -> bytes:
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raise ApiError(400, "bad_id", f"{what} must be hex") from None
-    if size is not None and len(raw) != size:
-        raise ApiError(400, "bad_id", f"{what} must be {2 * size} hex characters")
-    return raw
-
-
-def _storage(exc: StorageError) -> ApiError:
-    return ApiError(503, exc.code, f"this node cannot serve it: {exc}")
-
-
-def build_router(node: ProofNode, authn: Callable[..., Awaitable[Any]] | None = None) -> APIRouter:
+def build_router(src: ProofSource, authn: Callable[..., Awaitable[Any]] | None = None) -> APIRouter:
     """The proof routes. With `authn` (the read API's authentication dependency, returning a caller
     with `sees(org_id)` and `reads_blocks`) a transaction's proof is visible to callers whose
     subtree holds its org (others get the same 404 as an unknown id) and state digests to
@@ -222,13 +123,10 @@ def build_router(node: ProofNode, authn: Callable[..., Awaitable[Any]] | None = 
         responses=_ERRORS,
     )
     def tx_proof(tx_id: str, caller: Any = caller_dep) -> dict[str, Any]:
-        raw_id = _hex_arg(tx_id, "tx id", 32)
-        try:
-            found = build_tx_proof(node.store, node.genesis.consensus.exec_lag, raw_id)
-        except StorageError as exc:
-            raise _storage(exc) from None
+        raw_id = parse_hex_id(tx_id, "tx id")
+        found = build_tx_proof(src.store, src.genesis.consensus.exec_lag, raw_id)
         if found is None or not _may_see(caller, found[0].tx_bytes):
-            raise ApiError(404, "unknown_tx", "no committed transaction with this id")
+            raise ApiError("unknown_tx", "no committed transaction with this id")
         proof, receipt, height = found
         doc = proof_to_json(proof)
         doc["height"] = height
@@ -251,12 +149,9 @@ def build_router(node: ProofNode, authn: Callable[..., Awaitable[Any]] | None = 
         caller: Any = caller_dep,
     ) -> dict[str, Any]:
         if caller is not None and not caller.reads_blocks:
-            raise ApiError(403, "forbidden", "state digests are for root-org auditors, admins and node keys")
-        start = None if after is None else _hex_arg(after, "after")
-        try:
-            return state_digest_page(node.store, start, limit)
-        except StorageError as exc:
-            raise _storage(exc) from None
+            raise ApiError("forbidden", "state digests are for root-org auditors, admins and node keys")
+        start = None if after is None else parse_hex(after, "after")
+        return state_digest_page(src.store, start, limit)
 
     return router
 

@@ -51,14 +51,10 @@ def node_run(config: Path, data_dir: Path | None) -> None:
         format=f"%(asctime)s %(levelname)s {cfg.node_id} %(name)s: %(message)s",
     )
 
-    async def main() -> int:
-        from node.runtime.node import Node
-
-        node = Node(cfg)
-        return await node.run()
+    from node.app import run_node
 
     try:
-        code = asyncio.run(main())
+        code = asyncio.run(run_node(cfg))
     except (NodeError, WireError) as exc:
         fail(str(exc))
     sys.exit(code)

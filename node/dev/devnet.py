@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from node.dev.netinit import init_network
+from node.errors import DevError
 from wire.genesis import Genesis, NodeSpec
 
 
-class DevnetError(Exception):
+class DevnetError(DevError):
     pass
 
 

@@ -28,12 +28,13 @@ from pathlib import Path
 from contracts.config import default_rule_config
 from node.config import toml_dumps
 from node.dev.topology import DEFAULT_TOPOLOGY, Topology, TopologyError, load_topology
+from node.errors import DevError
 from wire.crypto import EncryptionKey, SigningKey, write_key_file
 from wire.errors import GenesisError
 from wire.genesis import Genesis, NodeSpec, OrgSpec, UserSpec
 
 
-class NetInitError(Exception):
+class NetInitError(DevError):
     """network init cannot proceed; the message names the problem."""
 
 

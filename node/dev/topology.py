@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from node.errors import DevError
 from wire.errors import GenesisError
 from wire.genesis import LEVELS, NODE_ROLES, ConsensusParams, org_depth, org_parent
 
@@ -32,7 +33,7 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class TopologyError(Exception):
+class TopologyError(DevError):
     """A topology that cannot describe a working network."""
 
 

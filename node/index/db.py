@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel, col
 
+from node.errors import IndexUnavailableError
 from node.index.models import SCHEMA_VERSION, IndexMeta, OrgRow, PersonLink, RecordRow, UserRow
 from node.index.project import SCAN_PREFIXES, Projection, classify, project
 
@@ -39,10 +40,6 @@ TABLES = (RecordRow, PersonLink, OrgRow, UserRow)
 
 def _table(model: type[SQLModel]) -> Table:
     return SQLModel.metadata.tables[str(model.__tablename__)]
-
-
-class IndexUnavailableError(Exception):
-    """The index database cannot be opened or used (bad URL, server down, ...)."""
 
 
 def default_url(data_dir: Path, node_id: str) -> str:

@@ -25,7 +25,7 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from node.index.db import IndexDb
 from node.store.storage import BlockStore
@@ -39,6 +39,13 @@ NICE = 10  # the indexer thread yields the CPU to consensus and execution
 DUTY_MIN_S = 0.05
 DUTY_REST_FACTOR = 3.0
 DUTY_REST_MAX_S = 5.0
+
+
+class Committed(Protocol):
+    """What the indexer needs of a commit event (`node.runtime.events.CommitEvent`)."""
+
+    @property
+    def height(self) -> int: ...
 
 
 class Indexer:
@@ -65,9 +72,9 @@ class Indexer:
     def notify(self, height: int) -> None:
         self._wake.put(height)
 
-    def on_commit(self, block: Any, cert: Any, meta: Any, receipts: Any) -> None:
-        """The node's commit listener: enqueue the height, nothing else."""
-        self._wake.put(int(meta.height))
+    def on_commit(self, event: Committed) -> None:
+        """The node's commit listener (subscribed by node/app.py): enqueue the height, nothing else."""
+        self._wake.put(int(event.height))
 
     def stop(self, timeout_s: float = 60.0) -> None:
         self._stop.set()

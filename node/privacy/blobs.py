@@ -1,4 +1,5 @@
-"""The content-addressed blob store of encrypted materials (scans, PDFs) and its API routes.
+"""The content-addressed blob store of encrypted materials (scans, PDFs) and blob transfer between
+nodes (the routes are `node/privacy/blob_routes.py`).
 
 Rules (docs/privacy.md):
 
@@ -11,13 +12,9 @@ Rules (docs/privacy.md):
 - Every read re-hashes the file; a file whose hash is wrong is moved aside (`.corrupt`) and never
   served (the SDK checks the hash again). A node that lacks a blob, or holds a damaged one, asks
   its peers (`blob_get` in chunks of 4 MiB) and keeps the copy after checking its hash.
-- Upload (`PUT /v1/blobs/{h}`, `POST /v1/blobs`): operators, admins and integration accounts. The
-  node stores it, then asks up to `blob_replicas` peers (default 2) to fetch it (`blob_have`) and
-  answers how many nodes hold it (`copies`), so a blob the caller was told is on 2 nodes survives
-  the loss of one.
-- Download (`GET /v1/blobs/{h}`): callers who read contents (not auditors), when a record of
-  their subtree names the blob (`hash/b/<h>/...` on the ledger) or their subtree uploaded it;
-  everyone else gets the 404 of an absent blob. Every download is written to the access log.
+- `BlobPeers.replicate` asks up to `blob_replicas` peers (default 2) to fetch a new blob
+  (`blob_have`) and answers how many confirmed, so a blob the caller was told is on 2 nodes
+  survives the loss of one.
 """
 
 from __future__ import annotations
@@ -27,25 +24,19 @@ import hashlib
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from typing import Any
 
 from contracts import keys as state_keys
 from contracts.state import prefix_end
-from node.api.app import ApiError
-from node.api.auth import Caller
+from node.errors import BlobCorruptError
+from node.store.storage import BlockStore
 from wire import codec
 from wire.errors import DecodeError
-
-if TYPE_CHECKING:
-    from node.privacy.service import Privacy
+from wire.hexid import is_hex_id
 
 log = logging.getLogger("orgledger.blobs")
 
@@ -53,12 +44,6 @@ BLOB_MAX_DEFAULT = 20 * 1024 * 1024
 CHUNK = 4 * 1024 * 1024
 REPLICAS_DEFAULT = 2
 REPLICATE_TIMEOUT_S = 20.0
-UPLOAD_ROLES = frozenset({"operator", "admin", "integration"})
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class BlobCorruptError(Exception):
-    """A stored file does not hash to its name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +136,7 @@ class BlobStore:
         """(blobs, bytes) on disk."""
         count = size = 0
         for p in self.root.glob("??/??/*"):
-            if _HEX64.match(p.name):
+            if is_hex_id(p.name):
                 count += 1
                 size += p.stat().st_size
         return count, size
@@ -188,7 +173,7 @@ class BlobPeers:
         try:
             if kind == "blob_get":
                 _, h, offset, length = req
-                if not isinstance(h, str) or not _HEX64.match(h) or type(offset) is not int or offset < 0:
+                if not isinstance(h, str) or not is_hex_id(h) or type(offset) is not int or offset < 0:
                     raise ValueError
                 if not self.store.has(h):
                     return codec.encode_trusted(["missing"])
@@ -203,7 +188,7 @@ class BlobPeers:
                 return codec.encode_trusted(["blob", total, data, meta_json])
             if kind == "blob_have":
                 _, h, size = req
-                if not isinstance(h, str) or not _HEX64.match(h) or type(size) is not int:
+                if not isinstance(h, str) or not is_hex_id(h) or type(size) is not int:
                     raise ValueError
                 if size > self.store.max_bytes:
                     return codec.encode_trusted(["ok", False])
@@ -290,81 +275,11 @@ class BlobPeers:
         return sum(1 for r in results if r)
 
 
-# ------------------------------------------------------------------------------------- routes
-def build_router(privacy: Privacy) -> APIRouter:
-    router = APIRouter(tags=["blobs"])
-    node = privacy.node
-    store = privacy.blobs
-    Auth = Depends(privacy.body_authn(store.max_bytes))
-
-    async def put(request: Request, caller: Caller, h: str | None) -> JSONResponse:
-        if caller.kind != "user" or not caller.roles & UPLOAD_ROLES:
-            raise ApiError(403, "forbidden", "uploads are for operators, admins and integration accounts")
-        body: bytes = request.state.body
-        if not body:
-            raise ApiError(400, "bad_request", "the body is the encrypted blob")
-        upload = {
-            "org_id": caller.org_id,
-            "user_id": caller.user_id,
-            "pubkey": caller.pubkey.hex(),
-            "at_ms": int(time.time() * 1000),
-        }
-        try:
-            digest = await asyncio.to_thread(store.write, body, h, upload)
-        except ValueError as exc:
-            raise ApiError(400, "hash_mismatch", str(exc)) from None
-        except OSError as exc:
-            log.error("blob store write failed: %s", exc)
-            raise ApiError(503, "storage_error", "the blob store cannot write right now") from None
-        copies = 1 + await privacy.blob_peers.replicate(digest, len(body))
-        privacy.metrics_blob("upload")
-        return JSONResponse(
-            {"height": node.height(), "hash": digest, "size": len(body), "copies": copies}, status_code=201
-        )
-
-    @router.put("/v1/blobs/{h}", status_code=201)
-    async def put_blob(h: str, request: Request, caller: Caller = Auth) -> JSONResponse:
-        """Store an encrypted blob under its SHA-256 (the body must hash to it)."""
-        if not _HEX64.match(h):
-            raise ApiError(400, "bad_id", "the blob hash is 64 lowercase hex characters")
-        return await put(request, caller, h)
-
-    @router.post("/v1/blobs", status_code=201)
-    async def post_blob(request: Request, caller: Caller = Auth) -> JSONResponse:
-        """Store an encrypted blob; the answer names its SHA-256."""
-        return await put(request, caller, None)
-
-    @router.get("/v1/blobs/{h}", response_class=Response)
-    async def get_blob(h: str, request: Request, caller: Caller = Depends(privacy.api.authn)) -> Response:
-        """An encrypted blob (SHA-256 checked on the node; check it again)."""
-        if not _HEX64.match(h):
-            raise ApiError(400, "bad_id", "the blob hash is 64 lowercase hex characters")
-        if not caller.contents:
-            raise ApiError(403, "forbidden", "auditors read hashes, not blobs")
-        orgs = refs_orgs(node, h)
-        meta = store.meta(h)
-        uploaders = meta.orgs() if meta else set()
-        if not any(caller.sees(o) for o in orgs | uploaders):
-            raise ApiError(404, "not_found", "no blob with this hash in your scope")
-        data = await _read_or_fetch(privacy, h)
-        if data is None:
-            if orgs:
-                raise ApiError(503, "blob_unavailable", "no reachable node holds this blob right now")
-            raise ApiError(404, "not_found", "no blob with this hash in your scope")
-        privacy.recorder.log_read(request, caller, "blob", [h], sorted(orgs | uploaders), node.height())
-        privacy.metrics_blob("download")
-        return Response(
-            content=data, media_type="application/octet-stream", headers={"X-Orgledger-Blob-Sha256": h}
-        )
-
-    return router
-
-
-def refs_orgs(node: Any, h: str) -> set[str]:
+def refs_orgs(store: BlockStore, h: str) -> set[str]:
     """Orgs of the ledger records that name blob `h`."""
     start = state_keys.blob_ref(h).encode()
     out = set()
-    for _, raw in node.store.state_scan(start, prefix_end(start)):
+    for _, raw in store.state_scan(start, prefix_end(start)):
         try:
             doc = codec.decode(raw)
         except DecodeError:
@@ -372,14 +287,3 @@ def refs_orgs(node: Any, h: str) -> set[str]:
         if isinstance(doc, dict) and isinstance(doc.get("org_id"), str):
             out.add(doc["org_id"])
     return out
-
-
-async def _read_or_fetch(privacy: Privacy, h: str) -> bytes | None:
-    store = privacy.blobs
-    for attempt in (0, 1):
-        try:
-            return await asyncio.to_thread(store.read, h)
-        except (FileNotFoundError, BlobCorruptError):
-            if attempt == 1 or not await privacy.blob_peers.fetch(h):
-                return None
-    return None

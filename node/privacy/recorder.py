@@ -1,6 +1,7 @@
 """Recording reads of personal data into the access log, and anchoring its segments on the ledger.
 
-Rules (the format is node/privacy/accesslog.py's, the whole design docs/privacy.md):
+Rules (the format is wire/accesslog.py's, the writer node/privacy/accesslog.py, the whole design
+docs/privacy.md):
 
 - `on_read` takes every `ReadEvent` of the read API (record contents, histories, transactions,
   blocks); `log_read` the reads the privacy routes serve (blob downloads, person keys);
@@ -20,56 +21,38 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 import msgpack
 from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from client_sdk.client import build_tx
 from contracts import keys as state_keys
 from contracts.state import seg
-from node.api.app import ApiError
 from node.api.auth import Caller
-from node.errors import StorageError
+from node.api.context import ReadEvent
+from node.errors import NodeError, StorageError
 from node.privacy.accesslog import AccessLog
+from node.privacy.blobs import refs_orgs
+from node.store.storage import BlockStore
 from wire.accesslog import AccessLogError
+from wire.crypto import SigningKey
+from wire.families import BY_FAMILY, FAMILIES
+from wire.hexid import is_hex_id
 from wire.idnumber import mask_path
-from wire.types import SignedTransaction
-
-if TYPE_CHECKING:
-    from node.api.records import ReadEvent
-    from node.runtime.node import Node
+from wire.types import SignedTransaction, TxBody
 
 log = logging.getLogger("orgledger.accesslog")
 
 ORG_LOOKUP_MAX = 8
 ANCHOR_RETRY_S = 60.0
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-# read-API family -> state key prefix (for the record orgs of logged reads)
-_FAMILY_KEYS = {
-    "archive": "archive",
-    "material": "doc",
-    "pipeline": "pipeline",
-    "transfer": "transfer",
-    "meeting": "meeting",
-    "decision": "decision",
-    "alert": "alert",
-    "member": "archive",
-}
-_PATH_FAMILIES = {
-    "archives": "archive",
-    "materials": "doc",
-    "pipelines": "pipeline",
-    "transfers": "transfer",
-    "meetings": "meeting",
-    "decisions": "decision",
-    "alerts": "alert",
-}
+# read-API family (and "member") -> state key prefix, and URL path -> state key prefix (wire/families.py)
+_FAMILY_KEYS = {**{f.family: f.key_prefix for f in FAMILIES}, "member": BY_FAMILY["archive"].key_prefix}
+_PATH_FAMILIES = {f.path: f.key_prefix for f in FAMILIES}
 _PERSONAL_PREFIXES = (
     *(f"/v1/{p}" for p in _PATH_FAMILIES),
     "/v1/members/",
@@ -83,9 +66,9 @@ _PERSONAL_PREFIXES = (
 _NO_404 = ("/v1/tx/", "/v1/blocks/", "/v1/proofs/tx/")
 
 
-def read_state(node: Node, key: str) -> dict[str, Any] | None:
+def read_state(store: BlockStore, key: str) -> dict[str, Any] | None:
     """A state record of the node's store as a dict (None when absent or not a record)."""
-    raw = node.store.state_get(key.encode("utf-8"))
+    raw = store.state_get(key.encode("utf-8"))
     if raw is None:
         return None
     try:
@@ -95,11 +78,30 @@ def read_state(node: Node, key: str) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+@dataclass(frozen=True, slots=True)
+class NodeIdentity:
+    """Who signs this node's anchors: its id, org, chain and node key."""
+
+    node_id: str
+    org_id: str
+    chain_id: str
+    key: SigningKey
+
+
 class AccessRecorder:
     def __init__(
-        self, node: Node, access_log: AccessLog, interval_s: float, registry: CollectorRegistry
+        self,
+        *,
+        store: BlockStore,
+        access_log: AccessLog,
+        interval_s: float,
+        registry: CollectorRegistry,
+        identity: NodeIdentity,
+        submit: Callable[[bytes], object],
+        height: Callable[[], int],
     ) -> None:
-        self.node, self.log, self.interval_s = node, access_log, interval_s
+        self.store, self.log, self.interval_s = store, access_log, interval_s
+        self.identity, self._submit_raw, self.height = identity, submit, height
         self._pending: tuple[int, bytes, float] | None = None
         self._attempts: dict[int, int] = {}
         #: Access-log lines written, by outcome (read, denied, not_found, refused, ...).
@@ -194,11 +196,11 @@ class AccessRecorder:
             "what": "attempt",
             "ids": [mask_path(i) for i in ids],
             "orgs": orgs,
-            "height": self.node.height(),
+            "height": self.height(),
         }
         if not isinstance(caller, Caller):
             claimed = _header(scope, b"x-orgledger-key")
-            entry["claimed_key"] = claimed[:64] if claimed and _HEX64.match(claimed) else None
+            entry["claimed_key"] = claimed[:64] if claimed and is_hex_id(claimed) else None
         self._write(entry)
 
     def _write(self, entry: dict[str, Any]) -> None:
@@ -220,7 +222,7 @@ class AccessRecorder:
         orgs: set[str] = set()
         for rid in ids:
             head = rid.rsplit("/", 2)[0] if child else rid  # "<head>/v/<n>", "<head>/ev/<n>", ...
-            rec = read_state(self.node, f"{prefix}/{seg(head)}")
+            rec = read_state(self.store, f"{prefix}/{seg(head)}")
             if rec is not None and isinstance(rec.get("org_id"), str):
                 orgs.add(rec["org_id"])
         return sorted(orgs)
@@ -234,17 +236,15 @@ class AccessRecorder:
         if kind == "members":
             kind = "archives"
         if kind == "blobs":
-            if not _HEX64.match(rid):
+            if not is_hex_id(rid):
                 return None
-            from node.privacy.blobs import refs_orgs
-
-            orgs = sorted(refs_orgs(self.node, rid))
+            orgs = sorted(refs_orgs(self.store, rid))
             return rid, (orgs[0] if orgs else None)
         prefix = _PATH_FAMILIES.get(kind)
         if prefix is None or not rid:
             return None
         try:
-            rec = read_state(self.node, f"{prefix}/{seg(rid)}")
+            rec = read_state(self.store, f"{prefix}/{seg(rid)}")
         except StorageError:
             return None
         org = rec.get("org_id") if rec is not None else None
@@ -252,7 +252,7 @@ class AccessRecorder:
 
     # ------------------------------------------------------------------ anchoring
     def ledger_head(self) -> dict[str, Any] | None:
-        return read_state(self.node, state_keys.access_head(self.node.config.node_id))
+        return read_state(self.store, state_keys.access_head(self.identity.node_id))
 
     async def run(self) -> None:
         """Close segments when due and anchor them, one at a time, in order."""
@@ -285,8 +285,8 @@ class AccessRecorder:
                 self._pending = None
                 self.m_anchors.labels(event="anchored").inc()
             else:
-                loc = self.node.store.tx_location(tx_id)
-                receipt = None if loc is None else self.node.store.receipt(loc.height, loc.index)
+                loc = self.store.tx_location(tx_id)
+                receipt = None if loc is None else self.store.receipt(loc.height, loc.index)
                 if receipt is not None and not receipt.accepted:
                     log.warning("access log: anchor of segment %d rejected: %s", number, receipt.reason_code)
                     self.m_anchors.labels(event="rejected").inc()
@@ -308,20 +308,22 @@ class AccessRecorder:
         self._attempts[next_segment] = attempt + 1
         now = int(time.time() * 1000)
         client_time = info.closed_at_ms if abs(now - info.closed_at_ms) < 6 * 3600_000 else now
-        return build_tx(
-            chain_id=self.node.genesis.chain_id,
+        ident = self.identity
+        body = TxBody(
+            chain_id=ident.chain_id,
             tx_type="access.anchor",
-            org_id=self.node.spec.org_id,
-            payload=info.anchor_payload(self.node.config.node_id),
-            key=self.node.key,
+            org_id=ident.org_id,
+            signer=ident.key.public,
             nonce=next_segment * 1000 + attempt,
             client_time_ms=client_time,
+            payload=info.anchor_payload(ident.node_id),
         )
+        return SignedTransaction.create(body, ident.key.signer())
 
     def _submit(self, tx: SignedTransaction) -> None:
         try:
-            self.node.submit(tx.encode())
-        except ApiError as exc:
+            self._submit_raw(tx.encode())
+        except NodeError as exc:
             log.warning("access log: anchor not admitted: %s %s", exc.code, exc.message)
             return
         payload = tx.body.payload

@@ -12,6 +12,9 @@ Rules:
   records it made obsolete); sends go out only after both.
 - Blocking work (fsync, execution) runs on one worker thread, so the event loop keeps serving the
   network and the API, and writes stay in order.
+- After a block is stored the driver hands one `CommitEvent` (block, certificate, meta, the
+  executor's receipts) to `on_commit`; requests the replica refused or could not queue
+  (`RequestsDropped`) go to `on_dropped` with the reason.
 - A StorageError is fatal: the driver stops the node before anything else is signed or sent.
 """
 
@@ -34,7 +37,6 @@ from consensus import (
     Persist,
     Replica,
     RequestsAvailable,
-    RequestsCommitted,
     RequestsDropped,
     RequestTransfer,
     Send,
@@ -42,8 +44,9 @@ from consensus import (
 )
 from node.errors import StorageError
 from node.failpoints import FailPoints
-from node.runtime.executor import Executor
-from node.store.storage import BlockStore, Meta
+from node.runtime.events import CommitEvent, CommitListener
+from node.runtime.executor import AppliedBlock, Executor
+from node.store.storage import BlockStore
 from wire.types import Block, CommitCertificate
 
 log = logging.getLogger("orgledger.driver")
@@ -52,7 +55,7 @@ log = logging.getLogger("orgledger.driver")
 KIND_CONSENSUS = b"C"
 KIND_TXS = b"X"
 
-CommitListener = Callable[[Block, CommitCertificate, Meta, float], None]
+DroppedListener = Callable[[tuple[bytes, ...], str], None]
 
 
 class Driver:
@@ -67,6 +70,7 @@ class Driver:
         broadcast: Callable[[bytes], int],
         fetch: Callable[[int, int, int], Awaitable[tuple[tuple[bytes, bytes], ...]]],
         on_commit: CommitListener,
+        on_dropped: DroppedListener,
         on_fatal: Callable[[BaseException], None],
         failpoints: FailPoints | None = None,
         queue_max: int = 10_000,
@@ -76,7 +80,7 @@ class Driver:
         self._store, self._executor = store, executor
         self._tick_s = tick_ms / 1000.0
         self._send, self._broadcast, self._fetch = send, broadcast, fetch
-        self._on_commit, self._on_fatal = on_commit, on_fatal
+        self._on_commit, self._on_dropped, self._on_fatal = on_commit, on_dropped, on_fatal
         self._events: asyncio.Queue[Event] = asyncio.Queue(maxsize=queue_max)
         self._tick_queued = False
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orgledger-io")
@@ -169,8 +173,17 @@ class Driver:
                     self._fail.hit("after_send")
                 case Commit(block=block, certificate=cert):
                     started = time.perf_counter()
-                    meta = await loop.run_in_executor(self._io, self._apply, block, cert)
-                    self._on_commit(block, cert, meta, time.perf_counter() - started)
+                    applied = await loop.run_in_executor(self._io, self._apply, block, cert)
+                    meta = applied.meta
+                    self._on_commit(
+                        CommitEvent(
+                            block=block,
+                            certificate=cert,
+                            meta=meta,
+                            receipts=applied.receipts,
+                            apply_seconds=time.perf_counter() - started,
+                        )
+                    )
                     executed.append(
                         Executed(
                             height=meta.height, state_root=meta.state_root, results_root=meta.results_root
@@ -178,17 +191,17 @@ class Driver:
                     )
                 case RequestTransfer(peer=peer, from_height=lo, to_height=hi):
                     self._start_transfer(peer, lo, hi)
-                case RequestsCommitted() | RequestsDropped():
-                    pass  # the mempool learns commits from receipts; drops are re-offered later
+                case RequestsDropped(txs=txs, reason=reason):
+                    self._on_dropped(txs, reason)
                 case _:
                     raise TypeError(f"unknown action {action!r}")
         return executed
 
-    def _apply(self, block: Block, cert: CommitCertificate) -> Meta:
+    def _apply(self, block: Block, cert: CommitCertificate) -> AppliedBlock:
         self._fail.hit("before_block_write")
-        meta = self._executor.apply(block, cert)
+        applied = self._executor.apply(block, cert)
         self._fail.hit("after_block_write")
-        return meta
+        return applied
 
     def _start_transfer(self, peer: int, lo: int, hi: int) -> None:
         self.counters["transfers"] += 1

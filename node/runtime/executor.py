@@ -2,9 +2,7 @@
 
 Rules:
 
-- `run_block` is the one definition of "executing a block" shared by the node and the auditor:
-  decode each transaction strictly (an undecodable entry gets a REJECTED `malformed` receipt and
-  is skipped), run the contracts over the state, return writes and receipts in block order.
+- Execution itself is `contracts.run_block`, the one definition the auditor's replay shares.
 - The state root after a block is the LtHash of all live state entries (`wire.statehash`); the
   results root is the RFC 6962 root over the block's encoded receipts.
 - `Executor.apply` writes the block, its certificate, receipts, state writes, the accumulator and
@@ -18,53 +16,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from contracts import BlockContext, StateReader, execute_block, genesis_state
+from contracts import genesis_state, run_block
 from node.errors import StorageError
 from node.store.storage import BlockStore, Meta, StoreReader
-from wire.crypto import sha256
-from wire.errors import DecodeError
 from wire.genesis import Genesis
 from wire.merkle import EMPTY_ROOT
 from wire.statehash import StateHash
-from wire.types import RECEIPT_REJECTED, Block, CommitCertificate, Receipt, SignedTransaction, results_root
+from wire.types import Block, CommitCertificate, Receipt, SignedTransaction, results_root
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BlockResult:
-    writes: tuple[tuple[bytes, bytes | None], ...]
+class AppliedBlock:
+    """What applying one block produced: the new meta record and the block's receipts."""
+
+    meta: Meta
     receipts: tuple[Receipt, ...]
-
-
-def run_block(
-    state: StateReader,
-    chain_id: str,
-    block: Block,
-    decode: Callable[[bytes], SignedTransaction] = SignedTransaction.decode,
-) -> BlockResult:
-    """Execute `block` over `state` (pure given the state): writes and one receipt per entry.
-
-    `decode` may return an already decoded object for the same bytes (the node's admission cache);
-    decoding is deterministic, so the result is the same."""
-    decoded: list[SignedTransaction] = []
-    slots: list[Receipt | None] = []
-    for raw in block.txs:
-        try:
-            decoded.append(decode(raw))
-            slots.append(None)
-        except DecodeError as exc:
-            slots.append(
-                Receipt(
-                    tx_id=sha256(raw),
-                    status=RECEIPT_REJECTED,
-                    reason_code="malformed",
-                    reason=exc.message[:200],
-                )
-            )
-    ctx = BlockContext(chain_id=chain_id, height=block.header.height, time_ms=block.header.timestamp_ms)
-    outcome = execute_block(state, ctx, decoded)
-    engine_receipts = iter(outcome.receipts)
-    receipts = tuple(r if r is not None else next(engine_receipts) for r in slots)
-    return BlockResult(writes=outcome.writes, receipts=receipts)
 
 
 def genesis_meta(genesis: Genesis, entries: Sequence[tuple[bytes, bytes]]) -> tuple[Meta, StateHash]:
@@ -87,8 +53,6 @@ class Executor:
         self._store = store
         self._genesis = genesis
         self._decode = decode
-        #: (height, receipts) of the block applied last, so commit listeners need not read them back
-        self.last_receipts: tuple[int, tuple[Receipt, ...]] | None = None
         meta = store.meta()
         if meta is None:
             entries = genesis_state(genesis)
@@ -102,8 +66,8 @@ class Executor:
             raise StorageError(f"{store.path}: the state accumulator disagrees with the meta record")
         self.meta = meta
 
-    def apply(self, block: Block, certificate: CommitCertificate) -> Meta:
-        """Execute and store `block` (the next height); return the new meta record."""
+    def apply(self, block: Block, certificate: CommitCertificate) -> AppliedBlock:
+        """Execute and store `block` (the next height); return the new meta record and the receipts."""
         height = block.header.height
         if height != self.meta.height + 1:
             raise StorageError(f"block {height} executed out of order after {self.meta.height}")
@@ -120,5 +84,4 @@ class Executor:
         self._store.commit_block(block, certificate, result.receipts, result.writes, meta, sh.lanes_bytes())
         self._state_hash = sh
         self.meta = meta
-        self.last_receipts = (height, result.receipts)
-        return meta
+        return AppliedBlock(meta=meta, receipts=result.receipts)

@@ -1,17 +1,25 @@
-"""One orgledger node process: storage, executor, mempool, consensus driver, peer network and API.
+"""The running node: replica, driver, executor, mempool and peer network; gossip, submit, catch-up
+answers and the commit fan-out.
 
 Rules:
 
-- Start-up order: open the store (fail fast on lock, corruption, another chain), check what it
-  holds (`node/store/integrity.py`, `[integrity] verify_on_start`), write genesis state if empty,
-  recover the replica from the store, then open the network and the API.
-- Transactions reach validators by gossip: a transaction admitted through this node's API is
-  sent to every other validator once (observers never propose, so they get none); a transaction
-  received by gossip is admitted but not re-gossiped.
+- Built by the composition root (`node/app.py`) from an opened, checked store; it never imports
+  the API, privacy, the CLI or the dev tools. What the rest of the node needs from it is its
+  public surface: `submit`, `tx_status`, `status`, `health`, `height`, `block`, `receipts`,
+  `pending_raw`, `commit_listeners`, `peer_handlers`, `request_peer`, `connected_peers`.
+- Transactions reach validators by gossip: a transaction admitted through `submit` is sent to
+  every other validator once (observers never propose, so they get none); a transaction
+  received by gossip is admitted but not re-gossiped. A pending transaction is re-offered to
+  consensus and re-gossiped every REOFFER_AFTER_S until a stored block commits it.
+- Requests the replica refused (`RequestsDropped`, reason "refused") are evicted from the
+  mempool: no block will ever carry them. Those it could not queue stay and are re-offered.
 - Catch-up: a peer's `RequestTransfer` is answered from the store with at most
-  `TRANSFER_BLOCKS_MAX` blocks and `TRANSFER_BYTES_MAX` bytes, with their certificates.
-- SIGTERM stops cleanly: API, network, driver (finishing the action in progress), store.
-  A fatal error (storage failure) stops the node the same way and exits non-zero.
+  `TRANSFER_BLOCKS_MAX` blocks and `TRANSFER_BYTES_MAX` bytes, with their certificates. Other
+  peer requests go to `peer_handlers` by their first element (blob transfer).
+- After each stored block the `CommitEvent` goes to every listener in `commit_listeners`; a
+  listener that raises is logged and never stops consensus.
+- A fatal error (storage failure) sets `fatal` and `stop_requested`; the composition root stops
+  everything in order.
 """
 
 from __future__ import annotations
@@ -19,34 +27,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
-from collections.abc import Awaitable, Callable, Generator
-from typing import Any
-
-import uvicorn
-from fastapi import APIRouter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from consensus import RecoveredState, Replica, ReplicaConfig
 from network import NetworkConfig, PeerId, PeerNetwork, PeerSpec
-from node.api.app import ApiError, create_app
 from node.config import NodeConfig
-from node.errors import ConfigError
+from node.errors import AdmissionError, ConfigError, NodeStoppedError
 from node.failpoints import FailPoints
-from node.index import Indexer, default_url
 from node.metrics import NodeMetrics
-from node.privacy.service import Privacy
 from node.runtime.driver import KIND_CONSENSUS, KIND_TXS, Driver
+from node.runtime.events import CommitEvent, CommitListener
 from node.runtime.executor import Executor
-from node.runtime.mempool import AdmissionError, Mempool, SignatureCache
+from node.runtime.mempool import Mempool, Pending
+from node.runtime.sigcache import SignatureCache
 from node.runtime.txcheck import TxChecker
-from node.store.integrity import verify_store
-from node.store.storage import BlockStore, Meta
+from node.store.storage import BlockStore
 from wire import codec
-from wire.crypto import load_signing_key
+from wire.crypto import SigningKey
 from wire.errors import DecodeError
 from wire.genesis import Genesis, NodeSpec
-from wire.types import Block, CommitCertificate, Receipt, SignedTransaction
+from wire.types import Receipt, SignedTransaction
 
 log = logging.getLogger("orgledger.node")
 
@@ -56,83 +59,88 @@ GOSSIP_BATCH_MAX = 512
 REOFFER_AFTER_S = 2.0
 REOFFER_MAX = 4096
 
+PeerHandler = Callable[[PeerId, list[Any]], Awaitable[bytes]]
+TxState = Literal["pending", "committed", "rejected"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TxStatus:
+    """Where a transaction stands on this node: pending in the mempool, or stored with its receipt."""
+
+    tx_id: bytes
+    state: TxState
+    height: int  # the node's height when it answered
+    block_height: int | None = None
+    index: int | None = None
+    receipt: Receipt | None = None
+
 
 class Node:
-    def __init__(self, config: NodeConfig) -> None:
-        self.config = config
-        self.genesis = Genesis.load(config.genesis_file)
-        self.key = load_signing_key(config.key_file)
-        self.spec = self.genesis.node(config.node_id)
-        if self.spec.pubkey != self.key.public:
-            raise ConfigError(f"{config.key_file} is not the key genesis lists for node {config.node_id}")
-        # data protection (docs/privacy.md): the person-key secret is checked before anything opens
-        self.privacy = Privacy(config, self.genesis, self.key)
-        self.validators = self.genesis.validators
-        self.my_index = self.validators.index_of(self.key.public)
-        self.metrics = NodeMetrics(config.node_id, self.spec.role)
-        self.store = BlockStore.open(config.data_dir, self.genesis.hash)
-        try:
-            verify_store(self.store, self.genesis, config.verify_on_start)
-        except BaseException:
-            self.store.close()
-            raise
+    def __init__(
+        self,
+        *,
+        config: NodeConfig,
+        genesis: Genesis,
+        key: SigningKey,
+        store: BlockStore,
+        metrics: NodeMetrics,
+    ) -> None:
+        self.config, self.genesis, self.key, self.store, self.metrics = config, genesis, key, store, metrics
+        self.spec = genesis.node(config.node_id)
+        self.validators = genesis.validators
+        self.my_index = self.validators.index_of(key.public)
         self.signatures = SignatureCache()
-        self.executor = Executor(self.store, self.genesis, self.signatures.decode)
+        self.executor = Executor(store, genesis, self.signatures.decode)
         self.mempool = Mempool(
-            chain_id=self.genesis.chain_id,
+            chain_id=genesis.chain_id,
             signatures=self.signatures,
             is_committed=lambda tx_id: self.store.tx_location(tx_id) is not None,
-            max_tx_bytes=self.genesis.consensus.max_tx_bytes,
+            max_tx_bytes=genesis.consensus.max_tx_bytes,
         )
-        self.checker = TxChecker(self.genesis.chain_id, self.signatures, self.genesis.consensus.max_tx_bytes)
-        self._peer_index = {n.node_id: i for i, n in enumerate(self.genesis.validator_nodes)}
-        observers = [n.node_id for n in self.genesis.nodes if n.role == "observer"]
+        self.checker = TxChecker(genesis.chain_id, self.signatures, genesis.consensus.max_tx_bytes)
+        self._peer_index = {n.node_id: i for i, n in enumerate(genesis.validator_nodes)}
+        observers = [n.node_id for n in genesis.nodes if n.role == "observer"]
         self._peer_index.update({node_id: -(i + 1) for i, node_id in enumerate(observers)})
-        self._validator_ids = [n.node_id for n in self.genesis.validator_nodes]
+        self._validator_ids = [n.node_id for n in genesis.validator_nodes]
         self.replica = Replica(
             self._replica_config(),
-            self.key.signer() if self.my_index is not None else None,
+            key.signer() if self.my_index is not None else None,
             self.checker,
             self._recovered(),
         )
         self.network = PeerNetwork(
             NetworkConfig(node_id=config.node_id, listen_host=config.p2p_host, listen_port=config.p2p_port),
-            self.key,
-            [self._peer_spec(n) for n in self.genesis.nodes],
-            self.genesis.chain_id,
-            self.genesis.hash,
+            key,
+            [self._peer_spec(n) for n in genesis.nodes],
+            genesis.chain_id,
+            genesis.hash,
             self._on_peer_message,
             self._on_peer_request,
         )
         self.driver = Driver(
             replica=self.replica,
-            store=self.store,
+            store=store,
             executor=self.executor,
-            tick_ms=self.genesis.consensus.tick_ms,
+            tick_ms=genesis.consensus.tick_ms,
             send=self._send_to_validator,
             broadcast=self.network.broadcast,
             fetch=self._fetch_blocks,
             on_commit=self._on_commit,
+            on_dropped=self._on_dropped,
             on_fatal=self._fatal,
             failpoints=FailPoints(),
         )
         self._gossip: list[bytes] = []
         self._offer: list[bytes] = []
         self._flush_scheduled = False
-        self._stop = asyncio.Event()
+        self._reoffer_task: asyncio.Task[None] | None = None
+        self.stop_requested = asyncio.Event()
         self.reoffered = 0
-        # called after each block is stored: (block, certificate, meta, receipts); must not raise
-        self.commit_listeners: list[Callable[[Block, CommitCertificate, Meta, list[Receipt]], None]] = []
-        # the read index follows the store on its own thread; the listener only enqueues the height
-        self.indexer = Indexer(
-            self.store, config.index_url or default_url(config.data_dir, config.node_id), self.genesis.hash
-        )
-        self.commit_listeners.append(self.indexer.on_commit)
-        # told of every read of ledger contents through the read API (node.api.records.ReadEvent)
-        self.read_listeners: list[Callable[[Any], None]] = []
-        # peer requests other than "blocks", by their first element (blob transfer)
-        self.peer_handlers: dict[str, Callable[[PeerId, list[Any]], Awaitable[bytes]]] = {}
-        self.privacy.attach(self)
+        self.evicted = 0
+        #: told of every stored block, in height order (subscribed by node/app.py)
+        self.commit_listeners: list[CommitListener] = []
+        #: peer requests other than "blocks", by their first element (subscribed by node/app.py)
+        self.peer_handlers: dict[str, PeerHandler] = {}
         self.fatal: BaseException | None = None
         self.started_at = time.time()
 
@@ -186,6 +194,12 @@ class Node:
         if override is None:
             return PeerSpec.from_node(node)
         return PeerSpec.from_node(node, host=override[0], port=override[1])
+
+    def connected_peers(self) -> list[PeerId]:
+        return self.network.connected_peers()
+
+    async def request_peer(self, peer: str, data: bytes, timeout_s: float) -> bytes:
+        return await self.network.request(PeerId(peer), data, timeout_s)
 
     def _send_to_validator(self, index: int, data: bytes) -> bool:
         if not 0 <= index < len(self._validator_ids):
@@ -291,24 +305,72 @@ class Node:
                 for raw in stale:
                     self._queue_offer(raw, gossip=True)
 
-    def _on_commit(self, block: Block, cert: CommitCertificate, meta: Meta, seconds: float) -> None:
-        last = self.executor.last_receipts
-        receipts = (
-            list(last[1]) if last is not None and last[0] == meta.height else self.store.receipts(meta.height)
-        )
+    def _on_dropped(self, txs: tuple[bytes, ...], reason: str) -> None:
+        """The replica refused (or could not queue) these requests."""
+        if reason != "refused":
+            return  # queue full: they stay pending and are re-offered
+        ids = []
+        for raw in txs:
+            try:
+                ids.append(SignedTransaction.decode(raw).tx_id)
+            except DecodeError:
+                continue
+        self.evicted += len(ids)
+        self.mempool.remove(ids)
+
+    def _on_commit(self, event: CommitEvent) -> None:
         for listener in self.commit_listeners:
             try:
-                listener(block, cert, meta, receipts)
+                listener(event)
             except Exception:  # a listener (index, event stream) must never stop consensus
-                log.exception("commit listener failed at height %d", meta.height)
-        self.mempool.remove([r.tx_id for r in receipts])
+                log.exception("commit listener failed at height %d", event.height)
+        self.mempool.remove([r.tx_id for r in event.receipts])
         self.metrics.blocks.inc()
-        self.metrics.height.set(meta.height)
-        self.metrics.block_apply_seconds.observe(seconds)
-        for r in receipts:
+        self.metrics.height.set(event.height)
+        self.metrics.block_apply_seconds.observe(event.apply_seconds)
+        for r in event.receipts:
             self.metrics.txs.labels(status=r.status).inc()
 
-    # ------------------------------------------------------------------ NodeService (the API)
+    def submit(self, raw: bytes) -> TxStatus:
+        """Admit a signed transaction: its status (pending, or already stored); AdmissionError or
+        NodeStoppedError when refused."""
+        if self.fatal is not None:
+            raise NodeStoppedError("the node stopped after a fatal error")
+        try:
+            tx, new = self.mempool.admit(raw, time.monotonic())
+        except AdmissionError as exc:
+            self.metrics.mempool_refused.labels(reason=exc.code).inc()
+            if exc.code == "already_committed":
+                found = self.tx_status(SignedTransaction.decode(raw).tx_id)
+                if found is not None:
+                    return found
+            raise
+        if new:
+            self._queue_offer(raw, gossip=True)
+        return TxStatus(tx_id=tx.tx_id, state="pending", height=self.height())
+
+    def tx_status(self, tx_id: bytes) -> TxStatus | None:
+        loc = self.store.tx_location(tx_id)
+        if loc is not None:
+            receipt = self.store.receipt(loc.height, loc.index)
+            if receipt is None:
+                return None
+            return TxStatus(
+                tx_id=tx_id,
+                state="committed" if receipt.accepted else "rejected",
+                height=self.height(),
+                block_height=loc.height,
+                index=loc.index,
+                receipt=receipt,
+            )
+        if tx_id in self.mempool:
+            return TxStatus(tx_id=tx_id, state="pending", height=self.height())
+        return None
+
+    def pending(self, tx_id: bytes) -> Pending | None:
+        return self.mempool.get(tx_id)
+
+    # ------------------------------------------------------------------ reading
     def height(self) -> int:
         return self.executor.meta.height
 
@@ -323,57 +385,16 @@ class Node:
             "height": meta.height,
             "last_block_hash": meta.block_hash.hex(),
             "state_root": meta.state_root.hex(),
-            "view": self.replica_view(),
+            "view": self.replica.view,
             "validator_index": self.my_index,
             "peers": self.network.connected_peers(),
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.bytes},
-            "indexed_height": self.indexer.height,
             "uptime_s": round(time.time() - self.started_at, 1),
         }
 
-    def replica_view(self) -> int:
-        return self.replica.view
-
     def health(self) -> tuple[bool, dict[str, Any]]:
-        ok = self.fatal is None and not self._stop.is_set()
+        ok = self.fatal is None and not self.stop_requested.is_set()
         return ok, {"height": self.height(), "peers": len(self.network.connected_peers())}
-
-    def submit(self, raw: bytes) -> dict[str, Any]:
-        if self.fatal is not None:
-            raise ApiError(503, "node_stopped", "the node stopped after a fatal error")
-        try:
-            tx, new = self.mempool.admit(raw, time.monotonic())
-        except AdmissionError as exc:
-            self.metrics.mempool_refused.labels(reason=exc.code).inc()
-            if exc.code == "already_committed":
-                found = self.tx_status(SignedTransaction.decode(raw).tx_id)
-                if found is not None:
-                    return found
-            headers = {"Retry-After": "1"} if exc.status in (429, 503) else None
-            raise ApiError(exc.status, exc.code, str(exc), headers) from None
-        if new:
-            self._queue_offer(raw, gossip=True)
-        return {"tx_id": tx.tx_id.hex(), "status": "pending", "height": self.height()}
-
-    def tx_status(self, tx_id: bytes) -> dict[str, Any] | None:
-        from node.api.app import receipt_json
-
-        loc = self.store.tx_location(tx_id)
-        if loc is not None:
-            receipt = self.store.receipt(loc.height, loc.index)
-            if receipt is None:
-                return None
-            return {
-                "tx_id": tx_id.hex(),
-                "status": "committed" if receipt.accepted else "rejected",
-                "block_height": loc.height,
-                "index": loc.index,
-                "receipt": receipt_json(receipt),
-                "height": self.height(),
-            }
-        if tx_id in self.mempool:
-            return {"tx_id": tx_id.hex(), "status": "pending", "height": self.height()}
-        return None
 
     def block(self, height: int) -> tuple[bytes, bytes] | None:
         block, cert = self.store.block_bytes(height), self.store.certificate_bytes(height)
@@ -384,88 +405,36 @@ class Node:
             return None
         return self.store.receipts(height)
 
-    def render_metrics(self) -> tuple[bytes, str]:
+    def refresh_metrics(self) -> None:
+        """Bring the gauges read at scrape time up to date."""
         self.metrics.mempool_txs.set(len(self.mempool))
         self.metrics.mempool_bytes.set(self.mempool.bytes)
         self.metrics.peers.set(len(self.network.connected_peers()))
-        self.metrics.view.set(self.replica_view())
+        self.metrics.view.set(self.replica.view)
         for reason, count in self.replica.stats.items():
             self.metrics.consensus_dropped.labels(reason=reason).set(count)
         self.metrics.sigcache.labels(kind="hits").set(self.signatures.hits)
         self.metrics.sigcache.labels(kind="misses").set(self.signatures.misses)
-        return self.metrics.render()
-
-    def routers(self) -> list[APIRouter]:
-        """Feature routers mounted on the API (each module owns its routes)."""
-        from node.api import events as eventsapi
-        from node.api import proofs as proofapi
-        from node.api.records import ReadApi
-        from node.api.records import build_router as read_api
-
-        api = ReadApi(self)
-        return [
-            read_api(self, api),
-            proofapi.build_router(self, api.authn),
-            eventsapi.build_router(self, api.authn),
-            *self.privacy.routers(api),
-        ]
 
     # ------------------------------------------------------------------ running
     def _fatal(self, exc: BaseException) -> None:
         self.fatal = exc
-        self._stop.set()
+        self.stop_requested.set()
 
     def request_stop(self) -> None:
-        self._stop.set()
+        self.stop_requested.set()
 
-    async def run(self) -> int:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.request_stop)
-        app = create_app(self, title=f"orgledger node {self.config.node_id}", routers=self.routers())
-        self.privacy.install(app)
-        server = _QuietServer(
-            uvicorn.Config(
-                app,
-                host=self.config.api_host,
-                port=self.config.api_port,
-                log_level="warning",
-                lifespan="off",
-                access_log=False,
-            )
-        )
-        self.indexer.start()
+    async def start(self) -> None:
+        """Open the peer network, start the driver and the re-offer loop."""
         await self.network.start()
         self.driver.start()
-        reoffer = asyncio.create_task(self._reoffer_loop(), name="reoffer")
-        privacy = asyncio.create_task(self.privacy.run(), name="privacy")
-        api = asyncio.create_task(server.serve(), name="api")
-        log.info("node %s (%s) running at height %d", self.config.node_id, self.spec.role, self.height())
-        stop = asyncio.create_task(self._stop.wait())
-        await asyncio.wait({api, stop}, return_when=asyncio.FIRST_COMPLETED)
-        if api.done() and api.exception() is not None:
-            self.fatal = self.fatal or api.exception()
-        server.should_exit = True
-        await asyncio.gather(api, return_exceptions=True)
-        reoffer.cancel()
-        privacy.cancel()
+        self._reoffer_task = asyncio.create_task(self._reoffer_loop(), name="reoffer")
+
+    async def stop(self) -> None:
+        """Stop the re-offer loop, the network and the driver (finishing the action in progress)."""
+        if self._reoffer_task is not None:
+            self._reoffer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reoffer_task
         await self.network.stop()
         await self.driver.stop()
-        await asyncio.to_thread(self.indexer.stop)
-        self.privacy.close()
-        self.store.close()
-        stop.cancel()
-        if self.fatal is not None:
-            log.critical("node %s stopped: %s", self.config.node_id, self.fatal)
-            return 1
-        log.info("node %s stopped cleanly at height %d", self.config.node_id, self.executor.meta.height)
-        return 0
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the node owns SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield

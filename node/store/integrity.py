@@ -23,7 +23,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-from client_sdk.proofs import tx_id_of
 from contracts import genesis_state
 from node.errors import StorageCorruptError, StorageError
 from node.store.storage import BlockStore
@@ -32,6 +31,7 @@ from wire.errors import CertificateError, DecodeError
 from wire.genesis import Genesis
 from wire.merkle import EMPTY_ROOT, merkle_root
 from wire.statehash import LANES, StateHash
+from wire.txproof import tx_id_of
 from wire.types import Block, CommitCertificate, results_root
 
 log = logging.getLogger("orgledger.integrity")

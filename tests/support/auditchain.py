@@ -22,8 +22,10 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
-from node.api.app import ApiError, certificate_json, create_app, header_json, receipt_json
+from node.api.app import create_app
+from node.api.errors import ApiError
 from node.api.proofs import build_router
+from node.api.render import certificate_json, header_json, receipt_json
 from node.dev.netinit import init_network
 from node.dev.workload import Workload
 from node.runtime.executor import Executor
@@ -101,7 +103,7 @@ def build_chain(
             if hook is not None:
                 block = hook(h, block)
             cert = chain.sign(h, 0, block.hash)
-            meta = executor.apply(block, cert)
+            meta = executor.apply(block, cert).meta
             chain.roots[h] = (meta.state_root, meta.results_root)
             chain.blocks.append((block, cert))
             prev_hash = block.hash
@@ -142,11 +144,6 @@ class StoreNode:
     def health(self) -> tuple[bool, dict[str, Any]]:
         return True, {"height": self.height()}
 
-    def submit(self, raw: bytes) -> dict[str, Any]:
-        raise ApiError(503, "read_only", "this test node does not take transactions")
-
-    def tx_status(self, tx_id: bytes) -> dict[str, Any] | None:
-        return None
 
     def block(self, height: int) -> tuple[bytes, bytes] | None:
         b, c = self.store.block_bytes(height), self.store.certificate_bytes(height)
@@ -158,19 +155,26 @@ class StoreNode:
     def height(self) -> int:
         return self.store.height
 
-    def render_metrics(self) -> tuple[bytes, str]:
-        return b"", "text/plain"
 
 
 def chain_router(node: StoreNode) -> APIRouter:
     """Unauthenticated block routes of the same shape as the read API's (the fake node has no users)."""
     router = APIRouter()
 
+    @router.get("/v1/status")
+    def status() -> dict[str, Any]:
+        return node.status()
+
+    @router.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        ok, detail = node.health()
+        return {"ok": ok, **detail}
+
     @router.get("/v1/blocks/{height}")
     def block(height: int) -> dict[str, Any]:
         found = node.block(height)
         if found is None:
-            raise ApiError(404, "unknown_block", f"no block at height {height}")
+            raise ApiError("unknown_block", f"no block at height {height}")
         block_bytes, cert_bytes = found
         blk, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
         return {
@@ -188,7 +192,7 @@ def chain_router(node: StoreNode) -> APIRouter:
     def receipts(height: int) -> dict[str, Any]:
         found = node.receipts(height)
         if found is None:
-            raise ApiError(404, "unknown_block", f"no block at height {height}")
+            raise ApiError("unknown_block", f"no block at height {height}")
         return {"height": node.height(), "block_height": height, "receipts": [receipt_json(r) for r in found]}
 
     return router
@@ -196,7 +200,7 @@ def chain_router(node: StoreNode) -> APIRouter:
 
 def node_app(node: StoreNode, *first: APIRouter) -> FastAPI:
     """The node API over `node`; routers in `first` win over the real ones (to serve forgeries)."""
-    return create_app(node, routers=[*first, build_router(node), chain_router(node)])
+    return create_app([*first, build_router(node), chain_router(node)], height=node.height)
 
 
 @contextlib.contextmanager

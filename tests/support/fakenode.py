@@ -22,11 +22,11 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from client_sdk.proofs import proof_to_json
-from node.api.app import receipt_json
-from node.api.proofs import build_tx_proof
+from node.api.render import receipt_json
+from node.store.proofs import build_tx_proof
 from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain
+from wire.txproof import proof_to_json
 
 
 class FakeNode:

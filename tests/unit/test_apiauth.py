@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from client_sdk.auth import RequestSigner
-from node.api.app import ApiError
 from node.api.auth import Authenticator, AuthSettings
+from node.api.errors import ApiError, headers_of, status_of
 from wire.crypto import SigningKey
 
 CHAIN = "auth-test"
@@ -46,7 +46,7 @@ def signed(
 def code(fn: Any) -> tuple[int, str]:
     with pytest.raises(ApiError) as info:
         fn()
-    return info.value.status, info.value.code
+    return status_of(info.value), info.value.code
 
 
 def test_a_signed_request_names_its_caller_from_ledger_state() -> None:
@@ -143,7 +143,8 @@ def test_rate_limits_per_key_and_per_failing_address() -> None:
         auth.authenticate("GET", "/x", b"", signed(ALICE, "/x", clock), "ip")
     with pytest.raises(ApiError) as info:
         auth.authenticate("GET", "/x", b"", signed(ALICE, "/x", clock), "ip")
-    assert (info.value.status, info.value.code, info.value.headers["Retry-After"]) == (
+    status = status_of(info.value)
+    assert (status, info.value.code, headers_of(info.value, status)["Retry-After"]) == (
         429,
         "rate_limited",
         "1",

@@ -36,6 +36,7 @@ from client_sdk import AsyncLedgerClient, LedgerError, TxRejectedError
 from client_sdk.models import Committed, receipt_dict
 from contracts.testing import person
 from node.dev.seed.plan import BRANCHES, MARKER_DONE, MARKER_STARTED, NEW_ORGS, Plan, PlannedTx, make_plan
+from node.errors import DevError
 from wire.crypto import SigningKey, load_signing_key, write_key_file
 from wire.errors import WireError
 from wire.genesis import Genesis
@@ -48,7 +49,7 @@ DEADLINE_NOTE = "deadlines that had passed before the step was recorded (backfil
 Echo = Callable[[str], None]
 
 
-class SeedError(Exception):
+class SeedError(DevError):
     """The seed cannot run (not a dev network, nodes down, an interrupted earlier run)."""
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import plyvel
 import pytest
 
+from node.app import NodeApp
 from node.config import NodeConfig
 from node.errors import ConfigError, StorageCorruptError
-from node.runtime.node import Node
 from node.store import integrity
 from node.store.integrity import IntegrityError, verify_store
 from node.store.storage import BlockStore
@@ -109,12 +109,12 @@ def _config(chain: BuiltChain, data: Path, mode: str) -> NodeConfig:
 def test_the_node_refuses_to_start_on_a_tampered_store(chain: BuiltChain, data_copy: Path) -> None:
     tamper_receipt(data_copy, 6, 0, decodable=True)
     with pytest.raises(IntegrityError, match="storage_corrupt at height 6"):
-        Node(_config(chain, data_copy, "recent"))
-    node = Node(_config(chain, data_copy, "off"))  # the operator's choice: serve it anyway
+        NodeApp.build(_config(chain, data_copy, "recent"))
+    node = NodeApp.build(_config(chain, data_copy, "off"))  # the operator's choice: serve it anyway
     try:
-        assert node.height() == chain.height
+        assert node.runtime.height() == chain.height
     finally:
-        node.store.close()
+        node.close()
 
 
 def test_the_integrity_setting_in_node_toml(chain: BuiltChain, tmp_path: Path) -> None:

@@ -267,22 +267,23 @@ def test_the_proof_routes_are_documented_and_take_a_router_dependency(
 ) -> None:
     from fastapi import APIRouter, Depends
 
-    from node.api.app import ApiError, create_app
+    from node.api.app import create_app
+    from node.api.errors import ApiError
     from node.api.proofs import build_router
 
     def refuse() -> None:  # what the read API's authentication will be: one dependency for all
-        raise ApiError(401, "unauthenticated", "sign the request")
+        raise ApiError("auth_required", "sign the request")
 
     with StoreNode(store, chain.genesis) as node:
         guarded = APIRouter(dependencies=[Depends(refuse)])
         guarded.include_router(build_router(node))
-        with serve(create_app(node, routers=[guarded])) as url, httpx.Client(base_url=url) as c:
+        with serve(create_app([guarded], height=node.height)) as url, httpx.Client(base_url=url) as c:
             doc = c.get("/openapi.json").json()
             assert {"/v1/proofs/tx/{tx_id}", "/v1/proofs/state-digests"} <= set(doc["paths"])
             assert {"TxProofDoc", "ReceiptProofDoc", "StateDigestsDoc"} <= set(doc["components"]["schemas"])
             for path in (f"/v1/proofs/tx/{_tx_id(chain, 1, 0).hex()}", "/v1/proofs/state-digests"):
                 resp = c.get(path)
-                assert resp.status_code == 401 and resp.json()["error"]["code"] == "unauthenticated"
+                assert resp.status_code == 401 and resp.json()["error"]["code"] == "auth_required"
 
 
 def test_a_node_with_damaged_data_answers_503_not_a_wrong_proof(chain: BuiltChain, data_copy: Any) -> None:

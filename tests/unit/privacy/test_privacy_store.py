@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from node.errors import ConfigError
-from node.privacy.blobs import BlobCorruptError, BlobStore
+from node.errors import BlobCorruptError, ConfigError
+from node.privacy.blobs import BlobStore
 from node.privacy.personkeys import KeyRequest, PersonKeySecrets, PersonKeyService
 from wire.idnumber import person_key
 

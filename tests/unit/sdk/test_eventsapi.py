@@ -1,4 +1,4 @@
-"""The events endpoint's hub and stream (node/api/events.py) over a real chain and a stand-in node:
+"""The events endpoint's hub and stream (node/api/eventhub.py, node/api/events.py) over a real chain and a stand-in node:
 catch-up from the store then live heights in order, alerts before their block, a subscriber that
 falls behind is dropped with a final `too_slow` event (and nothing blocks the committer), scoping
 by the caller's subtree, and the stream ends when the node stops."""
@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from node.api import eventhub
 from node.api import events as eventsapi
 from node.api.auth import Caller
-from node.api.events import EventHub, _stream, build_events
+from node.api.eventhub import EventHub, HeightEvents, build_events
+from node.api.events import _stream
 from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain
 
@@ -22,6 +24,7 @@ from tests.support.auditchain import BuiltChain
 class StandIn:
     def __init__(self, store: BlockStore, height: int) -> None:
         self.store, self.h, self.ok = store, height, True
+        self.chain = self  # stands in for the API context too (store, chain)
         self.commit_listeners: list[Any] = []
 
     def height(self) -> int:
@@ -33,7 +36,7 @@ class StandIn:
     def commit(self, height: int) -> None:
         self.h = height
         for listener in self.commit_listeners:
-            listener(None, None, None, [])
+            listener(type("Committed", (), {"height": height})())
 
 
 def caller(org: str = "cn", roles: frozenset[str] = frozenset({"node"})) -> Caller:
@@ -78,7 +81,8 @@ def test_catch_up_then_live_heights_in_order_until_the_node_stops(store: BlockSt
     node = StandIn(store, 3)
 
     async def main() -> list[tuple[str, dict[str, Any]]]:
-        hub = EventHub(node)  # type: ignore[arg-type]
+        hub = EventHub(node.store, node.height)
+        node.commit_listeners.append(hub.on_commit)
         gen = _stream(node, hub, caller(), 0, frozenset({"block", "alert"}))  # type: ignore[arg-type]
         first = await take(gen, 3)
         node.commit(5)
@@ -98,11 +102,13 @@ def test_catch_up_then_live_heights_in_order_until_the_node_stops(store: BlockSt
 def test_a_subscriber_that_falls_behind_is_dropped_with_too_slow(
     store: BlockStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(eventhub, "QUEUE_MAX", 2)
     monkeypatch.setattr(eventsapi, "QUEUE_MAX", 2)
     node = StandIn(store, 1)
 
     async def main() -> list[tuple[str, dict[str, Any]]]:
-        hub = EventHub(node)  # type: ignore[arg-type]
+        hub = EventHub(node.store, node.height)
+        node.commit_listeners.append(hub.on_commit)
         gen = _stream(node, hub, caller(), None, frozenset({"block"}))  # type: ignore[arg-type]
         opening = await gen.__anext__()  # subscribed at height 1, nothing read since
         assert opening.startswith(":")
@@ -122,7 +128,7 @@ def test_a_subscriber_that_falls_behind_is_dropped_with_too_slow(
 
 def test_alerts_follow_the_callers_subtree(store: BlockStore) -> None:
     ev = build_events(store, 2)
-    ev = eventsapi.HeightEvents(
+    ev = HeightEvents(
         height=2,
         block=ev.block,
         alerts=(

@@ -1,0 +1,97 @@
+"""The public routes: liveness, metrics, status, and submitting signed transactions.
+
+Rules:
+
+- No authentication here: a transaction carries its own signatures, and status and health say
+  nothing about ledger contents.
+- `POST /v1/tx` answers 202 with the pending status (200 when the transaction is already stored),
+  or the admission refusal with its reason code. `POST /v1/txs` admits a msgpack list of up to
+  MAX_BATCH_TXS transactions in one round trip, each exactly as `/v1/tx` would, answering one
+  result per transaction in order.
+- Bodies are bounded before they are read (`node/api/body.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from node.api.body import read_tx_body
+from node.api.context import ApiContext
+from node.api.errors import ApiError, status_of
+from node.api.models import SUBMIT_BODY, ErrorOut, HealthOut, StatusOut, SubmitOut
+from node.api.render import tx_status_json
+from node.errors import NodeError
+from wire import codec
+from wire.errors import WireError
+
+MAX_BODY_BYTES = 96 * 1024
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+MAX_BATCH_TXS = 2000
+
+
+def build_router(ctx: ApiContext) -> APIRouter:
+    router = APIRouter()
+    errors: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorOut} for code in (400, 401, 409, 413, 415, 429, 503)
+    }
+
+    @router.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut}})
+    async def healthz() -> JSONResponse:
+        ok, detail = ctx.chain.health()
+        return JSONResponse({"ok": ok, **detail}, status_code=200 if ok else 503)
+
+    @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+    async def metrics() -> Response:
+        body, content_type = ctx.render_metrics()
+        return Response(content=body, media_type=content_type)
+
+    @router.get("/v1/status", response_model=StatusOut)
+    async def status() -> JSONResponse:
+        return JSONResponse({**ctx.chain.status(), "indexed_height": ctx.index.height})
+
+    @router.post(
+        "/v1/tx",
+        status_code=202,
+        response_model=SubmitOut,
+        responses={200: {"model": SubmitOut}, **errors},
+        openapi_extra=SUBMIT_BODY,
+    )
+    async def submit(request: Request) -> JSONResponse:
+        raw = await read_tx_body(request, MAX_BODY_BYTES)
+        found = ctx.chain.submit(raw)
+        return JSONResponse(tx_status_json(found), status_code=200 if found.state == "committed" else 202)
+
+    @router.post(
+        "/v1/txs",
+        status_code=200,
+        responses=errors,
+        summary="Submit a batch of signed transactions",
+        description=(
+            f"Body: the canonical msgpack list of up to {MAX_BATCH_TXS} encoded signed transactions "
+            "(application/octet-stream). Answers one result per transaction, in order: the same "
+            'object `POST /v1/tx` answers, or `{"error": {"code", "message"}, "status": N}`. '
+            "One HTTP round trip for many transactions; each is admitted exactly as by `/v1/tx`."
+        ),
+    )
+    async def submit_batch(request: Request) -> JSONResponse:
+        body = await read_tx_body(request, MAX_BATCH_BYTES, json_ok=False)
+        try:
+            items = codec.decode(body, codec.Limits(max_bytes=MAX_BATCH_BYTES, max_array_len=MAX_BATCH_TXS))
+        except WireError as exc:
+            raise ApiError("bad_request", f"body is not a msgpack list of transactions: {exc}") from None
+        if type(items) is not list or not all(type(x) is bytes for x in items):
+            raise ApiError("bad_request", "body must be a msgpack list of byte strings")
+        results: list[dict[str, Any]] = []
+        for raw in items:
+            try:
+                results.append(tx_status_json(ctx.chain.submit(raw)))
+            except NodeError as exc:
+                results.append(
+                    {"error": {"code": exc.code, "message": exc.message}, "status": status_of(exc)}
+                )
+        return JSONResponse({"height": ctx.chain.height(), "results": results})
+
+    return router

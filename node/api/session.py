@@ -1,0 +1,42 @@
+"""Who am I, and a bearer token: `POST /v1/auth/token`, `GET /v1/auth/whoami`.
+
+Rules: a token is obtained with a signed request (never with another token), lives at most
+TOKEN_TTL_MAX_S in this node's memory and reads as the key that asked for it (`node/api/auth.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from node.api.auth import Caller
+from node.api.context import ApiContext
+from node.api.errors import ApiError
+from node.api.models import CallerOut, TokenIn, TokenOut
+
+
+def build_router(ctx: ApiContext) -> APIRouter:
+    router = APIRouter(tags=["auth"])
+    Auth = Annotated[Caller, Depends(ctx.authn)]
+
+    @router.post("/v1/auth/token", response_model=TokenOut)
+    async def token(request: Request, caller: Auth) -> JSONResponse:
+        """A short-lived bearer token for this node, obtained with a signed request."""
+        body = getattr(request.state, "body", b"")
+        try:
+            ttl = TokenIn.model_validate_json(body or b"{}").ttl_s
+        except ValueError:
+            raise ApiError("bad_request", 'body must be {"ttl_s": 1..3600} or empty') from None
+        if caller.via != "signature":
+            raise ApiError("forbidden", "a token is obtained with a signed request, not another token")
+        tok, ttl = ctx.auth.issue_token(caller, ttl)
+        return JSONResponse({"height": ctx.chain.height(), "token": tok, "expires_in_s": ttl})
+
+    @router.get("/v1/auth/whoami", response_model=CallerOut)
+    async def whoami(caller: Auth) -> JSONResponse:
+        """The caller as the node sees it: key, org, roles and what it may read."""
+        return JSONResponse({"height": ctx.chain.height(), **caller.describe()})
+
+    return router

@@ -1,0 +1,215 @@
+"""The composition root: the one place that builds a node and wires its parts together.
+
+Rules:
+
+- `NodeApp.build(config)` loads genesis and the node key (the key must be the one genesis lists
+  for this node), loads the person-key secret (before anything opens: a bad secret stops the
+  node), opens and checks the store (`node.store.open_store`), then builds the runtime, the read
+  index, the API context, the event hub and privacy, subscribes the listeners (runtime commits ->
+  read index and event hub; API reads -> access log; peer requests -> blob transfer) and mounts
+  the route groups on one app. No other module subscribes itself to anything.
+- `NodeApp.run()` starts the index, the runtime, the anchoring loop and uvicorn (the node owns
+  SIGTERM and SIGINT) and stops them in the reverse order: API, anchoring, runtime (network,
+  driver finishing the action in progress), index, privacy, store. A fatal error (storage
+  failure) stops the node the same way; the exit code is 1 then, else 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+from node.api import chain as chain_routes
+from node.api import core as core_routes
+from node.api import events as event_routes
+from node.api import orgs as org_routes
+from node.api import proofs as proof_routes
+from node.api import records as record_routes
+from node.api import session as session_routes
+from node.api.app import create_app
+from node.api.auth import Authenticator, AuthSettings
+from node.api.context import ApiContext
+from node.api.eventhub import EventHub
+from node.config import NodeConfig
+from node.errors import ConfigError
+from node.index import Indexer, default_url
+from node.index.project import decode_value
+from node.metrics import NodeMetrics
+from node.privacy import blob_routes
+from node.privacy import routes as privacy_routes
+from node.privacy.recorder import AttemptLogger, NodeIdentity
+from node.privacy.service import Privacy, load_person_key_secrets
+from node.runtime.node import Node
+from node.store import BlockStore, open_store
+from wire.crypto import load_signing_key
+from wire.genesis import Genesis
+
+log = logging.getLogger("orgledger.node")
+
+
+@dataclass(eq=False, kw_only=True)
+class NodeApp:
+    config: NodeConfig
+    genesis: Genesis
+    store: BlockStore
+    runtime: Node
+    indexer: Indexer
+    privacy: Privacy
+    api: ApiContext
+    app: FastAPI
+
+    @classmethod
+    def build(cls, config: NodeConfig) -> NodeApp:
+        genesis = Genesis.load(config.genesis_file)
+        key = load_signing_key(config.key_file)
+        spec = genesis.node(config.node_id)
+        if spec.pubkey != key.public:
+            raise ConfigError(f"{config.key_file} is not the key genesis lists for node {config.node_id}")
+        secrets = load_person_key_secrets(config)
+        metrics = NodeMetrics(config.node_id, spec.role)
+        store = open_store(config.data_dir, genesis, config.verify_on_start)
+        try:
+            runtime = Node(config=config, genesis=genesis, key=key, store=store, metrics=metrics)
+            indexer = Indexer(
+                store, config.index_url or default_url(config.data_dir, config.node_id), genesis.hash
+            )
+            root = next(o.org_id for o in genesis.orgs if "." not in o.org_id)
+
+            def lookup_user(pubkey: bytes) -> dict[str, object] | None:
+                raw = store.state_get(b"user/" + pubkey.hex().encode())
+                return None if raw is None else decode_value(raw)
+
+            def render_metrics() -> tuple[bytes, str]:
+                runtime.refresh_metrics()
+                return metrics.render()
+
+            api = ApiContext(
+                chain=runtime,
+                store=store,
+                index=indexer,
+                auth=Authenticator(
+                    genesis.chain_id,
+                    lookup_user,
+                    {n.pubkey: (n.node_id, n.org_id) for n in genesis.nodes},
+                    root,
+                    AuthSettings.from_extra(config.extra),
+                ),
+                genesis=genesis,
+                node_id=config.node_id,
+                render_metrics=render_metrics,
+            )
+            hub = EventHub(store, runtime.height)
+            privacy = Privacy(
+                config=config,
+                secrets=secrets,
+                store=store,
+                identity=NodeIdentity(config.node_id, spec.org_id, genesis.chain_id, key),
+                exec_lag=genesis.consensus.exec_lag,
+                registry=metrics.registry,
+                submit=runtime.submit,
+                height=runtime.height,
+                request_peer=runtime.request_peer,
+                peers=lambda: [str(p) for p in runtime.connected_peers()],
+            )
+        except BaseException:
+            store.close()
+            raise
+        # the listeners: who hears of what
+        runtime.commit_listeners.append(indexer.on_commit)
+        runtime.commit_listeners.append(hub.on_commit)
+        api.read_listeners.append(privacy.recorder.on_read)
+        runtime.peer_handlers["blob_get"] = privacy.blob_peers.on_request
+        runtime.peer_handlers["blob_have"] = privacy.blob_peers.on_request
+        app = create_app(
+            [
+                core_routes.build_router(api),
+                session_routes.build_router(api),
+                record_routes.build_router(api),
+                org_routes.build_router(api),
+                chain_routes.build_router(api),
+                proof_routes.build_router(api, api.authn),
+                event_routes.build_router(api, hub),
+                privacy_routes.build_router(privacy, api),
+                blob_routes.build_router(privacy, api),
+            ],
+            height=runtime.height,
+            title=f"orgledger node {config.node_id}",
+        )
+        app.add_middleware(AttemptLogger, recorder=privacy.recorder)
+        return cls(
+            config=config,
+            genesis=genesis,
+            store=store,
+            runtime=runtime,
+            indexer=indexer,
+            privacy=privacy,
+            api=api,
+            app=app,
+        )
+
+    def close(self) -> None:
+        """Release what `build` opened, for a node that never ran."""
+        self.privacy.close()
+        self.store.close()
+
+    async def run(self) -> int:
+        runtime = self.runtime
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, runtime.request_stop)
+        server = _QuietServer(
+            uvicorn.Config(
+                self.app,
+                host=self.config.api_host,
+                port=self.config.api_port,
+                log_level="warning",
+                lifespan="off",
+                access_log=False,
+            )
+        )
+        self.indexer.start()
+        await runtime.start()
+        anchoring = asyncio.create_task(self.privacy.run(), name="privacy")
+        api = asyncio.create_task(server.serve(), name="api")
+        log.info(
+            "node %s (%s) running at height %d", self.config.node_id, runtime.spec.role, runtime.height()
+        )
+        stop = asyncio.create_task(runtime.stop_requested.wait())
+        await asyncio.wait({api, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if api.done() and api.exception() is not None:
+            runtime.fatal = runtime.fatal or api.exception()
+        server.should_exit = True
+        await asyncio.gather(api, return_exceptions=True)
+        anchoring.cancel()
+        await asyncio.gather(anchoring, return_exceptions=True)
+        await runtime.stop()
+        await asyncio.to_thread(self.indexer.stop)
+        self.privacy.close()
+        self.store.close()
+        stop.cancel()
+        if runtime.fatal is not None:
+            log.critical("node %s stopped: %s", self.config.node_id, runtime.fatal)
+            return 1
+        log.info("node %s stopped cleanly at height %d", self.config.node_id, runtime.height())
+        return 0
+
+
+async def run_node(config: NodeConfig) -> int:
+    """Build the node of `config` and run it until SIGTERM; its exit code."""
+    return await NodeApp.build(config).run()
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the node owns SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
