@@ -12,8 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from sortedcontainers import SortedList
 
-from contracts import genesis_state
-from contracts import run_block
+from contracts import genesis_state, run_block
 from wire.genesis import Genesis
 from wire.merkle import EMPTY_ROOT
 from wire.statehash import StateHash

@@ -1,6 +1,6 @@
 """Typed builders of the `privacy` transaction family: `access.anchor`, `privacy.reseal`. GENERATED
 by scripts/gen_builders.py from `contracts.tx_types_json()`: do not edit; run `python
-scripts/gen_builders.py` after a contracts change (tests/unit/sdk/test_sdk_builders.py fails
+scripts/gen_builders.py` after a contracts change (tests/unit/client_sdk/test_builders.py fails
 while this file is stale).
 
 Import them from `client_sdk.builders`, which re-exports every family; its docstring states the

@@ -7,7 +7,8 @@ header and certificate, and a transaction of its subtree with the path to verify
 header. A transaction outside the caller's subtree answers as an unknown one (404 `unknown_tx`).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` in route modules: FastAPI resolves each parameter's
+# annotation at definition time, and the `Annotated` aliases built inside `build_router` are locals.
 
 from typing import Annotated, Any
 

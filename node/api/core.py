@@ -11,8 +11,6 @@ Rules:
 - Bodies are bounded before they are read (`node/api/body.py`).
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from fastapi import APIRouter, Request

@@ -20,8 +20,6 @@ Rules:
 - Bounded: at most STREAMS_PER_KEY streams per key and STREAMS_MAX per node (429 `busy`).
 """
 
-from __future__ import annotations
-
 import asyncio
 import time
 from collections.abc import AsyncIterator

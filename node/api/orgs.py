@@ -4,8 +4,6 @@ Rules: lists come from the read index, one org or user by id from the ledger sta
 user outside the caller's subtree answers as an absent one (404 `not_found`).
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query

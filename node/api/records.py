@@ -12,8 +12,6 @@ Rules:
 - Every answer with record contents is told to the access hook (`ApiContext.emit`).
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Callable
 from typing import Annotated, Any

@@ -4,8 +4,6 @@ Rules: a token is obtained with a signed request (never with another token), liv
 TOKEN_TTL_MAX_S in this node's memory and reads as the key that asked for it (`node/api/auth.py`).
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -14,11 +12,11 @@ from fastapi.responses import JSONResponse
 from node.api.auth import Caller
 from node.api.context import ApiContext
 from node.api.errors import ApiError
-from node.api.models import CallerOut, TokenIn, TokenOut
+from node.api.models import READ_ERRORS, CallerOut, TokenIn, TokenOut
 
 
 def build_router(ctx: ApiContext) -> APIRouter:
-    router = APIRouter(tags=["auth"])
+    router = APIRouter(tags=["auth"], responses=READ_ERRORS)
     Auth = Annotated[Caller, Depends(ctx.authn)]
 
     @router.post("/v1/auth/token", response_model=TokenOut)

@@ -12,8 +12,6 @@ Rules:
   first. Every download is written to the access log.
 """
 
-from __future__ import annotations
-
 import asyncio
 import logging
 import time

@@ -2,8 +2,6 @@
 (docs/privacy.md; the rules of each are in `node/privacy/service.py`).
 """
 
-from __future__ import annotations
-
 import asyncio
 import time
 from typing import Annotated, Any

@@ -144,7 +144,6 @@ class StoreNode:
     def health(self) -> tuple[bool, dict[str, Any]]:
         return True, {"height": self.height()}
 
-
     def block(self, height: int) -> tuple[bytes, bytes] | None:
         b, c = self.store.block_bytes(height), self.store.certificate_bytes(height)
         return None if b is None or c is None else (b, c)
@@ -154,7 +153,6 @@ class StoreNode:
 
     def height(self) -> int:
         return self.store.height
-
 
 
 def chain_router(node: StoreNode) -> APIRouter:

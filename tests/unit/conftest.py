@@ -1,4 +1,6 @@
-"""One real chain (built in-process, five validators) shared by the audit tests; tamper on copies."""
+"""Real chains built in-process (five validators), shared by the unit tests that need one:
+`chain` (eight blocks, the auditor, proof and integrity tests; tamper on copies) and `sdk_chain`
+(six small blocks, the SDK and event-stream tests)."""
 
 from __future__ import annotations
 
@@ -29,3 +31,8 @@ def data_copy(chain: BuiltChain, tmp_path: Path) -> Path:
     dst = tmp_path / "data"
     shutil.copytree(chain.data_dir, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def sdk_chain(tmp_path_factory: pytest.TempPathFactory) -> BuiltChain:
+    return build_chain(tmp_path_factory.mktemp("sdkchain"), blocks=6, txs_per_block=3)

@@ -18,7 +18,7 @@ from node.errors import (
 from node.store.storage import BlockStore, Meta, StoreReader
 from tests.storage_fixtures import GENESIS_HASH, make_block
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _commit(store: BlockStore, height: int, prev: bytes) -> bytes:

@@ -16,7 +16,7 @@ from node.dev.topology import DEFAULT_TOPOLOGY
 from wire.crypto import load_encryption_key, load_signing_key
 from wire.genesis import Genesis
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def test_default_network(tmp_path: Path) -> None:

@@ -7,13 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from node.store.storage import BlockStore
-from tests.support.auditchain import BuiltChain, build_chain
+from tests.support.auditchain import BuiltChain
 from tests.support.fakenode import FakeNode, free_port, serve_on
-
-
-@pytest.fixture(scope="session")
-def sdk_chain(tmp_path_factory: pytest.TempPathFactory) -> BuiltChain:
-    return build_chain(tmp_path_factory.mktemp("sdkchain"), blocks=6, txs_per_block=3)
 
 
 @pytest.fixture
