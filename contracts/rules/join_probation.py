@@ -3,9 +3,9 @@
 Rules:
 
 - JOIN-20 RED REJECT: probation is one year from the branch resolution: an archive imported or
-  amended without a pipeline on the ledger must have `full_date == addMonths(join_date, 12 +
-  probation_extension_months)` (with a pipeline, ARC-01 holds the archive to the pipeline, whose
-  probation end the engine derives from S15 itself).
+  amended must have `full_date == addMonths(join_date, 12 + probation_extension_months)`. With a
+  pipeline on the ledger ARC-01, which holds the archive to the pipeline's S15 and probation end,
+  outranks it (the engine derives the pipeline's probation end from S15 itself).
 - JOIN-21: conversion (S23) needs a CONVERSION_APPLICATION dated no later than it, is held at or
   after the probation end (premature: RED REJECT) and its vote meets JOIN-14's thresholds (RED
   REJECT; not secret: RED FLAG). Discussed later than `conversion_discussion_grace_months` after
@@ -28,7 +28,7 @@ from contracts.base import BlockContext, Colour, DueEntry, DueRequest, Rule, TxC
 from contracts.calendar import add_days, add_months, parse_date
 from contracts.config import Config
 from contracts.joining import extra_of
-from contracts.records import attempt_docs, get_archive, get_pipeline, person_pipelines
+from contracts.records import attempt_docs, get_archive, get_pipeline
 from contracts.rules.procedure import (
     admission_vote_problems,
     due_flag,
@@ -51,8 +51,6 @@ def join20(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     p = tx.payload
     if p["join_date"] is None or p["full_date"] is None:
         return ()
-    if any(pipe["s15_date"] is not None for pipe in person_pipelines(view, p["person_key"])):
-        return ()  # ARC-01 holds the archive to the pipeline
     archive = get_archive(view, p["person_key"]) if tx.tx_type == "archive.amend" else None
     ext = archive["probation_extension_months"] if archive is not None else p["probation_extension_months"]
     expected = add_months(parse_date(p["join_date"]), PROBATION_MONTHS + ext).isoformat()

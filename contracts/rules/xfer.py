@@ -98,9 +98,7 @@ def xfer02(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
         problem = f"status {archive['status']} cannot be transferred"
     elif archive["relationship_state"] == "IN_TRANSIT":
         problem = f"a transfer ({archive['open_transfer']}) is already in transit"
-    elif archive["current_org_id"] != p["from_org_id"]:
-        if former_member_of(archive, p["from_org_id"]) is not None:
-            return ()  # XFER-04: the old branch after the move
+    elif archive["current_org_id"] != p["from_org_id"]:  # the branch it left: XFER-04 outranks
         problem = f"the relationship is held by {archive['current_org_id']}, not {p['from_org_id']}"
     else:
         return ()
