@@ -20,7 +20,8 @@ Rules:
   PROBATIONARY (membership of the pipeline's org from the join date; probation ends 12 months
   after S15 plus extensions), S23 EXTEND moves the probation end, S24 PASS FULL with `full_date` =
   probation end, S25 completes the pipeline. FAIL or CANCEL closes the pipeline; after S17 it
-  means CANCELLED_PROBATION. S15 PASS is indexed by branch and date (JOIN-26).
+  means CANCELLED_PROBATION. S15 PASS is indexed by branch and date (JOIN-26); what an S17 or S24
+  cites (a meeting item or a decision record) by the person it approved (JOIN-16/22).
 - `join.pipeline_transfer` (入党积极分子/发展对象 change of unit): the current org hands the open
   pipeline to another org, either continuing under the same id or under `new_pipeline_id`, linked
   both ways so time counts continuously and DUP-02 sees one attempt.
@@ -47,6 +48,7 @@ from contracts.records import (
     COMMITTEE_STEPS,
     RESULTS,
     STEPS,
+    approval_citation,
     close_membership,
     get_pipeline,
     open_membership,
@@ -212,6 +214,10 @@ def _apply_step(view: View, tx: TxCtx, config: Config) -> None:
     view.put(keys.pipeline_event(pid, pipe["event_count"]), event)
     if result != "FAIL" and (step not in pipe["steps"] or step in ("S06", "S21")):
         pipe["steps"][step] = day
+    if step in ("S17", "S24"):  # one approval item (or decision) approves one person
+        cited = approval_citation(view, p["decision_ref"], p["person_key"], extra["item_id"])
+        if cited is not None and not view.exists(cited):
+            view.put(cited, {"person_key": p["person_key"], "pipeline_id": pid, "step": step})
     _effects(view, tx, pipe, archive, event)
     pipe["updated_height"] = tx.height
     view.put(keys.pipeline(pid), pipe)

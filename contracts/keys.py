@@ -106,6 +106,14 @@ def idx_s15_item(meeting_id: str, item_id: str) -> str:
     return f"idx/s15item/{seg(meeting_id)}/{seg(item_id)}"
 
 
+def idx_approval_item(ref: str, item_id: str | None) -> str:
+    """What an approval (S17/S24) cited: a meeting item (`m/`) or a decision record (`d/`) -> the
+    person (JOIN-16/22: one approval item approves one person)."""
+    if item_id is None:
+        return f"idx/apprv/d/{seg(ref)}"
+    return f"idx/apprv/m/{seg(ref)}/{seg(item_id)}"
+
+
 def idx_admission(org_id: str, day: str = "", pipeline_id: str = "") -> str:
     """S15 PASS events by branch and date (JOIN-26)."""
     if not day:

@@ -230,6 +230,23 @@ def person_pipelines(view: View, person_key: str) -> list[dict[str, Any]]:
     return out
 
 
+def approval_citation(view: View, ref: str | None, person_key: str, item_id: str | None) -> str | None:
+    """The index key (`idx/apprv/`) of what an approval step (S17/S24) cites: the meeting item
+    named by `item_id`, else the one item whose subject is the person, or the decision record;
+    None when it cites nothing identifiable (JOIN-16/22 refuse that)."""
+    if ref is None:
+        return None
+    meeting = view.get(keys.meeting(ref))
+    if meeting is None:
+        return keys.idx_approval_item(ref, None) if view.exists(keys.decision(ref)) else None
+    if item_id is None:
+        mine = [i["item_id"] for i in meeting["items"] if i["subject_key"] == person_key]
+        if len(mine) != 1:
+            return None
+        item_id = str(mine[0])
+    return keys.idx_approval_item(ref, item_id)
+
+
 def is_open_before_approval(pipeline: dict[str, Any]) -> bool:
     """DUP-02's "open pipeline": not closed and no approval (S17) yet."""
     return pipeline["status"] == "OPEN" and "S17" not in pipeline["steps"]

@@ -268,29 +268,78 @@ def half_quorum(present: int, n: int, config: Config, org_id: str) -> str:
     return "FAIL"
 
 
-def collective_approval_problem(
+ONE_PERSON_PROBLEMS = (
+    "no_item",
+    "item_without_subject",
+    "item_of_another_person",
+    "item_already_cited",
+    "decision_already_cited",
+)
+
+
+def _cited_by_another(view: View, ref: str, person_key: str, item_id: str | None) -> bool:
+    held = view.get(keys.idx_approval_item(ref, item_id))
+    return held is not None and held["person_key"] != person_key
+
+
+def _approval_item(
+    view: View, meeting: dict[str, Any], ref: str, person_key: str, item_id: str | None
+) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """The committee item an approval cites, and its one-person problems (JOIN-16/22)."""
+    if item_id is not None:
+        found = [i for i in meeting["items"] if i["item_id"] == item_id]
+        if not found:
+            return None, [("no_item", f"meeting {ref} has no item {item_id}")]
+        item = found[0]
+        if item["subject_key"] is None:
+            return item, [
+                ("item_without_subject", f"item {item_id} of {ref} names nobody: one item, one person")
+            ]
+        if item["subject_key"] != person_key:
+            return item, [("item_of_another_person", f"item {item_id} of {ref} approves another person")]
+    else:
+        mine = [i for i in meeting["items"] if i["subject_key"] == person_key]
+        if len(mine) != 1:
+            return None, [("no_item", f"meeting {ref} has no item for the person alone")]
+        item = mine[0]
+    if _cited_by_another(view, ref, person_key, str(item["item_id"])):
+        return item, [
+            ("item_already_cited", f"item {item['item_id']} of {ref} already approved another person")
+        ]
+    return item, []
+
+
+def approval_problems(
     view: View, ref: str | None, person_key: str, item_id: str | None, approving_org: str
-) -> str | None:
-    """JOIN-16/22: approved collectively by the approving org, one person per item."""
+) -> list[tuple[str, str]]:
+    """JOIN-16/22: (code, reason) for each problem of an approval (S17/S24): one approval item (a
+    COMMITTEE meeting item naming the person, or a decision record) approves one person and is
+    cited by no other person's approval (`ONE_PERSON_PROBLEMS`); the approval was made collectively
+    by the approving org (`not_collective`): a PASSED item, or a PASSED decision made at a meeting;
+    never a branch."""
+    out: list[tuple[str, str]] = []
     org = get_org(view, approving_org)
     if org is not None and org["level"] == "BRANCH":
-        return f"{approving_org} is a branch: branches never approve"
+        out.append(("not_collective", f"{approving_org} is a branch: branches never approve"))
     meeting = get_meeting(view, ref)
-    if meeting is not None:
+    if meeting is not None and ref is not None:
         if approving_org not in meeting_orgs(meeting) or meeting["meeting_type"] != "COMMITTEE":
-            return f"meeting {ref} is not a committee meeting of {approving_org}"
-        item = item_for(meeting, person_key, item_id)
-        if item is None or item["result"] != "PASSED":
-            return f"meeting {ref} has no PASSED item for the person alone"
-        return None
+            out.append(("not_collective", f"meeting {ref} is not a committee meeting of {approving_org}"))
+        item, problems = _approval_item(view, meeting, ref, person_key, item_id)
+        out.extend(problems)
+        if item is not None and item["result"] != "PASSED":
+            out.append(("not_collective", f"item {item['item_id']} of {ref} did not pass"))
+        return out
     decision = None if ref is None else view.get(keys.decision(ref))
-    if decision is None:
-        return "no collective meeting or decision approved this (decision_ref)"
+    if decision is None or ref is None:
+        return [*out, ("not_collective", "no collective meeting or decision approved this (decision_ref)")]
+    if _cited_by_another(view, ref, person_key, None):
+        out.append(("decision_already_cited", f"decision {ref} already approved another person"))
     if decision["decision_mode"] != "MEETING" or decision["meeting_id"] is None:
-        return f"decided by {decision['decision_mode']}, not at a meeting"
+        out.append(("not_collective", f"decided by {decision['decision_mode']}, not at a meeting"))
     if decision["org_id"] != approving_org or decision["result"] != "PASSED":
-        return f"decision {ref} is not a PASSED decision of {approving_org}"
-    return None
+        out.append(("not_collective", f"decision {ref} is not a PASSED decision of {approving_org}"))
+    return out
 
 
 def held_post(view: View, org_id: str, person_key: str, posts: tuple[str, ...], day: str) -> bool:
