@@ -9,8 +9,11 @@ Rules:
 - JOIN-21: conversion (S23) needs a CONVERSION_APPLICATION dated no later than it, is held at or
   after the probation end (premature: RED REJECT) and its vote meets JOIN-14's thresholds (RED
   REJECT; not secret: RED FLAG). Discussed later than `conversion_discussion_grace_months` after
-  max(probation end, S22): YELLOW FLAG; more than 3 months: RED FLAG (also as deadlines, from the
-  probation end while no S22 is recorded).
+  max(probation end, S22): YELLOW FLAG; more than 3 months: RED FLAG (also as deadlines). While
+  no S22 is recorded the grace deadline after the probation end raises only a BLUE reminder
+  (`conversion_application_missing`, 2026-12) and the 3-month one nothing; a later S22 moves both
+  deadlines, which then raise YELLOW / RED if the discussion misses them. An extension decided
+  before the probation ends is JOIN-23's (it outranks this rule's "premature").
 - JOIN-23 RED REJECT: an extension (S23 EXTEND) of 6 to 12 months, once per pipeline, decided
   at or after the original probation end.
 - JOIN-25: `archive_deadline_days` after S24, S25 recorded and the archive materials
@@ -152,6 +155,12 @@ def join21_due(view: View, entry: DueEntry, ctx: BlockContext, config: Config) -
         return ()  # a later S22 or an extension moved the deadline: another entry watches it
     if any(e["event_date"] >= pipe["probation_end"] for e in events(view, pipe["pipeline_id"], "S23")):
         return ()
+    if not events(view, pipe["pipeline_id"], "S22"):
+        if entry.tag != "late":
+            return ()  # no application yet: the reminder at the grace deadline is all
+        text = f"probation ended {pipe['probation_end']}; no conversion application (S22) recorded yet"
+        dedup = f"{pipe['probation_end']}:BLUE"
+        return (due_flag(view, "JOIN-21", Colour.BLUE, "conversion_application_missing", text, entry, dedup),)
     colour = Colour.YELLOW if entry.tag == "late" else Colour.RED
     code = "conversion_late" if entry.tag == "late" else "conversion_very_late"
     text = f"probation ended {pipe['probation_end']}; conversion not discussed yet"
@@ -250,7 +259,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         rule_id="JOIN-21",
-        colours=(RED, YELLOW),
+        colours=(RED, YELLOW, BLUE),  # DOMAIN 2026-12: BLUE before the application exists
         disposition="REJECT+FLAG",
         description="Conversion: written application, vote at/after expiry, same vote thresholds.",
         family="JOIN",

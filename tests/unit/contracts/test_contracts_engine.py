@@ -113,10 +113,11 @@ DOMAIN_INDEX = {
     "DEC-11": ("YELLOW", "FLAG"),
     "DEC-12": ("YELLOW", "FLAG"),
 }
-# DOMAIN.md "Decisions and clarifications (2026-12)" win over the older B.0 row: JOIN-22 refuses
-# an approval item (or decision) another person's approval already cited, or an item without a
-# subject.
+# DOMAIN.md "Decisions and clarifications (2026-12)" win over the older B.0 row: JOIN-21 raises
+# a BLUE reminder before the conversion application exists; JOIN-22 refuses an approval item
+# (or decision) another person's approval already cited, or an item without a subject.
 CLARIFIED = {
+    "JOIN-21": ("RED/YELLOW/BLUE", "REJECT+FLAG"),
     "JOIN-22": ("RED", "REJECT+FLAG"),
 }
 DOMAIN_MD = Path("/work/shared/DOMAIN.md")
