@@ -10,7 +10,10 @@ Rules:
   ancestor org of the pipeline's org; the approvals among them (S13 pre-review, S17 admission,
   S24 conversion) only by the nearest ancestor-or-self org with approval authority, with an
   `approver` of that org as signer or approval signature. A county approving another county's
-  admission is outside its subtree and refused.
+  admission is outside its subtree and refused. Such refusals name the rule that says who writes
+  the step (`WRITER_RULE`: S04 JOIN-03, S08 JOIN-07, S13 JOIN-11, S16 JOIN-15, S17 JOIN-16, S24
+  JOIN-22) on the receipt, with the structural reason code (`not_in_subtree`,
+  `no_approval_authority`); a missing approver signature names none.
 - Step-specific fields: S01 `extra.received_date`; S10 `extra.conclusion`; S14
   `extra.volunteer_book_no`; S23 EXTEND `extra.extension_months`; results other than PASS/FAIL/
   N_A/CANCEL only where they mean something (EXTEND only on S23). Referenced documents and meetings
@@ -60,6 +63,7 @@ from contracts.schema import ID_PATTERN, ORG_PATTERN, Bool, Date, Enum, Hex, Int
 from contracts.state import View
 from wire.genesis import is_ancestor_or_self
 
+MAX_MONTHS = 1200  # a sanity bound for month counts; the legal ranges are the rules' (JOIN-23)
 EXTRA = Obj(
     (
         opt("received_date", Date(), "S01: date the application was received"),
@@ -71,7 +75,8 @@ EXTRA = Obj(
         opt("item_id", Str(64, pattern=ID_PATTERN), "S15/S17/S23/S24: the meeting item voted on"),
         opt("reported_date", Date(), "S15: date the resolution was reported upward"),
         opt("special_extension_reason", Str(1024), "S17: reason for approval after 3 months"),
-        opt("extension_months", Int(0, 12), "S23 EXTEND: months of extension"),
+        # the legal 6..12 months are JOIN-23's to judge (a refusal that names the rule), not the schema's
+        opt("extension_months", Int(0, MAX_MONTHS), "S23 EXTEND: months of extension"),
     )
 )
 JOIN_STEP = Obj(
@@ -99,6 +104,16 @@ PIPELINE_TRANSFER = Obj(
     )
 )
 _STATUS_AFTER = {"S01": "APPLICANT", "S03": "ACTIVIST", "S07": "DEV_TARGET", "S15": "PENDING_APPROVAL"}
+# The rule that says who writes a committee step (the higher committee files, pre-reviews, talks,
+# approves): a refusal of the wrong writer names it. S18 (filing) has no REJECT rule.
+WRITER_RULE = {
+    "S04": "JOIN-03",
+    "S08": "JOIN-07",
+    "S13": "JOIN-11",
+    "S16": "JOIN-15",
+    "S17": "JOIN-16",
+    "S24": "JOIN-22",
+}
 
 
 def extra_of(p: Any) -> dict[str, Any]:
@@ -127,7 +142,7 @@ def _check_step(view: View, tx: TxCtx, config: Config) -> None:
         _check_step_signer(view, tx, step, pipe["org_id"])
     if result == "EXTEND" and step != "S23":
         raise TxRejected("bad_result", "only S23 can extend the probation")
-    if step == "S23" and result == "EXTEND" and not extra["extension_months"]:
+    if step == "S23" and result == "EXTEND" and extra["extension_months"] is None:
         raise TxRejected("missing_field", "S23 EXTEND needs extra.extension_months")
     if step == "S10" and extra["conclusion"] is None:
         raise TxRejected("missing_field", "S10 needs extra.conclusion")
@@ -151,18 +166,26 @@ def _open_pipeline(view: View, pipeline_id: str, person_key: str) -> dict[str, A
 
 
 def _check_step_signer(view: View, tx: TxCtx, step: str, pipe_org: str) -> None:
+    """Who writes a step. A refusal a rule describes names it: an org other than the higher
+    committee writing a committee step, or other than the approving org writing an approval
+    (WRITER_RULE)."""
     if step not in COMMITTEE_STEPS:
         require_role(view, tx)
         require_own_org(tx, pipe_org, "pipeline")
         return
     require_role(view, tx, ("operator", "admin", "approver"))
+    rule = WRITER_RULE.get(step, "")
     if tx.org_id == pipe_org or not is_ancestor_or_self(tx.org_id, pipe_org):
-        raise TxRejected("not_in_subtree", f"step {step} is written by a higher committee of {pipe_org}")
+        raise TxRejected(
+            "not_in_subtree", f"step {step} is written by a higher committee of {pipe_org}", rule_id=rule
+        )
     if step in APPROVAL_STEPS:
         org = approval_org(view, pipe_org)
         if org != tx.org_id:
             raise TxRejected(
-                "no_approval_authority", f"{tx.org_id} does not approve for {pipe_org} ({org} does)"
+                "no_approval_authority",
+                f"{tx.org_id} does not approve for {pipe_org} ({org} does)",
+                rule_id=rule,
             )
         if not has_approver_in(view, tx, (org,)):
             raise TxRejected("approval_required", f"step {step} needs an approver of {org}")

@@ -21,7 +21,9 @@ Rules:
 - JOIN-16 RED REJECT: S17 approved collectively (a PASSED COMMITTEE meeting item, or a PASSED
   decision made at a meeting) by the approving org, never a branch; one approval item approves one
   person: the item names the person (an item without a subject, or naming another person, is
-  refused), and no other person's S17/S24 cited the same item or decision record (2026-12).
+  refused), and no other person's S17/S24 cited the same item or decision record (2026-12). A
+  branch, a sibling county or any org but the approving one writing S17 is refused by the
+  joining family's permission check, which names this rule.
 - JOIN-26 YELLOW FLAG: more than `rush_max` admissions (S15 PASS) in one branch within
   `rush_window_days`, or (when `rush_max_permille` > 0) more than that share of its members.
 - JOIN-27 YELLOW FLAG: admission (S15) of a person expected to leave the unit within 3 months.

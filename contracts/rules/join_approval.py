@@ -13,7 +13,8 @@ Rules (t0 = the S15 resolution's `extra.reported_date` when given, else its date
   approved collectively (as JOIN-16): RED FLAG. One approval item approves one person (2026-12):
   an item without a subject or naming another person, or an item or decision record another
   person's S17/S24 already cited: RED REJECT (so the index's FLAG-only disposition is extended to
-  REJECT+FLAG).
+  REJECT+FLAG). An org other than the approving one writing S24 is refused by the joining
+  family's permission check, which names this rule.
 A late step usually meets its own deadline's alert first; both share one alert per pipeline.
 """
 

@@ -15,7 +15,10 @@ Rules:
   deadlines, which then raise YELLOW / RED if the discussion misses them. An extension decided
   before the probation ends is JOIN-23's (it outranks this rule's "premature").
 - JOIN-23 RED REJECT: an extension (S23 EXTEND) of 6 to 12 months, once per pipeline, decided
-  at or after the original probation end.
+  at or after the original probation end; an imported archive's `probation_extension_months` 0 or
+  6 to 12. The payload schemas only bound these counts (0..1200), so a 13-month extension is a
+  receipt that names this rule, not a schema refusal. It outranks JOIN-21 (an extension before the
+  probation ends) and JOIN-20 (an import's full date with an extension out of range).
 - JOIN-25: `archive_deadline_days` after S24, S25 recorded and the archive materials
   (APPLICATION, VOLUNTEER_BOOK, POLITICAL_REVIEW, CONVERSION_APPLICATION, ASSESSMENT) registered:
   else BLUE FLAG, after twice the time YELLOW FLAG (deadlines; S25 with materials missing: BLUE).
@@ -168,7 +171,22 @@ def join21_due(view: View, entry: DueEntry, ctx: BlockContext, config: Config) -
 
 
 # ---------------------------------------------------------------------------------------- JOIN-23
+def _import_extension(tx: TxCtx) -> Sequence[Verdict]:
+    months = tx.payload["probation_extension_months"] or 0
+    if months == 0 or EXTENSION_MIN_MONTHS <= months <= EXTENSION_MAX_MONTHS:
+        return ()
+    pk = tx.payload["person_key"]
+    text = f"a probation extended by {months} months in total: 6 to 12 allowed"
+    return (
+        reject(
+            "JOIN-23", "extension_out_of_range", text, subject_keys=(pk,), record_refs=(keys.archive(pk),)
+        ),
+    )
+
+
 def join23(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[Verdict]:
+    if tx.tx_type == "archive.create":
+        return _import_extension(tx)
     if not is_step(tx, "S23", result=("EXTEND",)):
         return ()
     p = tx.payload
@@ -274,7 +292,7 @@ RULES: tuple[Rule, ...] = (
         disposition="REJECT",
         description="Extension of probation: at least 6 months, at most 12 months in total, decided at expiry.",
         family="JOIN",
-        tx_types=_STEP,
+        tx_types=(*_STEP, "archive.create"),
         fn=join23,
     ),
     Rule(
