@@ -27,7 +27,12 @@ Rules:
   cites (a meeting item or a decision record) by the person it approved (JOIN-16/22).
 - `join.pipeline_transfer` (入党积极分子/发展对象 change of unit): the current org hands the open
   pipeline to another org, either continuing under the same id or under `new_pipeline_id`, linked
-  both ways so time counts continuously and DUP-02 sees one attempt.
+  both ways so time counts continuously and DUP-02 sees one attempt. After approval (S17) the
+  pipeline follows the member's organisational relationship: an accepted `transfer.in` moves it
+  (contracts.transfer), and a handover (under the same id) is accepted only to the org holding
+  the relationship (a pipeline left behind catching up); to anywhere else it is refused as XFER-04.
+- A pipeline that followed its member away is written only by the receiving branch and its
+  higher committees: a step or handover by the old branch or its county is refused as XFER-04.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ from contracts.records import (
     approval_citation,
     close_membership,
     get_pipeline,
+    moved_away_from,
     open_membership,
     require_archive,
     require_docs,
@@ -139,7 +145,7 @@ def _check_step(view: View, tx: TxCtx, config: Config) -> None:
             raise TxRejected("missing_field", "S01 needs extra.received_date")
     else:
         pipe = _open_pipeline(view, p["pipeline_id"], p["person_key"])
-        _check_step_signer(view, tx, step, pipe["org_id"])
+        _check_step_signer(view, tx, step, pipe)
     if result == "EXTEND" and step != "S23":
         raise TxRejected("bad_result", "only S23 can extend the probation")
     if step == "S23" and result == "EXTEND" and extra["extension_months"] is None:
@@ -165,15 +171,29 @@ def _open_pipeline(view: View, pipeline_id: str, person_key: str) -> dict[str, A
     return pipe
 
 
-def _check_step_signer(view: View, tx: TxCtx, step: str, pipe_org: str) -> None:
-    """Who writes a step. A refusal a rule describes names it: an org other than the higher
-    committee writing a committee step, or other than the approving org writing an approval
-    (WRITER_RULE)."""
+def _left_branch_acts(tx: TxCtx, pipe: dict[str, Any], what: str) -> TxRejected:
+    return TxRejected(
+        "left_branch_acts",
+        f"{tx.org_id} may not write {what}: the member's relationship and pipeline moved to "
+        f"{pipe['org_id']} (never in two branches at once)",
+        rule_id="XFER-04",
+    )
+
+
+def _check_step_signer(view: View, tx: TxCtx, step: str, pipe: dict[str, Any]) -> None:
+    """Who writes a step. Refusals a rule describes name it: the old branch or its county after
+    the pipeline followed its member away (XFER-04); an org other than the higher committee
+    writing a committee step, or other than the approving org writing an approval (WRITER_RULE)."""
+    pipe_org = pipe["org_id"]
     if step not in COMMITTEE_STEPS:
         require_role(view, tx)
+        if tx.org_id != pipe_org and moved_away_from(pipe, tx.org_id):
+            raise _left_branch_acts(tx, pipe, step)
         require_own_org(tx, pipe_org, "pipeline")
         return
     require_role(view, tx, ("operator", "admin", "approver"))
+    if moved_away_from(pipe, tx.org_id):
+        raise _left_branch_acts(tx, pipe, step)
     rule = WRITER_RULE.get(step, "")
     if tx.org_id == pipe_org or not is_ancestor_or_self(tx.org_id, pipe_org):
         raise TxRejected(
@@ -310,9 +330,20 @@ def _check_transfer(view: View, tx: TxCtx, config: Config) -> None:
     pipe = _open_pipeline(view, p["pipeline_id"], p["person_key"])
     require_own_org(tx, p["from_org_id"], "handover")
     if pipe["org_id"] != p["from_org_id"]:
+        if moved_away_from(pipe, p["from_org_id"]):
+            raise _left_branch_acts(tx, pipe, "the pipeline")
         raise TxRejected("wrong_org", f"pipeline {p['pipeline_id']} is held by {pipe['org_id']}")
     if "S17" in pipe["steps"]:
-        raise TxRejected("bad_status", "after approval the person moves by relationship transfer")
+        holder = require_archive(view, p["person_key"])["current_org_id"]
+        if p["to_org_id"] != holder:
+            raise TxRejected(
+                "relationship_elsewhere",
+                f"after approval the pipeline follows the member's relationship (held by {holder}): "
+                "it moves with the accepted transfer-in",
+                rule_id="XFER-04",
+            )
+        if p["new_pipeline_id"] is not None:
+            raise TxRejected("bad_value", "after approval a pipeline continues under its own id")
     require_org(view, p["to_org_id"])
     if p["to_org_id"] == p["from_org_id"]:
         raise TxRejected("bad_value", "a handover goes to another org")
@@ -343,6 +374,8 @@ def _apply_transfer(view: View, tx: TxCtx, config: Config) -> None:
         "registered_height": tx.height,
     }
     view.put(keys.pipeline_event(pid, pipe["event_count"]), event)
+    if "S17" in pipe["steps"]:  # catching up with the relationship: the old branch writes no more
+        pipe["moved_from"] = [*pipe.get("moved_from", []), pipe["org_id"]]
     if new_id is None:
         pipe["org_id"] = to_org
     else:

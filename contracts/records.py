@@ -9,6 +9,9 @@ Rules:
 - A pipeline (one attempt to join) is a head `pipeline/<id>` plus immutable events
   `pipeline/<id>/ev/<seq>`; a pipeline handed to another unit under a new id keeps a link
   (`predecessor` / `successor`), and the chain counts as one pipeline for ordering (JOIN-24).
+  After approval a pipeline follows its member's organisational relationship: an accepted
+  transfer-in moves it (`follow_relationship`, a TRANSFER event) and `moved_from` remembers the
+  branches it left (`moved_away_from`, XFER-04).
 - Memberships of a branch are intervals `[joined_on, left_on)` on the archive; at most one is open.
 - `idx/member/<org>/<person_key>` lists the members (PROBATIONARY, FULL, SUSPENDED) whose
   relationship an org holds now, with their status and voting rights; `write_archive` keeps it in
@@ -25,6 +28,7 @@ from contracts.base import TxCtx
 from contracts.calendar import parse_date
 from contracts.errors import TxRejected
 from contracts.state import View
+from wire.genesis import is_ancestor_or_self
 
 STATUSES = (
     "NONE",
@@ -245,6 +249,40 @@ def approval_citation(view: View, ref: str | None, person_key: str, item_id: str
             return None
         item_id = str(mine[0])
     return keys.idx_approval_item(ref, item_id)
+
+
+def moved_away_from(pipeline: dict[str, Any], org_id: str) -> bool:
+    """The pipeline followed its member's relationship (accepted transfer-in) away from `org_id`
+    or an org below it, to an org outside it: that old branch or its county no longer writes it
+    (XFER-04). A pipeline handed over before approval (an activist's) records no such move."""
+    if is_ancestor_or_self(org_id, pipeline["org_id"]):
+        return False
+    return any(is_ancestor_or_self(org_id, old) for old in pipeline.get("moved_from", []))
+
+
+def follow_relationship(view: View, tx: TxCtx, pipeline: dict[str, Any], to_org: str, **event: Any) -> None:
+    """Move an open pipeline to `to_org`, where its member's relationship now is (a TRANSFER event
+    and the move remembered in `moved_from`)."""
+    pipeline["event_count"] += 1
+    view.put(
+        keys.pipeline_event(pipeline["pipeline_id"], pipeline["event_count"]),
+        {
+            "seq": pipeline["event_count"],
+            "kind": "TRANSFER",
+            "pipeline_id": pipeline["pipeline_id"],
+            "person_key": pipeline["person_key"],
+            "from_org_id": pipeline["org_id"],
+            "to_org_id": to_org,
+            **event,
+            "tx_id": tx.tx_hex,
+            "registered_at": tx.today.isoformat(),
+            "registered_height": tx.height,
+        },
+    )
+    pipeline["moved_from"] = [*pipeline.get("moved_from", []), pipeline["org_id"]]
+    pipeline["org_id"] = to_org
+    pipeline["updated_height"] = tx.height
+    view.put(keys.pipeline(pipeline["pipeline_id"]), pipeline)
 
 
 def is_open_before_approval(pipeline: dict[str, Any]) -> bool:

@@ -5,7 +5,9 @@ approvals. No rule lives here.
 Rules:
 
 - A deadline entry names the pipeline it watches; after a pipeline transfer the live pipeline is
-  its successor (`live_pipeline`), and the steps count over the whole chain.
+  its successor (`live_pipeline`), and the steps count over the whole chain. A deadline set
+  before the pipeline moved (a handover, or following its member's relationship) raises its alert
+  for the org now responsible (`responsible_org`).
 - The item that decided a step is `extra.item_id` of the step when given, else the one item of the
   meeting whose `subject_key` is the person (one person per item; two items for one person are
   ambiguous and decide nothing).
@@ -27,7 +29,7 @@ from contracts import keys
 from contracts.base import Colour, DueEntry, DueRequest, TxCtx, Verdict, flag, reject
 from contracts.calendar import cst_date, passed_ms
 from contracts.config import Config
-from contracts.identity import get_org
+from contracts.identity import approval_org, get_org
 from contracts.records import (
     chain_steps,
     full_member_count,
@@ -38,6 +40,7 @@ from contracts.records import (
     step_events,
 )
 from contracts.state import View
+from wire.genesis import is_ancestor_or_self
 
 PRESENT = ("PRESENT", "PRESENT_ONLINE")
 COMMITTEE_POSTS = ("SECRETARY", "DEPUTY_SECRETARY", "COMMITTEE_MEMBER", "ORGANISER")
@@ -106,7 +109,8 @@ def step_verdict(
 def due_flag(
     view: View, rule_id: str, colour: Colour, code: str, text: str, entry: DueEntry, tag: str
 ) -> Verdict:
-    """A deadline's flag on a pipeline, raised once per pipeline chain and `tag`."""
+    """A deadline's flag on a pipeline, raised once per pipeline chain and `tag`; addressed to the
+    org now responsible when the pipeline moved since the deadline was set (`responsible_org`)."""
     return flag(
         rule_id,
         colour,
@@ -114,8 +118,22 @@ def due_flag(
         text,
         subject_keys=(entry.ref["person_key"],),
         record_refs=(keys.pipeline(entry.ref["pipeline_id"]),),
+        org_id=responsible_org(view, entry),
         dedup_key=f"{root_id(view, entry.ref['pipeline_id'])}:{tag}",
     )
+
+
+def responsible_org(view: View, entry: DueEntry) -> str | None:
+    """Who answers for a pipeline deadline: the org that set it (None: the entry's), unless the
+    pipeline has since moved out of that org's subtree (a handover, or following its member's
+    relationship); then the pipeline's org now, or for a committee's deadline its approving org."""
+    pipe = live_pipeline(view, entry.ref["pipeline_id"])
+    if pipe is None or is_ancestor_or_self(entry.org_id, pipe["org_id"]):
+        return None
+    org = get_org(view, entry.org_id)
+    if org is None or org["level"] == "BRANCH":
+        return str(pipe["org_id"])
+    return approval_org(view, pipe["org_id"]) or str(pipe["org_id"])
 
 
 def step_due(tx: TxCtx, rule_id: str, tag: str, day: Any, **ref: Any) -> DueRequest:
