@@ -15,7 +15,10 @@ Rules:
 - Memberships of a branch are intervals `[joined_on, left_on)` on the archive; at most one is open.
 - `idx/member/<org>/<person_key>` lists the members (PROBATIONARY, FULL, SUSPENDED) whose
   relationship an org holds now, with their status and voting rights; `write_archive` keeps it in
-  step with the archive head, so a branch's roster is one prefix scan (MTG-06/09, JOIN-03/14/26).
+  step with the archive head, so a branch's roster is one prefix scan (MTG-06, JOIN-03/26).
+  `idx/roster/<org>/<person_key>` lists everyone whose relationship the org ever held (never
+  deleted), so the roster on a meeting's date is read from the archives' membership intervals
+  (`members_on`: MTG-07/09, JOIN-14/21), whenever the minutes are recorded.
 """
 
 from __future__ import annotations
@@ -112,6 +115,10 @@ def write_archive(view: View, rec: dict[str, Any], tx: TxCtx, change: str, note:
                 "party_standing": rec["party_standing"],
             },
         )
+    for m in rec["memberships"]:
+        roster = keys.idx_roster(m["org_id"], rec["person_key"])
+        if not view.exists(roster):
+            view.put(roster, {"person_key": rec["person_key"]})
     rec["version"] = int(rec.get("version", 0)) + 1
     rec["updated_height"] = tx.height
     view.put(keys.archive(rec["person_key"]), rec)
@@ -133,6 +140,18 @@ def _member_org(archive: dict[str, Any]) -> str | None:
 def org_members(view: View, org_id: str) -> list[dict[str, Any]]:
     """The members whose relationship `org_id` holds now (index entries, by person key)."""
     return [rec for _, rec in view.scan_prefix(keys.idx_member(org_id))]
+
+
+def members_on(view: View, org_id: str, day: str) -> list[dict[str, Any]]:
+    """The archives of the members whose relationship `org_id` held on `day` (from the org's
+    roster of everyone it ever held, so people who left since are counted on their dates)."""
+    on = parse_date(day)
+    out = []
+    for _, ref in view.scan_prefix(keys.idx_roster(org_id)):
+        archive = get_archive(view, ref["person_key"])
+        if archive is not None and membership_on(archive, on) == org_id:
+            out.append(archive)
+    return out
 
 
 def full_member_count(view: View, org_id: str) -> int:

@@ -27,7 +27,7 @@ from typing import Any
 
 from contracts import keys
 from contracts.base import Colour, DueEntry, DueRequest, TxCtx, Verdict, flag, reject
-from contracts.calendar import cst_date, passed_ms
+from contracts.calendar import cst_date, parse_date, passed_ms
 from contracts.config import Config
 from contracts.identity import approval_org, get_org
 from contracts.records import (
@@ -35,8 +35,9 @@ from contracts.records import (
     full_member_count,
     get_archive,
     get_pipeline,
+    is_member_of,
+    members_on,
     membership_on,
-    org_members,
     step_events,
 )
 from contracts.state import View
@@ -204,23 +205,55 @@ def full_on(archive: dict[str, Any], day: str) -> bool:
     return bool(archive["status"] == "FULL" or (archive["status_since"] or "") > day)
 
 
-def entitled_problem(view: View, meeting: dict[str, Any], org_id: str) -> str | None:
-    """The meeting's entitled voters are the branch's voting full members on its date."""
+def vote_problem(view: View, meeting: dict[str, Any], pk: str) -> str | None:
+    """Why `pk` is not a voting full member of the meeting's org on its date (None when they
+    are): the relationship held by the org (a COMMITTEE meeting: by the org or an org below it, or a
+    committee post in it), FULL on that day and not under 留党察看."""
     day = meeting_day(meeting)
+    archive = get_archive(view, pk)
+    orgs = meeting_orgs(meeting)
+    if archive is None:
+        return f"entitled voter {pk[:12]}… has no member archive"
+    if meeting["meeting_type"] == "COMMITTEE":
+        member = any(
+            is_member_of(archive, org, day) or held_post(view, org, pk, COMMITTEE_POSTS, day) for org in orgs
+        )
+    else:
+        member = membership_on(archive, parse_date(day)) in orgs
+    if not member:
+        return f"entitled voter {pk[:12]}… is not a member of {meeting['org_id']} on {day}"
+    if not full_on(archive, day) or archive["party_standing"] == "PROBATION_WITHIN_PARTY":
+        return f"entitled voter {pk[:12]}… has no vote on {day} (status {archive['status']})"
+    return None
+
+
+def roster_problem(view: View, meeting: dict[str, Any], *, omissions: bool) -> tuple[str, str] | None:
+    """(person, reason) for the first entitled voter of the meeting who is not a voting full member
+    of its org on its date; with `omissions` (a general meeting: 应到会 is every voting member) also
+    a voting member on that date left out, unless the meeting carries a roster snapshot (whose hash
+    stands for the exclusion reasons). Members are taken on the meeting date, whenever the minutes
+    are recorded."""
     entitled = set(meeting["entitled_voter_keys"])
     for pk in sorted(entitled):
-        archive = get_archive(view, pk)
-        if archive is None or membership_on(archive, cst_date(meeting["start"])) not in meeting_orgs(meeting):
-            return f"entitled voter {pk[:12]}… is not a member of {org_id} on {day}"
-        if not full_on(archive, day) or archive["party_standing"] == "PROBATION_WITHIN_PARTY":
-            return f"entitled voter {pk[:12]}… has no vote (status {archive['status']})"
-    if meeting["roster_snapshot_hash"] is None:
-        for m in org_members(view, org_id):
-            if m["voting_rights"] and m["person_key"] not in entitled:
-                archive = get_archive(view, m["person_key"])
-                if archive is not None and membership_on(archive, cst_date(meeting["start"])) == org_id:
-                    return f"voting member {m['person_key'][:12]}… is left out without a roster snapshot"
+        problem = vote_problem(view, meeting, pk)
+        if problem is not None:
+            return pk, problem
+    if not omissions or meeting["roster_snapshot_hash"] is not None:
+        return None
+    day = meeting_day(meeting)
+    for org in meeting_orgs(meeting):
+        for archive in members_on(view, org, day):
+            pk = archive["person_key"]
+            if pk not in entitled and vote_problem(view, meeting, pk) is None:
+                return pk, f"voting member {pk[:12]}… is left out without a roster snapshot"
     return None
+
+
+def entitled_problem(view: View, meeting: dict[str, Any]) -> str | None:
+    """JOIN-14/21: the general meeting's entitled voters are the branch's voting full members on its
+    date, none left out without a roster snapshot."""
+    found = roster_problem(view, meeting, omissions=True)
+    return None if found is None else found[1]
 
 
 def yes_count(meeting: dict[str, Any], item: dict[str, Any], *, written: bool) -> tuple[int, int]:
@@ -253,7 +286,7 @@ def admission_vote_problems(
     item = item_for(meeting, person_key, item_id)
     if item is None:
         return [("no_item", f"meeting {meeting_id} has no item for the person alone", True)]
-    problem = entitled_problem(view, meeting, org_id)
+    problem = entitled_problem(view, meeting)
     if problem is not None:
         return [("bad_roster", problem, True)]
     n = len(meeting["entitled_voter_keys"])
