@@ -11,9 +11,11 @@ Rules:
 - The item that decided a step is `extra.item_id` of the step when given, else the one item of the
   meeting whose `subject_key` is the person (one person per item; two items for one person are
   ambiguous and decide nothing).
-- Admission and conversion votes (JOIN-14, JOIN-21): `E` = the meeting's entitled voters, each a
-  FULL member of the branch with voting rights on the meeting date; a voting member of the branch
-  left out of `E` needs the roster snapshot (its hash carries the exclusion reasons). `P` = E
+- Rosters (MTG-07 for every vote, JOIN-14/21): `E` = the meeting's entitled voters, each a FULL
+  member of the org with voting rights on the meeting date (`vote_problem`); at a general meeting
+  a voting member on that date left out of `E` needs the roster snapshot (its hash carries the
+  exclusion reasons). Members on a date come from the org's roster of everyone it ever held.
+- Approvals (JOIN-16/22, `approval_problems`): one approval item approves one person. `P` = E
   present; `Y` = YES ballots plus YES written opinions of absent entitled voters handed in before
   the meeting. Quorum `2|P| > |E|`, approval `2|Y| > |E|` (strict: "超过半数"), secret ballot, the
   item PASSED, the ballots no more than those present, the step dated on the meeting day.
