@@ -65,7 +65,7 @@ ARCHIVE_CREATE = Obj(
         opt("status", Enum(STATUSES), default="NONE"),
         opt("status_since", Date()),
         # 0 or 6..12 months in total is JOIN-23's to judge (a refusal that names the rule)
-        opt("probation_extension_months", Int(0, 1200), default=0),
+        opt("probation_extension_months", Int(0, 120), default=0),
         opt("party_standing", Enum(STANDINGS), default="NORMAL"),
         opt("expelled_date", Date()),
         opt("no_rejoin", Bool(), default=False),

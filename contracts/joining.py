@@ -69,7 +69,7 @@ from contracts.schema import ID_PATTERN, ORG_PATTERN, Bool, Date, Enum, Hex, Int
 from contracts.state import View
 from wire.genesis import is_ancestor_or_self
 
-MAX_MONTHS = 1200  # a sanity bound for month counts; the legal ranges are the rules' (JOIN-23)
+MAX_MONTHS = 120  # a sanity bound for month counts (10 years); the legal ranges are the rules' (JOIN-23)
 EXTRA = Obj(
     (
         opt("received_date", Date(), "S01: date the application was received"),

@@ -16,7 +16,7 @@ Rules:
   before the probation ends is JOIN-23's (it outranks this rule's "premature").
 - JOIN-23 RED REJECT: an extension (S23 EXTEND) of 6 to 12 months, once per pipeline, decided
   at or after the original probation end; an imported archive's `probation_extension_months` 0 or
-  6 to 12. The payload schemas only bound these counts (0..1200), so a 13-month extension is a
+  6 to 12. The payload schemas only bound these counts (0..120), so a 13-month extension is a
   receipt that names this rule, not a schema refusal. It outranks JOIN-21 (an extension before the
   probation ends) and JOIN-20 (an import's full date with an extension out of range).
 - JOIN-25: `archive_deadline_days` after S24, S25 recorded and the archive materials
