@@ -41,7 +41,7 @@ from contracts.config import Config
 from contracts.errors import TxRejected, invariant
 from contracts.governance import bind_rollout, load_candidate, load_config
 from contracts.identity import get_user, live_user, require_org
-from contracts.rules import outranks, rules_for
+from contracts.rules import may_outrank, outranks, rules_for
 from contracts.rules import rule as rule_by_id
 from contracts.schema import validate
 from contracts.state import Overlay, StateReader, View
@@ -250,7 +250,7 @@ def _evaluate(
         mode = config.rule_mode(rule.rule_id)
         if rule.fn is None or mode == "OFF":
             continue
-        if refused is not None and not outranks(rule.rule_id, refused.rule_id):
+        if refused is not None and not may_outrank(rule.rule_id, refused.rule_id):
             continue
         for v in rule.fn(view, t, ctx, config):
             _check_verdict(rule, v)
@@ -259,10 +259,9 @@ def _evaluate(
                     shadow.append(_shadow(v))
                 continue
             if refused is not None:
-                if v.disposition == Disposition.REJECT:
+                if v.disposition == Disposition.REJECT and outranks(v, refused):
                     out[-1] = refused = v  # the refusal is always the last verdict kept
-                    break
-                continue  # a flag of a refused transaction raises nothing
+                continue  # a flag (or another fact's refusal) of a refused transaction changes nothing
             out.append(v)
             if v.disposition == Disposition.REJECT:
                 refused = v

@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 
-from contracts.rules import PRECEDENCE, outranks
+from contracts.base import Verdict, reject
+from contracts.rules import PRECEDENCE, may_outrank, outranks
 from contracts.testing import (
     Ledger,
     general_vote,
     import_member,
     make_genesis,
+    meeting_payload,
+    ms,
     ok,
     person,
     pipeline_dates,
@@ -164,8 +167,50 @@ def test_an_extension_before_the_probation_ends_is_join23(day: str, off: str | N
         assert r.reason_code == "extension_before_expiry"
 
 
-def test_the_precedence_table_is_acyclic_and_transitive() -> None:
-    assert outranks("XFER-04", "MTG-03") and outranks("XFER-04", "MTG-07") and outranks("MTG-07", "MTG-03")
-    assert not outranks("MTG-03", "MTG-07") and not outranks("JOIN-14", "DUP-06")
-    for general, specific in PRECEDENCE.items():
-        assert all(not outranks(general, s) for s in specific)
+def test_precedence_pairs_are_about_one_fact() -> None:
+    def refusal(rule_id: str, code: str) -> Verdict:
+        return reject(rule_id, code, "a refusal")
+
+    assert outranks(refusal("MTG-07", "bad_roster"), refusal("MTG-03", "not_a_member"))
+    assert not outranks(refusal("MTG-07", "no_quorum"), refusal("MTG-03", "not_a_member"))
+    assert outranks(refusal("JOIN-23", "extension_before_expiry"), refusal("JOIN-21", "premature"))
+    assert not outranks(
+        refusal("JOIN-23", "second_extension"), refusal("JOIN-21", "no_conversion_application")
+    )
+    assert not outranks(refusal("MTG-03", "not_a_member"), refusal("MTG-07", "bad_roster"))
+    assert may_outrank("XFER-04", "MTG-03") and may_outrank("XFER-04", "MTG-07")
+    assert not may_outrank("MTG-03", "MTG-07") and not may_outrank("JOIN-14", "DUP-06")
+    assert all(p.fact and p.general != p.specific for p in PRECEDENCE)
+
+
+@pytest.mark.parametrize(
+    ("stranger_as", "expected"),
+    [
+        ("entitled", ("REJECTED", "MTG-07", "bad_roster")),  # the same fact: MTG-07 names it
+        ("roll-call", ("REJECTED", "MTG-03", "not_a_member")),  # MTG-07's no_quorum is another fact
+    ],
+)
+def test_a_refusal_for_another_fact_keeps_the_first_rule(
+    stranger_as: str, expected: tuple[str, str, str]
+) -> None:
+    L = Ledger()
+    for i in range(4):
+        import_member(L, f"m{i}", B1)
+    members = [person(f"m{i}") for i in range(4)]
+    entitled = [*members, person("stranger")] if stranger_as == "entitled" else members
+    item = {
+        "item_id": "1",
+        "ballot_method": "ROLL_CALL",
+        "yes": 1,
+        "no": 0,
+        "abstain": 0,
+        "result": "REJECTED",
+    }
+    if stranger_as == "roll-call":
+        item["votes"] = [{"person_key": person("stranger"), "vote": "YES"}]
+    att = [{"person_key": members[0], "status": "PRESENT"}]
+    p = meeting_payload(
+        "m", "BRANCH_GENERAL", ms("2016-03-01", 8), entitled_voter_keys=entitled, attendance=att
+    )
+    r = L.submit(f"{B1}/operator", "meeting.record", p | {"items": [item]}, at="2016-03-01")
+    assert (r.status, r.rule_id, r.reason_code) == expected
