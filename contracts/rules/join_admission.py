@@ -25,7 +25,8 @@ Rules:
   branch, a sibling county or any org but the approving one writing S17 is refused by the
   joining family's permission check, which names this rule.
 - JOIN-26 YELLOW FLAG: more than `rush_max` admissions (S15 PASS) in one branch within
-  `rush_window_days`, or (when `rush_max_permille` > 0) more than that share of its members.
+  `rush_window_days`, or (when `rush_max_permille` > 0) more than that share of its members on
+  the S15 date.
 - JOIN-27 YELLOW FLAG: admission (S15) of a person expected to leave the unit within 3 months.
 """
 
@@ -42,7 +43,7 @@ from contracts.config import Config
 from contracts.governance import working_days
 from contracts.identity import approval_org
 from contracts.joining import extra_of
-from contracts.records import attempt_docs, chain_steps, get_archive, get_doc, get_pipeline, org_members
+from contracts.records import attempt_docs, chain_steps, get_archive, get_doc, get_pipeline, members_on
 from contracts.rules.procedure import (
     COMMITTEE_POSTS,
     admission_vote_problems,
@@ -289,7 +290,7 @@ def join26(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     others = [k for k, _ in view.scan_range(prefix + first, prefix + day + "~")]
     count = len(others) + 1
     limit, permille = config.get_int("rush_max", org), config.get_int("rush_max_permille", org)
-    members = len(org_members(view, org))
+    members = len(members_on(view, org, day))
     if count <= limit and not (permille > 0 and 1000 * count > permille * members):
         return ()
     text = f"{count} admissions in {org} within {window} days (limit {limit})"

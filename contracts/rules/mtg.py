@@ -50,7 +50,7 @@ from contracts.records import former_member_of, get_archive, is_member_of, membe
 from contracts.rules.procedure import (
     BRANCH_COMMITTEE_MIN_FULL,
     COMMITTEE_POSTS,
-    full_on,
+    full_members_on,
     half_quorum,
     held_post,
     roster_problem,
@@ -299,7 +299,7 @@ def mtg09(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[
     members = [] if org is None or org["level"] != "BRANCH" else members_on(view, tx.org_id, day)
     if not members:
         return ()  # only branches, and only with members on the ledger on the meeting date
-    full = sum(1 for archive in members if full_on(archive, day))
+    full = full_members_on(view, tx.org_id, day)
     year = cst_date(p["start"]).year
     out = []
     if p["meeting_type"] == "BRANCH_COMMITTEE" and full < BRANCH_COMMITTEE_MIN_FULL:

@@ -34,7 +34,6 @@ from contracts.config import Config
 from contracts.identity import approval_org, get_org
 from contracts.records import (
     chain_steps,
-    full_member_count,
     get_archive,
     get_pipeline,
     is_member_of,
@@ -179,8 +178,9 @@ def item_for(meeting: dict[str, Any], person_key: str, item_id: str | None) -> d
 def branch_decision_problem(
     view: View, org_id: str, meeting_id: str | None, person_key: str, item_id: str | None, day: str
 ) -> str | None:
-    """JOIN-03/07: decided by the branch committee (the general meeting when the branch has fewer
-    than 7 full members) no later than the step, a PASSED item for the person; None when so."""
+    """JOIN-03/07: decided by the branch committee (the general meeting when the branch had fewer
+    than 7 full members on the meeting date) no later than the step, a PASSED item for the person;
+    None when so."""
     meeting = get_meeting(view, meeting_id)
     if meeting is None:
         return "no branch meeting decided this step (decision_ref)"
@@ -189,13 +189,18 @@ def branch_decision_problem(
     if meeting_day(meeting) > day:
         return f"the deciding meeting {meeting_id} is after the step ({meeting_day(meeting)})"
     kind = meeting["meeting_type"]
-    small = full_member_count(view, org_id) < BRANCH_COMMITTEE_MIN_FULL
+    small = full_members_on(view, org_id, meeting_day(meeting)) < BRANCH_COMMITTEE_MIN_FULL
     if kind != "BRANCH_COMMITTEE" and not (kind == "BRANCH_GENERAL" and small):
         return f"a {kind} meeting cannot decide this (the branch committee does)"
     item = item_for(meeting, person_key, item_id)
     if item is None or item["result"] != "PASSED":
         return f"meeting {meeting_id} has no PASSED item for the person"
     return None
+
+
+def full_members_on(view: View, org_id: str, day: str) -> int:
+    """How many full members the org held on `day` (the roster of that date, not of today)."""
+    return sum(1 for archive in members_on(view, org_id, day) if full_on(archive, day))
 
 
 def full_on(archive: dict[str, Any], day: str) -> bool:

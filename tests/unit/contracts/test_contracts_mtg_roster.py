@@ -241,3 +241,40 @@ def test_mtg09_counts_the_members_arriving_after_the_meeting(day: str, expected:
     _full(L, 1, org=B2, prefix="newcomer")
     _move(L, "newcomer0", B2, B1, "2016-04-01")
     assert outcome(_committee_meeting(L, day, "2016-04-10"), "MTG-09") == expected
+
+
+# ------------------------------------------------------------- JOIN-03/07 and JOIN-26 on the date
+@pytest.mark.parametrize(("full_on_the_day", "expected"), [(6, "PASS"), (8, "REJECT")])
+def test_join03_the_general_meeting_decides_while_the_branch_had_no_committee_that_day(
+    full_on_the_day: int, expected: str
+) -> None:
+    # 6 full members on 2015-04-01 (no committee: the general meeting decides); two more arrive on
+    # 2015-04-15, before the step is recorded: the branch's size that day is what counts
+    from contracts.testing import general_vote, run_pipeline, step_payload
+
+    L = Ledger()
+    run_pipeline(L, "ann", B1, "p1", "2015-02-01", until="S02")  # the secretary and two introducers
+    _full(L, full_on_the_day - 3, prefix="early")
+    _full(L, 2, org=B2, prefix="arriving")
+    ok(general_vote(L, B1, "m-s03", "ann", "2015-04-01"))
+    _move(L, "arriving0", B2, B1, "2015-04-15", "T1")
+    _move(L, "arriving1", B2, B1, "2015-04-15", "T2")
+    s03 = step_payload("p1", "ann", "S03", "2015-04-01", decision_ref="m-s03", extra={"item_id": "1"})
+    assert outcome(L.submit(f"{B1}/operator", "join.step", s03, at="2015-05-10"), "JOIN-03") == expected
+
+
+@pytest.mark.parametrize(
+    ("others_joined", "expected"), [("2016-09-01", "FLAG:YELLOW"), ("2016-07-01", "PASS")]
+)
+def test_join26_the_share_of_members_is_taken_on_the_admission_date(
+    others_joined: str, expected: str
+) -> None:
+    from contracts.testing import make_genesis, run_pipeline, step
+
+    L = Ledger(make_genesis(rule_config={"rush_max_permille": 150}))
+    run_pipeline(L, "ann", B1, "p1", "2015-02-01", until="S14")  # S15 on 2016-08-01
+    _full(L, 2, prefix="old")
+    for i in range(20):
+        import_member(L, f"new{i}", B1, status="PROBATIONARY", join=others_joined, full=None)  # type: ignore[arg-type]
+    # 1 admission of 5 members on the day is more than 15 %; of 25 it is not
+    assert outcome(step(L, B1, "p1", "ann", "S15", "2016-08-01"), "JOIN-26") == expected
