@@ -10,8 +10,9 @@ Rules:
   of it). Accepted: the old membership closes and the new one opens on `report_date`, the archive
   moves to the receiving org, and so does the member's open pipeline (a probationary member's
   S21-S25, or a converted member's S25), with its probation end unchanged: from this block on the
-  receiving branch and its higher committees write its steps (DOMAIN.md 2026-12, A.3, XFER-04/05). Refused (`accepted` false): the letter is closed as REFUSED and the
-  person stays with the old branch. A transfer-in needs an open transfer-out (XFER-01).
+  receiving branch and its higher committees write its steps (DOMAIN.md 2026-12, A.3,
+  XFER-04/05). Refused (`accepted` false): the letter is closed as REFUSED and the person stays
+  with the old branch. A transfer-in needs an open transfer-out (XFER-01).
 - `transfer.receipt` records the date the receipt (回执) came back, by the issuing org or above.
 """
 

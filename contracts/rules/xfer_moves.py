@@ -104,7 +104,10 @@ def _meeting(view: View, tx: TxCtx) -> Sequence[Verdict]:
         archive = get_archive(view, pk)
         if archive is not None and all(moved_away(archive, org, day) for org in orgs):
             now = membership_on(archive, parse_date(day))
-            text = f"the subject of an item moved from {tx.org_id} to {now} by {day}: {tx.org_id} no longer votes on them"
+            text = (
+                f"the subject of an item moved from {tx.org_id} to {now} by {day}: "
+                f"{tx.org_id} no longer votes on them"
+            )
             return (_refuse("subject_moved_away", text, pk),)
     return ()
 
