@@ -64,7 +64,8 @@ ARCHIVE_CREATE = Obj(
         sealed_field(),
         opt("status", Enum(STATUSES), default="NONE"),
         opt("status_since", Date()),
-        opt("probation_extension_months", Int(0, 12), default=0),
+        # 0 or 6..12 months in total is JOIN-23's to judge (a refusal that names the rule)
+        opt("probation_extension_months", Int(0, 120), default=0),
         opt("party_standing", Enum(STANDINGS), default="NORMAL"),
         opt("expelled_date", Date()),
         opt("no_rejoin", Bool(), default=False),

@@ -14,7 +14,8 @@ Rules:
   rule, whatever the rule's mode, so a periodic deadline (a meeting series due each period) keeps
   its rhythm; an entry it schedules whose time has passed fires in the same block.
 - A verdict with disposition REJECT refuses the transaction (the first in registry order names
-  the rule on the receipt); FLAG verdicts become alert records. A rule may only return colours
+  the rule on the receipt, unless a rule that outranks it refuses too: contracts.rules.PRECEDENCE);
+  FLAG verdicts become alert records. A rule may only return colours
   it is registered with, and REJECT only if its registered disposition includes REJECT.
 - `dedup_key`: a verdict carrying one raises its alert at most once per (rule, key) in the whole
   history (e.g. one DUP-05 alert per pair of archives, not one per amendment).

@@ -15,7 +15,8 @@ Rules:
   (`unknown_signer`, `key_revoked`, `key_rotated`, `wrong_org`), every approval signature from a
   live key (`bad_approval`), the org exists; then the family's `check` (permissions, structure),
   then every rule registered for the type (registry order; the first REJECT refuses the tx and
-  names its rule), then the family's `apply`, then alerts for FLAG verdicts and deadlines.
+  names its rule, unless a rule that outranks it (`contracts.rules.PRECEDENCE`) refuses it too),
+  then the family's `apply`, then alerts for FLAG verdicts and deadlines.
 - Each transaction runs in its own overlay: a rejected one changes no state (its overlay is
   dropped) but keeps its receipt; every processed transaction, accepted or rejected, leaves the
   replay marker `tx/<id>` = {height, status}. A replayed one writes nothing.
@@ -40,8 +41,8 @@ from contracts.config import Config
 from contracts.errors import TxRejected, invariant
 from contracts.governance import bind_rollout, load_candidate, load_config
 from contracts.identity import get_user, live_user, require_org
+from contracts.rules import may_outrank, outranks, rules_for
 from contracts.rules import rule as rule_by_id
-from contracts.rules import rules_for
 from contracts.schema import validate
 from contracts.state import Overlay, StateReader, View
 from contracts.txtypes import TX_TYPES
@@ -240,11 +241,16 @@ def _evaluate(
     view: View, t: TxCtx, ctx: BlockContext, config: Config, shadow: list[ShadowVerdict] | None
 ) -> list[Verdict]:
     """The verdicts of the rules enforced under `config`, in registry order, up to and including
-    the first REJECT; SHADOW-mode rules' verdicts go to `shadow` (when given)."""
+    the first REJECT; SHADOW-mode rules' verdicts go to `shadow` (when given). After the first
+    REJECT only the rules that outrank it still run (`contracts.rules.PRECEDENCE`): a more
+    specific rule that refuses too takes its place, so the receipt names it."""
     out: list[Verdict] = []
+    refused: Verdict | None = None
     for rule in rules_for(t.tx_type):
         mode = config.rule_mode(rule.rule_id)
         if rule.fn is None or mode == "OFF":
+            continue
+        if refused is not None and not may_outrank(rule.rule_id, refused.rule_id):
             continue
         for v in rule.fn(view, t, ctx, config):
             _check_verdict(rule, v)
@@ -252,9 +258,14 @@ def _evaluate(
                 if shadow is not None:
                     shadow.append(_shadow(v))
                 continue
+            if refused is not None:
+                if v.disposition == Disposition.REJECT and outranks(v, refused):
+                    out[-1] = refused = v  # the refusal is always the last verdict kept
+                continue  # a flag (or another fact's refusal) of a refused transaction changes nothing
             out.append(v)
             if v.disposition == Disposition.REJECT:
-                return out
+                refused = v
+                break
     return out
 
 

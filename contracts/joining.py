@@ -10,7 +10,10 @@ Rules:
   ancestor org of the pipeline's org; the approvals among them (S13 pre-review, S17 admission,
   S24 conversion) only by the nearest ancestor-or-self org with approval authority, with an
   `approver` of that org as signer or approval signature. A county approving another county's
-  admission is outside its subtree and refused.
+  admission is outside its subtree and refused. Such refusals name the rule that says who writes
+  the step (`WRITER_RULE`: S04 JOIN-03, S08 JOIN-07, S13 JOIN-11, S16 JOIN-15, S17 JOIN-16, S24
+  JOIN-22) on the receipt, with the structural reason code (`not_in_subtree`,
+  `no_approval_authority`); a missing approver signature names none.
 - Step-specific fields: S01 `extra.received_date`; S10 `extra.conclusion`; S14
   `extra.volunteer_book_no`; S23 EXTEND `extra.extension_months`; results other than PASS/FAIL/
   N_A/CANCEL only where they mean something (EXTEND only on S23). Referenced documents and meetings
@@ -20,10 +23,16 @@ Rules:
   PROBATIONARY (membership of the pipeline's org from the join date; probation ends 12 months
   after S15 plus extensions), S23 EXTEND moves the probation end, S24 PASS FULL with `full_date` =
   probation end, S25 completes the pipeline. FAIL or CANCEL closes the pipeline; after S17 it
-  means CANCELLED_PROBATION. S15 PASS is indexed by branch and date (JOIN-26).
+  means CANCELLED_PROBATION. S15 PASS is indexed by branch and date (JOIN-26); what an S17 or S24
+  cites (a meeting item or a decision record) by the person it approved (JOIN-16/22).
 - `join.pipeline_transfer` (入党积极分子/发展对象 change of unit): the current org hands the open
   pipeline to another org, either continuing under the same id or under `new_pipeline_id`, linked
-  both ways so time counts continuously and DUP-02 sees one attempt.
+  both ways so time counts continuously and DUP-02 sees one attempt. After approval (S17) the
+  pipeline follows the member's organisational relationship: an accepted `transfer.in` moves it
+  (contracts.transfer), and a handover (under the same id) is accepted only to the org holding
+  the relationship (a pipeline left behind catching up); to anywhere else it is refused as XFER-04.
+- A pipeline that followed its member away is written only by the receiving branch and its
+  higher committees: a step or handover by the old branch or its county is refused as XFER-04.
 """
 
 from __future__ import annotations
@@ -47,8 +56,10 @@ from contracts.records import (
     COMMITTEE_STEPS,
     RESULTS,
     STEPS,
+    approval_citation,
     close_membership,
     get_pipeline,
+    moved_away_from,
     open_membership,
     require_archive,
     require_docs,
@@ -58,6 +69,7 @@ from contracts.schema import ID_PATTERN, ORG_PATTERN, Bool, Date, Enum, Hex, Int
 from contracts.state import View
 from wire.genesis import is_ancestor_or_self
 
+MAX_MONTHS = 120  # a sanity bound for month counts (10 years); the legal ranges are the rules' (JOIN-23)
 EXTRA = Obj(
     (
         opt("received_date", Date(), "S01: date the application was received"),
@@ -69,7 +81,8 @@ EXTRA = Obj(
         opt("item_id", Str(64, pattern=ID_PATTERN), "S15/S17/S23/S24: the meeting item voted on"),
         opt("reported_date", Date(), "S15: date the resolution was reported upward"),
         opt("special_extension_reason", Str(1024), "S17: reason for approval after 3 months"),
-        opt("extension_months", Int(0, 12), "S23 EXTEND: months of extension"),
+        # the legal 6..12 months are JOIN-23's to judge (a refusal that names the rule), not the schema's
+        opt("extension_months", Int(0, MAX_MONTHS), "S23 EXTEND: months of extension"),
     )
 )
 JOIN_STEP = Obj(
@@ -97,6 +110,16 @@ PIPELINE_TRANSFER = Obj(
     )
 )
 _STATUS_AFTER = {"S01": "APPLICANT", "S03": "ACTIVIST", "S07": "DEV_TARGET", "S15": "PENDING_APPROVAL"}
+# The rule that says who writes a committee step (the higher committee files, pre-reviews, talks,
+# approves): a refusal of the wrong writer names it. S18 (filing) has no REJECT rule.
+WRITER_RULE = {
+    "S04": "JOIN-03",
+    "S08": "JOIN-07",
+    "S13": "JOIN-11",
+    "S16": "JOIN-15",
+    "S17": "JOIN-16",
+    "S24": "JOIN-22",
+}
 
 
 def extra_of(p: Any) -> dict[str, Any]:
@@ -122,10 +145,10 @@ def _check_step(view: View, tx: TxCtx, config: Config) -> None:
             raise TxRejected("missing_field", "S01 needs extra.received_date")
     else:
         pipe = _open_pipeline(view, p["pipeline_id"], p["person_key"])
-        _check_step_signer(view, tx, step, pipe["org_id"])
+        _check_step_signer(view, tx, step, pipe)
     if result == "EXTEND" and step != "S23":
         raise TxRejected("bad_result", "only S23 can extend the probation")
-    if step == "S23" and result == "EXTEND" and not extra["extension_months"]:
+    if step == "S23" and result == "EXTEND" and extra["extension_months"] is None:
         raise TxRejected("missing_field", "S23 EXTEND needs extra.extension_months")
     if step == "S10" and extra["conclusion"] is None:
         raise TxRejected("missing_field", "S10 needs extra.conclusion")
@@ -148,19 +171,41 @@ def _open_pipeline(view: View, pipeline_id: str, person_key: str) -> dict[str, A
     return pipe
 
 
-def _check_step_signer(view: View, tx: TxCtx, step: str, pipe_org: str) -> None:
+def _left_branch_acts(tx: TxCtx, pipe: dict[str, Any], what: str) -> TxRejected:
+    return TxRejected(
+        "left_branch_acts",
+        f"{tx.org_id} may not write {what}: the member's relationship and pipeline moved to "
+        f"{pipe['org_id']} (never in two branches at once)",
+        rule_id="XFER-04",
+    )
+
+
+def _check_step_signer(view: View, tx: TxCtx, step: str, pipe: dict[str, Any]) -> None:
+    """Who writes a step. Refusals a rule describes name it: the old branch or its county after
+    the pipeline followed its member away (XFER-04); an org other than the higher committee
+    writing a committee step, or other than the approving org writing an approval (WRITER_RULE)."""
+    pipe_org = pipe["org_id"]
     if step not in COMMITTEE_STEPS:
         require_role(view, tx)
+        if tx.org_id != pipe_org and moved_away_from(pipe, tx.org_id):
+            raise _left_branch_acts(tx, pipe, step)
         require_own_org(tx, pipe_org, "pipeline")
         return
     require_role(view, tx, ("operator", "admin", "approver"))
+    if moved_away_from(pipe, tx.org_id):
+        raise _left_branch_acts(tx, pipe, step)
+    rule = WRITER_RULE.get(step, "")
     if tx.org_id == pipe_org or not is_ancestor_or_self(tx.org_id, pipe_org):
-        raise TxRejected("not_in_subtree", f"step {step} is written by a higher committee of {pipe_org}")
+        raise TxRejected(
+            "not_in_subtree", f"step {step} is written by a higher committee of {pipe_org}", rule_id=rule
+        )
     if step in APPROVAL_STEPS:
         org = approval_org(view, pipe_org)
         if org != tx.org_id:
             raise TxRejected(
-                "no_approval_authority", f"{tx.org_id} does not approve for {pipe_org} ({org} does)"
+                "no_approval_authority",
+                f"{tx.org_id} does not approve for {pipe_org} ({org} does)",
+                rule_id=rule,
             )
         if not has_approver_in(view, tx, (org,)):
             raise TxRejected("approval_required", f"step {step} needs an approver of {org}")
@@ -212,6 +257,10 @@ def _apply_step(view: View, tx: TxCtx, config: Config) -> None:
     view.put(keys.pipeline_event(pid, pipe["event_count"]), event)
     if result != "FAIL" and (step not in pipe["steps"] or step in ("S06", "S21")):
         pipe["steps"][step] = day
+    if step in ("S17", "S24"):  # one approval item (or decision) approves one person
+        cited = approval_citation(view, p["decision_ref"], p["person_key"], extra["item_id"])
+        if cited is not None and not view.exists(cited):
+            view.put(cited, {"person_key": p["person_key"], "pipeline_id": pid, "step": step})
     _effects(view, tx, pipe, archive, event)
     pipe["updated_height"] = tx.height
     view.put(keys.pipeline(pid), pipe)
@@ -281,9 +330,20 @@ def _check_transfer(view: View, tx: TxCtx, config: Config) -> None:
     pipe = _open_pipeline(view, p["pipeline_id"], p["person_key"])
     require_own_org(tx, p["from_org_id"], "handover")
     if pipe["org_id"] != p["from_org_id"]:
+        if moved_away_from(pipe, p["from_org_id"]):
+            raise _left_branch_acts(tx, pipe, "the pipeline")
         raise TxRejected("wrong_org", f"pipeline {p['pipeline_id']} is held by {pipe['org_id']}")
     if "S17" in pipe["steps"]:
-        raise TxRejected("bad_status", "after approval the person moves by relationship transfer")
+        holder = require_archive(view, p["person_key"])["current_org_id"]
+        if p["to_org_id"] != holder:
+            raise TxRejected(
+                "relationship_elsewhere",
+                f"after approval the pipeline follows the member's relationship (held by {holder}): "
+                "it moves with the accepted transfer-in",
+                rule_id="XFER-04",
+            )
+        if p["new_pipeline_id"] is not None:
+            raise TxRejected("bad_value", "after approval a pipeline continues under its own id")
     require_org(view, p["to_org_id"])
     if p["to_org_id"] == p["from_org_id"]:
         raise TxRejected("bad_value", "a handover goes to another org")
@@ -314,6 +374,8 @@ def _apply_transfer(view: View, tx: TxCtx, config: Config) -> None:
         "registered_height": tx.height,
     }
     view.put(keys.pipeline_event(pid, pipe["event_count"]), event)
+    if "S17" in pipe["steps"]:  # catching up with the relationship: the old branch writes no more
+        pipe["moved_from"] = [*pipe.get("moved_from", []), pipe["org_id"]]
     if new_id is None:
         pipe["org_id"] = to_org
     else:

@@ -106,6 +106,20 @@ def idx_s15_item(meeting_id: str, item_id: str) -> str:
     return f"idx/s15item/{seg(meeting_id)}/{seg(item_id)}"
 
 
+def idx_approval_item(ref: str, item_id: str | None) -> str:
+    """What an approval (S17/S24) cited: a meeting item (`m/`) or a decision record (`d/`) -> the
+    person (JOIN-16/22: one approval item approves one person)."""
+    if item_id is None:
+        return f"idx/apprv/d/{seg(ref)}"
+    return f"idx/apprv/m/{seg(ref)}/{seg(item_id)}"
+
+
+def idx_roster(org_id: str, person_key: str = "") -> str:
+    """Everyone whose relationship the org ever held (a membership of it, open or closed): the
+    roster on a past date is read from here (MTG-07/09, JOIN-14/21)."""
+    return f"idx/roster/{org_id}/{person_key}"
+
+
 def idx_admission(org_id: str, day: str = "", pipeline_id: str = "") -> str:
     """S15 PASS events by branch and date (JOIN-26)."""
     if not day:

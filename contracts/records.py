@@ -9,10 +9,16 @@ Rules:
 - A pipeline (one attempt to join) is a head `pipeline/<id>` plus immutable events
   `pipeline/<id>/ev/<seq>`; a pipeline handed to another unit under a new id keeps a link
   (`predecessor` / `successor`), and the chain counts as one pipeline for ordering (JOIN-24).
+  After approval a pipeline follows its member's organisational relationship: an accepted
+  transfer-in moves it (`follow_relationship`, a TRANSFER event) and `moved_from` remembers the
+  branches it left (`moved_away_from`, XFER-04).
 - Memberships of a branch are intervals `[joined_on, left_on)` on the archive; at most one is open.
 - `idx/member/<org>/<person_key>` lists the members (PROBATIONARY, FULL, SUSPENDED) whose
   relationship an org holds now, with their status and voting rights; `write_archive` keeps it in
-  step with the archive head, so a branch's roster is one prefix scan (MTG-06/09, JOIN-03/14/26).
+  step with the archive head, so a branch's roster is one prefix scan (MTG-06, JOIN-03/26).
+  `idx/roster/<org>/<person_key>` lists everyone whose relationship the org ever held (never
+  deleted), so the roster on a meeting's date is read from the archives' membership intervals
+  (`members_on`: MTG-07/09, JOIN-14/21), whenever the minutes are recorded.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from contracts.base import TxCtx
 from contracts.calendar import parse_date
 from contracts.errors import TxRejected
 from contracts.state import View
+from wire.genesis import is_ancestor_or_self
 
 STATUSES = (
     "NONE",
@@ -108,6 +115,10 @@ def write_archive(view: View, rec: dict[str, Any], tx: TxCtx, change: str, note:
                 "party_standing": rec["party_standing"],
             },
         )
+    for m in rec["memberships"]:
+        roster = keys.idx_roster(m["org_id"], rec["person_key"])
+        if not view.exists(roster):
+            view.put(roster, {"person_key": rec["person_key"]})
     rec["version"] = int(rec.get("version", 0)) + 1
     rec["updated_height"] = tx.height
     view.put(keys.archive(rec["person_key"]), rec)
@@ -129,6 +140,18 @@ def _member_org(archive: dict[str, Any]) -> str | None:
 def org_members(view: View, org_id: str) -> list[dict[str, Any]]:
     """The members whose relationship `org_id` holds now (index entries, by person key)."""
     return [rec for _, rec in view.scan_prefix(keys.idx_member(org_id))]
+
+
+def members_on(view: View, org_id: str, day: str) -> list[dict[str, Any]]:
+    """The archives of the members whose relationship `org_id` held on `day` (from the org's
+    roster of everyone it ever held, so people who left since are counted on their dates)."""
+    on = parse_date(day)
+    out = []
+    for _, ref in view.scan_prefix(keys.idx_roster(org_id)):
+        archive = get_archive(view, ref["person_key"])
+        if archive is not None and membership_on(archive, on) == org_id:
+            out.append(archive)
+    return out
 
 
 def full_member_count(view: View, org_id: str) -> int:
@@ -228,6 +251,57 @@ def person_pipelines(view: View, person_key: str) -> list[dict[str, Any]]:
         if rec is not None:
             out.append(rec)
     return out
+
+
+def approval_citation(view: View, ref: str | None, person_key: str, item_id: str | None) -> str | None:
+    """The index key (`idx/apprv/`) of what an approval step (S17/S24) cites: the meeting item
+    named by `item_id`, else the one item whose subject is the person, or the decision record;
+    None when it cites nothing identifiable (JOIN-16/22 refuse that)."""
+    if ref is None:
+        return None
+    meeting = view.get(keys.meeting(ref))
+    if meeting is None:
+        return keys.idx_approval_item(ref, None) if view.exists(keys.decision(ref)) else None
+    if item_id is None:
+        mine = [i["item_id"] for i in meeting["items"] if i["subject_key"] == person_key]
+        if len(mine) != 1:
+            return None
+        item_id = str(mine[0])
+    return keys.idx_approval_item(ref, item_id)
+
+
+def moved_away_from(pipeline: dict[str, Any], org_id: str) -> bool:
+    """The pipeline followed its member's relationship (accepted transfer-in) away from `org_id`
+    or an org below it, to an org outside it: that old branch or its county no longer writes it
+    (XFER-04). A pipeline handed over before approval (an activist's) records no such move."""
+    if is_ancestor_or_self(org_id, pipeline["org_id"]):
+        return False
+    return any(is_ancestor_or_self(org_id, old) for old in pipeline.get("moved_from", []))
+
+
+def follow_relationship(view: View, tx: TxCtx, pipeline: dict[str, Any], to_org: str, **event: Any) -> None:
+    """Move an open pipeline to `to_org`, where its member's relationship now is (a TRANSFER event
+    and the move remembered in `moved_from`)."""
+    pipeline["event_count"] += 1
+    view.put(
+        keys.pipeline_event(pipeline["pipeline_id"], pipeline["event_count"]),
+        {
+            "seq": pipeline["event_count"],
+            "kind": "TRANSFER",
+            "pipeline_id": pipeline["pipeline_id"],
+            "person_key": pipeline["person_key"],
+            "from_org_id": pipeline["org_id"],
+            "to_org_id": to_org,
+            **event,
+            "tx_id": tx.tx_hex,
+            "registered_at": tx.today.isoformat(),
+            "registered_height": tx.height,
+        },
+    )
+    pipeline["moved_from"] = [*pipeline.get("moved_from", []), pipeline["org_id"]]
+    pipeline["org_id"] = to_org
+    pipeline["updated_height"] = tx.height
+    view.put(keys.pipeline(pipeline["pipeline_id"]), pipeline)
 
 
 def is_open_before_approval(pipeline: dict[str, Any]) -> bool:

@@ -8,8 +8,11 @@ Rules:
   does not change: 《教育管理条例》第二十五条).
 - `transfer.in` is written by the receiving org (`to_org_id`, the letter's target or a routed child
   of it). Accepted: the old membership closes and the new one opens on `report_date`, the archive
-  moves to the receiving org. Refused (`accepted` false): the letter is closed as REFUSED and the
-  person stays with the old branch. A transfer-in needs an open transfer-out (XFER-01).
+  moves to the receiving org, and so does the member's open pipeline (a probationary member's
+  S21-S25, or a converted member's S25), with its probation end unchanged: from this block on the
+  receiving branch and its higher committees write its steps (DOMAIN.md 2026-12, A.3,
+  XFER-04/05). Refused (`accepted` false): the letter is closed as REFUSED and the person stays
+  with the old branch. A transfer-in needs an open transfer-out (XFER-01).
 - `transfer.receipt` records the date the receipt (回执) came back, by the issuing org or above.
 """
 
@@ -20,7 +23,15 @@ from contracts.base import TxCtx, TxSpec
 from contracts.config import Config
 from contracts.errors import TxRejected
 from contracts.identity import require_org, require_own_org, require_role, require_subtree
-from contracts.records import close_membership, open_membership, require_archive, require_docs, write_archive
+from contracts.records import (
+    close_membership,
+    follow_relationship,
+    get_pipeline,
+    open_membership,
+    require_archive,
+    require_docs,
+    write_archive,
+)
 from contracts.schema import ID_PATTERN, ORG_PATTERN, Bool, Date, Enum, Hex, Month, Obj, Str, opt, req
 from contracts.state import View
 
@@ -120,6 +131,18 @@ def _apply_in(view: View, tx: TxCtx, config: Config) -> None:
         close_membership(archive, p["report_date"])
         open_membership(archive, p["to_org_id"], p["report_date"])
         archive["org_id"] = p["to_org_id"]
+        pipe = None if archive["active_pipeline"] is None else get_pipeline(view, archive["active_pipeline"])
+        if pipe is not None and pipe["status"] == "OPEN" and pipe["org_id"] != p["to_org_id"]:
+            follow_relationship(
+                view,
+                tx,
+                pipe,
+                p["to_org_id"],
+                handover_date=p["report_date"],
+                doc_refs=[],
+                new_pipeline_id=None,
+                transfer_id=p["transfer_id"],
+            )
     else:
         out["state"] = "REFUSED"
     out["completed_by"] = tx.tx_hex

@@ -11,8 +11,9 @@ Rules (the predicates of DOMAIN.md, evaluated on the state before the transactio
   not continue); restoring 党籍 from anything but SUSPENDED: RED REJECT.
 - DUP-05 YELLOW FLAG: two archives with different person keys but the same `name_key`; raised once
   per pair.
-- DUP-06 RED REJECT: two person keys referencing the same volunteer-book serial (archive, material)
-  or the same S15 meeting item.
+- DUP-06 RED REJECT: two person keys referencing the same volunteer-book serial (archive, material,
+  S14) or the same S15 meeting item. It outranks JOIN-14 (two people on one S15 item); JOIN-13,
+  the S14 rule, outranks it on an S14.
 """
 
 from __future__ import annotations
@@ -191,9 +192,13 @@ def dup06(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[
     elif tx.tx_type in ("material.register", "material.amend"):
         if p["doc_type"] == "VOLUNTEER_BOOK" and p["serial_no"] is not None:
             claims.extend((keys.idx_volunteer_book(p["serial_no"]), s) for s in p["subject_keys"])
+    elif tx.tx_type == "join.step" and p["step"] == "S14":
+        serial = extra_of(p)["volunteer_book_no"]
+        if serial is not None:  # JOIN-13, the S14 rule, outranks this
+            claims.append((keys.idx_volunteer_book(serial), p["person_key"]))
     elif tx.tx_type == "join.step" and p["step"] == "S15" and p["decision_ref"] is not None:
         item = extra_of(p)["item_id"]
-        if item is not None:
+        if item is not None:  # this outranks JOIN-14's "one person per item"
             claims.append((keys.idx_s15_item(p["decision_ref"], item), p["person_key"]))
     for key, person in claims:
         held = view.get(key)

@@ -18,10 +18,15 @@ Rules:
   ballot: RED FLAG.
 - JOIN-15 RED REJECT: the higher committee's talk (S16) is held by one of its committee members
   or its organiser, and S17 follows an S16 dated between S15 and S17.
-- JOIN-16 RED REJECT: S17 approved collectively (a COMMITTEE meeting item for the person alone,
-  or a decision made at a meeting) by the approving org, never a branch.
+- JOIN-16 RED REJECT: S17 approved collectively (a PASSED COMMITTEE meeting item, or a PASSED
+  decision made at a meeting) by the approving org, never a branch; one approval item approves one
+  person: the item names the person (an item without a subject, or naming another person, is
+  refused), and no other person's S17/S24 cited the same item or decision record (2026-12). A
+  branch, a sibling county or any org but the approving one writing S17 is refused by the
+  joining family's permission check, which names this rule.
 - JOIN-26 YELLOW FLAG: more than `rush_max` admissions (S15 PASS) in one branch within
-  `rush_window_days`, or (when `rush_max_permille` > 0) more than that share of its members.
+  `rush_window_days`, or (when `rush_max_permille` > 0) more than that share of its members on
+  the S15 date.
 - JOIN-27 YELLOW FLAG: admission (S15) of a person expected to leave the unit within 3 months.
 """
 
@@ -38,11 +43,11 @@ from contracts.config import Config
 from contracts.governance import working_days
 from contracts.identity import approval_org
 from contracts.joining import extra_of
-from contracts.records import attempt_docs, chain_steps, get_archive, get_doc, get_pipeline, org_members
+from contracts.records import attempt_docs, chain_steps, get_archive, get_doc, get_pipeline, members_on
 from contracts.rules.procedure import (
     COMMITTEE_POSTS,
     admission_vote_problems,
-    collective_approval_problem,
+    approval_problems,
     events,
     held_post,
     is_step,
@@ -266,10 +271,8 @@ def join16(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     if not is_step(tx, "S17"):
         return ()
     p = tx.payload
-    problem = collective_approval_problem(
-        view, p["decision_ref"], p["person_key"], extra_of(p)["item_id"], tx.org_id
-    )
-    return () if problem is None else (step_verdict(view, "JOIN-16", tx, "not_collective", problem),)
+    problems = approval_problems(view, p["decision_ref"], p["person_key"], extra_of(p)["item_id"], tx.org_id)
+    return tuple(step_verdict(view, "JOIN-16", tx, code, text) for code, text in problems[:1])
 
 
 # ---------------------------------------------------------------------------------------- JOIN-26
@@ -287,7 +290,7 @@ def join26(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     others = [k for k, _ in view.scan_range(prefix + first, prefix + day + "~")]
     count = len(others) + 1
     limit, permille = config.get_int("rush_max", org), config.get_int("rush_max_permille", org)
-    members = len(org_members(view, org))
+    members = len(members_on(view, org, day))
     if count <= limit and not (permille > 0 and 1000 * count > permille * members):
         return ()
     text = f"{count} admissions in {org} within {window} days (limit {limit})"

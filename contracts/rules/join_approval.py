@@ -9,8 +9,12 @@ Rules (t0 = the S15 resolution's `extra.reported_date` when given, else its date
   after S17 (deadline; or S18 recorded later than that).
 - JOIN-19: the oath (S20) before approval: RED REJECT; no oath `oath_deadline_months` after S17:
   BLUE FLAG (deadline; or S20 recorded later than that).
-- JOIN-22 RED FLAG: conversion approval (S24) more than 3 months after S23 PASS (deadline too),
-  or not approved collectively (as JOIN-16).
+- JOIN-22: conversion approval (S24) more than 3 months after S23 PASS (deadline too), or not
+  approved collectively (as JOIN-16): RED FLAG. One approval item approves one person (2026-12):
+  an item without a subject or naming another person, or an item or decision record another
+  person's S17/S24 already cited: RED REJECT (so the index's FLAG-only disposition is extended to
+  REJECT+FLAG). An org other than the approving one writing S24 is refused by the joining
+  family's permission check, which names this rule.
 A late step usually meets its own deadline's alert first; both share one alert per pipeline.
 """
 
@@ -25,7 +29,8 @@ from contracts.config import Config
 from contracts.joining import extra_of
 from contracts.records import chain_steps
 from contracts.rules.procedure import (
-    collective_approval_problem,
+    ONE_PERSON_PROBLEMS,
+    approval_problems,
     due_flag,
     due_pipeline,
     events,
@@ -218,11 +223,12 @@ def join22(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
         return ()
     p = tx.payload
     out = []
-    problem = collective_approval_problem(
-        view, p["decision_ref"], p["person_key"], extra_of(p)["item_id"], tx.org_id
-    )
-    if problem is not None:
-        out.append(step_verdict(view, "JOIN-22", tx, "not_collective", problem, Colour.RED))
+    problems = approval_problems(view, p["decision_ref"], p["person_key"], extra_of(p)["item_id"], tx.org_id)
+    one_person = [(c, t) for c, t in problems if c in ONE_PERSON_PROBLEMS]
+    if one_person:
+        return (step_verdict(view, "JOIN-22", tx, one_person[0][0], one_person[0][1]),)
+    if problems:
+        out.append(step_verdict(view, "JOIN-22", tx, problems[0][0], problems[0][1], Colour.RED))
     passed = [e for e in events(view, p["pipeline_id"], "S23") if e["result"] == "PASS"]
     if passed:
         limit = add_months(parse_date(passed[-1]["event_date"]), CONVERSION_APPROVAL_MONTHS).isoformat()
@@ -294,7 +300,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         rule_id="JOIN-22",
         colours=(RED,),
-        disposition="FLAG",
+        disposition="REJECT+FLAG",  # DOMAIN 2026-12: one approval item approves one person
         description="Conversion approval within 3 months (and collective).",
         family="JOIN",
         tx_types=_STEP,

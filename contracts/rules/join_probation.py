@@ -3,16 +3,22 @@
 Rules:
 
 - JOIN-20 RED REJECT: probation is one year from the branch resolution: an archive imported or
-  amended without a pipeline on the ledger must have `full_date == addMonths(join_date, 12 +
-  probation_extension_months)` (with a pipeline, ARC-01 holds the archive to the pipeline, whose
-  probation end the engine derives from S15 itself).
+  amended must have `full_date == addMonths(join_date, 12 + probation_extension_months)`. With a
+  pipeline on the ledger ARC-01, which holds the archive to the pipeline's S15 and probation end,
+  outranks it (the engine derives the pipeline's probation end from S15 itself).
 - JOIN-21: conversion (S23) needs a CONVERSION_APPLICATION dated no later than it, is held at or
   after the probation end (premature: RED REJECT) and its vote meets JOIN-14's thresholds (RED
   REJECT; not secret: RED FLAG). Discussed later than `conversion_discussion_grace_months` after
-  max(probation end, S22): YELLOW FLAG; more than 3 months: RED FLAG (also as deadlines, from the
-  probation end while no S22 is recorded).
+  max(probation end, S22): YELLOW FLAG; more than 3 months: RED FLAG (also as deadlines). While
+  no S22 is recorded the grace deadline after the probation end raises only a BLUE reminder
+  (`conversion_application_missing`, 2026-12) and the 3-month one nothing; a later S22 moves both
+  deadlines, which then raise YELLOW / RED if the discussion misses them. An extension decided
+  before the probation ends is JOIN-23's (it outranks this rule's "premature").
 - JOIN-23 RED REJECT: an extension (S23 EXTEND) of 6 to 12 months, once per pipeline, decided
-  at or after the original probation end.
+  at or after the original probation end; an imported archive's `probation_extension_months` 0 or
+  6 to 12. The payload schemas only bound these counts (0..120), so a 13-month extension is a
+  receipt that names this rule, not a schema refusal. It outranks JOIN-21 (an extension before the
+  probation ends) and JOIN-20 (an import's full date with an extension out of range).
 - JOIN-25: `archive_deadline_days` after S24, S25 recorded and the archive materials
   (APPLICATION, VOLUNTEER_BOOK, POLITICAL_REVIEW, CONVERSION_APPLICATION, ASSESSMENT) registered:
   else BLUE FLAG, after twice the time YELLOW FLAG (deadlines; S25 with materials missing: BLUE).
@@ -28,7 +34,7 @@ from contracts.base import BlockContext, Colour, DueEntry, DueRequest, Rule, TxC
 from contracts.calendar import add_days, add_months, parse_date
 from contracts.config import Config
 from contracts.joining import extra_of
-from contracts.records import attempt_docs, get_archive, get_pipeline, person_pipelines
+from contracts.records import attempt_docs, get_archive, get_pipeline
 from contracts.rules.procedure import (
     admission_vote_problems,
     due_flag,
@@ -51,8 +57,6 @@ def join20(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
     p = tx.payload
     if p["join_date"] is None or p["full_date"] is None:
         return ()
-    if any(pipe["s15_date"] is not None for pipe in person_pipelines(view, p["person_key"])):
-        return ()  # ARC-01 holds the archive to the pipeline
     archive = get_archive(view, p["person_key"]) if tx.tx_type == "archive.amend" else None
     ext = archive["probation_extension_months"] if archive is not None else p["probation_extension_months"]
     expected = add_months(parse_date(p["join_date"]), PROBATION_MONTHS + ext).isoformat()
@@ -154,6 +158,12 @@ def join21_due(view: View, entry: DueEntry, ctx: BlockContext, config: Config) -
         return ()  # a later S22 or an extension moved the deadline: another entry watches it
     if any(e["event_date"] >= pipe["probation_end"] for e in events(view, pipe["pipeline_id"], "S23")):
         return ()
+    if not events(view, pipe["pipeline_id"], "S22"):
+        if entry.tag != "late":
+            return ()  # no application yet: the reminder at the grace deadline is all
+        text = f"probation ended {pipe['probation_end']}; no conversion application (S22) recorded yet"
+        dedup = f"{pipe['probation_end']}:BLUE"
+        return (due_flag(view, "JOIN-21", Colour.BLUE, "conversion_application_missing", text, entry, dedup),)
     colour = Colour.YELLOW if entry.tag == "late" else Colour.RED
     code = "conversion_late" if entry.tag == "late" else "conversion_very_late"
     text = f"probation ended {pipe['probation_end']}; conversion not discussed yet"
@@ -161,7 +171,22 @@ def join21_due(view: View, entry: DueEntry, ctx: BlockContext, config: Config) -
 
 
 # ---------------------------------------------------------------------------------------- JOIN-23
+def _import_extension(tx: TxCtx) -> Sequence[Verdict]:
+    months = tx.payload["probation_extension_months"] or 0
+    if months == 0 or EXTENSION_MIN_MONTHS <= months <= EXTENSION_MAX_MONTHS:
+        return ()
+    pk = tx.payload["person_key"]
+    text = f"a probation extended by {months} months in total: 6 to 12 allowed"
+    return (
+        reject(
+            "JOIN-23", "extension_out_of_range", text, subject_keys=(pk,), record_refs=(keys.archive(pk),)
+        ),
+    )
+
+
 def join23(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[Verdict]:
+    if tx.tx_type == "archive.create":
+        return _import_extension(tx)
     if not is_step(tx, "S23", result=("EXTEND",)):
         return ()
     p = tx.payload
@@ -252,7 +277,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         rule_id="JOIN-21",
-        colours=(RED, YELLOW),
+        colours=(RED, YELLOW, BLUE),  # DOMAIN 2026-12: BLUE before the application exists
         disposition="REJECT+FLAG",
         description="Conversion: written application, vote at/after expiry, same vote thresholds.",
         family="JOIN",
@@ -267,7 +292,7 @@ RULES: tuple[Rule, ...] = (
         disposition="REJECT",
         description="Extension of probation: at least 6 months, at most 12 months in total, decided at expiry.",
         family="JOIN",
-        tx_types=_STEP,
+        tx_types=(*_STEP, "archive.create"),
         fn=join23,
     ),
     Rule(

@@ -8,14 +8,20 @@ start; "present" = PRESENT or PRESENT_ONLINE):
 - MTG-02: minutes with the file hash of another meeting's minutes: RED REJECT; with the same
   normalised-text hash: RED FLAG; the same agenda titles and the same people present in three or
   more meetings: YELLOW FLAG (once per agenda-and-people set).
-- MTG-03: a person recorded present, absent or on leave (not as OBSERVER) at an organisational-
-  life or committee meeting who is not a member of the org (relationship held by it or an org
-  below it, or a post in it) on the meeting date: RED REJECT when the person votes (entitled
-  voter, written opinion, roll-call vote), else YELLOW FLAG. Persons who left the org are
-  XFER-04's; leadership meetings (班子会, 董事会) have non-members by nature and are not judged.
+- MTG-03: a person recorded present, absent or on leave at an organisational-life or committee
+  meeting who is not a member of the org (relationship held by it or an org below it, or a post in
+  it) on the meeting date: RED REJECT when the person votes (entitled voter, written opinion,
+  roll-call vote), else YELLOW FLAG. OBSERVER attendance is never judged (DOMAIN 2026-12: dual
+  organisational life, guests). Persons who left the org are XFER-04's; leadership meetings
+  (班子会, 董事会) have non-members by nature and are not judged.
 - MTG-04: minutes registered more than `minutes_late_days` after the meeting ended: YELLOW FLAG;
   more than `minutes_late_red_days`: RED FLAG (first recording only).
-- MTG-07: a vote at a branch general meeting or branch committee needs entitled voters, at least
+- MTG-07: every vote (a party meeting with items: ordinary, branch committee, county committee,
+  admission, conversion) lists as entitled only voting full members of the org on the meeting
+  date (DOMAIN 2026-12; a committee: of the org or below, or holding a committee post in it), and
+  a general meeting leaves none out without a roster snapshot: else RED REJECT (a probationary
+  member, an outsider or a non-member listed as entitled; it outranks MTG-03 on an entitled
+  voter). A vote at a branch general meeting or branch committee needs entitled voters, at least
   half of them present (section 0.3: fewer RED REJECT, exactly half YELLOW FLAG while
   `quorum_half_inclusive`), no more ballots than those present, and a PASSED item needs
   `2 * YES > N` (N = entitled, not those present; written opinions count at general meetings,
@@ -23,9 +29,10 @@ start; "present" = PRESENT or PRESENT_ONLINE):
 - MTG-08: ends before it starts, lasts more than 24 hours, starts after the block time plus
   `endorsement_clock_tolerance_ms`, or starts before its org was founded: RED REJECT; a sign-in
   outside [start - 2 h, end]: YELLOW FLAG.
-- MTG-09 (branch-level orgs whose roster is on the ledger): a branch committee meeting in a
-  branch with fewer than 7 full members: YELLOW FLAG; more than 50 members, or fewer than 3 full
-  members (should join a joint branch): BLUE FLAG once a year.
+- MTG-09 (branch-level orgs with members on the ledger on the meeting date): a branch committee
+  meeting in a branch with fewer than 7 full members: YELLOW FLAG; more than 50 members, or fewer
+  than 3 full members (should join a joint branch): BLUE FLAG once a year. Members are counted on
+  the meeting date (DOMAIN 2026-12), not when the minutes are recorded.
 """
 
 from __future__ import annotations
@@ -39,8 +46,15 @@ from contracts.calendar import DAY_MS, cst_date
 from contracts.config import Config
 from contracts.identity import get_org
 from contracts.meeting_index import ORG_LIFE_TYPES, PRESENT, fingerprint, orgs_of
-from contracts.records import former_member_of, full_member_count, get_archive, is_member_of, org_members
-from contracts.rules.procedure import BRANCH_COMMITTEE_MIN_FULL, COMMITTEE_POSTS, half_quorum, held_post
+from contracts.records import former_member_of, get_archive, is_member_of, members_on
+from contracts.rules.procedure import (
+    BRANCH_COMMITTEE_MIN_FULL,
+    COMMITTEE_POSTS,
+    full_members_on,
+    half_quorum,
+    held_post,
+    roster_problem,
+)
 from contracts.state import View
 
 MAX_MEETING_MS = DAY_MS
@@ -202,7 +216,13 @@ def mtg04(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[
 def mtg07(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[Verdict]:
     p = tx.payload
     kind = p["meeting_type"]
-    if kind not in ("BRANCH_GENERAL", "BRANCH_COMMITTEE") or not p["items"]:
+    if kind not in (*ORG_LIFE_TYPES, "COMMITTEE") or not p["items"]:
+        return ()
+    if p["entitled_voter_keys"]:
+        found = roster_problem(view, {**p, "org_id": tx.org_id}, omissions=kind == "BRANCH_GENERAL")
+        if found is not None:
+            return (reject("MTG-07", "bad_roster", found[1], subject_keys=(found[0],), record_refs=_ref(p)),)
+    if kind not in ("BRANCH_GENERAL", "BRANCH_COMMITTEE"):
         return ()
     entitled = set(p["entitled_voter_keys"])
     n = len(entitled)
@@ -275,10 +295,11 @@ def mtg08(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[
 def mtg09(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[Verdict]:
     p = tx.payload
     org = get_org(view, tx.org_id)
-    members = org_members(view, tx.org_id)
-    if org is None or org["level"] != "BRANCH" or not members:
-        return ()  # only branches, and only once their roster is on the ledger
-    full = full_member_count(view, tx.org_id)
+    day = cst_date(p["start"]).isoformat()
+    members = [] if org is None or org["level"] != "BRANCH" else members_on(view, tx.org_id, day)
+    if not members:
+        return ()  # only branches, and only with members on the ledger on the meeting date
+    full = full_members_on(view, tx.org_id, day)
     year = cst_date(p["start"]).year
     out = []
     if p["meeting_type"] == "BRANCH_COMMITTEE" and full < BRANCH_COMMITTEE_MIN_FULL:

@@ -10,9 +10,12 @@ Rules:
   issue: RED REJECT; a report after `valid_until`: YELLOW FLAG, BLUE with a certificate of special
   circumstances. Deadlines: `letter_reminder_days` before `valid_until` with no report: BLUE FLAG;
   no report 6 months after issue (自行脱党 handling): RED FLAG.
-- XFER-04 RED REJECT: never in two branches: a transfer-out by a branch the person already left, a
-  meeting of a branch recording the person (other than as OBSERVER) after they left it, or a second
-  branch creating the archive of a member held elsewhere.
+- XFER-04 RED REJECT: never in two branches (rules/xfer_moves.py): a transfer-out by a branch the
+  person already left, a meeting of a branch recording the person (other than as OBSERVER) after
+  they left it, a party meeting voting on an item whose subject had moved away from it, or a second
+  branch creating the archive of a member held elsewhere; steps and handovers of a pipeline that
+  followed its member away, by the old branch or its county (refused by the joining family under
+  this rule's name). It outranks XFER-02.
 - XFER-05: a PROBATIONARY member's letter without the probation assessment: YELLOW FLAG; a letter
   whose member status is not the archive's, or a transfer-in that resets the probation end: RED
   REJECT.
@@ -28,14 +31,12 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from contracts import keys
 from contracts.base import BlockContext, Colour, DueEntry, DueRequest, Rule, TxCtx, Verdict, flag, reject
 from contracts.calendar import (
     add_days,
     add_months,
-    cst_date,
     day_start_ms,
     month_index,
     month_of,
@@ -44,8 +45,9 @@ from contracts.calendar import (
 )
 from contracts.config import Config
 from contracts.identity import province_of
-from contracts.records import MEMBER_STATUSES, former_member_of, get_archive, membership_on
+from contracts.records import get_archive
 from contracts.rules.xfer_absence import xfer09, xfer09_due, xfer09_schedule, xfer10_due, xfer10_schedule
+from contracts.rules.xfer_moves import xfer04
 from contracts.state import View
 from wire.genesis import is_ancestor_or_self
 
@@ -98,9 +100,7 @@ def xfer02(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence
         problem = f"status {archive['status']} cannot be transferred"
     elif archive["relationship_state"] == "IN_TRANSIT":
         problem = f"a transfer ({archive['open_transfer']}) is already in transit"
-    elif archive["current_org_id"] != p["from_org_id"]:
-        if former_member_of(archive, p["from_org_id"]) is not None:
-            return ()  # XFER-04: the old branch after the move
+    elif archive["current_org_id"] != p["from_org_id"]:  # the branch it left: XFER-04 outranks
         problem = f"the relationship is held by {archive['current_org_id']}, not {p['from_org_id']}"
     else:
         return ()
@@ -192,71 +192,6 @@ def xfer03_due(view: View, entry: DueEntry, ctx: BlockContext, config: Config) -
             record_refs=_out_ref(tid),
         ),
     )
-
-
-def _left_before(archive: dict[str, Any], org_id: str, day: str) -> bool:
-    closed = former_member_of(archive, org_id)
-    return (
-        closed is not None
-        and str(closed["left_on"]) <= day
-        and membership_on(archive, parse_date(day)) != org_id
-    )
-
-
-def xfer04(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[Verdict]:
-    p = tx.payload
-    if tx.tx_type == "archive.create":
-        archive = get_archive(view, p["person_key"])
-        if (
-            archive is None
-            or archive["status"] not in MEMBER_STATUSES
-            or archive["current_org_id"] in (None, tx.org_id)
-        ):
-            return ()
-        return (
-            reject(
-                "XFER-04",
-                "member_elsewhere",
-                f"the person is a member held by {archive['current_org_id']}",
-                subject_keys=(p["person_key"],),
-                record_refs=(keys.archive(p["person_key"]),),
-            ),
-        )
-    if tx.tx_type == "transfer.out":
-        archive = get_archive(view, p["person_key"])
-        if (
-            archive is None
-            or archive["current_org_id"] == p["from_org_id"]
-            or former_member_of(archive, p["from_org_id"]) is None
-        ):
-            return ()
-        return (
-            reject(
-                "XFER-04",
-                "left_branch_acts",
-                f"{p['from_org_id']} no longer holds the relationship (now {archive['current_org_id']})",
-                subject_keys=(p["person_key"],),
-                record_refs=(keys.archive(p["person_key"]),),
-            ),
-        )
-    day = cst_date(p["start"]).isoformat()
-    people = {a["person_key"] for a in p["attendance"] if a["status"] in _MEMBER_PRESENCE}
-    people |= set(p["entitled_voter_keys"]) | {w["person_key"] for w in p["written_opinions"]}
-    people |= {v["person_key"] for item in p["items"] for v in item["votes"]}
-    orgs = (tx.org_id, *p["joint_org_ids"])
-    for pk in sorted(people):
-        archive = get_archive(view, pk)
-        if archive is not None and all(_left_before(archive, org, day) for org in orgs):
-            return (
-                reject(
-                    "XFER-04",
-                    "left_branch_acts",
-                    f"a person recorded in this meeting left {tx.org_id} before {day}",
-                    subject_keys=(pk,),
-                    record_refs=(keys.archive(pk),),
-                ),
-            )
-    return ()
 
 
 def xfer05(view: View, tx: TxCtx, ctx: BlockContext, config: Config) -> Sequence[Verdict]:

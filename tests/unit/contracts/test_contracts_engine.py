@@ -113,6 +113,13 @@ DOMAIN_INDEX = {
     "DEC-11": ("YELLOW", "FLAG"),
     "DEC-12": ("YELLOW", "FLAG"),
 }
+# DOMAIN.md "Decisions and clarifications (2026-12)" win over the older B.0 row: JOIN-21 raises
+# a BLUE reminder before the conversion application exists; JOIN-22 refuses an approval item
+# (or decision) another person's approval already cited, or an item without a subject.
+CLARIFIED = {
+    "JOIN-21": ("RED/YELLOW/BLUE", "REJECT+FLAG"),
+    "JOIN-22": ("RED", "REJECT+FLAG"),
+}
 DOMAIN_MD = Path("/work/shared/DOMAIN.md")
 _ROW = re.compile(r"^\| ((?:JOIN|DUP|MAT|ARC|MTG|XFER|DEC)-\d\d) \| [^|]+\| ([A-Z/]+) \| ([A-Z+]+) \|")
 
@@ -129,7 +136,7 @@ def test_domain_index_is_the_b0_table_of_domain_md() -> None:
 
 def test_registry_matches_domain_index() -> None:
     got = {r.rule_id: ("/".join(c.value for c in r.colours), r.disposition) for r in registry()}
-    assert got == DOMAIN_INDEX
+    assert got == DOMAIN_INDEX | CLARIFIED
 
 
 def test_cli_rules_list_json_lists_every_rule() -> None:

@@ -122,10 +122,14 @@ def _notice_working_days_only(L: Ledger) -> Receipt:
     return _notice("calendar-days-as-working")[1](L)
 
 
-def _vote(kind: str) -> Case:
-    """The S15 general meeting of a branch with four voting members (secretary, two introducers, m4)."""
+def _vote(kind: str, *, mtg07: bool = True) -> Case:
+    """The S15 general meeting of a branch with four voting members (secretary, two introducers, m4).
+    A padded or short roster is refused with the meeting itself (MTG-07, every vote: DOMAIN 2026-12);
+    with MTG-07 switched off, JOIN-14 still refuses the admission that cites it."""
 
     def build(L: Ledger) -> Receipt:
+        if not mtg07:
+            L.__init__(make_genesis(rule_config={"rule_modes": {"MTG-07": "OFF"}}))  # type: ignore[misc]
         import_member(L, "m4", B1)
         if kind == "probationary-counted":
             import_member(L, "prob", B1, status="PROBATIONARY", join="2016-01-01", full=None)  # type: ignore[arg-type]
@@ -158,19 +162,19 @@ def _vote(kind: str) -> Case:
         item.update(yes=yes, no=len(present) - yes if kind == "not-approved" else 0, abstain=0)
         item.setdefault("result", "PASSED")
         attendance = [{"person_key": k, "status": "PRESENT" if k in present else "ABSENT"} for k in entitled]
-        ok(
-            general_vote(
-                L,
-                B1,
-                "vote",
-                "ann",
-                D["S15"],
-                entitled_voter_keys=entitled,
-                attendance=attendance,
-                items=[item],
-                **fields,
-            )
+        meeting = general_vote(
+            L,
+            B1,
+            "vote",
+            "ann",
+            D["S15"],
+            entitled_voter_keys=entitled,
+            attendance=attendance,
+            items=[item],
+            **fields,
         )
+        if not meeting.accepted:
+            return meeting
         ref = None if kind == "no-vote" else "vote"
         day = "2016-08-02" if kind == "other-day" else D["S15"]
         return submit_step(L, B1, "p1", "ann", "S15", day, decision_ref=ref, extra={"item_id": "1"})
@@ -181,7 +185,9 @@ def _vote(kind: str) -> Case:
         "voter-left-out-with-roster": "PASS",
         "show-of-hands": "FLAG:RED",
     }
-    return ("JOIN-14", named(f"vote_{kind}", build), expected.get(kind, "REJECT"))
+    rule = "MTG-07" if mtg07 and kind in ("probationary-counted", "voter-left-out") else "JOIN-14"
+    name = f"vote_{kind}" + ("" if mtg07 else "_mtg07_off")
+    return (rule, named(name, build), expected.get(kind, "REJECT"))
 
 
 def _talk(kind: str) -> Case:
@@ -280,6 +286,8 @@ CASES: list[Case] = [
             "other-day",
         )
     ),
+    _vote("probationary-counted", mtg07=False),
+    _vote("voter-left-out", mtg07=False),
     _talk("fine"),
     _talk("no-post"),
     _talk("no-talk"),

@@ -287,11 +287,41 @@ def test_join18_and_join19_deadlines_and_one_alert_each() -> None:
     assert alerts_of(L, "JOIN-19") == [("BLUE", "oath_missing")]
 
 
-def test_join21_conversion_deadlines_follow_the_probation_end() -> None:
+def test_join21_without_an_application_the_deadline_is_a_blue_reminder() -> None:
+    # DOMAIN 2026-12: before the conversion application (S22) exists, the grace deadline after the
+    # probation end (2017-08-01 + 1 month) is a BLUE reminder to the branch, never YELLOW or RED
     L = _until("S21")
+    assert fired(L, "JOIN-21", just_before("2017-09-01")) == []
+    assert fired(L, "JOIN-21", just_after("2017-09-01")) == [("BLUE", "conversion_application_missing")]
+    assert fired(L, "JOIN-21", just_after("2017-11-01")) == []
+    assert alerts_of(L, "JOIN-21") == [("BLUE", "conversion_application_missing")]
+
+
+def test_join21_conversion_deadlines_follow_the_probation_end_once_applied() -> None:
+    L = _until("S22")  # applied on the probation end, 2017-08-01
+    assert fired(L, "JOIN-21", just_before("2017-09-01")) == []
     assert fired(L, "JOIN-21", just_after("2017-09-01")) == [("YELLOW", "conversion_late")]
     assert fired(L, "JOIN-21", just_before("2017-11-01")) == []
     assert fired(L, "JOIN-21", just_after("2017-11-01")) == [("RED", "conversion_very_late")]
+
+
+def test_join21_a_late_application_moves_the_due_date() -> None:
+    L = _until("S21")
+    assert fired(L, "JOIN-21", just_after("2017-09-01")) == [("BLUE", "conversion_application_missing")]
+    ok(step(L, B1, "p1", "ann", "S22", "2017-10-01"))  # due now 2017-11-01 (YELLOW), 2018-01-01 (RED)
+    assert fired(L, "JOIN-21", just_before("2017-11-01")) == []
+    assert fired(L, "JOIN-21", just_after("2017-11-01")) == [("YELLOW", "conversion_late")]
+    assert fired(L, "JOIN-21", just_before("2018-01-01")) == []
+    assert fired(L, "JOIN-21", just_after("2018-01-01")) == [("RED", "conversion_very_late")]
+
+
+def test_join21_a_late_application_discussed_in_time_raises_no_yellow() -> None:
+    L = _until("S21")
+    L.block(at=just_after("2017-09-01"))
+    ok(step(L, B1, "p1", "ann", "S22", "2017-10-01"))
+    ok(step(L, B1, "p1", "ann", "S23", "2017-11-01"))  # the last day of the moved due date
+    L.block(at=just_after("2018-01-01"))
+    assert alerts_of(L, "JOIN-21") == [("BLUE", "conversion_application_missing")]
 
 
 def test_join21_extension_moves_the_deadlines() -> None:
