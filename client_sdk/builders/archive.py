@@ -144,7 +144,7 @@ class ArchiveCreate(Payload):
     status_since: str | date | None = None
     """date YYYY-MM-DD"""
     probation_extension_months: int | None = None
-    """integer in [0, 12]; node default 0"""
+    """integer in [0, 120]; node default 0"""
     party_standing: (
         Literal["NORMAL", "WARNING", "SERIOUS_WARNING", "REMOVED_FROM_POST", "PROBATION_WITHIN_PARTY"] | None
     ) = None

@@ -36,7 +36,7 @@ class JoinStepExtra(TypedDict):
     special_extension_reason: NotRequired[str | None]
     """S17: reason for approval after 3 months; 1..1024 characters"""
     extension_months: NotRequired[int | None]
-    """S23 EXTEND: months of extension; integer in [0, 12]"""
+    """S23 EXTEND: months of extension; integer in [0, 120]"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
