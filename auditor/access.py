@@ -86,7 +86,7 @@ def concerns(line: Mapping[str, Any], org: str | None) -> bool:
 def http_client(url: str, genesis: Genesis, key_file: Path | None) -> httpx.Client:
     """Requests signed with `key_file`, by default a dev network's root admin key (as `audit verify`)."""
     from client_sdk.auth import LedgerAuth, RequestSigner
-    from wire.crypto import load_signing_key
+    from wire.files import load_signing_key
 
     if key_file is None:
         candidate = Path(".devnet") / "keys" / "admins" / f"{genesis.root_org}.key"

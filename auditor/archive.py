@@ -417,7 +417,7 @@ def signed_reader(url: str, genesis: Genesis, key_file: Path | None) -> NodeRead
     """A reader whose requests are signed with `key_file`, or by default with the root org's admin key
     of a local dev network (`keys/admins/<root>.key` next to genesis.json), when one is there."""
     from client_sdk.auth import LedgerAuth, RequestSigner
-    from wire.crypto import load_signing_key
+    from wire.files import load_signing_key
 
     if key_file is None:
         candidate = Path(".devnet") / "keys" / "admins" / f"{genesis.root_org}.key"

@@ -29,7 +29,8 @@ import nacl.public
 import nacl.secret
 
 from client_sdk.errors import LedgerError
-from wire.crypto import EncryptionKey, load_encryption_key, sha256
+from wire.crypto import EncryptionKey, sha256
+from wire.files import load_encryption_key
 from wire.idnumber import find_id_numbers
 
 ENVELOPE_VERSION = 1

@@ -23,13 +23,12 @@ Rules:
   configuration in force.
 - `calendar.set` (central admin) records the official calendar of one year: its public holidays
   and its make-up working days (调休). Versioned per year (`cal/<year>/v/<n>` immutable) and a
-  rule-set change (version bump). `working_days` counts Monday to Friday minus holidays plus
+  rule-set change (version bump). `contracts.workdays.working_days` counts Monday to Friday minus holidays plus
   make-up days; a year without a calendar on the ledger counts Monday to Friday and says so.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from typing import Any
 
 from contracts import keys
@@ -67,7 +66,6 @@ GLOBAL_ONLY = (
     "config_delegated_keys",
     "rollout_shadow_blocks",
 )
-MAX_WORKING_DAY_SPAN = 800  # days counted at most (a notice period is days, not years)
 
 
 # ----------------------------------------------------------------------------------- reading
@@ -334,29 +332,6 @@ def _apply_calendar(view: View, tx: TxCtx, config: Config) -> None:
     meta = _meta(view, tx, "calendar")
     meta["calendar"] = {"year": year, "version": version}
     apply_changes(view, [], meta)
-
-
-# ------------------------------------------------------------------------------ working days
-def working_days(view: View, start: date, end: date) -> tuple[int, list[str]]:
-    """Working days in [start, end] (both included) and the calendars used (`<year>:v<n>`, or
-    `<year>:none` when a year has no calendar on the ledger and Monday to Friday was counted)."""
-    count = 0
-    used: dict[int, str] = {}
-    cache: dict[int, tuple[set[str], set[str]]] = {}
-    day = start
-    for _ in range(MAX_WORKING_DAY_SPAN):
-        if day > end:
-            break
-        if day.year not in cache:
-            rec = view.get(keys.calendar(day.year))
-            cache[day.year] = (set(), set()) if rec is None else (set(rec["holidays"]), set(rec["workdays"]))
-            used[day.year] = f"{day.year}:none" if rec is None else f"{day.year}:v{rec['version']}"
-        holidays, workdays = cache[day.year]
-        text = day.isoformat()
-        if text in workdays or (day.weekday() < 5 and text not in holidays):
-            count += 1
-        day += timedelta(days=1)
-    return count, [used[y] for y in sorted(used)]
 
 
 _CENTRAL = "an admin of the central (root) org"

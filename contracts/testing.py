@@ -7,7 +7,7 @@ names (`person("alice")`), block times from CST dates (`ms("2020-05-01")`, 10:00
 named `<org>/<role>`: every org has an admin and an operator; COUNTY and higher orgs also an
 approver. `Ledger.submit` runs one transaction in its own block and returns its receipt.
 Procedure-level helpers (whole pipelines that pass the full rulebook, meetings and decisions) are
-in `contracts.testing_procedure` and re-exported here.
+in `contracts.testing_procedure` (which builds on this module; import them from there).
 """
 
 from __future__ import annotations
@@ -343,44 +343,24 @@ def submit_step(
     return ledger.submit(user, "join.step", payload, at=day)
 
 
-# Procedure-level helpers (they build on the ones above).
-from contracts.testing_procedure import (  # noqa: E402
-    PIPELINE_PLAN,
-    decision_payload,
-    general_vote,
-    meeting_payload,
-    pipeline_dates,
-    prepare_step,
-    run_pipeline,
-    step,
-)
-
 __all__ = [
     "CHAIN_ID",
     "DEFAULT_ORGS",
-    "PIPELINE_PLAN",
     "Ledger",
     "MemoryState",
     "StepFailed",
     "apply_for",
     "archive_payload",
     "county_of",
-    "decision_payload",
     "digest",
     "doc_payload",
-    "general_vote",
     "import_member",
     "key",
     "make_genesis",
-    "meeting_payload",
     "ms",
     "ok",
     "outcome",
     "person",
-    "pipeline_dates",
-    "prepare_step",
-    "run_pipeline",
-    "step",
     "step_payload",
     "submit_step",
 ]

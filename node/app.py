@@ -48,7 +48,7 @@ from node.privacy.recorder import AttemptLogger, NodeIdentity
 from node.privacy.service import Privacy, load_person_key_secrets
 from node.runtime.node import Node
 from node.store import BlockStore, open_store
-from wire.crypto import load_signing_key
+from wire.files import load_genesis, load_signing_key
 from wire.genesis import Genesis
 
 log = logging.getLogger("orgledger.node")
@@ -67,7 +67,7 @@ class NodeApp:
 
     @classmethod
     def build(cls, config: NodeConfig) -> NodeApp:
-        genesis = Genesis.load(config.genesis_file)
+        genesis = load_genesis(config.genesis_file)
         key = load_signing_key(config.key_file)
         spec = genesis.node(config.node_id)
         if spec.pubkey != key.public:

@@ -1,4 +1,4 @@
-"""Hashing, ed25519 signing with domain separation, and key files.
+"""Hashing, ed25519 signing with domain separation, X25519 encryption keys (key files: `wire/files.py`).
 
 Rules:
 
@@ -14,12 +14,8 @@ Rules:
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import stat
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 
 import nacl.exceptions
 import nacl.public
@@ -129,58 +125,3 @@ class EncryptionKey:
     @property
     def public(self) -> bytes:
         return bytes(nacl.public.PrivateKey(self.secret).public_key)
-
-
-class KeyFileError(SignatureError):
-    code = "bad_key_file"
-
-
-def write_key_file(path: Path, kind: str, secret: bytes, public: bytes, label: str = "") -> None:
-    """Write a key file readable only by its owner (mode 0600), never overwriting silently."""
-    doc = {"kind": kind, "label": label, "public": public.hex(), "secret": secret.hex()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, (json.dumps(doc, indent=2) + "\n").encode())
-    finally:
-        os.close(fd)
-
-
-def read_key_file(path: Path) -> tuple[str, bytes, bytes]:
-    """Read (kind, secret, public); refuse files readable by others and keys that do not match."""
-    try:
-        mode = path.stat().st_mode
-        raw = path.read_text()
-    except OSError as exc:
-        raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(f"key file {path} is accessible by group or others; chmod 600 it")
-    try:
-        doc = json.loads(raw)
-        kind, secret, public = doc["kind"], bytes.fromhex(doc["secret"]), bytes.fromhex(doc["public"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise KeyFileError(f"key file {path} is malformed") from exc
-    if kind == "ed25519":
-        if len(secret) != 32 or SigningKey(secret).public != public:
-            raise KeyFileError(f"key file {path}: public key does not match the secret")
-    elif kind == "x25519":
-        if len(secret) != 32 or EncryptionKey(secret).public != public:
-            raise KeyFileError(f"key file {path}: public key does not match the secret")
-    else:
-        raise KeyFileError(f"key file {path}: unknown key kind {kind!r}")
-    return kind, secret, public
-
-
-def load_signing_key(path: Path) -> SigningKey:
-    kind, secret, _ = read_key_file(path)
-    if kind != "ed25519":
-        raise KeyFileError(f"{path} holds a {kind} key, not an ed25519 signing key")
-    return SigningKey(secret)
-
-
-def load_encryption_key(path: Path) -> EncryptionKey:
-    kind, secret, _ = read_key_file(path)
-    if kind != "x25519":
-        raise KeyFileError(f"{path} holds a {kind} key, not an x25519 encryption key")
-    return EncryptionKey(secret)

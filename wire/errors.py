@@ -15,6 +15,7 @@ Rules:
         ├── DecodeError       bytes that are not a canonical encoding of the expected type
         ├── EncodeError       a value that cannot be encoded canonically
         ├── SignatureError    a signature that does not verify, a malformed key or signature
+        │   └── KeyFileError  a key file that is unreadable, readable by others or malformed
         ├── ProofError        a Merkle inclusion or consistency proof that does not verify
         ├── CertificateError  a commit certificate that does not verify against the validator set
         ├── GenesisError      a malformed or inconsistent genesis document
@@ -62,6 +63,12 @@ class SignatureError(WireError):
     """A signature that does not verify, or a malformed key or signature."""
 
     code = "bad_signature"
+
+
+class KeyFileError(SignatureError):
+    """A key file that cannot be read, is readable by others, or does not hold a matching key."""
+
+    code = "bad_key_file"
 
 
 class ProofError(WireError):

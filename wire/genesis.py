@@ -20,7 +20,6 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from wire import codec
@@ -206,16 +205,6 @@ class Genesis:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-
-    @classmethod
-    def load(cls, path: Path) -> Genesis:
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise GenesisError(f"cannot read genesis {path}: {exc.strerror}") from exc
-        except ValueError as exc:
-            raise GenesisError(f"genesis {path} is not valid JSON: {exc}") from exc
-        return cls.from_json(doc)
 
     @classmethod
     def from_json(cls, doc: Any) -> Genesis:

@@ -150,7 +150,8 @@ class SignedTransaction:
         )
 
     def __hash__(self) -> int:
-        return hash(self.body_bytes)
+        # from the id, not hash(bytes): that depends on PYTHONHASHSEED, and the pure core may not
+        return int.from_bytes(self.tx_id[:8], "big")
 
     @cached_property
     def body(self) -> TxBody:

@@ -37,10 +37,10 @@ from contracts import keys
 from contracts.base import BlockContext, Colour, Rule, TxCtx, Verdict, flag, reject
 from contracts.calendar import DAY_MS, parse_date
 from contracts.config import Config
-from contracts.governance import working_days
 from contracts.records import get_doc
 from contracts.rules.procedure import get_meeting, half_quorum, meeting_day, meeting_orgs
 from contracts.state import View
+from contracts.workdays import working_days
 
 MAJOR = ("MAJOR_DECISION", "PERSONNEL", "MAJOR_PROJECT", "LARGE_FUNDS")
 NOTICE_WORKING_DAYS = 5  # 《选任条例》: 公示期不少于5个工作日

@@ -40,7 +40,6 @@ from contracts import keys
 from contracts.base import BlockContext, Colour, Rule, TxCtx, Verdict
 from contracts.calendar import add_days, add_months, parse_date
 from contracts.config import Config
-from contracts.governance import working_days
 from contracts.identity import approval_org
 from contracts.joining import extra_of
 from contracts.records import attempt_docs, chain_steps, get_archive, get_doc, get_pipeline, members_on
@@ -54,6 +53,7 @@ from contracts.rules.procedure import (
     step_verdict,
 )
 from contracts.state import View
+from contracts.workdays import working_days
 
 TRAINING_DAYS_MIN = 3  # 《细则》: 培训时间一般不少于三天（或不少于二十四个学时）
 TRAINING_HOURS_MIN = 24

@@ -56,12 +56,12 @@ def audit_verify(
 
     from auditor import verify as auditor
     from wire.errors import WireError
-    from wire.genesis import Genesis
+    from wire.files import load_genesis
 
     if (node_url is None) == (archive is None):
         fail("give exactly one of --node URL or --archive FILE", 2)
     try:
-        genesis = Genesis.load(genesis_file)
+        genesis = load_genesis(genesis_file)
     except WireError as exc:
         fail(str(exc), auditor.EXIT_INCOMPLETE)
     if node_url is not None:
@@ -121,7 +121,7 @@ def audit_prove(
     from auditor.verify import prove_tx
     from client_sdk.errors import VerificationError
     from wire.errors import WireError
-    from wire.genesis import Genesis
+    from wire.files import load_genesis
 
     try:
         tx_id = bytes.fromhex(tx_hex)
@@ -130,7 +130,7 @@ def audit_prove(
     except ValueError:
         fail("--tx must be 64 hex characters", 2)
     try:
-        genesis = Genesis.load(genesis_file)
+        genesis = load_genesis(genesis_file)
         with signed_reader(node_url, genesis, reader_key) as reader:
             data = prove_tx(reader, genesis, tx_id, wait_s=wait_s)
         tmp = out.with_name(out.name + ".partial")
@@ -163,11 +163,11 @@ def audit_check_proof(
     from client_sdk.errors import VerificationError
     from client_sdk.proofs import check_bundle
     from wire.errors import WireError
-    from wire.genesis import Genesis
+    from wire.files import load_genesis
 
     try:
         data = bundle.read_bytes()
-        pinned = Genesis.load(genesis_file) if genesis_file is not None else None
+        pinned = load_genesis(genesis_file) if genesis_file is not None else None
         pinned_hash = bytes.fromhex(genesis_hash) if genesis_hash is not None else None
         checked = check_bundle(data, genesis=pinned, genesis_hash=pinned_hash)
     except OSError as exc:
@@ -240,13 +240,13 @@ def audit_access(
     from auditor import access as aa
     from wire.accesslog import AccessLogError
     from wire.errors import WireError
-    from wire.genesis import Genesis
+    from wire.files import load_genesis
 
     if node_url is None and directory is None:
         fail("give --node URL, --dir DIR, or both", 2)
     try:
         since_ms = aa.parse_since(since)
-        genesis = Genesis.load(genesis_file)
+        genesis = load_genesis(genesis_file)
     except ValueError as exc:
         fail(str(exc), 2)
     except WireError as exc:
@@ -315,12 +315,12 @@ def export(
     """Export the node's chain (genesis, blocks, certificates, receipts) to an archive file."""
     from auditor.archive import SourceError, export_chain, signed_reader
     from wire.errors import WireError
-    from wire.genesis import Genesis
+    from wire.files import load_genesis
 
     if out.exists() and not force:
         fail(f"{out} exists; pass --force to overwrite it")
     try:
-        genesis = Genesis.load(genesis_file)
+        genesis = load_genesis(genesis_file)
         with signed_reader(node_url, genesis, reader_key) as reader:
             result = export_chain(reader, genesis, out, progress=progress)
     except (WireError, SourceError, OSError) as exc:

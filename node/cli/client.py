@@ -43,12 +43,11 @@ def api_get(path: str, node_url: str, key_file: Path, genesis_file: Path | None)
     import httpx
 
     from client_sdk.auth import LedgerAuth, RequestSigner
-    from wire.crypto import load_signing_key
     from wire.errors import WireError
-    from wire.genesis import Genesis
+    from wire.files import load_genesis, load_signing_key
 
     try:
-        genesis = Genesis.load(genesis_file or Path(".devnet") / "genesis.json")
+        genesis = load_genesis(genesis_file or Path(".devnet") / "genesis.json")
         signer = RequestSigner(load_signing_key(key_file), genesis.chain_id)
     except WireError as exc:
         fail(str(exc))
@@ -116,12 +115,11 @@ def tx_submit(
     from client_sdk.client import LedgerClient, build_tx
     from client_sdk.errors import LedgerError, TxRejectedError
     from contracts import TxRejected, check_tx
-    from wire.crypto import load_signing_key
     from wire.errors import WireError
-    from wire.genesis import Genesis
+    from wire.files import load_genesis, load_signing_key
 
     try:
-        genesis = Genesis.load(genesis_file or Path(".devnet") / "genesis.json")
+        genesis = load_genesis(genesis_file or Path(".devnet") / "genesis.json")
         key = load_signing_key(key_file)
         approvers = tuple(load_signing_key(p) for p in approver_files)
     except WireError as exc:

@@ -82,12 +82,11 @@ def dev_load(directory: Path, txs: int, rate: float | None, seed: int, timeout_s
     from client_sdk.auth import RequestSigner
     from node.dev.loadgen import submit_all, summary, wait_and_check
     from node.dev.workload import MIX, Workload
-    from wire.crypto import load_signing_key
     from wire.errors import WireError
-    from wire.genesis import Genesis
+    from wire.files import load_genesis, load_signing_key
 
     try:
-        genesis = Genesis.load(directory / "genesis.json")
+        genesis = load_genesis(directory / "genesis.json")
         work = Workload(genesis, directory, seed=seed)
         root = next(o.org_id for o in genesis.orgs if "." not in o.org_id)
         # the checker reads whole blocks: the dev network's root admin may

@@ -30,7 +30,8 @@ def keys() -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def keys_new(out: Path, kind: str, label: str, force: bool) -> None:
     """Generate a new key pair and print its public key."""
-    from wire.crypto import EncryptionKey, SigningKey, write_key_file
+    from wire.crypto import EncryptionKey, SigningKey
+    from wire.files import write_key_file
 
     if out.exists() and not force:
         fail(f"{out} exists; pass --force to overwrite it")

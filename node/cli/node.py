@@ -80,11 +80,11 @@ def index_rebuild(config: Path, url: str | None) -> None:
     from node.errors import NodeError, StorageLockedError
     from node.index import IndexUnavailableError, default_url, rebuild_from_store, redact
     from wire.errors import WireError
-    from wire.genesis import Genesis
+    from wire.files import load_genesis
 
     try:
         cfg = NodeConfig.load(config)
-        genesis = Genesis.load(cfg.genesis_file)
+        genesis = load_genesis(cfg.genesis_file)
         target = url or cfg.index_url or default_url(cfg.data_dir, cfg.node_id)
         started = time.monotonic()
         rows, height = rebuild_from_store(cfg.data_dir, genesis.hash, target)

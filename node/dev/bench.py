@@ -39,7 +39,7 @@ import psutil
 from client_sdk.auth import LedgerAuth, RequestSigner
 from wire import codec
 from wire.certificate import verify_certificate
-from wire.crypto import load_signing_key
+from wire.files import load_genesis, load_signing_key
 from wire.genesis import Genesis
 from wire.types import Block, CommitCertificate, SignedTransaction
 
@@ -338,7 +338,7 @@ def run(opts: BenchOptions) -> dict[str, Any]:
     net = directory / "net"
     if not (opts.prebuilt and (net / "genesis.json").exists()):
         init_network(bench_topology(directory), net, force=True)
-    genesis = Genesis.load(net / "genesis.json")
+    genesis = load_genesis(net / "genesis.json")
     n = len(genesis.validator_nodes)
     limit = cores * v / n
     print(

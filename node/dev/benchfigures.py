@@ -25,7 +25,7 @@ from tqdm import tqdm
 from client_sdk.auth import LedgerAuth, RequestSigner
 from node.dev.bench import PORT_OFFSET, bench_topology
 from node.dev.chaingen import archive_from_store, generate_chain
-from wire.crypto import load_signing_key
+from wire.files import load_genesis, load_signing_key
 from wire.genesis import Genesis
 
 
@@ -34,7 +34,7 @@ def _network(directory: Path) -> tuple[Path, Genesis]:
 
     net = directory / "net"
     init_network(bench_topology(directory), net, force=True)
-    return net, Genesis.load(net / "genesis.json")
+    return net, load_genesis(net / "genesis.json")
 
 
 def _build(net: Path, data: Path, txs: int) -> float:

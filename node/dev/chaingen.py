@@ -22,7 +22,8 @@ from node.runtime.executor import Executor
 from node.store.storage import BlockStore
 from wire import codec
 from wire.certificate import make_certificate
-from wire.crypto import Domain, Signer, load_signing_key
+from wire.crypto import Domain, Signer
+from wire.files import load_genesis, load_signing_key
 from wire.genesis import Genesis
 from wire.merkle import merkle_root
 from wire.types import Block, BlockHeader, commit_vote_bytes
@@ -38,7 +39,7 @@ def generate_chain(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Append blocks holding `txs` workload transactions to the store at `data_dir`; return its height."""
-    genesis = Genesis.load(net / "genesis.json")
+    genesis = load_genesis(net / "genesis.json")
     keys = [
         load_signing_key(net / "nodes" / n.node_id / "node.key").signer() for n in genesis.validator_nodes
     ]
@@ -111,7 +112,7 @@ def _certify_checkpoint(store: BlockStore, genesis: Genesis, keys: list[Signer],
 
 def archive_from_store(net: Path, data_dir: Path, out: Path) -> int:
     """Write the store's chain as an export archive (the auditor's `--archive` input)."""
-    genesis = Genesis.load(net / "genesis.json")
+    genesis = load_genesis(net / "genesis.json")
     with BlockStore.open(data_dir, genesis.hash) as store:
         top = store.height
         writer = ArchiveWriter(out, genesis, height=top, source=str(data_dir))

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from node.dev.netinit import init_network
 from node.errors import DevError
-from wire.genesis import Genesis, NodeSpec
+from wire.files import load_genesis
+from wire.genesis import NodeSpec
 
 
 class DevnetError(DevError):
@@ -47,7 +48,7 @@ class NodeProcess:
 
 
 def _nodes(directory: Path) -> list[NodeProcess]:
-    genesis = Genesis.load(directory / "genesis.json")
+    genesis = load_genesis(directory / "genesis.json")
     return [
         NodeProcess(
             spec=n,

@@ -29,8 +29,9 @@ from contracts.config import default_rule_config
 from node.config import toml_dumps
 from node.dev.topology import DEFAULT_TOPOLOGY, Topology, TopologyError, load_topology
 from node.errors import DevError
-from wire.crypto import EncryptionKey, SigningKey, write_key_file
+from wire.crypto import EncryptionKey, SigningKey
 from wire.errors import GenesisError
+from wire.files import write_key_file
 from wire.genesis import Genesis, NodeSpec, OrgSpec, UserSpec
 
 

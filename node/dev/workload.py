@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from client_sdk.client import build_tx
-from wire.crypto import Signer, SigningKey, load_signing_key
+from wire.crypto import Signer, SigningKey
+from wire.files import load_signing_key
 from wire.genesis import Genesis
 from wire.types import SignedTransaction
 

@@ -24,8 +24,7 @@ import yaml
 from client_sdk.auth import RequestSigner
 from node.dev.loadgen import submit_all, wait_and_check
 from node.dev.workload import Workload
-from wire.crypto import load_signing_key
-from wire.genesis import Genesis
+from wire.files import load_genesis, load_signing_key
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -104,7 +103,7 @@ def test_compose_file_starts_a_working_network(tmp_path: Path) -> None:
         assert not unhealthy, f"unhealthy: {unhealthy}"
 
         net = volumes / "network" / "net"
-        genesis = Genesis.load(net / "genesis.json")
+        genesis = load_genesis(net / "genesis.json")
         urls = [f"http://{n.host}:{n.api_port}" for n in genesis.nodes]
         work = Workload(genesis, net, seed=3)
         now = int(time.time() * 1000)

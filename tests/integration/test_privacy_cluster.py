@@ -40,7 +40,8 @@ from client_sdk.privacy import (
     open_fields,
 )
 from tests.support.cluster import Cluster
-from wire.crypto import EncryptionKey, SigningKey, load_encryption_key, load_signing_key, sha256
+from wire.crypto import EncryptionKey, SigningKey, sha256
+from wire.files import load_encryption_key, load_signing_key
 from wire.idnumber import check_char
 
 pytestmark = pytest.mark.integration

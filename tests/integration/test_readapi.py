@@ -180,7 +180,7 @@ def _seed(c: Cluster) -> World:
 
 
 def _key_seed(c: Cluster, org: str) -> bytes:
-    from wire.crypto import load_signing_key
+    from wire.files import load_signing_key
 
     return load_signing_key(c.net / "keys" / "admins" / f"{org}.key").seed
 
@@ -339,7 +339,7 @@ def test_another_branch_or_province_gets_404_indistinguishable_from_absent(world
 
 
 def _node_seed(w: World) -> bytes:
-    from wire.crypto import load_signing_key
+    from wire.files import load_signing_key
 
     return load_signing_key(w.cluster.net / "nodes" / "v0" / "node.key").seed
 

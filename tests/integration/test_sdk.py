@@ -40,8 +40,8 @@ from node.dev.netinit import init_network
 from node.dev.seed import SeedReport, seed
 from node.dev.topology import DEFAULT_TOPOLOGY
 from tests.support.cluster import free_ports
-from wire.crypto import SigningKey, load_signing_key
-from wire.genesis import Genesis
+from wire.crypto import SigningKey
+from wire.files import load_genesis, load_signing_key
 
 pytestmark = pytest.mark.integration
 
@@ -247,7 +247,7 @@ def test_one_transaction_of_each_family_gets_a_verified_receipt(net: Net) -> Non
         assert c.certificate.height == c.height == c.header.height, family
         assert c.proof.root_header is not None and c.proof.tx is not None, family
         assert c.proof.tx.body.tx_type == TYPES[family], family
-    checked = check_bundle(bundle, genesis=Genesis.load(net.directory / "genesis.json"))
+    checked = check_bundle(bundle, genesis=load_genesis(net.directory / "genesis.json"))
     assert checked.verified.tx_id == done["decision"].tx_id
 
 
@@ -413,7 +413,7 @@ def test_the_event_stream_refuses_bad_requests_and_too_many_streams(net: Net) ->
 
     from client_sdk.auth import LedgerAuth, RequestSigner
 
-    genesis = Genesis.load(net.directory / "genesis.json")
+    genesis = load_genesis(net.directory / "genesis.json")
     url = net.url(28003)
     auth = LedgerAuth(RequestSigner(net.key("users/cn.gs.lz.operator.key"), genesis.chain_id))
     assert httpx.get(f"{url}/v1/events", timeout=5).json()["error"]["code"] == "auth_required"

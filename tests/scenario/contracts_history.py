@@ -18,8 +18,8 @@ from contracts.testing import (
     make_genesis,
     ok,
     person,
-    run_pipeline,
 )
+from contracts.testing_procedure import run_pipeline
 from wire.statehash import StateHash
 from wire.types import results_root
 
@@ -63,7 +63,8 @@ def build() -> Ledger:
 
 def _issue6(L: Ledger) -> None:
     """Organisational life, decisions, governance and the alert lifecycle (issue 6)."""
-    from contracts.testing import decision_payload, meeting_payload, ms
+    from contracts.testing import ms
+    from contracts.testing_procedure import decision_payload, meeting_payload
 
     ok(
         L.submit(

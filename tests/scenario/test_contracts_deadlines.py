@@ -12,16 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.testing import (
-    Ledger,
-    make_genesis,
-    ok,
-    person,
-    pipeline_dates,
-    run_pipeline,
-    step,
-    submit_step,
-)
+from contracts.testing import Ledger, make_genesis, ok, person, submit_step
+from contracts.testing_procedure import pipeline_dates, run_pipeline, step
 
 B1, B2, P2B = "cn.p1.c1.x1.b1", "cn.p1.c1.x1.b2", "cn.p2.c1.x1.b1"
 X1 = "cn.p1.c1.x1"

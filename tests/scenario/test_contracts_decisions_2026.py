@@ -9,23 +9,16 @@ from typing import Any
 
 import pytest
 
-from contracts.testing import (
-    Ledger,
-    doc_payload,
+from contracts.testing import Ledger, doc_payload, import_member, ms, ok, person, step_payload, submit_step
+from contracts.testing_procedure import (
+    committee_approval,
     general_vote,
-    import_member,
     meeting_payload,
-    ms,
-    ok,
-    person,
     pipeline_dates,
     prepare_step,
     run_pipeline,
     step,
-    step_payload,
-    submit_step,
 )
-from contracts.testing_procedure import committee_approval
 from wire.types import Receipt
 
 B1, B2, X1, X2 = "cn.p1.c1.x1.b1", "cn.p1.c1.x1.b2", "cn.p1.c1.x1", "cn.p1.c1.x2"

@@ -7,20 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import BlockContext, execute_block, genesis_state
-from contracts.testing import (
-    Ledger,
-    MemoryState,
-    decision_payload,
-    digest,
-    import_member,
-    meeting_payload,
-    ms,
-    ok,
-    person,
-    pipeline_dates,
-    run_pipeline,
-    step,
-)
+from contracts.testing import Ledger, MemoryState, digest, import_member, ms, ok, person
+from contracts.testing_procedure import decision_payload, meeting_payload, pipeline_dates, run_pipeline, step
 from tests.support.rule_cases import just_after, just_before
 from wire.types import Receipt
 

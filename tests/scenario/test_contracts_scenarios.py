@@ -14,10 +14,9 @@ from contracts.testing import (
     ms,
     ok,
     person,
-    run_pipeline,
-    step,
     submit_step,
 )
+from contracts.testing_procedure import run_pipeline, step
 
 B1, B2, P2B = "cn.p1.c1.x1.b1", "cn.p1.c1.x1.b2", "cn.p2.c1.x1.b1"
 X1 = "cn.p1.c1.x1"

@@ -31,7 +31,8 @@ from node.dev.workload import Workload
 from node.runtime.executor import Executor
 from node.store.storage import BlockStore
 from wire.certificate import make_certificate
-from wire.crypto import Domain, SigningKey, load_signing_key
+from wire.crypto import Domain, SigningKey
+from wire.files import load_signing_key
 from wire.genesis import Genesis
 from wire.merkle import merkle_root
 from wire.types import Block, BlockHeader, CommitCertificate, Receipt, commit_vote_bytes

@@ -29,7 +29,7 @@ from node.dev.loadgen import Op, Report, submit_all, wait_and_check
 from node.dev.netinit import init_network
 from node.dev.workload import Workload
 from tests.support.faultproxy import Blackhole, Pass, ProxyHarness
-from wire.crypto import load_signing_key
+from wire.files import load_signing_key
 from wire.genesis import Genesis
 
 ORGS = [

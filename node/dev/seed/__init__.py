@@ -37,8 +37,9 @@ from client_sdk.models import Committed, receipt_dict
 from contracts.testing import person
 from node.dev.seed.plan import BRANCHES, MARKER_DONE, MARKER_STARTED, NEW_ORGS, Plan, PlannedTx, make_plan
 from node.errors import DevError
-from wire.crypto import SigningKey, load_signing_key, write_key_file
+from wire.crypto import SigningKey
 from wire.errors import WireError
+from wire.files import load_genesis, load_signing_key, write_key_file
 from wire.genesis import Genesis
 
 BACKFILL_RULES = {
@@ -106,7 +107,7 @@ class DevNetwork:
     @classmethod
     def load(cls, directory: Path) -> DevNetwork:
         try:
-            genesis = Genesis.load(directory / "genesis.json")
+            genesis = load_genesis(directory / "genesis.json")
             admins = {
                 o.org_id: load_signing_key(directory / "keys" / "admins" / f"{o.org_id}.key")
                 for o in genesis.orgs

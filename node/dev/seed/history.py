@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from contracts.calendar import add_months
-from contracts.testing import import_member, person, run_pipeline
-from contracts.testing_procedure import ensure_officers, secretary
+from contracts.testing import import_member, person
+from contracts.testing_procedure import ensure_officers, run_pipeline, secretary
 from node.dev.seed.scenario import (
     ABSENTEE,
     BRANCHES,

@@ -21,7 +21,8 @@ from datetime import timedelta
 from typing import Any
 
 from contracts.calendar import add_months, cst_date
-from contracts.testing import meeting_payload, ms, ok, person
+from contracts.testing import ms, ok, person
+from contracts.testing_procedure import meeting_payload
 from node.dev.seed.shadow import Plan, ShadowLedger
 from wire.crypto import SigningKey
 from wire.genesis import Genesis

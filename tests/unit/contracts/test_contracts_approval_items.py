@@ -8,17 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.testing import (
-    Ledger,
-    decision_payload,
-    meeting_payload,
-    ms,
-    ok,
-    person,
-    pipeline_dates,
-    run_pipeline,
-    submit_step,
-)
+from contracts.testing import Ledger, ms, ok, person, submit_step
+from contracts.testing_procedure import decision_payload, meeting_payload, pipeline_dates, run_pipeline
 from tests.support.rule_cases import B1, START, X1
 from wire.types import Receipt
 

@@ -7,17 +7,8 @@ from typing import Any
 
 import pytest
 
-from contracts.testing import (
-    Ledger,
-    archive_payload,
-    doc_payload,
-    import_member,
-    ms,
-    ok,
-    outcome,
-    person,
-    run_pipeline,
-)
+from contracts.testing import Ledger, archive_payload, doc_payload, import_member, ms, ok, outcome, person
+from contracts.testing_procedure import run_pipeline
 from wire.types import Receipt
 
 B1 = "cn.p1.c1.x1.b1"

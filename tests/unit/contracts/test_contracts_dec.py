@@ -8,17 +8,8 @@ from typing import Any
 
 import pytest
 
-from contracts.testing import (
-    Ledger,
-    decision_payload,
-    doc_payload,
-    make_genesis,
-    meeting_payload,
-    ms,
-    ok,
-    outcome,
-    person,
-)
+from contracts.testing import Ledger, doc_payload, make_genesis, ms, ok, outcome, person
+from contracts.testing_procedure import decision_payload, meeting_payload
 from tests.support.rule_cases import X1, X2, Case, case_ids, fired, just_after, named, shown
 from wire.types import Receipt
 

@@ -12,15 +12,13 @@ from contracts.testing import (
     apply_for,
     archive_payload,
     doc_payload,
-    general_vote,
     import_member,
     ok,
     outcome,
     person,
-    run_pipeline,
-    step,
     step_payload,
 )
+from contracts.testing_procedure import general_vote, run_pipeline, step
 from wire.types import Receipt
 
 B1, B2, P2B = "cn.p1.c1.x1.b1", "cn.p1.c1.x1.b2", "cn.p2.c1.x1.b1"

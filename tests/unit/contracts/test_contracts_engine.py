@@ -24,11 +24,9 @@ from contracts.testing import (
     ms,
     ok,
     person,
-    prepare_step,
-    run_pipeline,
-    step,
     step_payload,
 )
+from contracts.testing_procedure import prepare_step, run_pipeline, step
 from wire.types import Receipt
 
 B1, B2, X1, X2 = "cn.p1.c1.x1.b1", "cn.p1.c1.x1.b2", "cn.p1.c1.x1", "cn.p1.c1.x2"

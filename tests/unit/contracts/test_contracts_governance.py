@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from contracts.governance import working_days
 from contracts.state import Overlay, View
 from contracts.testing import Ledger, doc_payload, import_member, make_genesis, ok, person
+from contracts.workdays import working_days
 from wire.types import Receipt
 
 B1, B2, X1, C1 = "cn.p1.c1.x1.b1", "cn.p1.c1.x1.b2", "cn.p1.c1.x1", "cn.p1.c1"

@@ -15,11 +15,9 @@ from contracts.testing import (
     ok,
     outcome,
     person,
-    prepare_step,
-    run_pipeline,
-    step,
     submit_step,
 )
+from contracts.testing_procedure import prepare_step, run_pipeline, step
 from wire.types import Receipt
 
 B1, B2 = "cn.p1.c1.x1.b1", "cn.p1.c1.x1.b2"

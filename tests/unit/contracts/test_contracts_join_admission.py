@@ -9,20 +9,22 @@ import pytest
 from contracts.testing import (
     Ledger,
     archive_payload,
-    decision_payload,
     digest,
     doc_payload,
-    general_vote,
     import_member,
     make_genesis,
     ok,
     person,
+    submit_step,
+)
+from contracts.testing_procedure import (
+    committee_approval,
+    decision_payload,
+    general_vote,
     pipeline_dates,
     run_pipeline,
     step,
-    submit_step,
 )
-from contracts.testing_procedure import committee_approval
 from tests.support.rule_cases import B1, START, X1, Case, case_ids, named, shown
 from wire.types import Receipt
 

@@ -10,17 +10,14 @@ import pytest
 from contracts.testing import (
     Ledger,
     archive_payload,
-    general_vote,
     import_member,
     make_genesis,
     ms,
     ok,
     person,
-    pipeline_dates,
-    run_pipeline,
-    step,
     submit_step,
 )
+from contracts.testing_procedure import general_vote, pipeline_dates, run_pipeline, step
 from tests.support.rule_cases import (
     B1,
     START,

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.testing import (
-    Ledger,
-    import_member,
-    make_genesis,
-    ok,
-    outcome,
-    person,
-    pipeline_dates,
-    run_pipeline,
-    step,
-    submit_step,
-)
+from contracts.testing import Ledger, import_member, make_genesis, ok, outcome, person, submit_step
+from contracts.testing_procedure import pipeline_dates, run_pipeline, step
 from tests.support.rule_cases import (
     B1,
     START,
@@ -71,7 +61,7 @@ def _s03_big_branch(kind: str) -> Case:
         run_pipeline(L, "ann", B1, "p1", START, until="S02")
         fields = {} if kind == "committee" else {"decision_ref": "general"}
         if kind == "general":
-            from contracts.testing import general_vote
+            from contracts.testing_procedure import general_vote
 
             ok(general_vote(L, B1, "general", "ann", D["S03"]))
         return step(L, B1, "p1", "ann", "S03", D["S03"], **fields)

@@ -17,10 +17,9 @@ from contracts.testing import (
     ok,
     outcome,
     person,
-    run_pipeline,
-    step,
     submit_step,
 )
+from contracts.testing_procedure import run_pipeline, step
 from wire.types import Receipt
 
 B1, B2 = "cn.p1.c1.x1.b1", "cn.p1.c1.x1.b2"

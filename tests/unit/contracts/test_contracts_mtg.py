@@ -6,17 +6,8 @@ from typing import Any
 
 import pytest
 
-from contracts.testing import (
-    Ledger,
-    digest,
-    import_member,
-    make_genesis,
-    meeting_payload,
-    ms,
-    ok,
-    outcome,
-    person,
-)
+from contracts.testing import Ledger, digest, import_member, make_genesis, ms, ok, outcome, person
+from contracts.testing_procedure import meeting_payload
 from tests.support.rule_cases import B1, B2, X1, Case, case_ids, named
 from wire.types import Receipt
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from contracts.testing import Ledger, import_member, meeting_payload, ms, ok, outcome, person
+from contracts.testing import Ledger, import_member, ms, ok, outcome, person
+from contracts.testing_procedure import meeting_payload
 from tests.support.rule_cases import B1, B2, X1
 from wire.types import Receipt
 
@@ -250,7 +251,8 @@ def test_join03_the_general_meeting_decides_while_the_branch_had_no_committee_th
 ) -> None:
     # 6 full members on 2015-04-01 (no committee: the general meeting decides); two more arrive on
     # 2015-04-15, before the step is recorded: the branch's size that day is what counts
-    from contracts.testing import general_vote, run_pipeline, step_payload
+    from contracts.testing import step_payload
+    from contracts.testing_procedure import general_vote, run_pipeline
 
     L = Ledger()
     run_pipeline(L, "ann", B1, "p1", "2015-02-01", until="S02")  # the secretary and two introducers
@@ -269,7 +271,8 @@ def test_join03_the_general_meeting_decides_while_the_branch_had_no_committee_th
 def test_join26_the_share_of_members_is_taken_on_the_admission_date(
     others_joined: str, expected: str
 ) -> None:
-    from contracts.testing import make_genesis, run_pipeline, step
+    from contracts.testing import make_genesis
+    from contracts.testing_procedure import run_pipeline, step
 
     L = Ledger(make_genesis(rule_config={"rush_max_permille": 150}))
     run_pipeline(L, "ann", B1, "p1", "2015-02-01", until="S14")  # S15 on 2016-08-01

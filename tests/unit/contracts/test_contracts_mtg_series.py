@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from contracts.testing import Ledger, import_member, make_genesis, meeting_payload, ms, ok, outcome, person
+from contracts.testing import Ledger, import_member, make_genesis, ms, ok, outcome, person
+from contracts.testing_procedure import meeting_payload
 from tests.support.rule_cases import B1, X1, alerts_of, just_after, just_before
 from wire.types import Receipt
 

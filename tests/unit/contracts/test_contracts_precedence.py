@@ -11,20 +11,8 @@ import pytest
 
 from contracts.base import Verdict, reject
 from contracts.rules import PRECEDENCE, may_outrank, outranks
-from contracts.testing import (
-    Ledger,
-    general_vote,
-    import_member,
-    make_genesis,
-    meeting_payload,
-    ms,
-    ok,
-    person,
-    pipeline_dates,
-    run_pipeline,
-    step,
-    submit_step,
-)
+from contracts.testing import Ledger, import_member, make_genesis, ms, ok, person, submit_step
+from contracts.testing_procedure import general_vote, meeting_payload, pipeline_dates, run_pipeline, step
 from tests.support.rule_cases import B1, B2, START
 from wire.types import Receipt
 

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts.meetings import ATTENDANCE_STATUSES, MEETING_TYPES
-from contracts.testing import Ledger, import_member, meeting_payload, ms, person
+from contracts.testing import Ledger, import_member, ms, person
+from contracts.testing_procedure import meeting_payload
 from tests.support.rule_cases import B1, B2, X1
 
 PEOPLE = [person(f"p{i}") for i in range(6)]

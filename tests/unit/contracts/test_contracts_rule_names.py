@@ -7,17 +7,8 @@ from __future__ import annotations
 import pytest
 
 from contracts import check_tx
-from contracts.testing import (
-    Ledger,
-    archive_payload,
-    import_member,
-    ok,
-    pipeline_dates,
-    prepare_step,
-    run_pipeline,
-    step,
-    step_payload,
-)
+from contracts.testing import Ledger, archive_payload, import_member, ok, step_payload
+from contracts.testing_procedure import pipeline_dates, prepare_step, run_pipeline, step
 from tests.support.rule_cases import B1, START, X1, X2
 from wire.types import Receipt
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from contracts.testing import Ledger, doc_payload, import_member, ms, ok, outcome, person, run_pipeline
+from contracts.testing import Ledger, doc_payload, import_member, ms, ok, outcome, person
+from contracts.testing_procedure import run_pipeline
 from wire.types import Receipt
 
 B1, B2, OTHER_COUNTY, P2B = "cn.p1.c1.x1.b1", "cn.p1.c1.x1.b2", "cn.p1.c1.x2.b1", "cn.p2.c1.x1.b1"

@@ -13,17 +13,14 @@ from contracts.state import encode_record
 from contracts.testing import (
     Ledger,
     doc_payload,
-    general_vote,
     import_member,
     make_genesis,
     ok,
     person,
-    run_pipeline,
-    step,
     step_payload,
     submit_step,
 )
-from contracts.testing_procedure import committee_approval
+from contracts.testing_procedure import committee_approval, general_vote, run_pipeline, step
 from tests.support.rule_cases import START, alerts_of, fired, just_after, just_before
 from wire.types import Receipt
 

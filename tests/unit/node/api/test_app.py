@@ -15,7 +15,7 @@ from client_sdk.auth import RequestSigner
 from node.app import NodeApp
 from node.config import NodeConfig
 from tests.support.auditchain import BuiltChain
-from wire.crypto import load_signing_key
+from wire.files import load_signing_key
 
 
 @pytest.fixture

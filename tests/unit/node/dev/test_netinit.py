@@ -13,8 +13,7 @@ from click.testing import CliRunner
 from node.cli import cli
 from node.config import NodeConfig
 from node.dev.topology import DEFAULT_TOPOLOGY
-from wire.crypto import load_encryption_key, load_signing_key
-from wire.genesis import Genesis
+from wire.files import load_encryption_key, load_genesis, load_signing_key
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -23,7 +22,7 @@ def test_default_network(tmp_path: Path) -> None:
     out = tmp_path / "net"
     result = CliRunner().invoke(cli, ["network", "init", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    genesis = Genesis.load(out / "genesis.json")
+    genesis = load_genesis(out / "genesis.json")
     assert f"genesis hash:  {genesis.hash.hex()}" in result.output
     node_dirs = sorted(p.name for p in (out / "nodes").iterdir())
     assert node_dirs == ["branch", "central", "city", "county", "observer", "province"]
@@ -56,13 +55,13 @@ def test_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     out = tmp_path / "net"
     runner = CliRunner()
     assert runner.invoke(cli, ["network", "init", "--out", str(out)]).exit_code == 0
-    first = Genesis.load(out / "genesis.json").hash
+    first = load_genesis(out / "genesis.json").hash
     again = runner.invoke(cli, ["network", "init", "--out", str(out)])
     assert again.exit_code != 0 and "--force" in again.output
-    assert Genesis.load(out / "genesis.json").hash == first
+    assert load_genesis(out / "genesis.json").hash == first
     forced = runner.invoke(cli, ["network", "init", "--out", str(out), "--force"])
     assert forced.exit_code == 0
-    assert Genesis.load(out / "genesis.json").hash != first
+    assert load_genesis(out / "genesis.json").hash != first
 
 
 BASE = DEFAULT_TOPOLOGY.read_text()

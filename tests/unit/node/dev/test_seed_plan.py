@@ -9,7 +9,7 @@ from pathlib import Path
 
 from node.dev.netinit import init_network
 from node.dev.seed.plan import MARKER_DONE, MARKER_STARTED, make_plan
-from wire.crypto import load_signing_key
+from wire.files import load_signing_key
 
 
 def test_the_plan_meets_every_intent_on_the_shadow_ledger(tmp_path: Path) -> None:
