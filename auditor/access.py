@@ -33,15 +33,12 @@ from typing import Any
 
 import httpx
 
+from auditor.errors import AuditIncomplete
 from wire.accesslog import CURRENT, AccessLogError, LogReport, segment_name, verify_log
 from wire.genesis import Genesis, is_ancestor_or_self
 
 EXIT_OK, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 4
 CST = timedelta(hours=8)
-
-
-class AuditIncomplete(Exception):
-    """No verdict: the source could not be read."""
 
 
 @dataclass(slots=True)

@@ -32,6 +32,7 @@ from typing import IO, Any, TypeVar
 
 import httpx
 
+from auditor.errors import SourceError
 from wire import codec
 from wire.crypto import sha256
 from wire.errors import DecodeError, GenesisError
@@ -44,14 +45,6 @@ _FRAME_LIMITS = codec.Limits(max_bytes=MAX_FRAME_BYTES, max_bin_len=32 * 1024 * 
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class SourceError(Exception):
-    """The source could not deliver something (network, HTTP error, unreadable or truncated file)."""
-
-    def __init__(self, message: str, *, height: int | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.height, self.status = height, status
 
 
 # ------------------------------------------------------------------------------------ HTTP

@@ -12,35 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from auditor.errors import AuditFailed
 from contracts import TxRejected, check_tx
 from wire.certificate import ValidatorSet, verify_certificate
 from wire.errors import CertificateError, DecodeError
 from wire.genesis import Genesis
 from wire.merkle import merkle_root
 from wire.types import Block, BlockHeader, CommitCertificate, SignedTransaction
-
-
-# ------------------------------------------------------------------------------------ failures
-@dataclass(frozen=True, slots=True)
-class Failure:
-    height: int
-    check: str
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"height": self.height, "check": self.check, "reason": self.reason}
-
-
-class AuditFailed(Exception):
-    def __init__(self, height: int, check: str, reason: str) -> None:
-        super().__init__(f"height {height}: {check}: {reason}")
-        self.failure = Failure(height, check, reason)
-
-
-class AuditIncomplete(Exception):
-    """The audit could not run to the end (source unreachable or unreadable): no verdict."""
 
 
 # ------------------------------------------------------------------------------------ pure checks

@@ -23,10 +23,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, NoReturn
 
-from auditor.archive import SourceError
 from auditor.checks import (
-    AuditFailed,
-    AuditIncomplete,
     ChainTip,
     TxBatchResult,
     check_certificate,
@@ -35,6 +32,7 @@ from auditor.checks import (
     check_tx_batch,
     decode_block,
 )
+from auditor.errors import AuditFailed, AuditIncomplete, SourceError
 from auditor.replay import Replayer
 from auditor.report import AuditReport
 from auditor.sources import Source, SourceBlock

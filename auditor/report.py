@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.checks import Failure
+from auditor.errors import Failure
 
 CHECKS = (
     "availability",

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from auditor.archive import ArchiveReader, NodeReader, SourceError, ordered_prefetch
-from auditor.checks import AuditFailed, AuditIncomplete
+from auditor.archive import ArchiveReader, NodeReader, ordered_prefetch
+from auditor.errors import AuditFailed, AuditIncomplete, SourceError
 from client_sdk.proofs import tx_id_of
 from wire.errors import DecodeError
 from wire.genesis import Genesis

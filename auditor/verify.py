@@ -47,12 +47,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from auditor.archive import ArchiveReader, NodeReader, SourceError, signed_reader
+from auditor.archive import ArchiveReader, NodeReader, signed_reader
 from auditor.checks import (
-    AuditFailed,
-    AuditIncomplete,
     ChainTip,
-    Failure,
     TxBatchResult,
     check_certificate,
     check_header,
@@ -61,6 +58,7 @@ from auditor.checks import (
     decode_block,
 )
 from auditor.engine import SIG_BATCH, Auditor
+from auditor.errors import AuditFailed, AuditIncomplete, Failure, SourceError
 from auditor.replay import MemoryState, Replayer
 from auditor.report import CHECKS, AuditReport
 from auditor.sources import PROOF_MODES, ArchiveSource, NodeSource, Source, SourceBlock

@@ -23,7 +23,7 @@ CHILDREN: dict[str, tuple[str, str]] = {
 
 
 def receipt_dict(r: Receipt) -> dict[str, Any]:
-    """A receipt as JSON, in the node's rendering (`node.api.app.receipt_json`)."""
+    """A receipt as JSON, in the node's rendering (`node.api.render.receipt_json`)."""
     return {
         "tx_id": r.tx_id.hex(),
         "status": r.status,

@@ -21,6 +21,7 @@ from node.api.errors import ApiError
 from node.api.models import READ_ERRORS, BlockOut, HeaderOut, ReceiptsOut, TxOut
 from node.api.params import MinHeight
 from node.api.render import certificate_json, header_json, receipt_json, tx_status_json
+from node.errors import StorageCorruptError
 from wire.errors import DecodeError
 from wire.hexid import parse_hex_id
 from wire.merkle import inclusion_proof, leaf_hash
@@ -84,18 +85,21 @@ def build_router(ctx: ApiContext) -> APIRouter:
             ctx.emit(request, caller, "tx", [tx_id], found.height)
         return JSONResponse(out)
 
-    def block_or_404(height: int) -> tuple[bytes, bytes]:
+    def block_or_404(height: int) -> tuple[bytes, bytes, Block, CommitCertificate]:
         found = chain.block(height)
         if found is None:
             raise ApiError("unknown_block", f"no block at height {height} yet (height is {chain.height()})")
-        return found
+        block_bytes, cert_bytes = found
+        try:
+            return block_bytes, cert_bytes, Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
+        except DecodeError as exc:  # the store's fault, not the client's: 503, never 500 or 400
+            raise StorageCorruptError(f"stored block {height} does not decode: {exc.message}") from exc
 
     @router.get("/v1/blocks/{height}/header", response_model=HeaderOut)
     async def block_header(caller: Auth, height: HeightP) -> JSONResponse:
         """A block's header and commit certificate (any authenticated caller): with `tx_proof` from
         /v1/tx/{id} a client verifies its transaction without reading other orgs' transactions."""
-        block_bytes, cert_bytes = block_or_404(height)
-        blk, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
+        _, cert_bytes, blk, cert = block_or_404(height)
         return JSONResponse(
             {
                 "height": chain.height(),
@@ -118,8 +122,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
     async def block(request: Request, caller: Auth, height: HeightP) -> JSONResponse:
         """A whole block with its commit certificate and the exact stored bytes to verify."""
         require_blocks(caller)
-        block_bytes, cert_bytes = block_or_404(height)
-        blk, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
+        block_bytes, cert_bytes, blk, cert = block_or_404(height)
         ctx.emit(request, caller, "block", [str(height)], chain.height())
         return JSONResponse(
             {

@@ -4,8 +4,9 @@ Rules: every failure prints one clear `error: ...` line on stderr and exits non-
 operational failures, 2 for usage errors, as click does; `node/cli/common.py`). Heavy imports
 happen inside the commands so `--help` stays fast.
 
-This module is the root group, `version` and `main` (the `orgledger` entry point). The commands
-live in one module per group and are added here:
+May import anything of the project; it is the only package that imports `node.dev`. This module is
+the root group, `version` and `main` (the `orgledger` entry point, also `python -m node.cli`). The
+commands live in one module per group and are added here:
 
 - `node/cli/network.py`: `keys`, `network` (key files, network init)
 - `node/cli/node.py`: `node`, `index` (run one node, rebuild its read index)

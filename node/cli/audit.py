@@ -117,18 +117,18 @@ def audit_prove(
     """
     import os
 
-    from auditor.archive import SourceError, signed_reader
+    from auditor.archive import signed_reader
+    from auditor.errors import SourceError
     from auditor.verify import prove_tx
     from client_sdk.errors import VerificationError
     from wire.errors import WireError
     from wire.files import load_genesis
+    from wire.hexid import parse_hex_id
 
     try:
-        tx_id = bytes.fromhex(tx_hex)
-        if len(tx_id) != 32:
-            raise ValueError
-    except ValueError:
-        fail("--tx must be 64 hex characters", 2)
+        tx_id = parse_hex_id(tx_hex.lower(), "--tx")
+    except WireError as exc:
+        fail(exc.message, 2)
     try:
         genesis = load_genesis(genesis_file)
         with signed_reader(node_url, genesis, reader_key) as reader:
@@ -238,6 +238,7 @@ def audit_access(
     import json
 
     from auditor import access as aa
+    from auditor.errors import AuditIncomplete
     from wire.accesslog import AccessLogError
     from wire.errors import WireError
     from wire.files import load_genesis
@@ -266,7 +267,7 @@ def audit_access(
             result = aa.audit_access(
                 genesis=genesis, http=None, directory=directory, org=org_id, since_ms=since_ms
             )
-    except (aa.AuditIncomplete, AccessLogError, OSError, WireError) as exc:
+    except (AuditIncomplete, AccessLogError, OSError, WireError) as exc:
         fail(f"no verdict: {exc}", aa.EXIT_INCOMPLETE)
     r = result.report
     if as_json:
@@ -313,7 +314,8 @@ def export(
     node_url: str, out: Path, genesis_file: Path, force: bool, progress: bool, reader_key: Path | None
 ) -> None:
     """Export the node's chain (genesis, blocks, certificates, receipts) to an archive file."""
-    from auditor.archive import SourceError, export_chain, signed_reader
+    from auditor.archive import export_chain, signed_reader
+    from auditor.errors import SourceError
     from wire.errors import WireError
     from wire.files import load_genesis
 

@@ -27,7 +27,6 @@ What the generic `ol_record` columns hold per family (docs/api.md repeats this f
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,13 +36,13 @@ import msgpack
 from contracts.state import unseg
 from wire.crypto import sha256
 from wire.families import FAMILIES as RECORD_FAMILIES
+from wire.hexid import is_hex_id
 
 # state key prefix -> family, and (state key prefix, sub-collection) -> child family (wire/families.py)
 FAMILIES = {f.key_prefix: f.family for f in RECORD_FAMILIES}
 CHILDREN = {(f.key_prefix, c.key_part): c.family for f in RECORD_FAMILIES for c in f.children}
 # the state key prefixes a full rebuild scans
 SCAN_PREFIXES = ("org/", "user/", *(f"{p}/" for p in FAMILIES))
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _CST = timedelta(hours=8)
 
 
@@ -126,7 +125,7 @@ def _persons(*values: Any) -> list[str]:
         for item in items:
             if isinstance(item, dict):
                 item = item.get("person_key")
-            if isinstance(item, str) and _HEX64.match(item):
+            if is_hex_id(item):
                 out.add(item)
     return sorted(out)
 

@@ -153,7 +153,9 @@ def test_a_forged_block_is_caught_at_its_height(liar: tuple[ForgingNode, str], c
     assert_fails(audit(url, chain), 4, "certificates", "another block hash")
 
     node.forge_block = lambda h, raw, cert: (b"\x93garbage" if h == 4 else raw, cert)
-    assert_fails(audit(url, chain), 4, "availability", "block 4")  # the real API answers 500 for it
+    assert_fails(
+        audit(url, chain), 4, "availability", "block 4"
+    )  # the real API answers 503 storage_corrupt for it
 
 
 def test_forged_certificates_are_caught(liar: tuple[ForgingNode, str], chain: BuiltChain) -> None:

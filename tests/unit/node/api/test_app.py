@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,12 +19,24 @@ from tests.support.auditchain import BuiltChain
 from wire.files import load_signing_key
 
 
-@pytest.fixture
-def built(chain: BuiltChain, data_copy: Path, tmp_path: Path) -> Iterator[NodeApp]:
+def build(chain: BuiltChain, data: Path, tmp_path: Path, verify: str = "recent") -> NodeApp:
     validator = chain.genesis.validator_nodes[0].node_id
     cfg = NodeConfig.load(chain.net / "nodes" / validator / "node.toml")
-    cfg = dataclasses.replace(cfg, data_dir=data_copy, index_url=f"sqlite:///{tmp_path / 'index.sqlite'}")
-    node = NodeApp.build(cfg)
+    cfg = dataclasses.replace(
+        cfg, data_dir=data, index_url=f"sqlite:///{tmp_path / 'index.sqlite'}", verify_on_start=verify
+    )
+    return NodeApp.build(cfg)
+
+
+def signed_get(client: TestClient, chain: BuiltChain, path: str) -> Any:
+    validator = chain.genesis.validator_nodes[0].node_id
+    key = load_signing_key(chain.net / "nodes" / validator / "node.key")
+    return client.get(path, headers=RequestSigner(key, chain.genesis.chain_id).headers("GET", path))
+
+
+@pytest.fixture
+def built(chain: BuiltChain, data_copy: Path, tmp_path: Path) -> Iterator[NodeApp]:
+    node = build(chain, data_copy, tmp_path)
     try:
         yield node
     finally:
@@ -57,15 +70,12 @@ def test_every_route_group_is_mounted_and_no_dependency_leaks_into_the_query(bui
 
 
 def test_a_signed_read_and_the_error_table(built: NodeApp, chain: BuiltChain) -> None:
-    validator = chain.genesis.validator_nodes[0].node_id
-    key = load_signing_key(chain.net / "nodes" / validator / "node.key")
-    signer = RequestSigner(key, chain.genesis.chain_id)
     client = TestClient(built.app)
-    resp = client.get("/v1/blocks/1", headers=signer.headers("GET", "/v1/blocks/1"))
+    resp = signed_get(client, chain, "/v1/blocks/1")
     assert resp.status_code == 200 and resp.json()["block_height"] == 1
     unsigned = client.get("/v1/blocks/1")
     assert (unsigned.status_code, unsigned.json()["error"]["code"]) == (401, "auth_required")
-    bad = client.get("/v1/tx/XYZ", headers=signer.headers("GET", "/v1/tx/XYZ"))
+    bad = signed_get(client, chain, "/v1/tx/XYZ")
     assert (bad.status_code, bad.json()["error"]["code"]) == (400, "bad_id")
     refused = client.post("/v1/tx", content=b"\x01\x02", headers={"content-type": "application/octet-stream"})
     assert refused.status_code == 400 and refused.json()["error"]["code"] != "internal_error"
@@ -78,3 +88,20 @@ def test_the_listeners_are_subscribed_by_the_composition_root(built: NodeApp) ->
     assert built.indexer.on_commit in listeners and len(listeners) == 2
     assert built.privacy.recorder.on_read in built.api.read_listeners
     assert set(built.runtime.peer_handlers) == {"blob_get", "blob_have"}
+
+
+def test_a_stored_block_that_does_not_decode_is_503_not_500(
+    built: NodeApp, chain: BuiltChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the block routes decoded the stored bytes unguarded and answered 500."""
+    real = built.runtime.block
+
+    def damaged(height: int) -> tuple[bytes, bytes] | None:
+        found = real(height)
+        return (b"\x93garbage", found[1]) if found is not None and height == 2 else found
+
+    monkeypatch.setattr(built.runtime, "block", damaged)
+    client = TestClient(built.app, raise_server_exceptions=False)
+    for path in ("/v1/blocks/2", "/v1/blocks/2/header"):
+        resp = signed_get(client, chain, path)
+        assert (resp.status_code, resp.json()["error"]["code"]) == (503, "storage_corrupt"), path

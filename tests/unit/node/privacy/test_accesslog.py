@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from auditor.access import AuditIncomplete, read_from_node
+from auditor.access import read_from_node
+from auditor.errors import AuditIncomplete
 from node.privacy.accesslog import AccessLog
 from wire.accesslog import ZERO, segment_info, segment_name, verify_log
 

@@ -1,0 +1,56 @@
+"""Every third-party package the distribution imports is one it declares (pyproject.toml
+`[project].dependencies`), not one that happens to arrive with the test extras or through another
+package. The slow half of the proof, an install without the test extras that imports every module,
+is tests/integration/test_install.py."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+from tests.support.imports import load_graph
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("wire", "consensus", "contracts", "network", "client_sdk", "auditor", "node")
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def declared() -> set[str]:
+    doc = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return {_name(r) for r in doc["project"]["dependencies"]}
+
+
+def undeclared(imports: dict[str, list[str]], deps: set[str]) -> list[str]:
+    dists = md.packages_distributions()
+    out = []
+    for top, users in sorted(imports.items()):
+        names = {d.lower().replace("_", "-") for d in dists.get(top, [])}
+        if not names & deps:
+            out.append(f"{top} (distribution {sorted(names) or '?'}) imported by {', '.join(users[:3])}")
+    return out
+
+
+def third_party(root: Path) -> dict[str, list[str]]:
+    graph = load_graph(root, PACKAGES)
+    found: dict[str, list[str]] = {}
+    for mod in graph.values():
+        for top in mod.external:
+            if top not in sys.stdlib_module_names and top != "__future__":
+                found.setdefault(top, []).append(mod.name)
+    return found
+
+
+def test_every_third_party_import_is_a_declared_dependency() -> None:
+    missing = undeclared(third_party(ROOT), declared())
+    assert not missing, "\n".join(missing)
+
+
+def test_the_check_sees_an_undeclared_import() -> None:
+    assert undeclared({"sortedcontainers": ["auditor.replay"]}, declared() - {"sortedcontainers"})
+    assert not undeclared({"nacl": ["wire.crypto"]}, {"pynacl"})
