@@ -21,6 +21,7 @@ from client_sdk import core
 from client_sdk.errors import LedgerError, VerificationError
 from client_sdk.tx import Payload, PayloadTransform, sign_tx
 from client_sdk.verify import verify_block, verify_header
+from wire import files
 from wire.crypto import Signer, SigningKey
 from wire.files import load_signing_key
 from wire.genesis import Genesis
@@ -33,7 +34,7 @@ KeyLike = SigningKey | Signer | str | Path
 
 
 def load_genesis(genesis: Genesis | str | Path) -> Genesis:
-    return genesis if isinstance(genesis, Genesis) else load_genesis(Path(genesis))
+    return genesis if isinstance(genesis, Genesis) else files.load_genesis(Path(genesis))
 
 
 def load_key(key: KeyLike | None) -> SigningKey | Signer | None:

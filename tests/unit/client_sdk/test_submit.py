@@ -240,3 +240,12 @@ def test_certificates_in_committed_results_are_the_chains(
         done = client.submit(committed_tx(sdk_chain, 2, 0), timeout_s=5)
     cert: CommitCertificate = sdk_chain.blocks[1][1]
     assert done.certificate.block_hash == cert.block_hash and done.proof.root_header is not None
+
+
+def test_the_client_takes_the_genesis_as_an_object_or_a_path(sdk_chain: BuiltChain) -> None:
+    """Regression: the SDK's path form of `load_genesis` called itself instead of reading the file."""
+    from client_sdk.clientbase import load_genesis
+
+    path = sdk_chain.net / "genesis.json"
+    assert load_genesis(path).hash == load_genesis(str(path)).hash == sdk_chain.genesis.hash
+    assert load_genesis(sdk_chain.genesis) is sdk_chain.genesis
