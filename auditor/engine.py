@@ -38,6 +38,7 @@ from auditor.report import AuditReport
 from auditor.sources import Source, SourceBlock
 from client_sdk.errors import VerificationError
 from client_sdk.proofs import tx_id_of, verify_proof_response
+from wire import statemap
 from wire.certificate import ValidatorSet
 from wire.crypto import sha256
 from wire.genesis import Genesis
@@ -341,7 +342,7 @@ class _Run:
                     compared += 1
                 if (
                     page.get("next_after") is None
-                    and page.get("state_root") != self.replayer.state_hash.root().hex()
+                    and page.get("state_root") != statemap.root_hash(self.replayer.map.root).hex()
                 ):
                     self._state_fail(height, "the node's state root differs from the replayed one")
         except SourceError as exc:

@@ -2,20 +2,23 @@
 
 Rules: the replay starts from `contracts.genesis_state(genesis)` and applies blocks strictly in
 order through `contracts.run_block` (the node's definition of executing a block), so the
-receipts and roots it derives are the ones an honest node stores. It keeps the roots of the
+receipts and roots it derives are the ones an honest node stores. The state root is the root of
+the authenticated state map (`wire.statemap`), kept in memory with value hashes only in its
+leaves and only its current version (stale nodes are dropped at once). It keeps the roots of the
 last exec_lag + 1 heights only: what the next headers must carry.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 
 from sortedcontainers import SortedList
 
 from contracts import genesis_state, run_block
+from wire import statemap
 from wire.genesis import Genesis
 from wire.merkle import EMPTY_ROOT
-from wire.statehash import StateHash
 from wire.types import Block, Receipt, results_root
 
 
@@ -53,6 +56,27 @@ class MemoryState:
         return len(self._keys)
 
 
+class MemoryMap:
+    """The state map of the current height only: nodes by (position, version), stale ones dropped."""
+
+    def __init__(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
+        self.nodes: dict[tuple[bytes, int], bytes] = {}
+        self.root: statemap.Ref | None = None
+        self.apply(0, entries)
+
+    def node(self, position: bytes, version: int) -> bytes:
+        return self.nodes[(position, version)]
+
+    def apply(self, version: int, writes: Iterable[tuple[bytes, bytes | None]]) -> bytes:
+        hashed = [(k, None if v is None else hashlib.sha256(v).digest()) for k, v in writes]
+        self.root, changes = statemap.update(self.node, self.root, version, hashed, hashed=True)
+        for position, old in changes.stale:
+            del self.nodes[(position, old)]
+        for position, data in changes.nodes:
+            self.nodes[(position, version)] = data
+        return statemap.root_hash(self.root)
+
+
 class Replayer:
     """Replays blocks from genesis exactly as the node's executor does; keeps recent roots."""
 
@@ -61,11 +85,9 @@ class Replayer:
         self.lag = genesis.consensus.exec_lag
         entries = genesis_state(genesis)
         self.state = MemoryState(entries)
-        self.state_hash = StateHash()
-        for k, v in entries:
-            self.state_hash.add(k, v)
+        self.map = MemoryMap(entries)
         self.height = 0
-        self.roots: dict[int, tuple[bytes, bytes]] = {0: (self.state_hash.root(), EMPTY_ROOT)}
+        self.roots: dict[int, tuple[bytes, bytes]] = {0: (statemap.root_hash(self.map.root), EMPTY_ROOT)}
 
     def roots_for_header(self, height: int) -> tuple[bytes, bytes]:
         return self.roots[max(0, height - self.lag)]
@@ -75,11 +97,10 @@ class Replayer:
         if height != self.height + 1:
             raise ValueError(f"replay of block {height} after {self.height}")
         result = run_block(self.state, self.chain_id, block)
-        for key, value in result.writes:
-            self.state_hash.update(key, self.state.get(key), value)
+        state_root = self.map.apply(height, result.writes)
         for key, value in result.writes:
             self.state.set(key, value)
         self.height = height
-        self.roots[height] = (self.state_hash.root(), results_root(result.receipts))
+        self.roots[height] = (state_root, results_root(result.receipts))
         self.roots.pop(height - self.lag - 1, None)
         return result.receipts

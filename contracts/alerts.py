@@ -55,6 +55,7 @@ def write_alert(
         if view.exists(dedup):
             return None
         view.put(dedup, {"alert_id": aid})
+    view.put(keys.idx_alert(verdict.org_id or org_id, aid), {"alert_id": aid})
     view.put(
         keys.alert(aid),
         {

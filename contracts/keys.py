@@ -8,7 +8,7 @@ due times 20 digits of epoch ms).
 
 from __future__ import annotations
 
-from contracts.state import seg
+from wire.families import seg
 
 DUE_TIME_DIGITS = 20
 
@@ -92,6 +92,18 @@ def archive_version(person_key: str, version: int) -> str:
 def idx_member(org_id: str, person_key: str = "") -> str:
     """A member (PROBATIONARY/FULL/SUSPENDED) whose relationship the org holds now."""
     return f"idx/member/{org_id}/{person_key}"
+
+
+def idx_archive(org_id: str, person_key: str = "") -> str:
+    """An archive whose `org_id` is `org_id` (every status): the read API proves an org's archives
+    complete by a range over this prefix."""
+    return f"idx/archive/{org_id}/{person_key}"
+
+
+def idx_alert(org_id: str, alert_id: str = "") -> str:
+    """An alert raised for `org_id`: the read API proves an org's alerts complete by a range over
+    this prefix."""
+    return f"idx/alert/{org_id}/{alert_id}"
 
 
 def idx_name_key(name_key: str, person_key: str = "") -> str:

@@ -115,6 +115,11 @@ def write_archive(view: View, rec: dict[str, Any], tx: TxCtx, change: str, note:
                 "party_standing": rec["party_standing"],
             },
         )
+    owner_before = None if before is None else before.get("org_id")
+    if owner_before is not None and owner_before != rec.get("org_id"):
+        view.delete(keys.idx_archive(str(owner_before), rec["person_key"]))
+    if rec.get("org_id") is not None and owner_before != rec.get("org_id"):
+        view.put(keys.idx_archive(str(rec["org_id"]), rec["person_key"]), {"person_key": rec["person_key"]})
     for m in rec["memberships"]:
         roster = keys.idx_roster(m["org_id"], rec["person_key"])
         if not view.exists(roster):

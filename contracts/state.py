@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from contracts.errors import InvariantError
 from wire import codec
 from wire.errors import WireError
+from wire.families import prefix_end
 
 
 class StateReader(Protocol):
@@ -33,20 +34,6 @@ class StateReader(Protocol):
     def scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Entries with `start <= key < end`, ascending by key."""
         ...
-
-
-def seg(text: str) -> str:
-    """Escape one path segment: `%` -> `%25`, `/` -> `%2F` (ids may contain slashes)."""
-    return text.replace("%", "%25").replace("/", "%2F")
-
-
-def unseg(text: str) -> str:
-    return text.replace("%2F", "/").replace("%25", "%")
-
-
-def prefix_end(prefix: bytes) -> bytes:
-    """The exclusive upper bound of all keys starting with `prefix` (prefixes here never end in 0xff)."""
-    return prefix[:-1] + bytes((prefix[-1] + 1,))
 
 
 def encode_record(record: Mapping[str, Any]) -> bytes:

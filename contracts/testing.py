@@ -21,8 +21,9 @@ from contracts.bootstrap import genesis_state
 from contracts.calendar import day_start_ms, parse_date
 from contracts.config import default_rule_config
 from contracts.engine import execute_block
-from contracts.state import decode_record, prefix_end
+from contracts.state import decode_record
 from wire.crypto import SigningKey, sha256
+from wire.families import prefix_end
 from wire.genesis import LEVELS, ConsensusParams, Genesis, NodeSpec, OrgSpec, UserSpec, org_depth
 from wire.types import Receipt, SignedTransaction, TxBody
 

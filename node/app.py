@@ -40,7 +40,6 @@ from node.api.eventhub import EventHub
 from node.config import NodeConfig
 from node.errors import ConfigError
 from node.index import Indexer, default_url
-from node.index.project import decode_value
 from node.metrics import NodeMetrics
 from node.privacy import blob_routes
 from node.privacy import routes as privacy_routes
@@ -50,6 +49,7 @@ from node.runtime.node import Node
 from node.store import BlockStore, open_store
 from wire.files import load_genesis, load_signing_key
 from wire.genesis import Genesis
+from wire.records import decode_value
 
 log = logging.getLogger("orgledger.node")
 
@@ -90,6 +90,10 @@ class NodeApp:
                 runtime.refresh_metrics()
                 return metrics.render()
 
+            def on_inconsistent(keys: list[bytes]) -> None:
+                metrics.index_inconsistent.inc(len(keys))
+                indexer.repair(keys)
+
             api = ApiContext(
                 chain=runtime,
                 store=store,
@@ -104,6 +108,7 @@ class NodeApp:
                 genesis=genesis,
                 node_id=config.node_id,
                 render_metrics=render_metrics,
+                on_inconsistent=on_inconsistent,
             )
             hub = EventHub(store, runtime.height)
             privacy = Privacy(

@@ -23,6 +23,8 @@ Rules:
     ├── BusyError                   busy: retry shortly (too many streams or tokens, a cache full)
     ├── StateChangingError          state_changing: the state kept changing under a paged read
     ├── IndexUnavailableError       index_unavailable: the read index cannot answer (node/index/)
+    ├── IndexInconsistentError      index_inconsistent: an index row disagrees with the state
+    │                               (refused, repaired; node/api/context.py)
     ├── BlobCorruptError            blob_corrupt: a stored blob fails its hash (node/privacy/blobs.py)
     ├── ApiError                    a refusal of the API with its reason code (node/api/errors.py)
     └── DevError                    local-network tooling failed (node/dev/): NetInitError,
@@ -98,6 +100,12 @@ class IndexUnavailableError(NodeError):
     """The read index cannot answer (not open yet, database down, another chain's index)."""
 
     code = "index_unavailable"
+
+
+class IndexInconsistentError(NodeError):
+    """Rows of the read index disagree with the ledger state: not served, being repaired."""
+
+    code = "index_inconsistent"
 
 
 class BlobCorruptError(NodeError):

@@ -64,6 +64,12 @@ class NodeMetrics:
             ["reason"],
             registry=r,
         )
+        #: Read-index rows found disagreeing with the ledger state when served (refused and repaired).
+        self.index_inconsistent = Counter(
+            "orgledger_index_inconsistent_rows_total",
+            "Index rows that disagreed with the state when served (refused, repaired).",
+            registry=r,
+        )
         #: Signature-cache hits and misses (every signature is verified once per node).
         self.sigcache = Gauge("orgledger_sigcache", "Signature cache counters.", ["kind"], registry=r)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from wire import codec
+from collections.abc import Sequence
+
+from node.store.storage import BlockStore, Meta
+from wire import codec, statemap
 from wire.merkle import merkle_root
 from wire.types import RECEIPT_ACCEPTED, Block, BlockHeader, CommitCertificate, Receipt
 
@@ -33,3 +36,26 @@ def make_block(
         for i in range(n_txs)
     ]
     return block, cert, receipts
+
+
+def commit(
+    store: BlockStore,
+    block: Block,
+    cert: CommitCertificate,
+    receipts: Sequence[Receipt],
+    writes: Sequence[tuple[bytes, bytes | None]],
+    results_root: bytes = b"\x00" * 32,
+) -> Meta:
+    """Commit `block` with its state map updated by `writes`, as the executor does."""
+    height = block.header.height
+    last = store.meta()
+    root = None if last is None else store.map_root(last.height)
+    new_root, changes = statemap.update(store.map_node, root, height, writes)
+    meta = Meta(
+        height=height,
+        block_hash=block.hash,
+        state_root=statemap.root_hash(new_root),
+        results_root=results_root,
+    )
+    store.commit_block(block, cert, receipts, writes, meta, changes, new_root)
+    return meta

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
 
+import msgpack
+
 from wire import codec
 from wire.codec import (
     want_bytes,
@@ -298,6 +300,24 @@ class Block:
             want_bytes(t, "tx", max_len=MAX_TX_BYTES + 1024) for t in want_list(f[1], "txs", MAX_BLOCK_TXS)
         )
         return cls(header=header, txs=txs)
+
+    @classmethod
+    def header_of(cls, data: bytes) -> BlockHeader:
+        """The header of an encoded block, without decoding its transactions (a node reading its own
+        stored bytes; to anyone else a header is only as good as the certificate over its hash)."""
+        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=len(data) + 1)
+        unpacker.feed(data)
+        try:
+            if (
+                unpacker.read_array_header() != 4
+                or unpacker.unpack() != cls.TAG
+                or unpacker.unpack() != cls.VERSION
+            ):
+                raise DecodeError("not an encoded block")
+            fields = unpacker.unpack()
+        except (ValueError, msgpack.UnpackException) as exc:
+            raise DecodeError(f"not an encoded block: {exc}") from exc
+        return BlockHeader.from_wire(fields)
 
     @cached_property
     def hash(self) -> bytes:

@@ -13,6 +13,11 @@ Rules:
   `height_not_reached` (at once when H is out of reach).
 - Every read that returns record contents, transactions or blocks goes through `emit`, which tells
   `read_listeners` who read what from where (the access log subscribes there).
+- Ledger state is served from the authenticated state map at a certified height
+  (`node/api/proven.py`), never from the read index: the index only chooses which keys a list
+  holds, and every row it gives is checked against the state at the index's own height
+  (`check_rows`). A row that disagrees is never served: the answer is 503 `index_inconsistent`,
+  the row is repaired from the state (`on_inconsistent`), counted and logged.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol, TypeVar
 
@@ -29,23 +35,24 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy.exc import SQLAlchemyError
 
-from contracts.state import seg
 from node.api.auth import Authenticator, Caller
 from node.api.body import read_body
 from node.api.errors import ApiError
-from node.errors import IndexUnavailableError, StorageError
+from node.api.proven import ProvenView, open_view, provable_at, reflected
+from node.errors import IndexInconsistentError, IndexUnavailableError, StorageError
 from node.index.db import IndexDb
-from node.index.project import decode_value, project
 from node.runtime.mempool import Pending
 from node.runtime.node import TxStatus
 from node.store.storage import BlockStore
-from wire.families import RecordFamily
+from wire.families import RecordFamily, seg
 from wire.genesis import Genesis
+from wire.records import decode_value, project, same_row
 from wire.types import Receipt
 
 log = logging.getLogger("orgledger.api")
 
 MIN_HEIGHT_WAIT_S = 2.0
+CERTIFY_WAIT_S = 10.0  # once the store holds a height: the blocks that certify its state follow
 MIN_HEIGHT_AHEAD_MAX = 200  # further ahead cannot be reached within the wait: 409 at once
 AUTH_BODY_MAX = 4096
 INDEX_THREADS = 4
@@ -104,6 +111,7 @@ class ApiContext:
     genesis: Genesis
     node_id: str
     render_metrics: Callable[[], tuple[bytes, str]]
+    on_inconsistent: Callable[[list[bytes]], None] = lambda keys: None
     read_listeners: list[ReadListener] = field(default_factory=list)
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(INDEX_THREADS))
 
@@ -165,6 +173,81 @@ class ApiContext:
     async def wait_index(self, min_height: int | None) -> None:
         self.db()
         await self.wait_for(min_height, lambda: self.index.height, "index")
+
+    # ------------------------------------------------------------------ proven state
+    @property
+    def lag(self) -> int:
+        return self.genesis.consensus.exec_lag
+
+    def provable_height(self) -> int:
+        """The newest height whose state can be proven now (-1 before block 1)."""
+        with self.store.snapshot() as snap:
+            return reflected(snap, self.lag)
+
+    def _provable(self, want: int) -> bool:
+        with self.store.snapshot() as snap:
+            return provable_at(snap, self.lag, want) is not None
+
+    @contextmanager
+    def proven(self, height: int | None = None) -> Iterator[ProvenView]:
+        """A view answering for the state of `height` (default: the newest provable), on one snapshot."""
+        with self.store.snapshot() as snap:
+            yield open_view(snap, self.lag, height)
+
+    async def wait_provable(self, min_height: int | None) -> None:
+        """Until the state of `min_height` (or a later height) can be proven: the store first
+        reaches it (as `wait_store`), then the blocks that certify it follow."""
+        if min_height is None or self.provable_height() >= min_height:
+            return
+        await self.wait_store(min_height)
+        await self._wait_certified(lambda: self.provable_height() >= min_height, min_height)
+
+    async def wait_anchor(self, height: int) -> None:
+        """Until the state of `height` (an index page's height) can be proven."""
+        await self._wait_certified(lambda: self._provable(height), height)
+
+    async def _wait_certified(self, done: Callable[[], bool], height: int) -> None:
+        if done():
+            return
+        deadline = time.monotonic() + CERTIFY_WAIT_S
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            if done():
+                return
+        raise ApiError(
+            "height_not_reached", f"the state of height {height} is not certified yet; retry shortly"
+        )
+
+    def check_rows(
+        self, view: ProvenView, rows: Sequence[dict[str, Any]], key_of: Callable[[dict[str, Any]], str]
+    ) -> list[tuple[bytes, bytes, dict[str, Any]]]:
+        """Each index row against the state at the view's height (the index's own height): for
+        each, (state key, value, the row projected from the state: what is served). Rows that
+        disagree are repaired and refused (`IndexInconsistentError`)."""
+        out: list[tuple[bytes, bytes, dict[str, Any]]] = []
+        bad: list[bytes] = []
+        for row in rows:
+            text = key_of(row)
+            key = text.encode("utf-8")
+            raw = view.get(key)
+            proj = None if raw is None else project(text, raw, view.height)
+            if raw is None or proj is None or not same_row(proj.row, row):
+                bad.append(key)
+                continue
+            out.append((key, raw, {**proj.row, "updated_height": row.get("updated_height")}))
+        if bad:
+            log.error(
+                "the read index disagrees with the state at height %d for %d key(s), e.g. %s; repairing",
+                view.height,
+                len(bad),
+                bad[0][:80].decode("utf-8", "replace"),
+            )
+            self.on_inconsistent(bad)
+            raise IndexInconsistentError(
+                f"{len(bad)} row(s) of the read index disagree with the ledger state; they are being "
+                "repaired from it: retry shortly"
+            )
+        return out
 
     # ------------------------------------------------------------------ the state
     def state_record(self, key: str) -> tuple[dict[str, Any] | None, int]:

@@ -70,6 +70,7 @@ STATUS: dict[str, int] = {
     "mempool_full": 503,
     "state_changing": 503,
     "index_unavailable": 503,
+    "index_inconsistent": 503,
     "person_keys_unavailable": 503,
     "blob_unavailable": 503,
     "storage_error": 503,

@@ -22,9 +22,9 @@ from typing import Any
 
 from node.api.auth import Caller
 from node.errors import BusyError, StorageError
-from node.index.project import body_json, decode_value
 from node.runtime.events import CommitEvent
 from node.store.storage import BlockStore
+from wire.records import body_json, decode_value
 
 log = logging.getLogger("orgledger.events")
 

@@ -34,8 +34,8 @@ from node.api.errors import ApiError
 from node.api.eventhub import QUEUE_MAX, EventHub, HeightEvents, build_events, sse
 from node.api.models import ErrorOut
 from node.errors import StorageError
-from node.index.project import decode_value
 from node.store.storage import BlockStore
+from wire.records import decode_value
 
 KEEPALIVE_S = 15.0
 RECHECK_S = 5.0

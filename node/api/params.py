@@ -25,6 +25,7 @@ OrgQ = Annotated[str | None, Query(max_length=200, description="only this org (d
 Subtree = Annotated[bool, Query(description="with org_id: include its subtree")]
 Str64 = Annotated[str | None, Query(max_length=64)]
 Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")]
+Prove = Annotated[bool, Query(description="add the proof of the answer against a certified state root")]
 RecordId = Annotated[str, Path(min_length=1, max_length=ID_MAX, description="the record id (%2F for /)")]
 
 

@@ -29,7 +29,7 @@ from sqlmodel import Session, SQLModel, col
 
 from node.errors import IndexUnavailableError
 from node.index.models import SCHEMA_VERSION, IndexMeta, OrgRow, PersonLink, RecordRow, UserRow
-from node.index.project import SCAN_PREFIXES, Projection, classify, project
+from wire.records import SCAN_PREFIXES, Projection, classify, project
 
 log = logging.getLogger("orgledger.index")
 

@@ -6,7 +6,7 @@ Rules:
   `state_key`), so a row is replaced whenever its key is written and deleted when its key is.
 - Table names carry the prefix `ol_` (PostgreSQL reserves `user`).
 - `ol_record` holds every record family in one table with the columns the queries filter on;
-  what each generic column means per family is in `node/index/project.py` and docs/api.md.
+  what each generic column means per family is in `wire/records.py` and docs/api.md.
   `body` is the record as JSON text, `value_hash` the SHA-256 (hex) of the stored value bytes.
 - `ol_person` links a record to every person key it names (the member-history query).
 - `ol_meta` holds the progress marker (`indexed_height`) and the chain binding (`genesis_hash`).

@@ -184,7 +184,7 @@ def user_dict(r: UserRow) -> dict[str, Any]:
         "user_id": r.user_id,
         "org_id": r.org_id,
         "status": r.status,
-        "roles": r.roles.split(),
+        "roles": r.roles,  # " admin operator ": as projected (rendered as a list by the API)
         "body": r.body,
         "value_hash": r.value_hash,
         "updated_height": r.updated_height,

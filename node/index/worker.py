@@ -11,6 +11,8 @@ Rules:
   a full rebuild from the snapshot instead.
 - The thread runs at a lower CPU priority (nice 10) and coalesces the blocks of COALESCE_S into
   one transaction, so on a busy machine consensus and execution come first.
+- `repair(keys)` (the API found rows that disagree with the state) re-projects those keys from
+  the next snapshot, in the same transaction as the blocks' keys.
 - A failure (database down) is logged and retried with back-off; `error` says what is wrong and
   the API answers 503 `index_unavailable` meanwhile. A restart resumes from `indexed_height`.
 - `stop()` is called before the store closes and returns only when the thread has exited.
@@ -24,6 +26,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -57,6 +60,9 @@ class Indexer:
         self.error: str | None = None
         self.rebuilds = 0
         self._wake: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._repair: set[bytes] = set()
+        self._repair_lock = threading.Lock()
+        self.repaired = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -71,6 +77,12 @@ class Indexer:
 
     def notify(self, height: int) -> None:
         self._wake.put(height)
+
+    def repair(self, keys: Iterable[bytes]) -> None:
+        """Re-project `keys` from the store at the next step (rows found to disagree with the state)."""
+        with self._repair_lock:
+            self._repair.update(keys)
+        self._wake.put(-1)
 
     def on_commit(self, event: Committed) -> None:
         """The node's commit listener (subscribed by node/app.py): enqueue the height, nothing else."""
@@ -130,9 +142,12 @@ class Indexer:
             current = db.height
             if current < 0 or current > top or not db.bound_to(self.genesis_hash):
                 return self._rebuild(snap, top)
-            if top == current:
+            with self._repair_lock:
+                keys: set[bytes] = set(self._repair)
+                self._repair.clear()
+            self.repaired += len(keys)
+            if top == current and not keys:
                 return top
-            keys: set[bytes] = set()
             for h in range(current + 1, top + 1):
                 written = snap.block_write_keys(h)
                 if written is None:

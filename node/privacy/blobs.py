@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from contracts import keys as state_keys
-from contracts.state import prefix_end
 from node.errors import BlobCorruptError
 from node.store.storage import BlockStore
 from wire import codec
 from wire.errors import DecodeError
+from wire.families import prefix_end
 from wire.hexid import is_hex_id
 
 log = logging.getLogger("orgledger.blobs")

@@ -32,7 +32,6 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contracts import keys as state_keys
-from contracts.state import seg
 from node.api.auth import Caller
 from node.api.context import ReadEvent
 from node.errors import NodeError, StorageError
@@ -41,7 +40,7 @@ from node.privacy.blobs import refs_orgs
 from node.store.storage import BlockStore
 from wire.accesslog import AccessLogError
 from wire.crypto import SigningKey
-from wire.families import BY_FAMILY, FAMILIES
+from wire.families import BY_FAMILY, FAMILIES, seg
 from wire.hexid import is_hex_id
 from wire.idnumber import mask_path
 from wire.types import SignedTransaction, TxBody

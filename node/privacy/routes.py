@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts import keys as state_keys
-from contracts.state import prefix_end
 from node.api.auth import Caller
 from node.api.context import ApiContext
 from node.api.errors import ApiError
@@ -19,6 +18,7 @@ from node.privacy.personkeys import KeyRequest
 from node.privacy.recorder import read_state
 from node.privacy.service import PERSON_KEY_BATCH_MAX, PERSON_KEY_ROLES, Privacy
 from wire import codec
+from wire.families import prefix_end
 from wire.hexid import parse_hex_id
 
 PERSON_KEY_BODY_MAX = 32 * 1024

@@ -11,26 +11,29 @@ Rules (RELIABILITY A2, 5.6):
   transaction index points at (or before) this position, the receipts hash to the results root
   stored for h, and the roots stored for h are the ones the header of h + exec_lag carries.
 - The genesis roots are re-derived from the genesis; the roots stored for the top height equal
-  the meta record; every state entry is re-hashed (LtHash, full scan) and must equal the stored
-  accumulator, whose root must be the meta state root.
+  the meta record; the state map's root is rebuilt from a scan of every state entry
+  (`wire.statemap.root_of`) and must be the meta record's state root. In `full` mode the stored
+  map is also walked from its root and must hold as many entries as the state.
 - A failure raises `IntegrityError` (a `StorageCorruptError`, code `storage_corrupt`) naming the
   height or key; the node stops with it.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from contracts import genesis_state
 from node.errors import StorageCorruptError, StorageError
 from node.store.storage import BlockStore
+from wire import statemap
 from wire.certificate import verify_certificate
 from wire.errors import CertificateError, DecodeError
 from wire.genesis import Genesis
 from wire.merkle import EMPTY_ROOT, merkle_root
-from wire.statehash import LANES, StateHash
 from wire.txproof import tx_id_of
 from wire.types import Block, CommitCertificate, results_root
 
@@ -109,10 +112,7 @@ def _verify(
     top_results_root: bytes,
 ) -> tuple[int, int, int]:
     genesis_roots = store.roots(0)
-    sh = StateHash()
-    for key, value in genesis_state(genesis):
-        sh.add(key, value)
-    if genesis_roots != (sh.root(), EMPTY_ROOT):
+    if genesis_roots != (statemap.root_of(genesis_state(genesis)), EMPTY_ROOT):
         raise IntegrityError("the stored genesis roots are not those of the genesis", height=0)
 
     lo = 1 if mode == "full" else max(1, top - RECENT_BLOCKS + 1)
@@ -132,24 +132,41 @@ def _verify(
     if store.roots(top) != (top_state_root, top_results_root):
         raise IntegrityError("the roots stored for the last block differ from the meta record", height=top)
 
-    raw_acc = store.state_hash_bytes()
-    if raw_acc is None or len(raw_acc) != 2 * LANES:
-        raise IntegrityError("the state accumulator is missing or malformed", height=top)
-    stored = StateHash.from_bytes(raw_acc)
-    if stored.root() != top_state_root:
-        raise IntegrityError("the state accumulator is not the state root of the meta record", height=top)
-    scanned = StateHash()
     entries = 0
-    for key, value in store.state_items():
-        scanned.add(key, value)
-        entries += 1
-    if scanned != stored:
+
+    def counted() -> Iterator[tuple[bytes, bytes]]:
+        nonlocal entries
+        for item in store.state_items():
+            entries += 1
+            yield item
+
+    if statemap.root_of(counted()) != top_state_root:
         raise IntegrityError(
             f"the {entries} state entries do not hash to the state root of height {top} "
             "(a state entry was added, removed or changed)",
             height=top,
         )
+    if mode == "full":
+        _check_map(store, top, top_state_root, entries)
     return top, top - lo + 1, entries
+
+
+def _check_map(store: BlockStore, top: int, state_root: bytes, entries: int) -> None:
+    """The stored map at `top` holds exactly the flat state, entry by entry (leaves come in key
+    order from `iter_nodes`, like the state scan)."""
+    root = store.map_root(top)
+    if statemap.root_hash(root) != state_root:
+        raise IntegrityError("the state map's root is not the state root of the meta record", height=top)
+    leaves = (
+        (node.key, node.value)
+        for _, _, node in statemap.iter_nodes(store.map_node, root)
+        if isinstance(node, statemap.Leaf)
+    )
+    sentinel = (b"", b"")
+    for leaf, entry in itertools.zip_longest(leaves, store.state_items(), fillvalue=sentinel):
+        if leaf != entry:
+            key = (leaf if leaf != sentinel else entry)[0]
+            raise IntegrityError(f"the state map and the state differ at key {key[:80]!r}", height=top)
 
 
 def _check_height(

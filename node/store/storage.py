@@ -4,8 +4,8 @@ consensus records and the meta record.
 Rules:
 
 - A committed block is written in ONE `write_batch(transaction=True, sync=True)`: block,
-  certificate, hash index, transaction index, receipts, state changes, the state-hash accumulator
-  and the meta record together. After any crash the store holds exactly the blocks up to the meta
+  certificate, hash index, transaction index, receipts, state changes, the state map's new nodes
+  and stale list, the roots and the meta record together. After any crash the store holds exactly the blocks up to the meta
   height: all of a block or none of it (RELIABILITY D1, C3).
 - Consensus records (`Persist` actions) are written with `sync=True` before the caller sends
   anything that depends on them.
@@ -19,6 +19,11 @@ Rules:
   changed without re-executing it. The read index (node/index/) is its consumer.
 - `snapshot()` gives a consistent read-only view (meta, state, receipts of one instant) while
   blocks keep committing.
+- The state map (wire/statemap.py): the flat state (`S`) serves the contracts' reads; beside it
+  every map node is stored at `N` + version + position, and `Z` + stale-since height + version +
+  position lists the nodes a block replaced. The roots record of each height names the map root's
+  (hash, version), so the map as of any height whose stale nodes are not yet pruned can be read
+  and proven. `prune_map(keep_from)` deletes the nodes no root of `keep_from` or later needs.
 """
 
 from __future__ import annotations
@@ -40,11 +45,12 @@ from node.errors import (
     WrongChainError,
 )
 from wire import codec
+from wire.statemap import Changes, Ref, root_hash
 from wire.types import Block, CommitCertificate, Receipt
 
 META = b"M:last"
 GENESIS = b"M:genesis"
-STATEHASH = b"M:statehash"
+PRUNED = b"M:map-pruned"  # the lowest height whose map root is still whole
 P_BLOCK = b"B"
 P_CERT = b"C"
 P_HASH = b"H"
@@ -54,6 +60,8 @@ P_STATE = b"S"
 P_CONSENSUS = b"K"
 P_ROOTS = b"E"
 P_WRITES = b"W"
+P_MAP = b"N"
+P_STALE = b"Z"
 TX_MARKER_PREFIX = b"tx/"
 
 
@@ -189,7 +197,8 @@ class BlockStore:
         receipts: Sequence[Receipt],
         writes: Sequence[tuple[bytes, bytes | None]],
         meta: Meta,
-        state_hash: bytes,
+        changes: Changes,
+        root: Ref | None,
         consensus: Sequence[tuple[bytes, bytes | None]] = (),
     ) -> None:
         """Write one executed block and everything that follows from it in one synced batch."""
@@ -217,20 +226,20 @@ class BlockStore:
         puts.extend((P_STATE + key, value) for key, value in writes)
         puts.append((P_WRITES + _h(height), codec.encode_trusted(_unlisted_keys(receipts, writes))))
         puts.extend((P_CONSENSUS + key, value) for key, value in consensus)
-        puts.append((P_ROOTS + _h(height), codec.encode_trusted([meta.state_root, meta.results_root])))
-        puts.append((STATEHASH, state_hash))
+        puts.extend(_map_puts(changes))
+        puts.append((P_ROOTS + _h(height), _roots_record(meta, root)))
         puts.append((META, meta.encode()))
         self._write(puts, sync=True)
 
     def write_genesis_state(
-        self, entries: Sequence[tuple[bytes, bytes]], meta: Meta, state_hash: bytes
+        self, entries: Sequence[tuple[bytes, bytes]], meta: Meta, changes: Changes, root: Ref | None
     ) -> None:
-        """Write the genesis state (height 0) once, in one synced batch."""
+        """Write the genesis state (height 0) and its map once, in one synced batch."""
         if self.meta() is not None:
             raise StorageError("genesis state written twice")
         puts: list[tuple[bytes, bytes | None]] = [(P_STATE + k, v) for k, v in entries]
-        puts.append((P_ROOTS + _h(0), codec.encode_trusted([meta.state_root, meta.results_root])))
-        puts.append((STATEHASH, state_hash))
+        puts.extend(_map_puts(changes))
+        puts.append((P_ROOTS + _h(0), _roots_record(meta, root)))
         puts.append((META, meta.encode()))
         self._write(puts, sync=True)
 
@@ -252,9 +261,6 @@ class BlockStore:
     def height(self) -> int:
         meta = self.meta()
         return 0 if meta is None else meta.height
-
-    def state_hash_bytes(self) -> bytes | None:
-        return self._get(STATEHASH)
 
     def block_bytes(self, height: int) -> bytes | None:
         return self._get(P_BLOCK + _h(height))
@@ -294,8 +300,49 @@ class BlockStore:
         raw = self._get(P_ROOTS + _h(height))
         if raw is None:
             return None
-        state_root, results_root = self._decode(codec.decode, raw, f"roots {height}")
+        state_root, results_root, _ = self._decode(codec.decode, raw, f"roots {height}")
         return state_root, results_root
+
+    def map_root(self, height: int) -> Ref | None:
+        """The state map's root after block `height` as (hash, version); None for an empty map.
+        StorageError when the height is unknown or its map was pruned."""
+        raw = self._get(P_ROOTS + _h(height))
+        if raw is None:
+            raise StorageError(f"{self.path}: no roots for height {height}")
+        state_root, _, version = self._decode(codec.decode, raw, f"roots {height}")
+        if height < self.map_pruned_below():
+            raise StorageError(f"{self.path}: the state map of height {height} was pruned")
+        return None if version < 0 else (state_root, version)
+
+    def map_node(self, position: bytes, version: int) -> bytes:
+        """A state map node (`wire.statemap.NodeSource`); KeyError when absent."""
+        raw = self._get(P_MAP + _h(version) + position)
+        if raw is None:
+            raise KeyError(position)
+        return raw
+
+    def map_pruned_below(self) -> int:
+        raw = self._get(PRUNED)
+        return 0 if raw is None else int.from_bytes(raw, "big")
+
+    def prune_map(self, keep_from: int, max_nodes: int = 100_000) -> int:
+        """Delete up to `max_nodes` map nodes that no root of height `keep_from` or later refers to
+        (those that went stale at or below it); returns how many. Idempotent, one batch."""
+        end = P_STALE + _h(keep_from + 1)
+        puts: list[tuple[bytes, bytes | None]] = []
+        done = True
+        for key, _ in self._scan(P_STALE, end):
+            if len(puts) >= 2 * max_nodes:
+                done = False
+                break
+            version, position = key[9:17], key[17:]
+            puts.append((P_MAP + version + position, None))
+            puts.append((key, None))
+        if done and keep_from > self.map_pruned_below():
+            puts.append((PRUNED, keep_from.to_bytes(8, "big")))
+        if puts:
+            self._write(puts, sync=False)
+        return len(puts) // 2
 
     def block_write_keys(self, height: int) -> list[bytes] | None:
         """Every state key block `height` wrote (set or deleted), except the replay markers `tx/<id>`.
@@ -363,6 +410,19 @@ class StoreReader:
 
     def scan(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
         return self._store.state_scan(start, end)
+
+
+def _roots_record(meta: Meta, root: Ref | None) -> bytes:
+    if root_hash(root) != meta.state_root:
+        raise StorageError("the state map's root is not the meta record's state root")
+    return codec.encode_trusted([meta.state_root, meta.results_root, -1 if root is None else root[1]])
+
+
+def _map_puts(changes: Changes) -> list[tuple[bytes, bytes | None]]:
+    version = _h(changes.version)
+    puts: list[tuple[bytes, bytes | None]] = [(P_MAP + version + pos, data) for pos, data in changes.nodes]
+    puts.extend((P_STALE + version + _h(v) + pos, b"") for pos, v in changes.stale)
+    return puts
 
 
 def _unlisted_keys(receipts: Sequence[Receipt], writes: Sequence[tuple[bytes, bytes | None]]) -> list[bytes]:

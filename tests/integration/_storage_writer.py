@@ -11,7 +11,7 @@ from pathlib import Path
 
 from node.store.storage import BlockStore, Meta
 from tests.storage_fixtures import GENESIS_HASH, make_block
-from wire.statehash import StateHash
+from wire import statemap
 
 
 def main(path: str) -> None:
@@ -19,18 +19,20 @@ def main(path: str) -> None:
     meta = store.meta()
     height = 0 if meta is None else meta.height
     prev = GENESIS_HASH if meta is None else meta.block_hash
-    raw = store.state_hash_bytes()
-    sh = StateHash() if raw is None else StateHash.from_bytes(raw)
+    root = None if meta is None else store.map_root(height)
     print("ready", flush=True)
     while True:
         height += 1
         block, cert, receipts = make_block(height, prev, n_txs=20)
-        old = store.state_get(b"counter")
         writes = [(b"counter", str(height).encode()), (b"block/%d" % height, block.hash)]
-        sh.update(b"counter", old, writes[0][1])
-        sh.update(writes[1][0], None, writes[1][1])
-        meta = Meta(height=height, block_hash=block.hash, state_root=sh.root(), results_root=b"\x00" * 32)
-        store.commit_block(block, cert, receipts, writes, meta, sh.lanes_bytes())
+        root, changes = statemap.update(store.map_node, root, height, writes)
+        meta = Meta(
+            height=height,
+            block_hash=block.hash,
+            state_root=statemap.root_hash(root),
+            results_root=b"\x00" * 32,
+        )
+        store.commit_block(block, cert, receipts, writes, meta, changes, root)
         prev = block.hash
 
 

@@ -516,6 +516,7 @@ def test_a_node_with_a_postgresql_index_serves_lists(tmp_path: Path, pg_server: 
         with httpx.Client(base_url=c.url("v0"), timeout=10, auth=LedgerAuth(c.signer)) as http:
             archives = http.get("/v1/archives", params={"limit": 500, "min_height": height}).json()
             meetings = http.get("/v1/meetings", params={"limit": 500, "min_height": height}).json()
+        assert "items" in archives and "items" in meetings, (archives, meetings)
         assert archives["height"] >= height and len(archives["items"]) + len(meetings["items"]) > 0
         db = IndexDb(url)
         assert db.height >= height and db.engine.dialect.name == "postgresql"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from node.store.storage import BlockStore
 from tests.storage_fixtures import GENESIS_HASH
-from wire.statehash import StateHash
+from wire import statemap
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,10 +41,8 @@ def _check_store(path: Path) -> int:
             assert store.state_get(b"block/%d" % height) == block.hash
             prev = block.hash
         assert prev == meta.block_hash
-        sh = StateHash()
-        for k, v in store.state_items():
-            sh.add(k, v)
-        assert sh.root() == meta.state_root, "state entries disagree with the committed state root"
+        assert statemap.root_of(store.state_items()) == meta.state_root, "state disagrees with the state root"
+        assert statemap.root_hash(store.map_root(h)) == meta.state_root, "the stored map disagrees"
         return h
 
 

@@ -8,6 +8,7 @@ import hashlib
 import json
 import sys
 
+from auditor.replay import MemoryMap
 from contracts.testing import (
     Ledger,
     apply_for,
@@ -20,7 +21,6 @@ from contracts.testing import (
     person,
 )
 from contracts.testing_procedure import run_pipeline
-from wire.statehash import StateHash
 from wire.types import results_root
 
 B1, B2, P2B = "cn.p1.c1.x1.b1", "cn.p1.c1.x1.b2", "cn.p2.c1.x1.b1"
@@ -117,12 +117,9 @@ def _issue6(L: Ledger) -> None:
 def roots(L: Ledger) -> list[dict[str, str]]:
     from contracts import genesis_state
 
-    sh = StateHash()
-    for k, v in genesis_state(L.genesis):
-        sh.add(k, v)
-    state: dict[bytes, bytes] = dict(genesis_state(L.genesis))
+    state_map = MemoryMap(genesis_state(L.genesis))
     out = []
-    for outcome in L.outcomes:
+    for height, outcome in enumerate(L.outcomes, start=1):
         h = hashlib.sha256()
         for k, v in outcome.writes:
             h.update(
@@ -130,17 +127,13 @@ def roots(L: Ledger) -> list[dict[str, str]]:
                 + k
                 + (b"\x00" if v is None else b"\x01" + len(v).to_bytes(4, "big") + v)
             )
-            sh.update(k, state.get(k), v)
-            if v is None:
-                state.pop(k, None)
-            else:
-                state[k] = v
+        state_root = state_map.apply(height, outcome.writes)
         for r in outcome.receipts:
             h.update(r.encode())
         out.append(
             {
                 "digest": h.hexdigest(),
-                "state_root": sh.root().hex(),
+                "state_root": state_root.hex(),
                 "results_root": results_root(outcome.receipts).hex(),
             }
         )

@@ -13,12 +13,13 @@ import pytest
 from contracts import genesis_state
 from contracts.testing import Ledger
 from node.index import IndexDb, Indexer
-from node.index.project import classify, project
 from node.index.queries import RecordFilter, history, list_orgs, list_records, list_users
 from node.runtime.executor import genesis_meta
-from node.store.storage import BlockStore, Meta
+from node.store.storage import BlockStore
 from tests.scenario.contracts_history import build
+from tests.storage_fixtures import commit
 from wire.merkle import merkle_root
+from wire.records import classify, project
 from wire.types import Block, BlockHeader, CommitCertificate
 
 B1, B2, P2B = "cn.p1.c1.x1.b1", "cn.p1.c1.x1.b2", "cn.p2.c1.x1.b1"
@@ -29,8 +30,8 @@ def _store_from(ledger: Ledger, path: Path, upto: int | None = None) -> BlockSto
     g = ledger.genesis
     store = BlockStore.open(path, g.hash)
     entries = genesis_state(g)
-    meta, _ = genesis_meta(g, entries)
-    store.write_genesis_state(entries, meta, b"")
+    meta, root, changes = genesis_meta(g, entries)
+    store.write_genesis_state(entries, meta, changes, root)
     prev = g.hash
     for height, outcome in enumerate(ledger.outcomes[:upto], start=1):
         txs = tuple(b"tx%d/%d" % (height, i) for i in range(len(outcome.receipts)))
@@ -50,8 +51,7 @@ def _store_from(ledger: Ledger, path: Path, upto: int | None = None) -> BlockSto
         cert = CommitCertificate(
             height=height, view=0, block_hash=block.hash, signatures=((0, b"\x00" * 64),)
         )
-        m = Meta(height=height, block_hash=block.hash, state_root=b"\x00" * 32, results_root=b"\x00" * 32)
-        store.commit_block(block, cert, outcome.receipts, outcome.writes, m, b"")
+        commit(store, block, cert, outcome.receipts, outcome.writes)
         prev = block.hash
     return store
 

@@ -16,17 +16,15 @@ from node.errors import (
     WrongChainError,
 )
 from node.store.storage import BlockStore, Meta, StoreReader
-from tests.storage_fixtures import GENESIS_HASH, make_block
+from tests.storage_fixtures import GENESIS_HASH, commit, make_block
+from wire import statemap
 
 ROOT = Path(__file__).resolve().parents[4]
 
 
 def _commit(store: BlockStore, height: int, prev: bytes) -> bytes:
     block, cert, receipts = make_block(height, prev)
-    meta = Meta(height=height, block_hash=block.hash, state_root=b"\x01" * 32, results_root=b"\x02" * 32)
-    store.commit_block(
-        block, cert, receipts, [(b"s/%d" % height, b"v%d" % height), (b"s/last", b"%d" % height)], meta, b""
-    )
+    commit(store, block, cert, receipts, [(b"s/%d" % height, b"v%d" % height), (b"s/last", b"%d" % height)])
     return block.hash
 
 
@@ -56,11 +54,11 @@ def test_out_of_order_and_inconsistent_commits_are_refused(tmp_path: Path) -> No
         block, cert, receipts = make_block(2, GENESIS_HASH)
         meta = Meta(height=2, block_hash=block.hash, state_root=b"\x00" * 32, results_root=b"\x00" * 32)
         with pytest.raises(StorageError, match="out of order"):
-            store.commit_block(block, cert, receipts, [], meta, b"")
+            store.commit_block(block, cert, receipts, [], meta, statemap.Changes(2), None)
         block, cert, receipts = make_block(1, GENESIS_HASH)
         meta = Meta(height=1, block_hash=block.hash, state_root=b"\x00" * 32, results_root=b"\x00" * 32)
         with pytest.raises(StorageError, match="receipts"):
-            store.commit_block(block, cert, receipts[:1], [], meta, b"")
+            store.commit_block(block, cert, receipts[:1], [], meta, statemap.Changes(1), None)
         assert store.height == 0
 
 
@@ -135,10 +133,9 @@ def test_missing_directory_without_create(tmp_path: Path) -> None:
 def test_block_write_keys_name_every_key_a_block_wrote_except_markers(tmp_path: Path) -> None:
     with BlockStore.open(tmp_path / "db", GENESIS_HASH) as store:
         block, cert, receipts = make_block(1, GENESIS_HASH)
-        meta = Meta(height=1, block_hash=block.hash, state_root=b"\x01" * 32, results_root=b"\x02" * 32)
-        writes = [(f"k/1/{i}".encode(), b"v") for i in range(3)]
+        writes: list[tuple[bytes, bytes | None]] = [(f"k/1/{i}".encode(), b"v") for i in range(3)]
         writes += [(b"alert/deadline", b"a"), (b"due/000/x", None), (b"tx/" + b"ab" * 32, b"m")]
-        store.commit_block(block, cert, receipts, sorted(writes), meta, b"")
+        commit(store, block, cert, receipts, sorted(writes))
         assert store.block_write_keys(1) == sorted(
             [b"alert/deadline", b"due/000/x", b"k/1/0", b"k/1/1", b"k/1/2"]
         )

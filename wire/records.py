@@ -1,4 +1,5 @@
-"""From a state entry to index rows: the pure projection shared by the live indexer and rebuild.
+"""From a state entry to its record view: the pure projection the read index stores (live and on
+rebuild), the API serves and the SDK recomputes from a proven value (so it trusts no rendering).
 
 Rules:
 
@@ -6,7 +7,7 @@ Rules:
   does not keep (`cfg/`, `idx/`, `hash/`, `person/`, `post/`, `due/`, `alertkey/`, `tx/`, ...).
 - `project(key, value, height)` turns one entry into at most one org, user or record row plus
   its person links; the same entry always gives the same rows (rebuild equals the live index).
-- Ids in keys are `seg`-escaped (`contracts.state.seg`); rows carry the unescaped ids.
+- Ids in keys are `seg`-escaped (`wire.families.seg`); rows carry the unescaped ids.
 
 What the generic `ol_record` columns hold per family (docs/api.md repeats this for clients):
 
@@ -33,9 +34,9 @@ from typing import Any
 
 import msgpack
 
-from contracts.state import unseg
 from wire.crypto import sha256
 from wire.families import FAMILIES as RECORD_FAMILIES
+from wire.families import unseg
 from wire.hexid import is_hex_id
 
 # state key prefix -> family, and (state key prefix, sub-collection) -> child family (wire/families.py)
@@ -241,3 +242,9 @@ def project(key: str, raw: bytes, height: int) -> Projection | None:
         row["day"] = _s(r.get("raised_date"), 10)
         persons = _persons(r.get("subject_keys"))
     return Projection("record", row, persons)
+
+
+def same_row(projected: dict[str, Any], row: dict[str, Any]) -> bool:
+    """A stored row says what the projection of the state says, field by field (all but the
+    height the row was written at)."""
+    return all(row.get(k) == v for k, v in projected.items() if k != "updated_height")
