@@ -21,7 +21,6 @@ from node.api.errors import ApiError
 from node.api.models import READ_ERRORS, BlockOut, HeaderOut, ReceiptsOut, TxOut
 from node.api.params import MinHeight
 from node.api.render import certificate_json, header_json, receipt_json, tx_status_json
-from node.errors import StorageCorruptError
 from wire.errors import DecodeError
 from wire.hexid import parse_hex_id
 from wire.merkle import inclusion_proof, leaf_hash
@@ -59,7 +58,8 @@ def build_router(ctx: ApiContext) -> APIRouter:
             pending = chain.pending(tid)
             raw = pending.raw if pending is not None else None
         else:
-            blk = ctx.store.block(found.block_height)
+            checked = ctx.block_checked(found.block_height)
+            blk = None if checked is None else checked[2]
             index = found.index if found.index is not None else -1
             if blk is not None and 0 <= index < len(blk.txs):
                 raw = blk.txs[index]
@@ -86,14 +86,10 @@ def build_router(ctx: ApiContext) -> APIRouter:
         return JSONResponse(out)
 
     def block_or_404(height: int) -> tuple[bytes, bytes, Block, CommitCertificate]:
-        found = chain.block(height)
+        found = ctx.block_checked(height)
         if found is None:
             raise ApiError("unknown_block", f"no block at height {height} yet (height is {chain.height()})")
-        block_bytes, cert_bytes = found
-        try:
-            return block_bytes, cert_bytes, Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
-        except DecodeError as exc:  # the store's fault, not the client's: 503, never 500 or 400
-            raise StorageCorruptError(f"stored block {height} does not decode: {exc.message}") from exc
+        return found
 
     @router.get("/v1/blocks/{height}/header", response_model=HeaderOut)
     async def block_header(caller: Auth, height: HeightP) -> JSONResponse:

@@ -13,6 +13,8 @@ Rules:
   `height_not_reached` (at once when H is out of reach).
 - Every read that returns record contents, transactions or blocks goes through `emit`, which tells
   `read_listeners` who read what from where (the access log subscribes there).
+- A stored block is served only after `block_checked` (decodes, tx root, certificate): an edited
+  block is 503 `storage_corrupt`, never served.
 - Ledger state is served from the authenticated state map at a certified height
   (`node/api/proven.py`), never from the read index: the index only chooses which keys a list
   holds, and every row it gives is checked against the state at the index's own height
@@ -39,15 +41,17 @@ from node.api.auth import Authenticator, Caller
 from node.api.body import read_body
 from node.api.errors import ApiError
 from node.api.proven import ProvenView, open_view, provable_at, reflected
-from node.errors import IndexInconsistentError, IndexUnavailableError, StorageError
+from node.errors import IndexInconsistentError, IndexUnavailableError, StorageCorruptError, StorageError
 from node.index.db import IndexDb
 from node.runtime.mempool import Pending
 from node.runtime.node import TxStatus
 from node.store.storage import BlockStore
+from wire.certificate import verify_certificate
+from wire.errors import CertificateError, DecodeError
 from wire.families import RecordFamily, seg
 from wire.genesis import Genesis
 from wire.records import decode_value, project, same_row
-from wire.types import Receipt
+from wire.types import Block, CommitCertificate, Receipt
 
 log = logging.getLogger("orgledger.api")
 
@@ -56,6 +60,7 @@ CERTIFY_WAIT_S = 10.0  # once the store holds a height: the blocks that certify 
 MIN_HEIGHT_AHEAD_MAX = 200  # further ahead cannot be reached within the wait: 409 at once
 AUTH_BODY_MAX = 4096
 INDEX_THREADS = 4
+VERIFIED_BLOCKS_MAX = 100_000
 T = TypeVar("T")
 
 
@@ -113,6 +118,7 @@ class ApiContext:
     render_metrics: Callable[[], tuple[bytes, str]]
     on_inconsistent: Callable[[list[bytes]], None] = lambda keys: None
     read_listeners: list[ReadListener] = field(default_factory=list)
+    verified_blocks: dict[int, bytes] = field(default_factory=dict)  # height -> block hash checked
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(INDEX_THREADS))
 
     # ------------------------------------------------------------------ who is asking
@@ -248,6 +254,38 @@ class ApiContext:
                 "repaired from it: retry shortly"
             )
         return out
+
+    # ------------------------------------------------------------------ stored blocks
+    def block_checked(self, height: int) -> tuple[bytes, bytes, Block, CommitCertificate] | None:
+        """A stored block and its certificate, checked before it is served: both decode, the
+        transactions hash to the header's tx_root and the certificate is a quorum of the
+        validator set over this block's hash (remembered per height). None when not stored;
+        StorageCorruptError when what is stored is not a certified block."""
+        found = self.chain.block(height)
+        if found is None:
+            return None
+        block_bytes, cert_bytes = found
+        try:
+            block, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
+        except DecodeError as exc:
+            raise StorageCorruptError(f"stored block {height} does not decode: {exc.message}") from exc
+        if self.verified_blocks.get(height) != block.hash:
+            if not block.tx_root_ok():
+                raise StorageCorruptError(
+                    f"stored block {height}: the transactions do not hash to its tx_root"
+                )
+            try:
+                verify_certificate(
+                    cert, self.genesis.validators, self.genesis.chain_id, height=height, block_hash=block.hash
+                )
+            except CertificateError as exc:
+                raise StorageCorruptError(
+                    f"stored block {height} is not the certified one: {exc.message}"
+                ) from exc
+            if len(self.verified_blocks) >= VERIFIED_BLOCKS_MAX:
+                self.verified_blocks.clear()
+            self.verified_blocks[height] = block.hash
+        return block_bytes, cert_bytes, block, cert
 
     # ------------------------------------------------------------------ the state
     def state_record(self, key: str) -> tuple[dict[str, Any] | None, int]:

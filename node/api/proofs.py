@@ -98,6 +98,9 @@ class ProofSource(Protocol):
     store: BlockStore
     genesis: Genesis
 
+    def block_checked(self, height: int) -> object:
+        """Raise StorageCorruptError unless the stored block `height` is the certified one."""
+
 
 def build_router(src: ProofSource, authn: Callable[..., Awaitable[Any]] | None = None) -> APIRouter:
     """The proof routes. With `authn` (the read API's authentication dependency, returning a caller
@@ -127,6 +130,9 @@ def build_router(src: ProofSource, authn: Callable[..., Awaitable[Any]] | None =
         found = build_tx_proof(src.store, src.genesis.consensus.exec_lag, raw_id)
         if found is None or not _may_see(caller, found[0].tx_bytes):
             raise ApiError("unknown_tx", "no committed transaction with this id")
+        src.block_checked(found[0].block_height)  # never a proof built from an edited block
+        if found[0].receipt is not None:
+            src.block_checked(found[0].receipt.root_height)
         proof, receipt, height = found
         doc = proof_to_json(proof)
         doc["height"] = height

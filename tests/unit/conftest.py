@@ -36,3 +36,10 @@ def data_copy(chain: BuiltChain, tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def sdk_chain(tmp_path_factory: pytest.TempPathFactory) -> BuiltChain:
     return build_chain(tmp_path_factory.mktemp("sdkchain"), blocks=6, txs_per_block=3)
+
+
+@pytest.fixture(scope="session")
+def sealed_chain(tmp_path_factory: pytest.TempPathFactory) -> BuiltChain:
+    """Eight blocks of transactions then the empty blocks that certify the last state (what a
+    primary proposes): every state root of it is provable."""
+    return build_chain(tmp_path_factory.mktemp("sealed"), blocks=8, txs_per_block=6, sealed=2)
