@@ -8,7 +8,9 @@ Rules:
   index, the API context, the event hub and privacy, subscribes the listeners (runtime commits ->
   read index and event hub; API reads -> access log; peer requests -> blob transfer) and mounts
   the route groups on one app. No other module subscribes itself to anything.
-- `NodeApp.run()` starts the index, the runtime, the anchoring loop and uvicorn (the node owns
+- `NodeApp.run()` first lets an empty node join by a verified snapshot of a peer's state
+  (node/runtime/statesync.py; `[extra] state_sync = "replay"` replays from genesis instead), then
+  starts the index, the runtime, the anchoring loop and uvicorn (the node owns
   SIGTERM and SIGINT) and stops them in the reverse order: API, anchoring, runtime (network,
   driver finishing the action in progress), index, privacy, store. A fatal error (storage
   failure) stops the node the same way; the exit code is 1 then, else 0.
@@ -180,6 +182,10 @@ class NodeApp:
                 access_log=False,
             )
         )
+        if self.config.extra.get("state_sync", "snapshot") != "replay":
+            installed = await runtime.join_by_snapshot()
+            if installed is not None:
+                log.info("node %s joined by the verified snapshot of height %d", self.config.node_id, installed)
         self.indexer.start()
         await runtime.start()
         anchoring = asyncio.create_task(self.privacy.run(), name="privacy")

@@ -35,9 +35,10 @@ from typing import Any, Literal
 from consensus import RecoveredState, Replica, ReplicaConfig
 from network import NetworkConfig, PeerId, PeerNetwork, PeerSpec
 from node.config import NodeConfig
-from node.errors import AdmissionError, ConfigError, NodeStoppedError
+from node.errors import AdmissionError, ConfigError, NodeStoppedError, StorageError
 from node.failpoints import FailPoints
 from node.metrics import NodeMetrics
+from node.runtime import statesync
 from node.runtime.driver import KIND_CONSENSUS, KIND_TXS, Driver
 from node.runtime.events import CommitEvent, CommitListener
 from node.runtime.executor import Executor
@@ -90,7 +91,6 @@ class Node:
         self.validators = genesis.validators
         self.my_index = self.validators.index_of(key.public)
         self.signatures = SignatureCache()
-        self.executor = Executor(store, genesis, self.signatures.decode)
         self.mempool = Mempool(
             chain_id=genesis.chain_id,
             signatures=self.signatures,
@@ -102,12 +102,6 @@ class Node:
         observers = [n.node_id for n in genesis.nodes if n.role == "observer"]
         self._peer_index.update({node_id: -(i + 1) for i, node_id in enumerate(observers)})
         self._validator_ids = [n.node_id for n in genesis.validator_nodes]
-        self.replica = Replica(
-            self._replica_config(),
-            key.signer() if self.my_index is not None else None,
-            self.checker,
-            self._recovered(),
-        )
         self.network = PeerNetwork(
             NetworkConfig(node_id=config.node_id, listen_host=config.p2p_host, listen_port=config.p2p_port),
             key,
@@ -117,24 +111,13 @@ class Node:
             self._on_peer_message,
             self._on_peer_request,
         )
-        self.driver = Driver(
-            replica=self.replica,
-            store=store,
-            executor=self.executor,
-            tick_ms=genesis.consensus.tick_ms,
-            send=self._send_to_validator,
-            broadcast=self.network.broadcast,
-            fetch=self._fetch_blocks,
-            on_commit=self._on_commit,
-            on_dropped=self._on_dropped,
-            on_fatal=self._fatal,
-            failpoints=FailPoints(),
-        )
+        self._build_core()
         self._gossip: list[bytes] = []
         self._offer: list[bytes] = []
         self._flush_scheduled = False
         self._reoffer_task: asyncio.Task[None] | None = None
         self.stop_requested = asyncio.Event()
+        self._network_started = False
         self.reoffered = 0
         self.evicted = 0
         #: told of every stored block, in height order (subscribed by node/app.py)
@@ -145,6 +128,52 @@ class Node:
         self.started_at = time.time()
 
     # ------------------------------------------------------------------ construction helpers
+    def _build_core(self) -> None:
+        """The executor, replica and driver over what the store holds now."""
+        self.executor = Executor(self.store, self.genesis, self.signatures.decode)
+        self.replica = Replica(
+            self._replica_config(),
+            self.key.signer() if self.my_index is not None else None,
+            self.checker,
+            self._recovered(),
+        )
+        self.driver = Driver(
+            replica=self.replica,
+            store=self.store,
+            executor=self.executor,
+            tick_ms=self.genesis.consensus.tick_ms,
+            send=self._send_to_validator,
+            broadcast=self.network.broadcast,
+            fetch=self._fetch_blocks,
+            on_commit=self._on_commit,
+            on_dropped=self._on_dropped,
+            on_fatal=self._fatal,
+            failpoints=FailPoints(),
+        )
+
+    async def join_by_snapshot(self) -> int | None:
+        """Before `start`: with an empty store, join by a verified snapshot of a peer's state if one
+        is far enough ahead (node/runtime/statesync.py); the height installed, or None."""
+        if self.executor.meta.height != 0:
+            return None
+        genesis_roots = self.store.roots(0)
+        if genesis_roots is None:
+            raise ConfigError("the store has no genesis roots")
+        if not self._network_started:
+            await self.network.start()
+            self._network_started = True
+        installed = await statesync.join(
+            self.request_peer,
+            lambda: [str(p) for p in self.network.connected_peers()],
+            self.store,
+            self.validators,
+            self.genesis.chain_id,
+            self.genesis.consensus.exec_lag,
+            genesis_roots,
+        )
+        self._build_core()  # over the snapshot, or over genesis again after a failed attempt
+        return installed
+
     def _replica_config(self) -> ReplicaConfig:
         roots = self.store.roots(0)
         if roots is None:
@@ -239,10 +268,16 @@ class Node:
             req = codec.decode(data)
             if isinstance(req, list) and req and isinstance(req[0], str) and req[0] in self.peer_handlers:
                 return await self.peer_handlers[req[0]](peer, req)
+            if isinstance(req, list) and req == ["snapshot"]:
+                return await asyncio.to_thread(
+                    statesync.serve_snapshot, self.store, self.genesis.consensus.exec_lag
+                )
+            if isinstance(req, list) and len(req) == 4 and req[0] == "chunk":
+                return await asyncio.to_thread(statesync.serve_chunk, self.store, req)
             kind, lo, hi = req
             if kind != "blocks" or type(lo) is not int or type(hi) is not int:
                 raise ValueError
-        except (DecodeError, ValueError, TypeError):
+        except (DecodeError, ValueError, TypeError, StorageError):
             return codec.encode_trusted(["error", "bad_request"])
         top = min(hi, self.executor.meta.height, lo + TRANSFER_BLOCKS_MAX - 1)
         items: list[list[bytes]] = []
@@ -425,8 +460,11 @@ class Node:
         self.stop_requested.set()
 
     async def start(self) -> None:
-        """Open the peer network, start the driver and the re-offer loop."""
-        await self.network.start()
+        """Open the peer network (unless a snapshot join opened it), start the driver and the
+        re-offer loop."""
+        if not self._network_started:
+            await self.network.start()
+            self._network_started = True
         self.driver.start()
         self._reoffer_task = asyncio.create_task(self._reoffer_loop(), name="reoffer")
 

@@ -20,6 +20,9 @@ def open_store(data_dir: Path, genesis: Genesis, verify_on_start: str) -> BlockS
     corruption, another chain); closed again when the check fails."""
     store = BlockStore.open(data_dir, genesis.hash)
     try:
+        if store.snapshot_pending():  # a snapshot install that did not finish: start it over
+            store.reset_for_snapshot()
+            store.clear_snapshot_pending()
         verify_store(store, genesis, verify_on_start)
     except BaseException:
         store.close()

@@ -51,6 +51,10 @@ from wire.types import Block, CommitCertificate, Receipt
 META = b"M:last"
 GENESIS = b"M:genesis"
 PRUNED = b"M:map-pruned"  # the lowest height whose map root is still whole
+SNAPSHOT_PENDING = b"M:snapshot-pending"
+BASE = b"M:base"  # the height a snapshot installed (no block below it is stored); absent: 0
+NO_MAP = -2  # a roots record of a height whose map this store never held (below a snapshot)
+INSTALL_CHUNK = 10_000
 P_BLOCK = b"B"
 P_CERT = b"C"
 P_HASH = b"H"
@@ -243,6 +247,76 @@ class BlockStore:
         puts.append((META, meta.encode()))
         self._write(puts, sync=True)
 
+    # ------------------------------------------------------------------ joining by snapshot
+    def consensus_get(self, key: bytes) -> bytes | None:
+        return self._get(P_CONSENSUS + key)
+
+    def snapshot_pending(self) -> bool:
+        """A snapshot install began and did not finish (the next start wipes and refetches)."""
+        return self._get(SNAPSHOT_PENDING) is not None
+
+    def reset_for_snapshot(self) -> None:
+        """Empty the store of everything but its chain binding and mark a snapshot install begun.
+        Only for a store that holds no block (height 0) or an unfinished install."""
+        meta = self.meta()
+        if meta is not None and meta.height > 0:
+            raise StorageError(f"{self.path}: a store at height {meta.height} cannot take a snapshot")
+        for prefix in (P_STATE, P_MAP, P_STALE, P_ROOTS, P_CONSENSUS, P_BLOCK, P_CERT, P_HASH):
+            while True:
+                keys = [k for k, _ in self._scan(prefix, bytes([prefix[0] + 1]))][:INSTALL_CHUNK]
+                if not keys:
+                    break
+                self._write([(k, None) for k in keys], sync=False)
+        self._write([(META, None), (PRUNED, None), (BASE, None), (SNAPSHOT_PENDING, b"1")], sync=True)
+
+    def clear_snapshot_pending(self) -> None:
+        """Give up a snapshot install on an emptied store (it starts from genesis again)."""
+        if self.meta() is not None:
+            raise StorageError(f"{self.path}: only an emptied store gives up a snapshot")
+        self._write([(SNAPSHOT_PENDING, None)], sync=True)
+
+    def write_state(self, entries: Sequence[tuple[bytes, bytes]]) -> None:
+        """State entries of a snapshot being installed (synced: a chunk is kept once verified)."""
+        self._write([(P_STATE + k, v) for k, v in entries], sync=True)
+
+    def write_map_nodes(self, changes: Changes, *, drop_stale: bool) -> None:
+        """Map nodes of a snapshot being built; its intermediate versions are never roots, so
+        their stale nodes are deleted at once."""
+        puts: list[tuple[bytes, bytes | None]] = [
+            (P_MAP + _h(changes.version) + pos, data) for pos, data in changes.nodes
+        ]
+        if drop_stale:
+            puts.extend((P_MAP + _h(v) + pos, None) for pos, v in changes.stale)
+        self._write(puts, sync=False)
+
+    def install_snapshot(
+        self,
+        *,
+        meta: Meta,
+        root: Ref | None,
+        block_bytes: bytes,
+        certificate_bytes: bytes,
+        earlier_roots: Sequence[tuple[int, bytes, bytes]],
+        consensus: Sequence[tuple[bytes, bytes]],
+    ) -> None:
+        """Finish a snapshot install: the store becomes a node at `meta.height` (one synced batch)."""
+        h = meta.height
+        block_hash = meta.block_hash
+        puts: list[tuple[bytes, bytes | None]] = [
+            (P_BLOCK + _h(h), block_bytes),
+            (P_CERT + _h(h), certificate_bytes),
+            (P_HASH + block_hash, _h(h)),
+            (P_ROOTS + _h(h), _roots_record(meta, root)),
+            (PRUNED, _h(h)),
+            (BASE, _h(h)),
+            (META, meta.encode()),
+            (SNAPSHOT_PENDING, None),
+        ]
+        for height, state_root, results_root in earlier_roots:
+            puts.append((P_ROOTS + _h(height), codec.encode_trusted([state_root, results_root, NO_MAP])))
+        puts.extend((P_CONSENSUS + k, v) for k, v in consensus)
+        self._write(puts, sync=True)
+
     def persist_consensus(self, entries: Sequence[tuple[bytes, bytes | None]]) -> None:
         """Durably write consensus records (own votes etc.) before anything is sent."""
         self._write([(P_CONSENSUS + k, v) for k, v in entries], sync=True)
@@ -310,7 +384,7 @@ class BlockStore:
         if raw is None:
             raise StorageError(f"{self.path}: no roots for height {height}")
         state_root, _, version = self._decode(codec.decode, raw, f"roots {height}")
-        if height < self.map_pruned_below():
+        if height < self.map_pruned_below() or version == NO_MAP:
             raise StorageError(f"{self.path}: the state map of height {height} was pruned")
         return None if version < 0 else (state_root, version)
 
@@ -320,6 +394,12 @@ class BlockStore:
         if raw is None:
             raise KeyError(position)
         return raw
+
+    def base_height(self) -> int:
+        """The lowest height whose block this store holds minus one: 0 for a store that replayed
+        from genesis, s for one that joined by the snapshot of height s."""
+        raw = self._get(BASE)
+        return 0 if raw is None else int.from_bytes(raw, "big")
 
     def map_pruned_below(self) -> int:
         raw = self._get(PRUNED)

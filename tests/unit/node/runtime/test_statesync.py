@@ -1,0 +1,123 @@
+"""Joining by verified snapshot (node/runtime/statesync.py) against real stores, peers in-process: a
+lying peer's chunk (an edited value, a dropped entry) or anchor (a forged checkpoint) is refused
+and the next peer used; the installed store has the certified root, restarts and executes the next
+block to the same roots as the node it came from."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node.dev.chaingen import _certify_checkpoint
+from node.runtime import statesync
+from node.runtime.executor import Executor
+from node.store import open_store
+from node.store.integrity import verify_store
+from node.store.storage import BlockStore
+from tests.support.auditchain import BuiltChain, build_chain
+from wire import codec
+
+Tamper = Callable[[list[Any]], list[Any]]
+
+
+@pytest.fixture(scope="module")
+def long_chain(tmp_path_factory: pytest.TempPathFactory) -> BuiltChain:
+    chain = build_chain(tmp_path_factory.mktemp("long"), blocks=66, txs_per_block=2, sealed=2)
+    with BlockStore.open(chain.data_dir, chain.genesis.hash) as store:
+        _certify_checkpoint(store, chain.genesis, [k.signer() for k in chain.keys], store.height)
+    return chain
+
+
+def peers_over(store: BlockStore, lag: int, liars: dict[str, Tamper]) -> Callable[..., Any]:
+    async def request(peer: str, data: bytes, timeout_s: float) -> bytes:
+        req = codec.decode(data)
+        raw = (
+            statesync.serve_snapshot(store, lag) if req == ["snapshot"] else statesync.serve_chunk(store, req)
+        )
+        if peer in liars:
+            return codec.encode_trusted(liars[peer](codec.decode(raw)))
+        return raw
+
+    return request
+
+
+def join(
+    chain: BuiltChain, tmp_path: Path, peers: list[str], liars: dict[str, Tamper]
+) -> tuple[int | None, Path]:
+    lag = chain.genesis.consensus.exec_lag
+    dst = tmp_path / "joined"
+    with (
+        BlockStore.open(chain.data_dir, chain.genesis.hash) as src,
+        open_store(dst, chain.genesis, "off") as store,
+    ):
+        Executor(store, chain.genesis)  # a new node starts with genesis written
+        genesis_roots = store.roots(0)
+        assert genesis_roots is not None
+        installed = asyncio.run(
+            statesync.join(
+                peers_over(src, lag, liars),
+                lambda: peers,
+                store,
+                chain.genesis.validators,
+                chain.genesis.chain_id,
+                lag,
+                genesis_roots,
+                wait_peers_s=1,
+            )
+        )
+    return installed, dst
+
+
+def edit_value(answer: list[Any]) -> list[Any]:
+    if answer[0] == "chunk" and answer[1]:
+        key, value = answer[1][len(answer[1]) // 2]
+        answer[1][len(answer[1]) // 2] = [key, value + b"x"]
+    return answer
+
+
+def drop_entry(answer: list[Any]) -> list[Any]:
+    if answer[0] == "chunk" and len(answer[1]) > 2:
+        del answer[1][1]
+    return answer
+
+
+def forge_anchor(answer: list[Any]) -> list[Any]:
+    if answer[0] == "snapshot":
+        proof = codec.decode(answer[1])
+        proof[2] = b"\x00" * 32  # another state root, same signatures
+        answer[1] = codec.encode_trusted(proof)
+    return answer
+
+
+@pytest.mark.parametrize("lie", [edit_value, drop_entry, forge_anchor])
+def test_a_lying_peer_is_refused_and_an_honest_one_used(
+    long_chain: BuiltChain, tmp_path: Path, lie: Tamper
+) -> None:
+    installed, dst = join(long_chain, tmp_path, ["liar", "honest"], {"liar": lie})
+    assert installed == 64
+    with (
+        BlockStore.open(dst, long_chain.genesis.hash) as store,
+        BlockStore.open(long_chain.data_dir, long_chain.genesis.hash) as src,
+    ):
+        assert store.height == 64 and store.base_height() == 64
+        assert store.roots(64) == src.roots(64) and store.roots(0) == src.roots(0)
+        assert sorted(store.state_items()) != [] and store.meta() is not None
+        verify_store(store, long_chain.genesis, "full")
+        executor = Executor(store, long_chain.genesis)
+        for h in (65, 66):
+            block, cert = src.block(h), src.certificate(h)
+            assert block is not None and cert is not None
+            assert executor.apply(block, cert).meta.state_root == src.roots(h)[0]  # type: ignore[index]
+
+
+def test_only_liars_means_no_snapshot_and_genesis_again(long_chain: BuiltChain, tmp_path: Path) -> None:
+    installed, dst = join(long_chain, tmp_path, ["liar"], {"liar": edit_value})
+    assert installed is None
+    with BlockStore.open(dst, long_chain.genesis.hash) as store:
+        assert not store.snapshot_pending() and store.meta() is None  # emptied: genesis is written again
+        Executor(store, long_chain.genesis)
+        assert store.height == 0
