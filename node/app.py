@@ -35,6 +35,7 @@ from node.api import orgs as org_routes
 from node.api import proofs as proof_routes
 from node.api import records as record_routes
 from node.api import session as session_routes
+from node.api import state as state_routes
 from node.api.app import create_app
 from node.api.auth import Authenticator, AuthSettings
 from node.api.context import ApiContext
@@ -142,6 +143,7 @@ class NodeApp:
                 org_routes.build_router(api),
                 chain_routes.build_router(api),
                 proof_routes.build_router(api, api.authn),
+                state_routes.build_router(api),
                 event_routes.build_router(api, hub),
                 privacy_routes.build_router(privacy, api),
                 blob_routes.build_router(privacy, api),
@@ -185,7 +187,9 @@ class NodeApp:
         if self.config.extra.get("state_sync", "snapshot") != "replay":
             installed = await runtime.join_by_snapshot()
             if installed is not None:
-                log.info("node %s joined by the verified snapshot of height %d", self.config.node_id, installed)
+                log.info(
+                    "node %s joined by the verified snapshot of height %d", self.config.node_id, installed
+                )
         self.indexer.start()
         await runtime.start()
         anchoring = asyncio.create_task(self.privacy.run(), name="privacy")

@@ -41,7 +41,7 @@ from node.metrics import NodeMetrics
 from node.runtime import statesync
 from node.runtime.driver import KIND_CONSENSUS, KIND_TXS, Driver
 from node.runtime.events import CommitEvent, CommitListener
-from node.runtime.executor import Executor
+from node.runtime.executor import RETAIN_BLOCKS_DEFAULT, Executor
 from node.runtime.mempool import Mempool, Pending
 from node.runtime.sigcache import SignatureCache
 from node.runtime.txcheck import TxChecker
@@ -130,7 +130,12 @@ class Node:
     # ------------------------------------------------------------------ construction helpers
     def _build_core(self) -> None:
         """The executor, replica and driver over what the store holds now."""
-        self.executor = Executor(self.store, self.genesis, self.signatures.decode)
+        self.executor = Executor(
+            self.store,
+            self.genesis,
+            self.signatures.decode,
+            retain_blocks=int(self.config.extra.get("state_map_retain_blocks", RETAIN_BLOCKS_DEFAULT)),
+        )
         self.replica = Replica(
             self._replica_config(),
             self.key.signer() if self.my_index is not None else None,

@@ -110,7 +110,9 @@ def test_a_stored_block_that_does_not_decode_is_503_not_500(
         assert (resp.status_code, resp.json()["error"]["code"]) == (503, "storage_corrupt"), path
 
 
-def test_an_edited_index_row_is_refused_counted_and_repaired(built: NodeApp, sealed_chain: BuiltChain) -> None:
+def test_an_edited_index_row_is_refused_counted_and_repaired(
+    built: NodeApp, sealed_chain: BuiltChain
+) -> None:
     from sqlalchemy import text
 
     built.indexer.catch_up()
@@ -130,7 +132,9 @@ def test_an_edited_index_row_is_refused_counted_and_repaired(built: NodeApp, sea
     assert again.status_code == 200 and again.json()["items"] == listed.json()["items"]
 
 
-def test_a_record_and_an_unfiltered_org_list_come_with_proofs(built: NodeApp, sealed_chain: BuiltChain) -> None:
+def test_a_record_and_an_unfiltered_org_list_come_with_proofs(
+    built: NodeApp, sealed_chain: BuiltChain
+) -> None:
     from wire import statemap
 
     built.indexer.catch_up()
@@ -172,3 +176,31 @@ def test_an_edited_old_block_is_refused_not_served(sealed_chain: BuiltChain, tmp
             assert resp.status_code == 503, (path, resp.text)
     finally:
         node.close()
+
+
+def test_config_and_state_chunks_are_proven_complete(built: NodeApp, sealed_chain: BuiltChain) -> None:
+    from wire import statemap
+
+    client = TestClient(built.app)
+    cfg = signed_get(client, sealed_chain, "/v1/config?proof=true").json()
+    assert cfg["complete"] is True and cfg["entries"]
+    view = statemap.ProofView(
+        bytes.fromhex(cfg["proof"]["state_root"]), [bytes.fromhex(n) for n in cfg["proof"]["nodes"]]
+    )
+    assert [k.decode() for k, _ in view.range(b"cfg/g/", b"cfg/g0")] == sorted(cfg["entries"])
+    snap = signed_get(client, sealed_chain, "/v1/state/snapshot").json()["snapshot"]
+    height, root = snap["height"], bytes.fromhex(snap["state_root"])
+    seen, after = [], ""
+    while True:
+        page = signed_get(
+            client, sealed_chain, f"/v1/state/chunks?height={height}&limit=97&after={after}"
+        ).json()
+        lo = bytes.fromhex(after) + b"\x00" if after else b""
+        hi = bytes.fromhex(page["next_after"]) + b"\x00" if page["next_after"] else None
+        proven = statemap.ProofView(root, [bytes.fromhex(n) for n in page["proof"]["nodes"]]).range(lo, hi)
+        assert [k.hex() for k, _ in proven] == [k for k, _ in page["entries"]]
+        seen += page["entries"]
+        if page["next_after"] is None:
+            break
+        after = page["next_after"]
+    assert statemap.root_of((bytes.fromhex(k), bytes.fromhex(v)) for k, v in seen) == root

@@ -33,10 +33,34 @@ def test_every_edit_is_found_and_repaired(ledger: Ledger, tmp_path: Path) -> Non
     with store.snapshot() as snap:
         clean = verify_index(snap, db)
     assert clean.ok and clean.rows > 20 and not clean.keys
-    assert _sql(db, "UPDATE ol_record SET body = '[\"forged\"]' WHERE rowid = (SELECT min(rowid) FROM ol_record WHERE family = 'archive')") == 1
-    assert _sql(db, "DELETE FROM ol_record WHERE rowid = (SELECT min(rowid) FROM ol_record WHERE family = 'alert')") == 1
-    assert _sql(db, f"UPDATE ol_record SET org_id = '{B2}' WHERE rowid = (SELECT min(rowid) FROM ol_record WHERE org_id = '{B1}' AND family = 'material')") == 1
-    assert _sql(db, "INSERT INTO ol_org (org_id, parent, level, name, depth, body, value_hash, updated_height) VALUES ('cn.ghost', 'cn', 'PROVINCE', 'ghost', 2, '{}', '00', 1)") == 1
+    assert (
+        _sql(
+            db,
+            "UPDATE ol_record SET body = '[\"forged\"]' WHERE rowid = (SELECT min(rowid) FROM ol_record WHERE family = 'archive')",
+        )
+        == 1
+    )
+    assert (
+        _sql(
+            db,
+            "DELETE FROM ol_record WHERE rowid = (SELECT min(rowid) FROM ol_record WHERE family = 'alert')",
+        )
+        == 1
+    )
+    assert (
+        _sql(
+            db,
+            f"UPDATE ol_record SET org_id = '{B2}' WHERE rowid = (SELECT min(rowid) FROM ol_record WHERE org_id = '{B1}' AND family = 'material')",
+        )
+        == 1
+    )
+    assert (
+        _sql(
+            db,
+            "INSERT INTO ol_org (org_id, parent, level, name, depth, body, value_hash, updated_height) VALUES ('cn.ghost', 'cn', 'PROVINCE', 'ghost', 2, '{}', '00', 1)",
+        )
+        == 1
+    )
     with store.snapshot() as snap:
         found = verify_index(snap, db)
         assert (found.differ, found.missing, found.extra) == (2, 1, 1), found.examples
