@@ -258,7 +258,8 @@ class _Updater:
         return self.build(pos, [(s, kv[0], kv[1]) for s, kv in sorted(merged.items())])
 
     def _apply_branch(self, pos: bytes, ref: Ref, data: bytes, items: list[Item]) -> Ref | None:
-        prefix, children = _parse_branch(data)
+        plen = int.from_bytes(data[1:3], "big")
+        prefix = data[3 : 3 + plen]
         full = pos + prefix
         n = len(full)
         at = n  # where the first insert leaves this branch's prefix (n: none does)
@@ -272,6 +273,7 @@ class _Updater:
         if at < n:
             # the branch moves one level down, under a new branch whose prefix ends where the insert
             # diverges; its own path (position + prefix) and so its children's positions stay
+            _, children = _parse_branch(data)
             self.drop(pos, ref)
             moved = self.branch(full[: at + 1], full[at + 1 :], children)
             top: dict[int, Ref] = {full[at]: moved}
@@ -279,9 +281,46 @@ class _Updater:
             self._children(cut, top, [it for it in items if it[0][:at] == cut])
             return self._normalise(pos, full[len(pos) : at], cut, top)
         inside = [it for it in items if it[0][:n] == full] if prefix else items  # others delete absent keys
-        if not self._children(full, children, inside):
+        if not inside:
+            return ref
+        # the common case: children change, none appears or goes: rewrite their hashes in place
+        bitmap = int.from_bytes(data[3 + plen : 7 + plen], "big")
+        hstart = 7 + plen
+        vstart = hstart + 32 * bitmap.bit_count()
+        groups: dict[int, list[Item]] = {}
+        for item in inside:
+            groups.setdefault(item[0][n], []).append(item)
+        new: dict[int, Ref | None] = {}
+        for slot, group in groups.items():
+            old: Ref | None = None
+            if bitmap >> slot & 1:
+                i = (bitmap & ((1 << slot) - 1)).bit_count()
+                old = (
+                    data[hstart + 32 * i : hstart + 32 * i + 32],
+                    int.from_bytes(data[vstart + 8 * i : vstart + 8 * i + 8], "big"),
+                )
+            got = self.apply(full + bytes((slot,)), old, group)
+            if got != old:
+                new[slot] = got
+        if not new:
             return ref
         self.drop(pos, ref)
+        if all(got is not None and bitmap >> slot & 1 for slot, got in new.items()):
+            out = bytearray(data)
+            for slot, got in new.items():
+                assert got is not None
+                i = (bitmap & ((1 << slot) - 1)).bit_count()
+                out[hstart + 32 * i : hstart + 32 * i + 32] = got[0]
+                out[vstart + 8 * i : vstart + 8 * i + 8] = got[1].to_bytes(8, "big")
+            stored = bytes(out)
+            self.pending[pos] = stored
+            return _SHA(stored[:vstart]).digest(), self.version
+        _, children = _parse_branch(data)
+        for slot, got in new.items():
+            if got is None:
+                children.pop(slot, None)
+            else:
+                children[slot] = got
         return self._normalise(pos, prefix, full, children)
 
     def _children(self, full: bytes, children: dict[int, Ref], items: list[Item]) -> bool:

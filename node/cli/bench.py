@@ -50,10 +50,13 @@ from node.cli.common import fail
 )
 @click.option(
     "--figure",
-    type=click.Choice(["throughput", "auditor", "catchup", "readapi", "scale"]),
+    type=click.Choice(["throughput", "auditor", "catchup", "snapshot", "executor", "readapi", "scale"]),
     default="throughput",
     show_default=True,
-    help="Which figure: throughput and latency, auditor speed, observer catch-up, read API, or scale.",
+    help=(
+        "Which figure: throughput and latency, auditor speed, observer catch-up by replay or by "
+        "snapshot, executor CPU per transaction, read API, or scale."
+    ),
 )
 @click.option(
     "--txs", type=click.IntRange(1, 10_000_000), default=None, help="History size for auditor/catchup/scale."
@@ -72,7 +75,8 @@ def bench(
 ) -> None:
     """Benchmark a local network: committed throughput, commit latency, the signature limit.
 
-    `--figure auditor|catchup|readapi|scale` measures the other figures of docs/benchmarks.md."""
+    `--figure auditor|catchup|snapshot|executor|readapi|scale` measures the other figures of
+    docs/benchmarks.md."""
     import json
 
     from node.dev import benchfigures
@@ -84,6 +88,10 @@ def bench(
                 other = benchfigures.auditor(txs or 200_000, directory=directory)
             elif figure == "catchup":
                 other = benchfigures.catchup(txs or 50_000, directory=directory)
+            elif figure == "snapshot":
+                other = benchfigures.catchup(txs or 1_000_000, directory=directory, sync="snapshot")
+            elif figure == "executor":
+                other = benchfigures.executor(txs or 20_000, directory=directory)
             elif figure == "readapi":
                 other = benchfigures.readapi(duration_s, directory=directory)
             else:

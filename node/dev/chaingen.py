@@ -37,8 +37,10 @@ def generate_chain(
     block_txs: int = 2000,
     seed: int = 3,
     progress: Callable[[int], None] | None = None,
+    on_apply: Callable[[int, float], None] | None = None,
 ) -> int:
-    """Append blocks holding `txs` workload transactions to the store at `data_dir`; return its height."""
+    """Append blocks holding `txs` workload transactions to the store at `data_dir`; return its height.
+    `on_apply(transactions, cpu_seconds)` is told the thread CPU time of each `Executor.apply`."""
     genesis = load_genesis(net / "genesis.json")
     keys = [
         load_signing_key(net / "nodes" / n.node_id / "node.key").signer() for n in genesis.validator_nodes
@@ -78,7 +80,10 @@ def generate_chain(
             block = Block(header=header, txs=batch)
             vote = commit_vote_bytes(height, 0, block.hash)
             sigs = [(i, k.sign(Domain.COMMIT, genesis.chain_id, vote)) for i, k in enumerate(keys[:quorum])]
+            started = time.thread_time()
             executor.apply(block, make_certificate(height, 0, block.hash, sigs))
+            if on_apply is not None:
+                on_apply(n, time.thread_time() - started)
             prev_hash = block.hash
             done += n
             if progress is not None:

@@ -20,8 +20,8 @@ Rules:
 - `snapshot()` gives a consistent read-only view (meta, state, receipts of one instant) while
   blocks keep committing.
 - The state map (wire/statemap.py): the flat state (`S`) serves the contracts' reads; beside it
-  every map node is stored at `N` + version + position, and `Z` + stale-since height + version +
-  position lists the nodes a block replaced. The roots record of each height names the map root's
+  every map node is stored at `N` + version + position, and `Z` + height holds the list of the
+  (position, version) nodes that block replaced. The roots record of each height names the map root's
   (hash, version), so the map as of any height whose stale nodes are not yet pruned can be read
   and proven. `prune_map(keep_from)` deletes the nodes no root of `keep_from` or later needs.
 """
@@ -410,19 +410,21 @@ class BlockStore:
         (those that went stale at or below it); returns how many. Idempotent, one batch."""
         end = P_STALE + _h(keep_from + 1)
         puts: list[tuple[bytes, bytes | None]] = []
+        nodes = 0
         done = True
-        for key, _ in self._scan(P_STALE, end):
-            if len(puts) >= 2 * max_nodes:
+        for key, raw in self._scan(P_STALE, end):
+            if nodes >= max_nodes:
                 done = False
                 break
-            version, position = key[9:17], key[17:]
-            puts.append((P_MAP + version + position, None))
+            for position, version in self._decode(codec.decode_trusted, raw, "stale list"):
+                puts.append((P_MAP + _h(version) + position, None))
+                nodes += 1
             puts.append((key, None))
         if done and keep_from > self.map_pruned_below():
             puts.append((PRUNED, keep_from.to_bytes(8, "big")))
         if puts:
             self._write(puts, sync=False)
-        return len(puts) // 2
+        return nodes
 
     def block_write_keys(self, height: int) -> list[bytes] | None:
         """Every state key block `height` wrote (set or deleted), except the replay markers `tx/<id>`.
@@ -499,9 +501,11 @@ def _roots_record(meta: Meta, root: Ref | None) -> bytes:
 
 
 def _map_puts(changes: Changes) -> list[tuple[bytes, bytes | None]]:
+    """The block's new map nodes, and one record listing the (position, version) it made stale."""
     version = _h(changes.version)
     puts: list[tuple[bytes, bytes | None]] = [(P_MAP + version + pos, data) for pos, data in changes.nodes]
-    puts.extend((P_STALE + version + _h(v) + pos, b"") for pos, v in changes.stale)
+    if changes.stale:
+        puts.append((P_STALE + version, codec.encode_trusted([[pos, v] for pos, v in changes.stale])))
     return puts
 
 

@@ -153,3 +153,37 @@ def test_snapshot_reads_one_instant_while_blocks_commit(tmp_path: Path) -> None:
             assert snap.block(2) is None
             with pytest.raises(StorageError):
                 snap.persist_consensus([(b"x", b"y")])
+
+
+def test_pruning_the_map_keeps_every_retained_height_whole(tmp_path: Path) -> None:
+    with BlockStore.open(tmp_path / "db", GENESIS_HASH) as store:
+        prev, states = GENESIS_HASH, {}
+        state: dict[bytes, bytes] = {}
+        for h in range(1, 13):
+            block, cert, receipts = make_block(h, prev)
+            writes: list[tuple[bytes, bytes | None]] = [
+                (b"k/%d" % (h % 5), b"v%d" % h),
+                (b"new/%d" % h, b"x"),
+            ]
+            if h % 4 == 0:
+                writes.append((b"new/%d" % (h - 1), None))
+            commit(store, block, cert, receipts, sorted(writes))
+            for k, v in writes:
+                if v is None:
+                    state.pop(k, None)
+                else:
+                    state[k] = v
+            states[h] = dict(state)
+            prev = block.hash
+        assert store.prune_map(8) > 0
+        for h in range(8, 13):
+            root = store.map_root(h)
+            leaves = {
+                n.key: n.value
+                for _, _, n in statemap.iter_nodes(store.map_node, root)
+                if isinstance(n, statemap.Leaf)
+            }
+            assert leaves == states[h]
+        with pytest.raises(StorageError, match="pruned"):
+            store.map_root(7)
+        assert store.prune_map(8) == 0  # idempotent
