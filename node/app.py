@@ -77,9 +77,7 @@ class NodeApp:
         store = open_store(config.data_dir, genesis, config.verify_on_start)
         try:
             runtime = Node(config=config, genesis=genesis, key=key, store=store, metrics=metrics)
-            indexer = Indexer(
-                store, config.index_url or default_url(config.data_dir, config.node_id), genesis.hash
-            )
+            indexer = Indexer(store, config.index_url or default_url(config.data_dir), genesis.hash)
             root = next(o.org_id for o in genesis.orgs if "." not in o.org_id)
 
             def lookup_user(pubkey: bytes) -> dict[str, object] | None:
@@ -99,7 +97,7 @@ class NodeApp:
                     lookup_user,
                     {n.pubkey: (n.node_id, n.org_id) for n in genesis.nodes},
                     root,
-                    AuthSettings.from_extra(config.extra),
+                    AuthSettings.from_config(config.api),
                 ),
                 genesis=genesis,
                 node_id=config.node_id,

@@ -60,6 +60,57 @@ def node_run(config: Path, data_dir: Path | None) -> None:
     sys.exit(code)
 
 
+@node.group("config")
+def node_config() -> None:
+    """Check a node.toml."""
+
+
+@node_config.command("check")
+@click.argument("file", type=click.Path(path_type=Path))
+def node_config_check(file: Path) -> None:
+    """Validate FILE (a node.toml, with the ORGLEDGER_* overrides of this environment) and the
+    files it names: genesis, the node key (it must be the key genesis lists for the node) and the
+    person-key secret.
+
+    Exit 0 when all is well (a summary is printed), 1 with one `error:` line per problem."""
+    from node.config import NodeConfig
+    from node.errors import NodeError
+    from node.index import default_url, redact
+    from node.privacy.personkeys import PersonKeySecrets
+    from wire.errors import WireError
+    from wire.files import load_genesis, load_signing_key
+
+    try:
+        cfg = NodeConfig.load(file)
+    except NodeError as exc:
+        for line in str(exc).splitlines():
+            click.echo(f"error: {line}", err=True)
+        sys.exit(1)
+    problems: list[str] = []
+    try:
+        genesis = load_genesis(cfg.genesis_file)
+        spec = genesis.node(cfg.node_id)
+        key = load_signing_key(cfg.key_file)
+        if key.public != spec.pubkey:
+            problems.append(f"{cfg.key_file} is not the key genesis lists for node {cfg.node_id}")
+    except WireError as exc:
+        problems.append(f"{file}: {exc}")
+    if cfg.person_key_secret_file is not None:
+        try:
+            PersonKeySecrets.load(cfg.person_key_secret_file)
+        except NodeError as exc:
+            problems.append(str(exc))
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    index_url = redact(cfg.index_url or default_url(cfg.data_dir))
+    click.echo(
+        f"{file}: ok: node {cfg.node_id}, p2p {cfg.p2p_host}:{cfg.p2p_port}, api {cfg.api_host}:{cfg.api_port}, "
+        f"data {cfg.data_dir}, index {index_url}, log {cfg.log.level} {cfg.log.format}"
+    )
+
+
 @click.group()
 def index() -> None:
     """The read index (SQLite or PostgreSQL) the read API queries."""
@@ -85,7 +136,7 @@ def index_rebuild(config: Path, url: str | None) -> None:
     try:
         cfg = NodeConfig.load(config)
         genesis = load_genesis(cfg.genesis_file)
-        target = url or cfg.index_url or default_url(cfg.data_dir, cfg.node_id)
+        target = url or cfg.index_url or default_url(cfg.data_dir)
         started = time.monotonic()
         rows, height = rebuild_from_store(cfg.data_dir, genesis.hash, target)
     except StorageLockedError:

@@ -144,7 +144,9 @@ def readapi(seconds: float = 10.0, concurrency: int = 16, directory: Path | None
         net, genesis = _network(root)
         for spec in genesis.nodes:  # the figure is about serving, not about the per-key rate limit
             cfg = net / "nodes" / spec.node_id / "node.toml"
-            cfg.write_text(cfg.read_text() + "\n[extra]\napi_rate_per_s = 1000000\napi_burst = 1000000\n")
+            cfg.write_text(
+                cfg.read_text().replace("[api]\n", "[api]\nrate_per_s = 1000000.0\nburst = 1000000.0\n", 1)
+            )
         up(net, echo=False)
         key = load_signing_key(net / "keys" / "admins" / f"{genesis.root_org}.key")
         url = f"http://127.0.0.1:{28000 + PORT_OFFSET + 1}"
@@ -231,9 +233,7 @@ def scale(small: int = 10_000, large: int = 1_000_000, duration_s: float = 20.0)
             index_bytes = _index(genesis, chain, root / "index.sqlite")
             for spec in genesis.nodes:
                 shutil.copytree(chain, net / "nodes" / spec.node_id / "data")
-                shutil.copyfile(
-                    root / "index.sqlite", net / "nodes" / spec.node_id / f"index-{spec.node_id}.sqlite"
-                )
+                shutil.copyfile(root / "index.sqlite", net / "nodes" / spec.node_id / "data" / "index.sqlite")
             result = run(
                 BenchOptions(
                     duration_s=duration_s,

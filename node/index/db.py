@@ -2,7 +2,8 @@
 
 Rules:
 
-- The index URL is `[index] url` from node.toml, or SQLite at `<data_dir>/../index-<node_id>.sqlite`.
+- The index URL is `[index] url` from node.toml, or SQLite at `<data_dir>/index.sqlite`: inside the
+  node's data directory (a container's data volume), so it needs no other writable place.
   `postgresql://` URLs use psycopg 3 (`postgresql+psycopg://`).
 - SQLite runs in WAL mode with real transactions (SQLAlchemy's pysqlite recipe), PostgreSQL
   reads run REPEATABLE READ: one query's rows and the height it reports come from one snapshot.
@@ -42,9 +43,12 @@ def _table(model: type[SQLModel]) -> Table:
     return SQLModel.metadata.tables[str(model.__tablename__)]
 
 
-def default_url(data_dir: Path, node_id: str) -> str:
-    """SQLite beside the data directory, named for the node (several nodes may share a parent)."""
-    return f"sqlite:///{(Path(data_dir).resolve().parent / f'index-{node_id}.sqlite')}"
+INDEX_FILE = "index.sqlite"
+
+
+def default_url(data_dir: Path) -> str:
+    """SQLite inside the data directory (LevelDB leaves files it did not write alone)."""
+    return f"sqlite:///{Path(data_dir).resolve() / INDEX_FILE}"
 
 
 def normalise_url(url: str) -> str:

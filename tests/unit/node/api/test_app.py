@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from client_sdk.auth import RequestSigner
 from node.app import NodeApp
-from node.config import NodeConfig
+from node.config import IndexSettings, NodeConfig
 from tests.support.auditchain import BuiltChain
 from wire.files import load_signing_key
 
@@ -22,9 +22,8 @@ from wire.files import load_signing_key
 def build(chain: BuiltChain, data: Path, tmp_path: Path, verify: str = "recent") -> NodeApp:
     validator = chain.genesis.validator_nodes[0].node_id
     cfg = NodeConfig.load(chain.net / "nodes" / validator / "node.toml")
-    cfg = dataclasses.replace(
-        cfg, data_dir=data, index_url=f"sqlite:///{tmp_path / 'index.sqlite'}", verify_on_start=verify
-    )
+    index = IndexSettings(url=f"sqlite:///{tmp_path / 'index.sqlite'}")
+    cfg = dataclasses.replace(cfg, data_dir=data, index=index, verify_on_start=verify)
     return NodeApp.build(cfg)
 
 
