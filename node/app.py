@@ -102,6 +102,8 @@ class NodeApp:
                 genesis=genesis,
                 node_id=config.node_id,
                 render_metrics=render_metrics,
+                ready_max_behind=config.api.ready_max_behind,
+                index_max_lag=config.index.ready_max_lag,
             )
             hub = EventHub(store, runtime.height)
             privacy = Privacy(

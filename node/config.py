@@ -83,7 +83,7 @@ class IndexSettings(_Table):
     #: "" = SQLite inside the data directory (`<data_dir>/index.sqlite`)
     url: str = ""
     #: /readyz: the index at most this many blocks behind the store
-    ready_max_lag: int = Field(default=50, ge=0, le=1_000_000)
+    ready_max_lag: int = Field(default=100, ge=0, le=1_000_000)
 
 
 class PrivacySettings(_Table):

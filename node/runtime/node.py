@@ -5,8 +5,12 @@ Rules:
 
 - Built by the composition root (`node/app.py`) from an opened, checked store; it never imports
   the API, privacy, the CLI or the dev tools. What the rest of the node needs from it is its
-  public surface: `submit`, `tx_status`, `status`, `health`, `height`, `block`, `receipts`,
-  `pending_raw`, `commit_listeners`, `peer_handlers`, `request_peer`, `connected_peers`.
+  public surface: `submit`, `tx_status`, `status`, `health`, `readiness`, `height`, `block`,
+  `receipts`, `pending_raw`, `commit_listeners`, `peer_handlers`, `request_peer`,
+  `connected_peers`.
+- `readiness()` states what /readyz judges (the API applies the bounds): the height, the highest
+  height a verified commit certificate showed it (never a peer's bare claim), and how many
+  validators it is connected to against the quorum.
 - Transactions reach validators by gossip: a transaction admitted through `submit` is sent to
   every other validator once (observers never propose, so they get none); a transaction
   received by gossip is admitted but not re-gossiped. A pending transaction is re-offered to
@@ -395,6 +399,20 @@ class Node:
     def health(self) -> tuple[bool, dict[str, Any]]:
         ok = self.fatal is None and not self.stop_requested.is_set()
         return ok, {"height": self.height(), "peers": len(self.network.connected_peers())}
+
+    def readiness(self) -> dict[str, Any]:
+        """The facts /readyz judges: height, best certified height seen, validator links, quorum."""
+        height = self.height()
+        connected = set(self.network.connected_peers())
+        linked = sum(1 for v in self._validator_ids if v in connected and v != self.config.node_id)
+        return {
+            "alive": self.fatal is None and not self.stop_requested.is_set(),
+            "height": height,
+            # consensus learns "behind" only from verified certificates (consensus/catchup.py)
+            "best_known_height": max(height, self.replica.st.target_height),
+            "validators_connected": linked + (1 if self.my_index is not None else 0),
+            "quorum": self.validators.quorum,
+        }
 
     def block(self, height: int) -> tuple[bytes, bytes] | None:
         block, cert = self.store.block_bytes(height), self.store.certificate_bytes(height)

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from client_sdk.auth import RequestSigner
+from node.api.core import readiness_reasons
 from node.app import NodeApp
 from node.config import IndexSettings, NodeConfig
 from tests.support.auditchain import BuiltChain
@@ -104,3 +105,29 @@ def test_a_stored_block_that_does_not_decode_is_503_not_500(
     for path in ("/v1/blocks/2", "/v1/blocks/2/header"):
         resp = signed_get(client, chain, path)
         assert (resp.status_code, resp.json()["error"]["code"]) == (503, "storage_corrupt"), path
+
+
+def test_readyz_is_503_with_its_reasons_while_healthz_is_200(built: NodeApp) -> None:
+    client = TestClient(built.app)
+    assert client.get("/healthz").status_code == 200  # liveness: the process runs
+    resp = client.get("/readyz")  # never started: no peers, the index not open
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body["ready"] is False
+    assert {r["code"] for r in body["reasons"]} == {"no_quorum", "index_unavailable"}
+    assert body["quorum"] == built.genesis.validators.quorum and body["validators_connected"] == 1
+
+
+def test_readiness_reasons_apply_each_bound() -> None:
+    facts = {"alive": True, "height": 100, "best_known_height": 100, "validators_connected": 4, "quorum": 4}
+    bounds = {"max_behind": 5, "max_index_lag": 10}
+    assert readiness_reasons(facts, 95, True, None, **bounds) == []
+    codes = lambda f, ih=95, open_=True, err=None: [  # noqa: E731
+        r["code"] for r in readiness_reasons(f, ih, open_, err, **bounds)
+    ]
+    assert codes({**facts, "best_known_height": 106}) == ["behind"]
+    assert codes({**facts, "best_known_height": 105}) == []
+    assert codes({**facts, "validators_connected": 3}) == ["no_quorum"]
+    assert codes(facts, ih=89) == ["index_lag"]
+    assert codes(facts, err="OperationalError: unable to open database file") == ["index_unavailable"]
+    assert codes({**facts, "alive": False}) == ["stopping"]
