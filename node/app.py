@@ -86,6 +86,8 @@ class NodeApp:
 
             def render_metrics() -> tuple[bytes, str]:
                 runtime.refresh_metrics()
+                metrics.index_height.set(indexer.height)
+                metrics.index_lag.set(max(0, runtime.height() - max(indexer.height, 0)))
                 return metrics.render()
 
             api = ApiContext(

@@ -10,12 +10,18 @@ Rules:
   cannot parse is 400 `bad_request`; 404 and 405 of the router are `not_found` and
   `method_not_allowed`. No client input produces a 5xx: a 500 is a bug, logged in full.
 - Bytes are hex in JSON; every response states the height it reflects (`height`).
+- Every request has a request id: the caller's `X-Request-Id` when it is 1-64 characters of
+  `[A-Za-z0-9._-]`, else a fresh one; it is echoed in the response's `X-Request-Id` and carried
+  by the API's log records (`extra={"request_id": ...}`, a field of the JSON log).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +32,39 @@ from node.api.errors import headers_of, status_of
 from wire.errors import CodedError
 
 log = logging.getLogger("orgledger.api")
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class RequestIdMiddleware:
+    """Give every HTTP request an id (`request.state.request_id`) and echo it (pure ASGI, so
+    streamed answers such as /v1/events pass through untouched)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope.get("headers", []) if k == b"x-request-id"), b"")
+        text = given.decode("latin-1")
+        rid = text if REQUEST_ID.fullmatch(text) else secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())],
+                }
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
 
 
 def create_app(
@@ -41,7 +80,12 @@ def create_app(
         status = status_of(exc)
         if status >= 500:
             log.error(
-                "unmapped error code %r on %s %s", exc.code, request.method, request.url.path, exc_info=exc
+                "unmapped error code %r on %s %s",
+                exc.code,
+                request.method,
+                request.url.path,
+                exc_info=exc,
+                extra={"request_id": request_id(request)},
             )
         return JSONResponse(
             {"error": {"code": exc.code, "message": exc.message}, "height": height()},
@@ -67,7 +111,13 @@ def create_app(
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # a bug, never a client's doing: logged in full, answered in the one error format
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        log.error(
+            "unhandled error on %s %s",
+            request.method,
+            request.url.path,
+            exc_info=exc,
+            extra={"request_id": request_id(request)},
+        )
         return JSONResponse(
             {"error": {"code": "internal_error", "message": "the node failed to answer; this is logged"}},
             status_code=500,
@@ -82,4 +132,5 @@ def create_app(
             headers=exc.headers,
         )
 
+    app.add_middleware(RequestIdMiddleware)
     return app

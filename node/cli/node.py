@@ -32,7 +32,6 @@ def node() -> None:
 def node_run(config: Path, data_dir: Path | None) -> None:
     """Run one node in the foreground until SIGTERM."""
     import asyncio
-    import logging
 
     from node.config import NodeConfig
     from node.errors import NodeError
@@ -46,15 +45,18 @@ def node_run(config: Path, data_dir: Path | None) -> None:
         import dataclasses
 
         cfg = dataclasses.replace(cfg, data_dir=data_dir.resolve())
-    logging.basicConfig(
-        level=getattr(logging, cfg.log_level, logging.INFO),
-        format=f"%(asctime)s %(levelname)s {cfg.node_id} %(name)s: %(message)s",
-    )
+    from node.app import NodeApp
+    from node.cli.logs import configure_logging
 
-    from node.app import run_node
+    formatter = configure_logging(cfg)
+
+    async def serve() -> int:
+        app = NodeApp.build(cfg)
+        formatter.bind(height=app.runtime.height)
+        return await app.run()
 
     try:
-        code = asyncio.run(run_node(cfg))
+        code = asyncio.run(serve())
     except (NodeError, WireError) as exc:
         fail(str(exc))
     sys.exit(code)

@@ -147,6 +147,7 @@ class Node:
         self.peer_handlers: dict[str, PeerHandler] = {}
         self.fatal: BaseException | None = None
         self.started_at = time.time()
+        self._last_view = self.replica.view
 
     # ------------------------------------------------------------------ construction helpers
     def _replica_config(self) -> ReplicaConfig:
@@ -328,12 +329,36 @@ class Node:
                 listener(event)
             except Exception:  # a listener (index, event stream) must never stop consensus
                 log.exception("commit listener failed at height %d", event.height)
-        self.mempool.remove([r.tx_id for r in event.receipts])
-        self.metrics.blocks.inc()
-        self.metrics.height.set(event.height)
-        self.metrics.block_apply_seconds.observe(event.apply_seconds)
+        now = time.monotonic()
+        m = self.metrics
         for r in event.receipts:
-            self.metrics.txs.labels(status=r.status).inc()
+            pending = self.mempool.get(r.tx_id)
+            if pending is not None and pending.admitted_s > 0:
+                m.commit_latency_seconds.observe(max(0.0, now - pending.admitted_s))
+            m.txs.labels(status=r.status).inc()
+            for alert in r.alerts:
+                m.alerts_raised.labels(colour=alert.colour, rule=alert.rule_id).inc()
+            if not r.accepted:
+                log.info(
+                    "tx rejected by %s (%s): %s",
+                    r.rule_id or "the contracts",
+                    r.reason_code,
+                    r.reason,
+                    extra={"tx_id": r.tx_id.hex(), "height": event.height},
+                )
+        self.mempool.remove([r.tx_id for r in event.receipts])
+        m.blocks.inc()
+        m.height.set(event.height)
+        m.last_commit_time.set(time.time())
+        m.block_apply_seconds.observe(event.apply_seconds)
+        self._track_view()
+
+    def _track_view(self) -> None:
+        view = self.replica.view
+        if view > self._last_view:
+            self.metrics.view_changes.inc(view - self._last_view)
+            log.info("consensus view changed to %d", view)
+        self._last_view = max(self._last_view, view)
 
     def submit(self, raw: bytes) -> TxStatus:
         """Admit a signed transaction: its status (pending, or already stored); AdmissionError or
@@ -428,7 +453,9 @@ class Node:
         self.metrics.mempool_txs.set(len(self.mempool))
         self.metrics.mempool_bytes.set(self.mempool.bytes)
         self.metrics.peers.set(len(self.network.connected_peers()))
+        self.metrics.validators_connected.set(self.readiness()["validators_connected"])
         self.metrics.view.set(self.replica.view)
+        self._track_view()
         for reason, count in self.replica.stats.items():
             self.metrics.consensus_dropped.labels(reason=reason).set(count)
         self.metrics.sigcache.labels(kind="hits").set(self.signatures.hits)
