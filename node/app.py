@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
+from node.api import backup as backup_routes
 from node.api import chain as chain_routes
 from node.api import core as core_routes
 from node.api import events as event_routes
@@ -140,6 +141,10 @@ class NodeApp:
                 event_routes.build_router(api, hub),
                 privacy_routes.build_router(privacy, api),
                 blob_routes.build_router(privacy, api),
+                backup_routes.build_router(
+                    api,
+                    dirs=[("blobs", config.data_dir / "blobs"), ("accesslog", config.data_dir / "accesslog")],
+                ),
             ],
             height=runtime.height,
             title=f"orgledger node {config.node_id}",
