@@ -4,7 +4,8 @@ Rules:
 
 - The index URL is `[index] url` from node.toml, or SQLite at `<data_dir>/index.sqlite`: inside the
   node's data directory (a container's data volume), so it needs no other writable place.
-  `postgresql://` URLs use psycopg 3 (`postgresql+psycopg://`).
+  `postgresql://` URLs use psycopg 3 (`postgresql+psycopg://`), the extra `orgledger[postgres]`;
+  without it the index says so (`index_unavailable`, and in the node's log).
 - SQLite runs in WAL mode with real transactions (SQLAlchemy's pysqlite recipe), PostgreSQL
   reads run REPEATABLE READ: one query's rows and the height it reports come from one snapshot.
 - Every change to the index is one transaction that also moves `indexed_height`, so the index
@@ -85,7 +86,10 @@ def make_engine(url: str) -> Engine:
 
             return engine
         return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4, pool_timeout=5)
-    except (ArgumentError, ImportError, SQLAlchemyError) as exc:
+    except ImportError as exc:
+        hint = " (pip install 'orgledger[postgres]')" if "psycopg" in str(exc) else ""
+        raise IndexUnavailableError(f"cannot use index database {redact(url)}: {exc}{hint}") from exc
+    except (ArgumentError, SQLAlchemyError) as exc:
         raise IndexUnavailableError(f"cannot use index database {redact(url)}: {exc}") from exc
 
 

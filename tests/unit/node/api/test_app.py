@@ -5,6 +5,7 @@ parameter), the error table answers with the right statuses, and the listeners a
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,16 @@ def test_readiness_reasons_apply_each_bound() -> None:
     assert codes(facts, ih=89) == ["index_lag"]
     assert codes(facts, err="OperationalError: unable to open database file") == ["index_unavailable"]
     assert codes({**facts, "alive": False}) == ["stopping"]
+
+
+def test_swagger_ui_is_served_by_the_node_not_a_cdn(built: NodeApp) -> None:
+    client = TestClient(built.app)
+    page = client.get("/docs")
+    assert page.status_code == 200
+    refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", page.text)
+    assert refs and all(r.startswith("/") and not r.startswith("//") for r in refs), refs
+    assert not re.search(r"https?://", page.text), "the page must load nothing from outside the node"
+    for ref in refs:
+        asset = client.get(ref)
+        assert asset.status_code == 200 and len(asset.content) > 100, ref
+    assert "openapi" in client.get("/openapi.json").json()
