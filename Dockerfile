@@ -3,7 +3,7 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY wire ./wire
 COPY consensus ./consensus
 COPY contracts ./contracts
@@ -11,7 +11,7 @@ COPY network ./network
 COPY node ./node
 COPY client_sdk ./client_sdk
 COPY auditor ./auditor
-RUN pip install . \
+RUN pip install -c requirements.lock ".[postgres]" \
     && useradd --uid 10001 --create-home orgledger \
     && mkdir /network /data /node \
     && chown orgledger:orgledger /network /data /node

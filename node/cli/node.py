@@ -140,7 +140,10 @@ def index_rebuild(config: Path, url: str | None) -> None:
         genesis = load_genesis(cfg.genesis_file)
         target = url or cfg.index_url or default_url(cfg.data_dir)
         started = time.monotonic()
-        rows, height = rebuild_from_store(cfg.data_dir, genesis.hash, target)
+        from tqdm import tqdm
+
+        with tqdm(unit="row", desc="index rebuild", disable=None, leave=False) as bar:
+            rows, height = rebuild_from_store(cfg.data_dir, genesis.hash, target, progress=bar.update)
     except StorageLockedError:
         fail(f"node {cfg.node_id} is running (its data directory is locked); stop it, then rebuild")
     except (IndexUnavailableError, SQLAlchemyError) as exc:

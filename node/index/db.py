@@ -159,8 +159,11 @@ class IndexDb:
         self.height = height
         return len(wanted)
 
-    def rebuild(self, state: Any, height: int, genesis_hash: bytes, stop: Any = None) -> int:
-        """Replace the whole index by the projection of `state` at `height` (one transaction)."""
+    def rebuild(
+        self, state: Any, height: int, genesis_hash: bytes, stop: Any = None, progress: Any = None
+    ) -> int:
+        """Replace the whole index by the projection of `state` at `height` (one transaction);
+        `progress(n)` hears of every CHUNK rows written (a progress bar)."""
         count = 0
         with Session(self.engine) as s, s.begin():
             for table in TABLES:
@@ -177,6 +180,8 @@ class IndexDb:
                     count += 1
                     if len(batch) >= CHUNK:
                         self._insert(s, batch)
+                        if progress is not None:
+                            progress(len(batch))
                         batch = []
                         if stop is not None and stop():
                             raise InterruptedError("index rebuild interrupted by shutdown")
