@@ -142,7 +142,7 @@ def readiness_reasons(
         reasons.append(
             {
                 "code": "no_quorum",
-                "message": f"{facts['validators_connected']} validators reachable (itself included), "
+                "message": f"{facts['validators_connected']} validators reachable (itself included when it is one), "
                 f"quorum {facts['quorum']}",
             }
         )

@@ -5,7 +5,10 @@ parameter), the error table answers with the right statuses, and the listeners a
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 import re
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,3 +148,30 @@ def test_swagger_ui_is_served_by_the_node_not_a_cdn(built: NodeApp) -> None:
         asset = client.get(ref)
         assert asset.status_code == 200 and len(asset.content) > 100, ref
     assert "openapi" in client.get("/openapi.json").json()
+
+
+def test_request_ids_are_echoed_or_made(built: NodeApp) -> None:
+    client = TestClient(built.app)
+    given = client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    assert given.headers["X-Request-Id"] == "abc-123"
+    made = client.get("/healthz", headers={"X-Request-Id": "bad id with spaces"}).headers["X-Request-Id"]
+    assert made != "bad id with spaces" and re.fullmatch(r"[0-9a-f]{16}", made)
+
+
+def test_backup_streams_a_consistent_archive_to_the_node_key_only(built: NodeApp, chain: BuiltChain) -> None:
+    client = TestClient(built.app)
+    resp = signed_get(client, chain, "/v1/admin/backup")
+    assert resp.status_code == 200 and resp.headers["content-type"] == "application/x-tar"
+    with tarfile.open(fileobj=io.BytesIO(resp.content)) as tar:
+        names = tar.getnames()
+        man = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        kv = tar.extractfile("store.kv").read()  # type: ignore[union-attr]
+    assert names[0] == "store.kv" and names[-1] == "manifest.json"
+    assert man["height"] == chain.height and man["node_id"] == built.config.node_id
+    assert man["files"]["store.kv"]["bytes"] == len(kv) == man["store"]["bytes"]
+    assert man["state_root"] == built.store.meta().state_root.hex()  # type: ignore[union-attr]
+    other = chain.genesis.validator_nodes[1].node_id
+    key = load_signing_key(chain.net / "nodes" / other / "node.key")
+    path = "/v1/admin/backup"
+    refused = client.get(path, headers=RequestSigner(key, chain.genesis.chain_id).headers("GET", path))
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
