@@ -178,6 +178,7 @@ class NodeApp:
                 host=self.config.api_host,
                 port=self.config.api_port,
                 log_level="warning",
+                log_config=None,  # uvicorn's records go to the node's own handler (text or JSON)
                 lifespan="off",
                 access_log=False,
             )

@@ -29,7 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from node.errors import ConfigError
 
@@ -106,6 +114,17 @@ class LogSettings(_Table):
 
     level: LogLevel = "INFO"
     format: Literal["text", "json"] = "text"
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return (
+            value.upper()
+            if value.lower() in ("debug", "info", "warning", "error", "critical")
+            else value.lower()
+        )
 
 
 class IntegritySettings(_Table):
@@ -247,10 +266,13 @@ def _apply_env(doc: dict[str, Any], env: Mapping[str, str], path: Path) -> dict[
     for var, loc in env_names().items():
         if var not in env:
             continue
-        try:
-            value = TypeAdapter(_field_type(loc)).validate_python(env[var], strict=False)
-        except ValidationError as exc:
-            raise ConfigError(f"{var}={env[var]!r}: {exc.errors()[0]['msg']}") from None
+        kind = _field_type(loc)
+        value: Any = env[var]
+        if kind in (int, float) or getattr(kind, "__origin__", None) is Annotated:
+            try:  # numbers arrive as text: convert them here, the model checks the range
+                value = TypeAdapter(kind).validate_python(env[var], strict=False)
+            except ValidationError as exc:
+                raise ConfigError(f"{var}={env[var]!r}: {exc.errors()[0]['msg']}") from None
         target = doc
         for part in loc[:-1]:
             table = target.setdefault(part, {})
