@@ -6,14 +6,19 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVDIR ?= .devnet
+# pinned: the tool that writes requirements*.lock (make lock)
+PIP_TOOLS := pip-tools==7.6.2
+LOCK_FLAGS := --quiet --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: venv run stop test lint typecheck unit sim-long bench clean
+.PHONY: venv run stop test lint typecheck unit sim-long bench clean lock wheelhouse
 
-$(STAMP): pyproject.toml
+# The development environment: the project with its test extras, at the versions of
+# requirements-dev.lock (a dependency added to pyproject.toml but not yet locked still installs).
+$(STAMP): pyproject.toml requirements-dev.lock
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]' -c requirements-dev.lock
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -49,5 +54,21 @@ sim-long: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/orgledger bench
 
+## make lock: pin every dependency (requirements.lock: the node with its postgres and bench
+## extras; requirements-dev.lock: with the test extras) after a change to pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet $(PIP_TOOLS)
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra postgres --extra bench -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra test -o requirements-dev.lock pyproject.toml
+
+## make wheelhouse: every wheel an offline machine needs in wheelhouse/ (the locked dependencies,
+## orgledger and orgledger-sdk); install there with
+##   pip install --no-index --find-links wheelhouse 'orgledger[postgres,bench]'   (or orgledger-sdk)
+wheelhouse: $(STAMP)
+	rm -rf wheelhouse
+	$(BIN)/python -m pip wheel --quiet -r requirements.lock -w wheelhouse
+	$(BIN)/python -m pip wheel --quiet --no-deps . ./sdk -w wheelhouse
+	@echo "wheelhouse/: $$(ls wheelhouse | wc -l) wheels; offline: pip install --no-index --find-links wheelhouse 'orgledger[postgres,bench]'"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info sdk/build wheelhouse

@@ -9,7 +9,7 @@ Rules:
   read index and event hub; API reads -> access log; peer requests -> blob transfer) and mounts
   the route groups on one app. No other module subscribes itself to anything.
 - `NodeApp.run()` first lets an empty node join by a verified snapshot of a peer's state
-  (node/runtime/statesync.py; `[extra] state_sync = "replay"` replays from genesis instead), then
+  (node/runtime/statesync.py; `[state] sync = "replay"` replays from genesis instead), then
   starts the index, the runtime, the anchoring loop and uvicorn (the node owns
   SIGTERM and SIGINT) and stops them in the reverse order: API, anchoring, runtime (network,
   driver finishing the action in progress), index, privacy, store. A fatal error (storage
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
+from node.api import backup as backup_routes
 from node.api import chain as chain_routes
 from node.api import core as core_routes
 from node.api import events as event_routes
@@ -80,9 +81,7 @@ class NodeApp:
         store = open_store(config.data_dir, genesis, config.verify_on_start)
         try:
             runtime = Node(config=config, genesis=genesis, key=key, store=store, metrics=metrics)
-            indexer = Indexer(
-                store, config.index_url or default_url(config.data_dir, config.node_id), genesis.hash
-            )
+            indexer = Indexer(store, config.index_url or default_url(config.data_dir), genesis.hash)
             root = next(o.org_id for o in genesis.orgs if "." not in o.org_id)
 
             def lookup_user(pubkey: bytes) -> dict[str, object] | None:
@@ -91,6 +90,8 @@ class NodeApp:
 
             def render_metrics() -> tuple[bytes, str]:
                 runtime.refresh_metrics()
+                metrics.index_height.set(indexer.height)
+                metrics.index_lag.set(max(0, runtime.height() - max(indexer.height, 0)))
                 return metrics.render()
 
             def on_inconsistent(keys: list[bytes]) -> None:
@@ -106,12 +107,14 @@ class NodeApp:
                     lookup_user,
                     {n.pubkey: (n.node_id, n.org_id) for n in genesis.nodes},
                     root,
-                    AuthSettings.from_extra(config.extra),
+                    AuthSettings.from_config(config.api),
                 ),
                 genesis=genesis,
                 node_id=config.node_id,
                 render_metrics=render_metrics,
                 on_inconsistent=on_inconsistent,
+                ready_max_behind=config.api.ready_max_behind,
+                index_max_lag=config.index.ready_max_lag,
             )
             hub = EventHub(store, runtime.height)
             privacy = Privacy(
@@ -147,6 +150,10 @@ class NodeApp:
                 event_routes.build_router(api, hub),
                 privacy_routes.build_router(privacy, api),
                 blob_routes.build_router(privacy, api),
+                backup_routes.build_router(
+                    api,
+                    dirs=[("blobs", config.data_dir / "blobs"), ("accesslog", config.data_dir / "accesslog")],
+                ),
             ],
             height=runtime.height,
             title=f"orgledger node {config.node_id}",
@@ -180,11 +187,12 @@ class NodeApp:
                 host=self.config.api_host,
                 port=self.config.api_port,
                 log_level="warning",
+                log_config=None,  # uvicorn's records go to the node's own handler (text or JSON)
                 lifespan="off",
                 access_log=False,
             )
         )
-        if self.config.extra.get("state_sync", "snapshot") != "replay":
+        if self.config.state.sync == "snapshot":
             installed = await runtime.join_by_snapshot()
             if installed is not None:
                 log.info(

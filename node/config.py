@@ -1,23 +1,170 @@
-"""A node's own configuration: `node.toml` in its directory.
+"""A node's own configuration: `node.toml` in its directory, typed and validated once.
 
-Rules: relative paths are relative to the directory holding node.toml; unknown keys are errors;
-every value is checked on load and a ConfigError names the key at fault. Secrets are never in
-node.toml itself, only paths to key files with mode 0600.
+Rules:
+
+- The file is validated once, on load, against the pydantic models below (`ConfigFile`): every
+  table is closed (an unknown key is refused with its dotted name, e.g. `api.rate_per_sec`),
+  every value has a type and a range, and a `ConfigError` lists every problem, one a line,
+  each naming the key (or the environment variable) at fault. Nothing reads raw TOML elsewhere.
+- Tables: top level `node_id`, `genesis`, `key_file`, `data_dir` (and `log_level`, the older
+  spelling of `[log] level`); `[p2p]`, `[api]`, `[index]`, `[privacy]`, `[log]`, `[integrity]`,
+  `[peers]`. docs/operations.md ("node.toml") lists every key with its default.
+- Environment overrides for container deployments: `ORGLEDGER_<KEY>` for a top-level key and
+  `ORGLEDGER_<TABLE>_<KEY>` for a table's key (`ORGLEDGER_DATA_DIR`, `ORGLEDGER_LOG_FORMAT`,
+  `ORGLEDGER_INDEX_URL`, `ORGLEDGER_API_HOST`, ...; `[peers]` has none). An override wins over
+  the file; its text is converted to the key's type, and a bad value names the variable. Other
+  `ORGLEDGER_*` variables (the fail points of tests) are not configuration and are ignored.
+- Relative paths, in the file or in an override, are relative to the directory holding node.toml.
+- Secrets are never in node.toml itself, only paths to key files with mode 0600.
+- The old open `[extra]` table is refused with where each of its keys went.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from node.errors import ConfigError
+
+ENV_PREFIX = "ORGLEDGER_"
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+#: where each key of the old `[extra]` table lives now
+MOVED_FROM_EXTRA = {
+    "api_rate_per_s": "[api] rate_per_s",
+    "api_burst": "[api] burst",
+    "api_window_ms": "[api] window_ms",
+    "blob_max_bytes": "[privacy] blob_max_bytes",
+    "blob_replicas": "[privacy] blob_replicas",
+    "access_anchor_interval_s": "[privacy] access_anchor_interval_s",
+    "access_segment_bytes": "[privacy] access_segment_bytes",
+    "person_key_rate_per_s": "[privacy] person_key_rate_per_s",
+    "person_key_burst": "[privacy] person_key_burst",
+}
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class P2PSettings(_Table):
+    """`[p2p]`: where the node listens for its peers."""
+
+    host: NonEmpty
+    port: Port
+
+
+class ApiSettings(_Table):
+    """`[api]`: where the HTTP API listens, per-key rate limits, the clock window, readiness."""
+
+    host: NonEmpty
+    port: Port
+    #: signed reads per second per key, and the bucket's size (429 `rate_limited` beyond)
+    rate_per_s: float = Field(default=500.0, gt=0, le=1e9)
+    burst: float = Field(default=1000.0, ge=1, le=1e9)
+    #: how far a signed request's timestamp may be from the node's clock
+    window_ms: int = Field(default=30_000, ge=1000, le=600_000)
+    #: /readyz: at most this many blocks behind the highest height the peers report
+    ready_max_behind: int = Field(default=5, ge=0, le=1_000_000)
+
+
+class IndexSettings(_Table):
+    """`[index]`: the read index database and its readiness bound."""
+
+    #: "" = SQLite inside the data directory (`<data_dir>/index.sqlite`)
+    url: str = ""
+    #: /readyz: the index at most this many blocks behind the store
+    ready_max_lag: int = Field(default=100, ge=0, le=1_000_000)
+
+
+class PrivacySettings(_Table):
+    """`[privacy]`: person keys, blobs and the access log (docs/privacy.md)."""
+
+    person_key_secret_file: NonEmpty | None = None
+    blob_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=256 << 20)
+    blob_replicas: int = Field(default=2, ge=0, le=64)
+    access_anchor_interval_s: float = Field(default=900.0, ge=0.2, le=86_400)
+    access_segment_bytes: int = Field(default=16 * 1024 * 1024, ge=4096, le=1 << 30)
+    person_key_rate_per_s: float = Field(default=20.0, ge=0.01, le=1e6)
+    person_key_burst: float = Field(default=200.0, ge=1, le=1e7)
+
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class LogSettings(_Table):
+    """`[log]`: level and format ("text": one readable line; "json": one JSON object a line)."""
+
+    level: LogLevel = "INFO"
+    format: Literal["text", "json"] = "text"
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return (
+            value.upper()
+            if value.lower() in ("debug", "info", "warning", "error", "critical")
+            else value.lower()
+        )
+
+
+class IntegritySettings(_Table):
+    """`[integrity]`: how much of the store the node checks before it starts."""
+
+    verify_on_start: Literal["full", "recent", "off"] = "recent"
+
+
+class StateSettings(_Table):
+    """`[state]`: how an empty node gets the state, and how much map history it keeps."""
+
+    #: "snapshot": an empty node joins by a verified snapshot of a peer far enough ahead
+    #: (node/runtime/statesync.py); "replay": it replays every block from genesis
+    sync: Literal["snapshot", "replay"] = "snapshot"
+    #: heights whose state map stays provable (older nodes are pruned; at least 2 watermark windows)
+    map_retain_blocks: int = Field(default=256, ge=1, le=10_000_000)
+
+
+class ConfigFile(_Table):
+    """The whole of node.toml."""
+
+    node_id: NonEmpty
+    genesis: NonEmpty
+    key_file: NonEmpty
+    data_dir: NonEmpty
+    log_level: str | None = None  # the older spelling of [log] level
+    p2p: P2PSettings
+    api: ApiSettings
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    integrity: IntegritySettings = Field(default_factory=IntegritySettings)
+    state: StateSettings = Field(default_factory=StateSettings)
+    peers: dict[str, NonEmpty] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeConfig:
+    """What the node runs with: node.toml after overrides, paths resolved."""
+
     node_id: str
     base_dir: Path
     genesis_file: Path
@@ -27,107 +174,156 @@ class NodeConfig:
     p2p_port: int
     api_host: str
     api_port: int
-    log_level: str = "INFO"
-    index_url: str = ""
-    person_key_secret_file: Path | None = None
+    api: ApiSettings
+    index: IndexSettings = field(default_factory=IndexSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    state: StateSettings = field(default_factory=StateSettings)
     peer_addresses: dict[str, tuple[str, int]] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
     verify_on_start: str = "recent"  # [integrity]: full | recent | off (node/store/integrity.py)
 
+    @property
+    def log_level(self) -> str:
+        return self.log.level
+
+    @property
+    def index_url(self) -> str:
+        return self.index.url
+
+    @property
+    def person_key_secret_file(self) -> Path | None:
+        secret = self.privacy.person_key_secret_file
+        return None if secret is None else self.base_dir / secret
+
     @classmethod
-    def load(cls, path: Path) -> NodeConfig:
+    def load(cls, path: Path, env: Mapping[str, str] | None = None) -> NodeConfig:
+        """Read, override from `env` (default: the process environment) and validate `path`."""
         try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+            doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path} is not UTF-8 text: {exc}") from exc
+        return cls.from_document(doc, Path(path), os.environ if env is None else env)
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any], path: Path, env: Mapping[str, str]) -> NodeConfig:
+        if "extra" in doc:
+            moved = dict(doc.pop("extra") or {})
+            where = "; ".join(f"{k} -> {MOVED_FROM_EXTRA.get(k, 'no such setting')}" for k in sorted(moved))
+            raise ConfigError(
+                f"{path}: the [extra] table was replaced by typed tables; move its keys: {where or '(empty)'}"
+            )
+        from_env = _apply_env(doc, env, path)
+        try:
+            parsed = ConfigFile.model_validate(doc)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, path, from_env)) from None
+        log = parsed.log
+        if parsed.log_level is not None and "level" not in doc.get("log", {}):
+            try:
+                level = TypeAdapter(LogLevel).validate_python(parsed.log_level.upper())
+            except ValidationError:
+                raise ConfigError(
+                    f"{path}: log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL"
+                ) from None
+            log = log.model_copy(update={"level": level})
         base = path.resolve().parent
-        allowed = {
-            "node_id",
-            "genesis",
-            "key_file",
-            "data_dir",
-            "p2p",
-            "api",
-            "log_level",
-            "index",
-            "privacy",
-            "peers",
-            "extra",
-            "integrity",
-        }
-        unknown = sorted(set(doc) - allowed)
-        if unknown:
-            raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
-        p2p, api = _table(doc, "p2p", path), _table(doc, "api", path)
-        index, privacy = (
-            _table(doc, "index", path, optional=True),
-            _table(doc, "privacy", path, optional=True),
-        )
-        secret = privacy.get("person_key_secret_file")
         return cls(
-            node_id=_str(doc, "node_id", path),
+            node_id=parsed.node_id,
             base_dir=base,
-            genesis_file=base / _str(doc, "genesis", path),
-            key_file=base / _str(doc, "key_file", path),
-            data_dir=base / _str(doc, "data_dir", path),
-            p2p_host=_str(p2p, "host", path, "p2p."),
-            p2p_port=_port(p2p, "port", path, "p2p."),
-            api_host=_str(api, "host", path, "api."),
-            api_port=_port(api, "port", path, "api."),
-            log_level=str(doc.get("log_level", "INFO")).upper(),
-            index_url=str(index.get("url", "")),
-            person_key_secret_file=(base / secret) if isinstance(secret, str) else None,
-            peer_addresses=_peers(_table(doc, "peers", path, optional=True), path),
-            extra=dict(_table(doc, "extra", path, optional=True)),
-            verify_on_start=_integrity(_table(doc, "integrity", path, optional=True), path),
+            genesis_file=base / parsed.genesis,
+            key_file=base / parsed.key_file,
+            data_dir=(base / parsed.data_dir).resolve(),
+            p2p_host=parsed.p2p.host,
+            p2p_port=parsed.p2p.port,
+            api_host=parsed.api.host,
+            api_port=parsed.api.port,
+            api=parsed.api,
+            index=parsed.index,
+            privacy=parsed.privacy,
+            log=log,
+            state=parsed.state,
+            peer_addresses=_peers(parsed.peers, path),
+            verify_on_start=parsed.integrity.verify_on_start,
         )
 
 
-def _integrity(table: dict[str, Any], path: Path) -> str:
-    """`[integrity] verify_on_start = "full" | "recent" | "off"` (default "recent")."""
-    unknown = sorted(set(table) - {"verify_on_start"})
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s) integrity.{', integrity.'.join(unknown)}")
-    value = table.get("verify_on_start", "recent")
-    if value not in ("full", "recent", "off"):
-        raise ConfigError(f'{path}: integrity.verify_on_start must be "full", "recent" or "off"')
-    return str(value)
+def env_names() -> dict[str, tuple[str, ...]]:
+    """Every override variable and the key it sets: `ORGLEDGER_API_PORT` -> ("api", "port")."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, info in ConfigFile.model_fields.items():
+        sub = info.annotation
+        if isinstance(sub, type) and issubclass(sub, _Table):
+            for key in sub.model_fields:
+                out[f"{ENV_PREFIX}{name}_{key}".upper()] = (name, key)
+        elif name not in ("peers", "log_level"):
+            out[f"{ENV_PREFIX}{name}".upper()] = (name,)
+    return out
 
 
-def _peers(table: dict[str, Any], path: Path) -> dict[str, tuple[str, int]]:
+def _field_type(loc: tuple[str, ...]) -> Any:
+    model: type[BaseModel] = ConfigFile
+    for part in loc[:-1]:
+        sub = model.model_fields[part].annotation
+        assert isinstance(sub, type) and issubclass(sub, BaseModel)
+        model = sub
+    return model.model_fields[loc[-1]].annotation
+
+
+def _apply_env(doc: dict[str, Any], env: Mapping[str, str], path: Path) -> dict[tuple[str, ...], str]:
+    """Write the overrides in `env` into `doc`, converted to each key's type; {key path: variable}."""
+    applied: dict[tuple[str, ...], str] = {}
+    for var, loc in env_names().items():
+        if var not in env:
+            continue
+        kind = _field_type(loc)
+        value: Any = env[var]
+        if kind in (int, float) or getattr(kind, "__origin__", None) is Annotated:
+            try:  # numbers arrive as text: convert them here, the model checks the range
+                value = TypeAdapter(kind).validate_python(env[var], strict=False)
+            except ValidationError as exc:
+                raise ConfigError(f"{var}={env[var]!r}: {exc.errors()[0]['msg']}") from None
+        target = doc
+        for part in loc[:-1]:
+            table = target.setdefault(part, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"{path}: [{part}] must be a table")
+            target = table
+        target[loc[-1]] = value
+        applied[loc] = var
+    return applied
+
+
+def _describe(exc: ValidationError, path: Path, from_env: Mapping[tuple[str, ...], str]) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(str(p) for p in err["loc"])
+        key = ".".join(loc)
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{path}: unknown key {key}")
+        elif err["type"] == "missing":
+            lines.append(
+                f"{path}: missing {'[' + key + '] table' if len(loc) == 1 and loc[0] in ('p2p', 'api') else 'key ' + key}"
+            )
+        elif loc in from_env:
+            lines.append(f"{from_env[loc]} ({key}): {err['msg']}")
+        else:
+            lines.append(f"{path}: {key}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def _peers(table: Mapping[str, str], path: Path) -> dict[str, tuple[str, int]]:
     """`[peers]` overrides where to dial a peer: `node_id = "host:port"` (e.g. through a proxy)."""
     out: dict[str, tuple[str, int]] = {}
     for node_id, value in table.items():
-        host, _, port = str(value).rpartition(":")
+        host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
             raise ConfigError(f'{path}: peers.{node_id} must be "host:port"')
         out[node_id] = (host, int(port))
     return out
-
-
-def _table(doc: dict[str, Any], key: str, path: Path, optional: bool = False) -> dict[str, Any]:
-    value = doc.get(key)
-    if value is None and optional:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: [{key}] table missing")
-    return value
-
-
-def _str(doc: dict[str, Any], key: str, path: Path, prefix: str = "") -> str:
-    value = doc.get(key)
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{path}: {prefix}{key} must be a non-empty string")
-    return value
-
-
-def _port(doc: dict[str, Any], key: str, path: Path, prefix: str = "") -> int:
-    value = doc.get(key)
-    if type(value) is not int or not 1 <= value <= 65535:
-        raise ConfigError(f"{path}: {prefix}{key} must be a port number")
-    return value
 
 
 def toml_dumps(doc: dict[str, Any]) -> str:
@@ -149,8 +345,8 @@ def toml_dumps(doc: dict[str, Any]) -> str:
 def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, int | float):
+        return repr(value)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)  # TOML basic strings share JSON's escapes
     raise TypeError(f"cannot write {type(value).__name__} to TOML")

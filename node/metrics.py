@@ -41,12 +41,47 @@ class NodeMetrics:
         #: Transactions waiting in the mempool, and their bytes.
         self.mempool_txs = Gauge("orgledger_mempool_txs", "Pending transactions.", registry=r)
         self.mempool_bytes = Gauge("orgledger_mempool_bytes", "Bytes of pending transactions.", registry=r)
-        #: Transactions refused at admission, by reason code.
+        #: Admission refusals: transactions refused at admission (API or gossip), by reason code
+        #: (`bad_signature`, `mempool_full`, `signer_quota`, `already_committed`, ...).
         self.mempool_refused = Counter(
             "orgledger_mempool_refused_total",
             "Transactions refused at admission, by reason.",
             ["reason"],
             registry=r,
+        )
+        #: Commit latency: seconds from a transaction's admission into this node's mempool to the
+        #: stored block that carries it (transactions this node admitted itself or by gossip).
+        self.commit_latency_seconds = Histogram(
+            "orgledger_tx_commit_latency_seconds",
+            "Seconds from admission to the stored block carrying the transaction.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60),
+            registry=r,
+        )
+        #: View changes this node went through (the consensus view moved up; a jump counts each view).
+        self.view_changes = Counter(
+            "orgledger_consensus_view_changes_total", "Consensus view changes.", registry=r
+        )
+        #: Unix time of the last block this node stored (alert when it stops moving).
+        self.last_commit_time = Gauge(
+            "orgledger_chain_last_commit_timestamp_seconds",
+            "Unix time of the last stored block.",
+            registry=r,
+        )
+        #: Alerts raised by the rule contracts in stored blocks' receipts, by colour and rule id
+        #: (both from closed sets: RED/YELLOW/BLUE and the rule registry).
+        self.alerts_raised = Counter(
+            "orgledger_alerts_raised_total",
+            "Alerts raised in stored blocks, by colour and rule.",
+            ["colour", "rule"],
+            registry=r,
+        )
+        #: Blocks the read index is behind the store (updated at scrape time).
+        self.index_lag = Gauge("orgledger_index_lag_blocks", "Blocks the read index is behind.", registry=r)
+        #: Height of the read index (-1 while it is not open).
+        self.index_height = Gauge("orgledger_index_height", "Height the read index reflects.", registry=r)
+        #: Validators this node is connected to, itself included when it is one (quorum: see /readyz).
+        self.validators_connected = Gauge(
+            "orgledger_p2p_validators_connected", "Validators connected, itself included.", registry=r
         )
         #: Seconds to execute and store one block (contracts + one synced batch).
         self.block_apply_seconds = Histogram(

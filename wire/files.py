@@ -5,9 +5,10 @@ reaches it.
 Rules:
 
 - A key file is JSON `{"kind", "label", "public", "secret"}` (hex), mode 0600, written without
-  ever being readable by others; reading refuses a file readable by group or others, a malformed
-  one, an unknown kind and a public key that does not match the secret (`KeyFileError`, code
-  `bad_key_file`).
+  ever being readable by others; reading refuses, in this order, a file that is not a key file at
+  all (so a wrong path is named as such, not met with advice to chmod it), a file readable by
+  group or others, an unknown kind and a public key that does not match the secret
+  (`KeyFileError`, code `bad_key_file`).
 - `load_genesis` reads `genesis.json` and validates it (`Genesis.from_json`; `GenesisError`).
 """
 
@@ -42,13 +43,17 @@ def read_key_file(path: Path) -> tuple[str, bytes, bytes]:
         raw = path.read_text()
     except OSError as exc:
         raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(f"key file {path} is accessible by group or others; chmod 600 it")
+    except UnicodeDecodeError:
+        raise KeyFileError(f"{path} is not a key file (it is not text)") from None
     try:
         doc = json.loads(raw)
         kind, secret, public = doc["kind"], bytes.fromhex(doc["secret"]), bytes.fromhex(doc["public"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise KeyFileError(f"key file {path} is malformed") from exc
+        raise KeyFileError(
+            f'{path} is not a key file (expected JSON {{"kind", "public", "secret"}}, as `orgledger keys` writes)'
+        ) from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(f"key file {path} is accessible by group or others; chmod 600 it")
     if kind == "ed25519":
         if len(secret) != 32 or SigningKey(secret).public != public:
             raise KeyFileError(f"key file {path}: public key does not match the secret")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from consensus.sim.options import derive_options
@@ -36,8 +37,10 @@ def run(
     *,
     out: TextIO | None = None,
     verbose: bool = False,
+    progress: Callable[[int], object] | None = None,
 ) -> int:
-    """Run the seeds; return the exit code (0 = no violation and no liveness failure)."""
+    """Run the seeds; return the exit code (0 = no violation and no liveness failure).
+    `progress(1)` is called after each seed (the CLI's progress bar)."""
     out = sys.stdout if out is None else out
     chosen = [seed] if seed is not None else list(range(seed_start, seed_start + seeds))
     violations = liveness = blocks = 0
@@ -47,6 +50,8 @@ def run(
         if verbose or seed is not None:
             print(f"seed {s}: {opts.describe()}", file=out)
         result = simulate(opts)
+        if progress is not None:
+            progress(1)
         blocks += result.committed_blocks
         if result.ok:
             continue

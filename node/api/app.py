@@ -10,16 +10,27 @@ Rules:
   cannot parse is 400 `bad_request`; 404 and 405 of the router are `not_found` and
   `method_not_allowed`. No client input produces a 5xx: a 500 is a bug, logged in full.
 - Bytes are hex in JSON; every response states the height it reflects (`height`).
+- `/docs` is Swagger UI served entirely by the node: its assets come from the installed
+  `swagger-ui-bundle-v2` package (Apache-2.0, licence in its dist-info) under `/docs/assets/`,
+  never from a CDN, so the page works on an intranet without internet.
+- Every request has a request id: the caller's `X-Request-Id` when it is 1-64 characters of
+  `[A-Za-z0-9._-]`, else a fresh one; it is echoed in the response's `X-Request-Id` and carried
+  by the API's log records (`extra={"request_id": ...}`, a field of the JSON log).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from node.api.errors import headers_of, status_of
@@ -27,21 +38,60 @@ from wire.errors import CodedError
 
 log = logging.getLogger("orgledger.api")
 
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class RequestIdMiddleware:
+    """Give every HTTP request an id (`request.state.request_id`) and echo it (pure ASGI, so
+    streamed answers such as /v1/events pass through untouched)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope.get("headers", []) if k == b"x-request-id"), b"")
+        text = given.decode("latin-1")
+        rid = text if REQUEST_ID.fullmatch(text) else secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"x-request-id", rid.encode())],
+                }
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
 
 def create_app(
     routers: Sequence[APIRouter], *, height: Callable[[], int], title: str = "orgledger node"
 ) -> FastAPI:
     """The app serving `routers`; `height` is the node's height, stated in every error answer."""
-    app = FastAPI(title=title, version="1", docs_url="/docs", redoc_url=None)
+    app = FastAPI(title=title, version="1", docs_url=None, redoc_url=None)
     for router in routers:
         app.include_router(router)
+    _mount_docs(app, title)
 
     @app.exception_handler(CodedError)
     async def _coded_error(request: Request, exc: CodedError) -> JSONResponse:
         status = status_of(exc)
         if status >= 500:
             log.error(
-                "unmapped error code %r on %s %s", exc.code, request.method, request.url.path, exc_info=exc
+                "unmapped error code %r on %s %s",
+                exc.code,
+                request.method,
+                request.url.path,
+                exc_info=exc,
+                extra={"request_id": request_id(request)},
             )
         return JSONResponse(
             {"error": {"code": exc.code, "message": exc.message}, "height": height()},
@@ -67,7 +117,13 @@ def create_app(
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # a bug, never a client's doing: logged in full, answered in the one error format
-        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        log.error(
+            "unhandled error on %s %s",
+            request.method,
+            request.url.path,
+            exc_info=exc,
+            extra={"request_id": request_id(request)},
+        )
         return JSONResponse(
             {"error": {"code": "internal_error", "message": "the node failed to answer; this is logged"}},
             status_code=500,
@@ -82,4 +138,22 @@ def create_app(
             headers=exc.headers,
         )
 
+    app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _mount_docs(app: FastAPI, title: str) -> None:
+    """Swagger UI at /docs with its assets served by the node itself (no CDN)."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{title} - API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )

@@ -27,6 +27,7 @@ from typing import Any
 
 from node.api.errors import ApiError
 from node.api.ratelimit import TokenBucket
+from node.config import ApiSettings
 from node.errors import BusyError
 from wire.crypto import Domain, sha256, verify
 from wire.reqsign import H_KEY, H_NONCE, H_SIG, H_TIME, NONCE_MAX, NONCE_MIN, request_message
@@ -141,14 +142,9 @@ class AuthSettings:
     tokens_per_key: int = 32
 
     @classmethod
-    def from_extra(cls, extra: Mapping[str, Any]) -> AuthSettings:
-        """`[extra]` keys of node.toml: api_rate_per_s, api_burst, api_window_ms."""
-        base = cls()
-        return cls(
-            window_ms=int(extra.get("api_window_ms", base.window_ms)),
-            rate_per_s=float(extra.get("api_rate_per_s", base.rate_per_s)),
-            burst=float(extra.get("api_burst", base.burst)),
-        )
+    def from_config(cls, api: ApiSettings) -> AuthSettings:
+        """node.toml's `[api]` table: rate_per_s, burst, window_ms."""
+        return cls(window_ms=api.window_ms, rate_per_s=api.rate_per_s, burst=api.burst)
 
 
 class Authenticator:

@@ -4,7 +4,8 @@ their receipts (docs/api.md).
 Rules: whole blocks carry every transaction's contents, so only callers with `reads_blocks`
 (root-org admins and auditors, node keys) get them; every authenticated caller gets a block's
 header and certificate, and a transaction of its subtree with the path to verify it against that
-header. A transaction outside the caller's subtree answers as an unknown one (404 `unknown_tx`).
+header. A transaction outside the caller's subtree answers as an unknown one (404 `unknown_tx`),
+except to its own signer.
 """
 
 # No `from __future__ import annotations` in route modules: FastAPI resolves each parameter's
@@ -70,13 +71,16 @@ def build_router(ctx: ApiContext) -> APIRouter:
                     tx_count=len(hashes),
                 )
         org_id: str | None = None
+        signer: bytes | None = None
         if raw is not None:
             try:
                 body = SignedTransaction.decode(raw).body
-                org_id, out["tx_type"] = body.org_id, body.tx_type
+                org_id, signer, out["tx_type"] = body.org_id, body.signer, body.tx_type
             except DecodeError:
                 org_id = None
-        if not (caller.reads_blocks or caller.sees(org_id)):
+        # its signer always sees its own transaction, even one the ledger rejected for an org
+        # outside the signer's subtree (else `tx submit` would wait for a 404 to turn into news)
+        if not (caller.reads_blocks or caller.sees(org_id) or signer == caller.pubkey):
             raise _unknown_tx()
         out["org_id"] = org_id
         out["tx_bytes"] = None

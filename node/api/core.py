@@ -1,6 +1,13 @@
-"""The public routes: liveness, metrics, status, and submitting signed transactions.
+"""The public routes: liveness, readiness, metrics, status, and submitting signed transactions.
 
 Rules:
+
+- `/healthz` is liveness: 200 while the process runs and has not failed (restart it on 503).
+  `/readyz` is readiness, for load balancers and compose: 200 only when the node is caught up
+  (at most `ready_max_behind` blocks below the highest height a verified certificate showed
+  it), is connected to a quorum of validators (itself included) and its read index is available
+  and at most `index_max_lag` blocks behind the store; else 503 with every reason, e.g.
+  `{"ready": false, "reasons": [{"code": "index_unavailable", "message": ...}], ...}`.
 
 - No authentication here: a transaction carries its own signatures, and status and health say
   nothing about ledger contents.
@@ -19,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from node.api.body import read_tx_body
 from node.api.context import ApiContext
 from node.api.errors import ApiError, status_of
-from node.api.models import SUBMIT_BODY, ErrorOut, HealthOut, StatusOut, SubmitOut
+from node.api.models import SUBMIT_BODY, ErrorOut, HealthOut, ReadyOut, StatusOut, SubmitOut
 from node.api.render import tx_status_json
 from node.errors import NodeError
 from wire import codec
@@ -40,6 +47,20 @@ def build_router(ctx: ApiContext) -> APIRouter:
     async def healthz() -> JSONResponse:
         ok, detail = ctx.chain.health()
         return JSONResponse({"ok": ok, **detail}, status_code=200 if ok else 503)
+
+    @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
+    async def readyz() -> JSONResponse:
+        facts = ctx.chain.readiness()
+        reasons = readiness_reasons(
+            facts,
+            ctx.index.height,
+            ctx.index.db is not None,
+            ctx.index.error,
+            max_behind=ctx.ready_max_behind,
+            max_index_lag=ctx.index_max_lag,
+        )
+        body = {"ready": not reasons, "reasons": reasons, **facts, "indexed_height": ctx.index.height}
+        return JSONResponse(body, status_code=503 if reasons else 200)
 
     @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
     async def metrics() -> Response:
@@ -93,3 +114,48 @@ def build_router(ctx: ApiContext) -> APIRouter:
         return JSONResponse({"height": ctx.chain.height(), "results": results})
 
     return router
+
+
+def readiness_reasons(
+    facts: dict[str, Any],
+    indexed_height: int,
+    index_open: bool,
+    index_error: str | None,
+    *,
+    max_behind: int,
+    max_index_lag: int,
+) -> list[dict[str, str]]:
+    """Why the node should not take traffic now (empty: ready)."""
+    reasons: list[dict[str, str]] = []
+    height, best = int(facts["height"]), int(facts["best_known_height"])
+    if not facts["alive"]:
+        reasons.append({"code": "stopping", "message": "the node is stopping or stopped after a fatal error"})
+    if best - height > max_behind:
+        reasons.append(
+            {
+                "code": "behind",
+                "message": f"at height {height}, {best - height} blocks below the certified height {best} "
+                f"(bound {max_behind})",
+            }
+        )
+    if facts["validators_connected"] < facts["quorum"]:
+        reasons.append(
+            {
+                "code": "no_quorum",
+                "message": f"{facts['validators_connected']} validators reachable (itself included when it is one), "
+                f"quorum {facts['quorum']}",
+            }
+        )
+    if index_error is not None or not index_open:
+        reasons.append(
+            {"code": "index_unavailable", "message": index_error or "the read index is not open yet"}
+        )
+    elif height - indexed_height > max_index_lag:
+        reasons.append(
+            {
+                "code": "index_lag",
+                "message": f"index at height {indexed_height}, {height - indexed_height} blocks behind "
+                f"(bound {max_index_lag})",
+            }
+        )
+    return reasons

@@ -175,6 +175,21 @@ class HealthOut(BaseModel):
     peers: int
 
 
+class ReasonOut(BaseModel):
+    code: str
+    message: str
+
+
+class ReadyOut(BaseModel):
+    ready: bool
+    reasons: list[ReasonOut]
+    height: int
+    best_known_height: int
+    validators_connected: int
+    quorum: int
+    indexed_height: int
+
+
 class MempoolOut(BaseModel):
     txs: int
     bytes: int

@@ -105,7 +105,7 @@ class ProofSource(Protocol):
 def build_router(src: ProofSource, authn: Callable[..., Awaitable[Any]] | None = None) -> APIRouter:
     """The proof routes. With `authn` (the read API's authentication dependency, returning a caller
     with `sees(org_id)` and `reads_blocks`) a transaction's proof is visible to callers whose
-    subtree holds its org (others get the same 404 as an unknown id) and state digests to
+    subtree holds its org and to its signer (others get the same 404 as an unknown id) and state digests to
     whole-chain readers only; without it (unit tests of this module) the routes are open."""
     router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
 
@@ -166,6 +166,7 @@ def _may_see(caller: Any, tx_bytes: bytes) -> bool:
     if caller is None or caller.reads_blocks:
         return True
     try:
-        return bool(caller.sees(SignedTransaction.decode(tx_bytes).body.org_id))
+        body = SignedTransaction.decode(tx_bytes).body
     except DecodeError:
         return False
+    return bool(caller.sees(body.org_id)) or body.signer == getattr(caller, "pubkey", None)

@@ -27,7 +27,7 @@ from typing import Any
 from node.api.errors import ApiError
 from node.errors import StorageCorruptError
 from node.store.storage import BlockStore
-from wire import statemap
+from wire import statemap, stateproofs
 from wire.errors import DecodeError, ProofError
 from wire.types import Block
 
@@ -112,9 +112,9 @@ class ProvenView:
         shown with that value (None: absent), every range complete."""
         nodes = list(builder.nodes)
         try:
-            view = statemap.ProofView(self.state_root, nodes)
+            view = stateproofs.ProofView(self.state_root, nodes)
             for key in builder.keys:
-                statemap.verify_value(self.state_root, nodes, key, values.get(key))
+                stateproofs.verify_value(self.state_root, nodes, key, values.get(key))
             for r in builder.ranges:
                 view.range(r.lo, r.hi)
         except ProofError as exc:

@@ -9,7 +9,8 @@ the root group, `version` and `main` (the `orgledger` entry point, also `python 
 commands live in one module per group and are added here:
 
 - `node/cli/network.py`: `keys`, `network` (key files, network init)
-- `node/cli/node.py`: `node`, `index` (run one node, rebuild its read index)
+- `node/cli/node.py`: `node`, `index` (run one node, check its config, rebuild its read index)
+- `node/cli/backup.py`: `node backup`, `node restore` (online backup, restore)
 - `node/cli/dev.py`: `dev` (the local network: up, down, seed, load)
 - `node/cli/client.py`: `api`, `tx`, `rules` (signed reads, transactions, the contracts' catalogue)
 - `node/cli/audit.py`: `audit`, `export` (verify the history without trusting any node)
@@ -22,6 +23,7 @@ import click
 
 from node import __version__
 from node.cli import audit as cli_audit
+from node.cli import backup as cli_backup
 from node.cli import bench as cli_bench
 from node.cli import client as cli_client
 from node.cli import dev as cli_dev
@@ -46,6 +48,8 @@ def version() -> None:
 cli.add_command(cli_network.keys)
 cli.add_command(cli_network.network)
 cli.add_command(cli_node.node)
+cli_node.node.add_command(cli_backup.backup)
+cli_node.node.add_command(cli_backup.restore)
 cli.add_command(cli_node.index)
 cli.add_command(cli_dev.dev)
 cli.add_command(cli_client.api)

@@ -35,7 +35,12 @@ def audit() -> None:
     help="With --node: check the node's proof of one transaction per block, of every one, or none.",
 )
 @click.option("--workers", type=click.IntRange(0, 64), default=None, help="Processes for signature checks.")
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Show a progress bar on stderr (on a terminal).",
+)
 @READER_KEY_OPTION
 def audit_verify(
     node_url: str | None,
@@ -308,7 +313,12 @@ def audit_access(
 )
 @GENESIS_OPTION
 @click.option("--force", is_flag=True, help="Overwrite an existing archive.")
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Show a progress bar on stderr (on a terminal).",
+)
 @READER_KEY_OPTION
 def export(
     node_url: str, out: Path, genesis_file: Path, force: bool, progress: bool, reader_key: Path | None

@@ -24,7 +24,14 @@ from node.cli.common import fail
     show_default=True,
     help="Measured seconds per phase.",
 )
-@click.option("--warmup", "warmup_s", type=float, default=5.0, show_default=True)
+@click.option(
+    "--warmup",
+    "warmup_s",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds of load before measuring.",
+)
 @click.option("--clients", type=click.IntRange(1, 16), default=2, show_default=True, help="Client processes.")
 @click.option(
     "--batch", type=click.IntRange(1, 2000), default=200, show_default=True, help="Transactions per request."
@@ -122,13 +129,23 @@ def bench(
 
 
 @click.command()
-@click.option("--seeds", type=int, default=1, show_default=True)
-@click.option("--seed-start", type=int, default=0, show_default=True)
+@click.option("--seeds", type=int, default=1, show_default=True, help="How many seeds to run.")
+@click.option("--seed-start", type=int, default=0, show_default=True, help="The first seed.")
 @click.option("--seed", type=int, default=None, help="Run exactly this seed.")
-@click.option("--validators", type=int, default=4, show_default=True)
-@click.option("--observers", type=int, default=1, show_default=True)
-@click.option("--faults", type=click.Choice(["none", "crash", "network", "byzantine", "all"]), default="all")
-@click.option("--ticks", type=int, default=None)
+@click.option(
+    "--validators", type=int, default=4, show_default=True, help="Validators in the simulated network."
+)
+@click.option(
+    "--observers", type=int, default=1, show_default=True, help="Observers in the simulated network."
+)
+@click.option(
+    "--faults",
+    type=click.Choice(["none", "crash", "network", "byzantine", "all"]),
+    default="all",
+    show_default=True,
+    help="Which faults the seeds may inject.",
+)
+@click.option("--ticks", type=int, default=None, help="Ticks to simulate (default: derived from each seed).")
 def sim(
     seeds: int,
     seed_start: int,
@@ -139,6 +156,11 @@ def sim(
     ticks: int | None,
 ) -> None:
     """Run the deterministic consensus simulator over many seeds."""
+    from tqdm import tqdm
+
     from consensus.sim.cli import run
 
-    sys.exit(run(seeds, seed_start, seed, validators, observers, faults, ticks))
+    total = 1 if seed is not None else seeds
+    with tqdm(total=total, unit="seed", desc="sim", disable=None, leave=False) as bar:
+        code = run(seeds, seed_start, seed, validators, observers, faults, ticks, progress=bar.update)
+    sys.exit(code)

@@ -9,11 +9,15 @@ the contracts' own catalogue. Heavy imports happen inside the commands so `--hel
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from node.cli.common import fail
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -95,7 +99,14 @@ def tx() -> None:
     type=click.Path(path_type=Path),
     help="Approver key file (repeatable).",
 )
-@click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the verified receipt.",
+)
 def tx_submit(
     node_url: str,
     key_file: Path,
@@ -147,10 +158,11 @@ def tx_submit(
         fail(f"invalid transaction ({exc.code}): {exc}", 2)
     except WireError as exc:
         fail(f"invalid transaction: {exc}", 2)
+    reachable(node_url)
     click.echo(f"tx {signed.tx_id.hex()}")
     try:
         with LedgerClient(node_url, genesis, key=key) as client:
-            done = client.submit(signed, timeout_s=timeout_s)
+            done = _with_progress(lambda: client.submit(signed, timeout_s=timeout_s), timeout_s)
     except TxRejectedError as exc:
         click.echo(f"rejected at height {exc.height}: {exc}", err=True)
         sys.exit(2)
@@ -162,6 +174,49 @@ def tx_submit(
     )
     if alerts:
         click.echo(f"alerts: {alerts}")
+
+
+def reachable(node_url: str, timeout_s: float = 3.0) -> None:
+    """Fail at once, in seconds, when nothing answers at `node_url` (rather than retry until the
+    submit timeout)."""
+    import httpx
+
+    try:
+        httpx.get(node_url.rstrip("/") + "/healthz", timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        fail(f"no node answers at {node_url} ({type(exc).__name__}: {exc}); is it running, is the URL right?")
+
+
+def _with_progress(work: Callable[[], T], timeout_s: float) -> T:
+    """Run `work` while a progress bar (on a terminal) shows the seconds waited."""
+    import threading
+    import time
+
+    from tqdm import tqdm
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    fmt = "{desc}: {elapsed} of up to {total:.0f}s"
+    with tqdm(
+        total=timeout_s, desc="waiting for the verified receipt", bar_format=fmt, disable=None, leave=False
+    ) as bar:
+        while thread.is_alive():
+            thread.join(0.2)
+            bar.n = min(timeout_s, time.monotonic() - started)
+            bar.refresh()
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
 
 
 @tx.command("types")
@@ -177,8 +232,28 @@ def tx_types(as_json: bool) -> None:
         click.echo(json.dumps(specs, indent=2, ensure_ascii=False))
         return
     for spec in specs:
-        fields = ", ".join(f["name"] + ("" if f["required"] else "?") for f in spec["payload"]["fields"])
+        fields = ", ".join(
+            f"{f['name']}{'' if f['required'] else '?'}: {type_text(f['schema'])}"
+            for f in spec["payload"]["fields"]
+        )
         click.echo(f"{spec['tx_type']:<22} {fields}")
+    click.echo("(name?: optional; --json prints the full schemas with ranges and descriptions)")
+
+
+def type_text(schema: dict[str, Any]) -> str:
+    """A payload field's type in a few characters: str, int, hex32, date, A|B|C, [str], {a, b}."""
+    kind = str(schema.get("type"))
+    if kind == "hex" and schema.get("bytes"):
+        return f"hex{schema['bytes']}"
+    if kind == "enum":
+        values = [str(v) for v in schema.get("values", [])]
+        return "|".join(values) if len(values) <= 4 else f"enum({len(values)}: {'|'.join(values[:3])}|...)"
+    if kind == "list":
+        return f"[{type_text(schema.get('item') or {})}]"
+    if kind == "object":
+        names = [str(f["name"]) for f in schema.get("fields", [])]
+        return "{" + ", ".join(names[:4]) + (", ..." if len(names) > 4 else "") + "}"
+    return kind
 
 
 @click.group()

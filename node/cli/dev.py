@@ -22,7 +22,12 @@ def dev() -> None:
 
 @dev.command("up")
 @click.option(
-    "--dir", "directory", type=click.Path(path_type=Path), default=Path(".devnet"), show_default=True
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path(".devnet"),
+    show_default=True,
+    help="The local network's directory.",
 )
 def dev_up(directory: Path) -> None:
     """Initialise and start a local five-level network."""
@@ -37,7 +42,12 @@ def dev_up(directory: Path) -> None:
 
 @dev.command("down")
 @click.option(
-    "--dir", "directory", type=click.Path(path_type=Path), default=Path(".devnet"), show_default=True
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path(".devnet"),
+    show_default=True,
+    help="The local network's directory.",
 )
 def dev_down(directory: Path) -> None:
     """Stop the local network started by `dev up`."""
@@ -51,7 +61,12 @@ def dev_down(directory: Path) -> None:
 
 @dev.command("seed")
 @click.option(
-    "--dir", "directory", type=click.Path(path_type=Path), default=Path(".devnet"), show_default=True
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path(".devnet"),
+    show_default=True,
+    help="The local network's directory.",
 )
 def dev_seed(directory: Path) -> None:
     """Fill the running local network with a realistic history through the SDK (run once)."""
@@ -66,14 +81,32 @@ def dev_seed(directory: Path) -> None:
 
 @dev.command("load")
 @click.option(
-    "--dir", "directory", type=click.Path(path_type=Path), default=Path(".devnet"), show_default=True
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path(".devnet"),
+    show_default=True,
+    help="The local network's directory.",
 )
-@click.option("--txs", type=click.IntRange(1, 10_000_000), default=1000, show_default=True)
+@click.option(
+    "--txs",
+    type=click.IntRange(1, 10_000_000),
+    default=1000,
+    show_default=True,
+    help="Transactions to submit.",
+)
 @click.option(
     "--rate", type=float, default=None, help="Transactions per second (default: as fast as possible)."
 )
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--timeout", "timeout_s", type=float, default=180.0, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generated workload.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=180.0,
+    show_default=True,
+    help="Seconds to wait for submitting, then for every commit.",
+)
 def dev_load(directory: Path, txs: int, rate: float | None, seed: int, timeout_s: float) -> None:
     """Submit N valid transactions to random nodes, wait, and check every node agrees."""
     import asyncio
@@ -99,10 +132,19 @@ def dev_load(directory: Path, txs: int, rate: float | None, seed: int, timeout_s
     now = int(time.time() * 1000)
     batch = [work.next_tx(now) for _ in range(txs)]
     click.echo(f"mix: {', '.join(f'{k} {w}%' for k, w in MIX)}; {txs} transactions to {len(urls)} nodes")
+    from tqdm import tqdm
+
     started = time.monotonic()
-    ops = asyncio.run(submit_all(urls, batch, rate=rate, deadline_s=timeout_s, seed=seed))
+    with tqdm(total=txs, unit="tx", desc="submitted", disable=None, leave=False) as bar:
+        ops = asyncio.run(
+            submit_all(urls, batch, rate=rate, deadline_s=timeout_s, seed=seed, progress=bar.update)
+        )
     click.echo(f"submitted in {time.monotonic() - started:.1f}s: {summary(ops)}")
-    report = asyncio.run(wait_and_check(urls, ops, signer=signer, timeout_s=timeout_s))
+    accepted = sum(1 for op in ops if op.outcome == "ok")
+    with tqdm(total=accepted, unit="tx", desc="committed", disable=None, leave=False) as bar:
+        report = asyncio.run(
+            wait_and_check(urls, ops, signer=signer, timeout_s=timeout_s, progress=bar.update)
+        )
     elapsed = time.monotonic() - started
     heights = ", ".join(f"{url.rsplit(':', 1)[1]}={h}" for url, h in report.heights.items())
     click.echo(f"heights: {heights}")

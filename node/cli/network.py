@@ -25,7 +25,13 @@ def keys() -> None:
 @click.option(
     "--out", "out", type=click.Path(path_type=Path), required=True, help="Key file to write (0600)."
 )
-@click.option("--kind", type=click.Choice(["ed25519", "x25519"]), default="ed25519", show_default=True)
+@click.option(
+    "--kind",
+    type=click.Choice(["ed25519", "x25519"]),
+    default="ed25519",
+    show_default=True,
+    help="ed25519: a signing key (users, nodes); x25519: an org encryption key.",
+)
 @click.option("--label", default="", help="A label stored in the key file.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def keys_new(out: Path, kind: str, label: str, force: bool) -> None:

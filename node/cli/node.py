@@ -32,7 +32,6 @@ def node() -> None:
 def node_run(config: Path, data_dir: Path | None) -> None:
     """Run one node in the foreground until SIGTERM."""
     import asyncio
-    import logging
 
     from node.config import NodeConfig
     from node.errors import NodeError
@@ -46,18 +45,72 @@ def node_run(config: Path, data_dir: Path | None) -> None:
         import dataclasses
 
         cfg = dataclasses.replace(cfg, data_dir=data_dir.resolve())
-    logging.basicConfig(
-        level=getattr(logging, cfg.log_level, logging.INFO),
-        format=f"%(asctime)s %(levelname)s {cfg.node_id} %(name)s: %(message)s",
-    )
+    from node.app import NodeApp
+    from node.cli.logs import configure_logging
 
-    from node.app import run_node
+    formatter = configure_logging(cfg)
+
+    async def serve() -> int:
+        app = NodeApp.build(cfg)
+        formatter.bind(height=app.runtime.height)
+        return await app.run()
 
     try:
-        code = asyncio.run(run_node(cfg))
+        code = asyncio.run(serve())
     except (NodeError, WireError) as exc:
         fail(str(exc))
     sys.exit(code)
+
+
+@node.group("config")
+def node_config() -> None:
+    """Check a node.toml."""
+
+
+@node_config.command("check")
+@click.argument("file", type=click.Path(path_type=Path))
+def node_config_check(file: Path) -> None:
+    """Validate FILE (a node.toml, with the ORGLEDGER_* overrides of this environment) and the
+    files it names: genesis, the node key (it must be the key genesis lists for the node) and the
+    person-key secret.
+
+    Exit 0 when all is well (a summary is printed), 1 with one `error:` line per problem."""
+    from node.config import NodeConfig
+    from node.errors import NodeError
+    from node.index import default_url, redact
+    from node.privacy.personkeys import PersonKeySecrets
+    from wire.errors import WireError
+    from wire.files import load_genesis, load_signing_key
+
+    try:
+        cfg = NodeConfig.load(file)
+    except NodeError as exc:
+        for line in str(exc).splitlines():
+            click.echo(f"error: {line}", err=True)
+        sys.exit(1)
+    problems: list[str] = []
+    try:
+        genesis = load_genesis(cfg.genesis_file)
+        spec = genesis.node(cfg.node_id)
+        key = load_signing_key(cfg.key_file)
+        if key.public != spec.pubkey:
+            problems.append(f"{cfg.key_file} is not the key genesis lists for node {cfg.node_id}")
+    except WireError as exc:
+        problems.append(f"{file}: {exc}")
+    if cfg.person_key_secret_file is not None:
+        try:
+            PersonKeySecrets.load(cfg.person_key_secret_file)
+        except NodeError as exc:
+            problems.append(str(exc))
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    index_url = redact(cfg.index_url or default_url(cfg.data_dir))
+    click.echo(
+        f"{file}: ok: node {cfg.node_id}, p2p {cfg.p2p_host}:{cfg.p2p_port}, api {cfg.api_host}:{cfg.api_port}, "
+        f"data {cfg.data_dir}, index {index_url}, log {cfg.log.level} {cfg.log.format}"
+    )
 
 
 @click.group()
@@ -85,9 +138,12 @@ def index_rebuild(config: Path, url: str | None) -> None:
     try:
         cfg = NodeConfig.load(config)
         genesis = load_genesis(cfg.genesis_file)
-        target = url or cfg.index_url or default_url(cfg.data_dir, cfg.node_id)
+        target = url or cfg.index_url or default_url(cfg.data_dir)
         started = time.monotonic()
-        rows, height = rebuild_from_store(cfg.data_dir, genesis.hash, target)
+        from tqdm import tqdm
+
+        with tqdm(unit="row", desc="index rebuild", disable=None, leave=False) as bar:
+            rows, height = rebuild_from_store(cfg.data_dir, genesis.hash, target, progress=bar.update)
     except StorageLockedError:
         fail(f"node {cfg.node_id} is running (its data directory is locked); stop it, then rebuild")
     except (IndexUnavailableError, SQLAlchemyError) as exc:
@@ -121,7 +177,7 @@ def index_verify(config: Path, url: str | None, dry_run: bool) -> None:
     try:
         cfg = NodeConfig.load(config)
         genesis = load_genesis(cfg.genesis_file)
-        target = url or cfg.index_url or default_url(cfg.data_dir, cfg.node_id)
+        target = url or cfg.index_url or default_url(cfg.data_dir)
         with BlockStore.open(cfg.data_dir, genesis.hash, create=False) as store, store.snapshot() as snap:
             db = IndexDb(target)
             try:

@@ -30,11 +30,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import nacl.signing
-import psutil
 
 from client_sdk.auth import LedgerAuth, RequestSigner
 from wire import codec
@@ -42,6 +41,9 @@ from wire.certificate import verify_certificate
 from wire.files import load_genesis, load_signing_key
 from wire.genesis import Genesis
 from wire.types import Block, CommitCertificate, SignedTransaction
+
+if TYPE_CHECKING:
+    import psutil
 
 PORT_OFFSET = 200
 
@@ -239,6 +241,13 @@ def _settled(urls: list[str], timeout_s: float = 7200.0) -> int:
 
 
 def _node_procs(directory: Path, genesis: Genesis) -> dict[str, psutil.Process]:
+    try:
+        import psutil
+    except ImportError:
+        raise RuntimeError(
+            "orgledger bench measures CPU and memory with psutil: pip install 'orgledger[bench]'"
+        ) from None
+
     from node.dev.devnet import _nodes, running_pid
 
     out = {}

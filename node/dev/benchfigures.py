@@ -137,12 +137,7 @@ def catchup(txs: int = 50_000, directory: Path | None = None, *, sync: str = "re
                 http.get(f"{procs[genesis.validator_nodes[0].node_id].url}/v1/status").json()["height"]
             )
             cfg = procs[observer].config
-            text = cfg.read_text()
-            if "[extra]" in text:
-                text = text.replace("[extra]", f'[extra]\nstate_sync = "{sync}"', 1)
-            else:
-                text += f'\n[extra]\nstate_sync = "{sync}"\n'
-            cfg.write_text(text)
+            cfg.write_text(cfg.read_text() + f'\n[state]\nsync = "{sync}"\n')
             started = time.monotonic()
             start_node(procs[observer])
             url = procs[observer].url
@@ -176,7 +171,9 @@ def readapi(seconds: float = 10.0, concurrency: int = 16, directory: Path | None
         net, genesis = _network(root)
         for spec in genesis.nodes:  # the figure is about serving, not about the per-key rate limit
             cfg = net / "nodes" / spec.node_id / "node.toml"
-            cfg.write_text(cfg.read_text() + "\n[extra]\napi_rate_per_s = 1000000\napi_burst = 1000000\n")
+            cfg.write_text(
+                cfg.read_text().replace("[api]\n", "[api]\nrate_per_s = 1000000.0\nburst = 1000000.0\n", 1)
+            )
         up(net, echo=False)
         key = load_signing_key(net / "keys" / "admins" / f"{genesis.root_org}.key")
         url = f"http://127.0.0.1:{28000 + PORT_OFFSET + 1}"
@@ -263,9 +260,7 @@ def scale(small: int = 10_000, large: int = 1_000_000, duration_s: float = 20.0)
             index_bytes = _index(genesis, chain, root / "index.sqlite")
             for spec in genesis.nodes:
                 shutil.copytree(chain, net / "nodes" / spec.node_id / "data")
-                shutil.copyfile(
-                    root / "index.sqlite", net / "nodes" / spec.node_id / f"index-{spec.node_id}.sqlite"
-                )
+                shutil.copyfile(root / "index.sqlite", net / "nodes" / spec.node_id / "data" / "index.sqlite")
             result = run(
                 BenchOptions(
                     duration_s=duration_s,

@@ -8,7 +8,11 @@ Rules:
   /healthz, and prints each API URL. A node that exits or stays unhealthy past the timeout fails
   `up` with the tail of its log.
 - `down` sends SIGTERM to every recorded node, waits, then SIGKILLs stragglers. A pid is only
-  signalled if its command line still names that node's config (pids get reused).
+  signalled if its command line still names that node's config (pids get reused). It says how
+  many nodes it stopped (0 when none ran).
+- Commands printed as hints (`commands()`) are spelled as the user can paste them where they
+  stand: `orgledger` when that is what the shell finds, else the path of the one running
+  (`.venv/bin/orgledger` after `make run`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,6 +38,23 @@ from wire.genesis import NodeSpec
 
 class DevnetError(DevError):
     pass
+
+
+def commands() -> tuple[str, str]:
+    """How to type `orgledger` and `python` from the current directory for this installation."""
+    bindir = Path(sys.executable).parent
+    out = []
+    for name in ("orgledger", "python"):
+        exe = bindir / name
+        found = shutil.which(name)
+        if found is not None and Path(found).absolute() == exe.absolute():
+            out.append(name)
+            continue
+        try:
+            out.append(str(exe.absolute().relative_to(Path.cwd())))
+        except ValueError:
+            out.append(str(exe.absolute()))
+    return out[0], out[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,16 +162,20 @@ def up(directory: Path, *, timeout_s: float = 90.0, echo: bool = True) -> list[N
         print(f"{len(procs)} nodes running ({len(started)} started now):")
         for p in procs:
             print(f"  {p.spec.node_id:<10} {p.spec.role:<9} org {p.spec.org_id:<18} {p.url}")
-        print(f"logs in {directory / 'logs'}; stop with: orgledger dev down --dir {directory}")
+        print(f"logs in {directory / 'logs'}; stop with: {commands()[0]} dev down --dir {directory}")
     return procs
 
 
 def down(directory: Path, *, timeout_s: float = 20.0, echo: bool = True) -> int:
+    """Stop the network's running nodes; how many were running."""
     directory = directory.resolve()
     if not (directory / "genesis.json").exists():
-        raise DevnetError(f"{directory} holds no network")
+        if echo:
+            print(f"stopped 0 node(s): {directory} holds no network")
+        return 0
     procs = _nodes(directory)
     live = {p.spec.node_id: (p, pid) for p in procs if (pid := running_pid(p)) is not None}
+    stopping = len(live)
     for _, pid in live.values():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -163,6 +189,6 @@ def down(directory: Path, *, timeout_s: float = 20.0, echo: bool = True) -> int:
     for p in procs:
         p.pid_file.unlink(missing_ok=True)
     if echo:
-        killed = f", {len(live)} killed after {timeout_s:.0f}s" if live else ""
-        print(f"stopped {len(procs)} node(s){killed}")
-    return len(live)
+        killed = f" ({len(live)} killed after {timeout_s:.0f}s)" if live else ""
+        print(f"stopped {stopping} node(s){killed}" + ("" if stopping else ": none was running"))
+    return stopping

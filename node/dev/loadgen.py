@@ -19,7 +19,7 @@ import asyncio
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,8 +94,10 @@ async def submit_all(
     concurrency: int = 32,
     deadline_s: float = 120.0,
     seed: int = 1,
+    progress: Callable[[int], object] | None = None,
 ) -> list[Op]:
-    """Submit every transaction (retrying unanswered ones at other nodes); return the history."""
+    """Submit every transaction (retrying unanswered ones at other nodes); return the history.
+    `progress(1)` is called as each one is answered (a progress bar)."""
     rnd = random.Random(seed)
     ops = [Op(tx=t) for t in txs]
     sem = asyncio.Semaphore(concurrency)
@@ -104,6 +106,13 @@ async def submit_all(
     async with aiohttp.ClientSession(timeout=timeout) as session:
 
         async def one(i: int, op: Op) -> None:
+            try:
+                await submit_one(i, op)
+            finally:
+                if progress is not None:
+                    progress(1)
+
+        async def submit_one(i: int, op: Op) -> None:
             if rate:
                 await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
             async with sem:
@@ -177,18 +186,21 @@ async def wait_and_check(
     signer: RequestSigner | None = None,
     timeout_s: float = 120.0,
     quiet_s: float = 2.0,
+    progress: Callable[[int], object] | None = None,
 ) -> Report:
     """Poll every node until every `ok` transaction is on a chain (or time runs out), then check.
 
     A 202 means a node admitted the transaction to its memory, not that it is durable: a client
     that has not seen its transaction committed submits the same bytes again (idempotent), as the
     SDK does. So every few seconds the transactions not yet on a chain are resubmitted.
+    `progress(n)` is told how many more of them it saw committed (a progress bar).
     """
     chains = [Chain(url=u) for u in urls]
     wanted = {op.tx.tx_id for op in ops if op.outcome == "ok"}
     deadline = time.monotonic() + timeout_s
     problems: list[str] = []
     resubmit_at = time.monotonic() + RESUBMIT_AFTER_S
+    reported = 0
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
         while True:
             try:
@@ -198,6 +210,10 @@ async def wait_and_check(
                 break
             best = max(chains, key=lambda c: c.height)
             present = {t for ids in best.tx_ids for t in ids}
+            if progress is not None:
+                seen = len(wanted & present)
+                progress(seen - reported)
+                reported = seen
             if wanted <= present or time.monotonic() > deadline:
                 break
             if time.monotonic() > resubmit_at:

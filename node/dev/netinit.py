@@ -136,10 +136,10 @@ def _write_network(topology: Topology, source: Path, root: Path) -> Genesis:
             "genesis": "../../genesis.json",
             "key_file": "node.key",
             "data_dir": "data",
-            "log_level": "INFO",
             "p2p": {"host": n.host, "port": n.p2p_port},
             "api": {"host": n.host, "port": n.api_port},
             "privacy": {"person_key_secret_file": "person_key.secret"},
+            "log": {"level": "INFO", "format": "text"},
         }
         (node_dir / "node.toml").write_text(toml_dumps(config), encoding="utf-8")
     genesis = Genesis(

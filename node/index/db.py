@@ -2,8 +2,10 @@
 
 Rules:
 
-- The index URL is `[index] url` from node.toml, or SQLite at `<data_dir>/../index-<node_id>.sqlite`.
-  `postgresql://` URLs use psycopg 3 (`postgresql+psycopg://`).
+- The index URL is `[index] url` from node.toml, or SQLite at `<data_dir>/index.sqlite`: inside the
+  node's data directory (a container's data volume), so it needs no other writable place.
+  `postgresql://` URLs use psycopg 3 (`postgresql+psycopg://`), the extra `orgledger[postgres]`;
+  without it the index says so (`index_unavailable`, and in the node's log).
 - SQLite runs in WAL mode with real transactions (SQLAlchemy's pysqlite recipe), PostgreSQL
   reads run REPEATABLE READ: one query's rows and the height it reports come from one snapshot.
 - Every change to the index is one transaction that also moves `indexed_height`, so the index
@@ -42,9 +44,12 @@ def _table(model: type[SQLModel]) -> Table:
     return SQLModel.metadata.tables[str(model.__tablename__)]
 
 
-def default_url(data_dir: Path, node_id: str) -> str:
-    """SQLite beside the data directory, named for the node (several nodes may share a parent)."""
-    return f"sqlite:///{(Path(data_dir).resolve().parent / f'index-{node_id}.sqlite')}"
+INDEX_FILE = "index.sqlite"
+
+
+def default_url(data_dir: Path) -> str:
+    """SQLite inside the data directory (LevelDB leaves files it did not write alone)."""
+    return f"sqlite:///{Path(data_dir).resolve() / INDEX_FILE}"
 
 
 def normalise_url(url: str) -> str:
@@ -81,7 +86,10 @@ def make_engine(url: str) -> Engine:
 
             return engine
         return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=4, pool_timeout=5)
-    except (ArgumentError, ImportError, SQLAlchemyError) as exc:
+    except ImportError as exc:
+        hint = " (pip install 'orgledger[postgres]')" if "psycopg" in str(exc) else ""
+        raise IndexUnavailableError(f"cannot use index database {redact(url)}: {exc}{hint}") from exc
+    except (ArgumentError, SQLAlchemyError) as exc:
         raise IndexUnavailableError(f"cannot use index database {redact(url)}: {exc}") from exc
 
 
@@ -151,8 +159,11 @@ class IndexDb:
         self.height = height
         return len(wanted)
 
-    def rebuild(self, state: Any, height: int, genesis_hash: bytes, stop: Any = None) -> int:
-        """Replace the whole index by the projection of `state` at `height` (one transaction)."""
+    def rebuild(
+        self, state: Any, height: int, genesis_hash: bytes, stop: Any = None, progress: Any = None
+    ) -> int:
+        """Replace the whole index by the projection of `state` at `height` (one transaction);
+        `progress(n)` hears of every CHUNK rows written (a progress bar)."""
         count = 0
         with Session(self.engine) as s, s.begin():
             for table in TABLES:
@@ -169,6 +180,8 @@ class IndexDb:
                     count += 1
                     if len(batch) >= CHUNK:
                         self._insert(s, batch)
+                        if progress is not None:
+                            progress(len(batch))
                         batch = []
                         if stop is not None and stop():
                             raise InterruptedError("index rebuild interrupted by shutdown")

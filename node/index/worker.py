@@ -26,7 +26,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -173,12 +173,14 @@ class Indexer:
         return top
 
 
-def rebuild_from_store(data_dir: Path, genesis_hash: bytes, url: str) -> tuple[int, int]:
+def rebuild_from_store(
+    data_dir: Path, genesis_hash: bytes, url: str, progress: Callable[[int], object] | None = None
+) -> tuple[int, int]:
     """Rebuild the index at `url` from the (stopped) node's store at `data_dir`, in one
     transaction; return (rows, height). Raises StorageLockedError while the node runs."""
     with BlockStore.open(data_dir, genesis_hash, create=False) as store, store.snapshot() as snap:
         db = IndexDb(url)
         try:
-            return db.rebuild(snap, snap.height, genesis_hash), snap.height
+            return db.rebuild(snap, snap.height, genesis_hash, progress=progress), snap.height
         finally:
             db.close()

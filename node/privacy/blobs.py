@@ -8,7 +8,7 @@ Rules (docs/privacy.md):
   each names who uploaded it (org, user, key, time). Writes go to `blobs/tmp/`, are fsynced and
   renamed into place: a blob is there whole or not at all, and survives restarts. The store is
   inside the data directory, so a copy of that directory (stopped node) is a backup of it.
-- Size bound `[extra] blob_max_bytes` (default 20 MiB); 413 `too_large` above it.
+- Size bound `[privacy] blob_max_bytes` (default 20 MiB); 413 `too_large` above it.
 - Every read re-hashes the file; a file whose hash is wrong is moved aside (`.corrupt`) and never
   served (the SDK checks the hash again). A node that lacks a blob, or holds a damaged one, asks
   its peers (`blob_get` in chunks of 4 MiB) and keeps the copy after checking its hash.

@@ -142,7 +142,7 @@ def build_router(privacy: Privacy, ctx: ApiContext) -> APIRouter:
     def log_segment(number: str, caller: Auth) -> Response:
         """One segment's exact bytes (JSON lines); `current` for the open one."""
         _root_reader(caller)
-        if number != "current" and not (number.isdigit() and len(number) <= 12):
+        if number != "current" and not (number.isascii() and number.isdigit() and len(number) <= 12):
             raise ApiError("bad_id", "a segment is a number or `current`")
         try:
             data = privacy.log.segment_bytes_of(None if number == "current" else int(number))

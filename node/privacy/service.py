@@ -9,7 +9,7 @@ Routes (all authenticated, `node/api/auth.py`; served by the route modules):
 - `POST /v1/person-keys` (operators, admins, integration accounts; not auditors, not node keys):
   a batch of ID numbers (at most 64), optionally with a name (and birth date) for the name key;
   answers person keys per item and a masked number, never the number. Rate-limited per key in
-  ID numbers per second (`[extra] person_key_rate_per_s`, default 20, `person_key_burst` 200),
+  ID numbers per second (`[privacy] person_key_rate_per_s`, default 20, `person_key_burst` 200),
   written to the access log (masked numbers, the person keys).
 - `GET /v1/enc-keys/{org_id}` (the org in the caller's subtree): the current X25519 key of the
   org and of each ancestor, each with `source` "genesis" or "tx" and then the proof of the
@@ -21,9 +21,10 @@ Routes (all authenticated, `node/api/auth.py`; served by the route modules):
 - `/v1/blobs` (node/privacy/blobs.py).
 
 The person-key secret is loaded and checked before anything else opens (`load_person_key_secrets`:
-a bad secret file stops the node). `[extra]` keys:
-`access_anchor_interval_s` (900), `access_segment_bytes` (16 MiB), `blob_max_bytes` (20 MiB),
-`blob_replicas` (2), `person_key_rate_per_s` (20), `person_key_burst` (200).
+a bad secret file stops the node). Its settings are node.toml's typed `[privacy]` table
+(`node/config.py`, validated there): `access_anchor_interval_s` (900), `access_segment_bytes`
+(16 MiB), `blob_max_bytes` (20 MiB), `blob_replicas` (2), `person_key_rate_per_s` (20),
+`person_key_burst` (200).
 """
 
 import asyncio
@@ -44,9 +45,8 @@ from node.api.errors import ApiError
 from node.api.ratelimit import TokenBucket
 from node.api.render import receipt_json
 from node.config import NodeConfig
-from node.errors import ConfigError
-from node.privacy.accesslog import INTERVAL_S_DEFAULT, SEGMENT_BYTES_DEFAULT, AccessLog
-from node.privacy.blobs import BLOB_MAX_DEFAULT, REPLICAS_DEFAULT, BlobPeers, BlobStore
+from node.privacy.accesslog import AccessLog
+from node.privacy.blobs import BlobPeers, BlobStore
 from node.privacy.logmask import install_log_masking
 from node.privacy.personkeys import PersonKeySecrets, PersonKeyService
 from node.privacy.recorder import AccessRecorder, NodeIdentity, read_state
@@ -64,13 +64,6 @@ PERSON_KEY_ROLES = frozenset({"operator", "admin", "integration"})
 PERSON_KEY_BATCH_MAX = 64
 PERSON_KEY_BODY_MAX = 32 * 1024
 UPLOAD_SLOTS = 4
-
-
-def _extra_number(extra: Mapping[str, Any], name: str, default: float, lo: float, hi: float) -> float:
-    value = extra.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-        raise ConfigError(f"[extra] {name} must be a number in [{lo}, {hi}]")
-    return float(value)
 
 
 def load_person_key_secrets(config: NodeConfig) -> PersonKeySecrets | None:
@@ -97,19 +90,15 @@ class Privacy:
         peers: Callable[[], list[str]],
     ) -> None:
         install_log_masking()  # no ID number in any log line of this process
-        extra = config.extra
+        settings = config.privacy
         self.node_id, self.store, self.exec_lag, self.height = config.node_id, store, exec_lag, height
         self.person_keys = PersonKeyService(secrets) if secrets is not None else None
-        self.interval_s = _extra_number(extra, "access_anchor_interval_s", INTERVAL_S_DEFAULT, 0.2, 86_400)
-        self.segment_bytes = int(
-            _extra_number(extra, "access_segment_bytes", SEGMENT_BYTES_DEFAULT, 4096, 1 << 30)
-        )
-        self.blob_max = int(_extra_number(extra, "blob_max_bytes", BLOB_MAX_DEFAULT, 1024, 256 << 20))
-        self.replicas = int(_extra_number(extra, "blob_replicas", REPLICAS_DEFAULT, 0, 64))
+        self.interval_s = settings.access_anchor_interval_s
+        self.segment_bytes = settings.access_segment_bytes
+        self.blob_max = settings.blob_max_bytes
+        self.replicas = settings.blob_replicas
         self.id_bucket = TokenBucket(
-            _extra_number(extra, "person_key_rate_per_s", 20, 0.01, 1e6),
-            _extra_number(extra, "person_key_burst", 200, 1, 1e7),
-            max_names=10_000,
+            settings.person_key_rate_per_s, settings.person_key_burst, max_names=10_000
         )
         self._upload_slots = asyncio.Semaphore(UPLOAD_SLOTS)
         data_dir = config.data_dir

@@ -5,8 +5,12 @@ Rules:
 
 - Built by the composition root (`node/app.py`) from an opened, checked store; it never imports
   the API, privacy, the CLI or the dev tools. What the rest of the node needs from it is its
-  public surface: `submit`, `tx_status`, `status`, `health`, `height`, `block`, `receipts`,
-  `pending_raw`, `commit_listeners`, `peer_handlers`, `request_peer`, `connected_peers`.
+  public surface: `submit`, `tx_status`, `status`, `health`, `readiness`, `height`, `block`,
+  `receipts`, `pending_raw`, `commit_listeners`, `peer_handlers`, `request_peer`,
+  `connected_peers`.
+- `readiness()` states what /readyz judges (the API applies the bounds): the height, the highest
+  height a verified commit certificate showed it (never a peer's bare claim), and how many
+  validators it is connected to against the quorum.
 - Transactions reach validators by gossip: a transaction admitted through `submit` is sent to
   every other validator once (observers never propose, so they get none); a transaction
   received by gossip is admitted but not re-gossiped. A pending transaction is re-offered to
@@ -41,7 +45,7 @@ from node.metrics import NodeMetrics
 from node.runtime import statesync
 from node.runtime.driver import KIND_CONSENSUS, KIND_TXS, Driver
 from node.runtime.events import CommitEvent, CommitListener
-from node.runtime.executor import RETAIN_BLOCKS_DEFAULT, Executor
+from node.runtime.executor import Executor
 from node.runtime.mempool import Mempool, Pending
 from node.runtime.sigcache import SignatureCache
 from node.runtime.txcheck import TxChecker
@@ -126,6 +130,7 @@ class Node:
         self.peer_handlers: dict[str, PeerHandler] = {}
         self.fatal: BaseException | None = None
         self.started_at = time.time()
+        self._last_view = self.replica.view
 
     # ------------------------------------------------------------------ construction helpers
     def _build_core(self) -> None:
@@ -134,7 +139,7 @@ class Node:
             self.store,
             self.genesis,
             self.signatures.decode,
-            retain_blocks=int(self.config.extra.get("state_map_retain_blocks", RETAIN_BLOCKS_DEFAULT)),
+            retain_blocks=self.config.state.map_retain_blocks,
         )
         self.replica = Replica(
             self._replica_config(),
@@ -364,12 +369,36 @@ class Node:
                 listener(event)
             except Exception:  # a listener (index, event stream) must never stop consensus
                 log.exception("commit listener failed at height %d", event.height)
-        self.mempool.remove([r.tx_id for r in event.receipts])
-        self.metrics.blocks.inc()
-        self.metrics.height.set(event.height)
-        self.metrics.block_apply_seconds.observe(event.apply_seconds)
+        now = time.monotonic()
+        m = self.metrics
         for r in event.receipts:
-            self.metrics.txs.labels(status=r.status).inc()
+            pending = self.mempool.get(r.tx_id)
+            if pending is not None and pending.admitted_s > 0:
+                m.commit_latency_seconds.observe(max(0.0, now - pending.admitted_s))
+            m.txs.labels(status=r.status).inc()
+            for alert in r.alerts:
+                m.alerts_raised.labels(colour=alert.colour, rule=alert.rule_id).inc()
+            if not r.accepted:
+                log.info(
+                    "tx rejected by %s (%s): %s",
+                    r.rule_id or "the contracts",
+                    r.reason_code,
+                    r.reason,
+                    extra={"tx_id": r.tx_id.hex(), "height": event.height},
+                )
+        self.mempool.remove([r.tx_id for r in event.receipts])
+        m.blocks.inc()
+        m.height.set(event.height)
+        m.last_commit_time.set(time.time())
+        m.block_apply_seconds.observe(event.apply_seconds)
+        self._track_view()
+
+    def _track_view(self) -> None:
+        view = self.replica.view
+        if view > self._last_view:
+            self.metrics.view_changes.inc(view - self._last_view)
+            log.info("consensus view changed to %d", view)
+        self._last_view = max(self._last_view, view)
 
     def submit(self, raw: bytes) -> TxStatus:
         """Admit a signed transaction: its status (pending, or already stored); AdmissionError or
@@ -436,6 +465,20 @@ class Node:
         ok = self.fatal is None and not self.stop_requested.is_set()
         return ok, {"height": self.height(), "peers": len(self.network.connected_peers())}
 
+    def readiness(self) -> dict[str, Any]:
+        """The facts /readyz judges: height, best certified height seen, validator links, quorum."""
+        height = self.height()
+        connected = set(self.network.connected_peers())
+        linked = sum(1 for v in self._validator_ids if v in connected and v != self.config.node_id)
+        return {
+            "alive": self.fatal is None and not self.stop_requested.is_set(),
+            "height": height,
+            # consensus learns "behind" only from verified certificates (consensus/catchup.py)
+            "best_known_height": max(height, self.replica.st.target_height),
+            "validators_connected": linked + (1 if self.my_index is not None else 0),
+            "quorum": self.validators.quorum,
+        }
+
     def block(self, height: int) -> tuple[bytes, bytes] | None:
         block, cert = self.store.block_bytes(height), self.store.certificate_bytes(height)
         return None if block is None or cert is None else (block, cert)
@@ -450,7 +493,9 @@ class Node:
         self.metrics.mempool_txs.set(len(self.mempool))
         self.metrics.mempool_bytes.set(self.mempool.bytes)
         self.metrics.peers.set(len(self.network.connected_peers()))
+        self.metrics.validators_connected.set(self.readiness()["validators_connected"])
         self.metrics.view.set(self.replica.view)
+        self._track_view()
         for reason, count in self.replica.stats.items():
             self.metrics.consensus_dropped.labels(reason=reason).set(count)
         self.metrics.sigcache.labels(kind="hits").set(self.signatures.hits)

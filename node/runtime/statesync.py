@@ -38,7 +38,7 @@ from consensus.messages import StableProof, checkpoint_payload
 from consensus.state import KEY_STABLE
 from node.errors import NodeError, StorageError
 from node.store.storage import BlockStore, Meta
-from wire import codec, statemap
+from wire import codec, statemap, stateproofs
 from wire.certificate import ValidatorSet, verify_certificate
 from wire.crypto import Domain, verify
 from wire.errors import ProofError, WireError
@@ -173,7 +173,7 @@ async def fetch_state(
             if more and not entries:
                 raise ValueError("an empty chunk that says more follows")
             end = entries[-1][0] + b"\x00" if more else None
-            proven = statemap.ProofView(root, [bytes(p) for p in proof]).range(after, end)
+            proven = stateproofs.ProofView(root, [bytes(p) for p in proof]).range(after, end)
             if proven != [(k, hashlib.sha256(v).digest()) for k, v in entries]:
                 raise ProofError("the chunk's entries are not the proven ones")
         except (ValueError, TypeError, WireError) as exc:

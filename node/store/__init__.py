@@ -1,6 +1,9 @@
 """The block store: blocks, certificates, receipts, state and consensus records in one LevelDB
-(`storage.py`), the check of what it holds at start (`integrity.py`), and proofs read from it
-(`proofs.py`).
+(`storage.py`), the check of what it holds at start (`integrity.py`), proofs read from it
+(`proofs.py`), and online backup and restore (`backup.py`).
+
+A store restored from a backup carries the marker `RESTORED`: `open_store` then checks it in full
+whatever `verify_on_start` says, and removes the marker only once that check passed.
 
 May import: `wire`, `contracts` (genesis state, for the integrity check), `node.errors`. Never
 the runtime, the API, privacy, the CLI or the dev tools.
@@ -8,8 +11,10 @@ the runtime, the API, privacy, the CLI or the dev tools.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+from node.store.backup import RESTORED_MARKER
 from node.store.integrity import IntegrityError, IntegrityReport, verify_store
 from node.store.storage import BlockStore, Meta, StoreReader, TxLocation
 from wire.genesis import Genesis
@@ -18,15 +23,21 @@ from wire.genesis import Genesis
 def open_store(data_dir: Path, genesis: Genesis, verify_on_start: str) -> BlockStore:
     """Open the store of `genesis` in `data_dir` and check what it holds (fail fast on lock,
     corruption, another chain); closed again when the check fails."""
+    marker = Path(data_dir) / RESTORED_MARKER
+    restored = marker.exists()
     store = BlockStore.open(data_dir, genesis.hash)
     try:
         if store.snapshot_pending():  # a snapshot install that did not finish: start it over
             store.reset_for_snapshot()
             store.clear_snapshot_pending()
-        verify_store(store, genesis, verify_on_start)
+        if restored:
+            logging.getLogger("orgledger.store").info("restored from a backup: checking the whole store")
+        verify_store(store, genesis, "full" if restored else verify_on_start)
     except BaseException:
         store.close()
         raise
+    if restored:
+        marker.unlink()
     return store
 
 

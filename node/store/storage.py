@@ -474,6 +474,14 @@ class BlockStore:
         for k, v in self._scan(P_CONSENSUS, bytes([P_CONSENSUS[0] + 1])):
             yield k[n:], v
 
+    def raw_items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every record, raw, in key order (backups: `node/store/backup.py`)."""
+        return self._scan(b"", b"\xff" * 9)
+
+    def write_raw(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+        """Write raw records in one synced batch (restoring a backup into a new store)."""
+        self._write(records, sync=True)
+
     def _decode(self, fn: Any, raw: bytes, what: str) -> Any:
         try:
             return fn(raw)

@@ -116,9 +116,7 @@ class World:
 
 def _configure(c: Cluster) -> None:
     for name in c.names:
-        path = c.config(name)
-        lines = [f"{k} = {v}" for k, v in EXTRA.items()]
-        path.write_text(path.read_text() + "\n[extra]\n" + "\n".join(lines) + "\n")
+        c.set_config(name, "privacy", EXTRA)
 
 
 def _seed(c: Cluster) -> World:
@@ -561,7 +559,7 @@ def test_no_raw_id_number_or_name_anywhere_on_disk_or_in_metrics(world: World) -
                 found += [f"{node_dir.name} leveldb {key[:40]!r}: {h}" for h in _hits(key + value, needles)]
         finally:
             db.close()
-        for index in node_dir.glob("index-*.sqlite"):
+        for index in (node_dir / "data").glob("index.sqlite"):
             con = sqlite3.connect(index)
             try:
                 for (table,) in con.execute("select name from sqlite_master where type='table'"):

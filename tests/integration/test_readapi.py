@@ -466,7 +466,7 @@ def test_index_rebuild_equals_the_live_index_and_refuses_a_running_node(world: W
     height = w.cluster.height("v0")
     assert w.get("root", "/v1/archives", min_height=height).status_code == 200  # the index caught up
     assert w.cluster.stop("v0") == 0
-    live = IndexDb(f"sqlite:///{cfg.parent / 'index-v0.sqlite'}")
+    live = IndexDb(f"sqlite:///{cfg.parent / 'data' / 'index.sqlite'}")
     other = cfg.parent / "rebuilt.sqlite"
     done = subprocess.run([*cmd, "--url", f"sqlite:///{other}"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -480,16 +480,19 @@ def test_index_rebuild_equals_the_live_index_and_refuses_a_running_node(world: W
 
 
 # ------------------------------------------------------------- rate limits and PostgreSQL
-def _single_node(root: Path, extra_toml: str) -> Cluster:
+def _single_node(
+    root: Path, api: dict[str, Any] | None = None, index: dict[str, Any] | None = None
+) -> Cluster:
     c = Cluster(root, validators=1, observers=0, proxies=False)
-    cfg = c.config("v0")
-    cfg.write_text(cfg.read_text() + "\n" + extra_toml)
+    for table, values in (("api", api), ("index", index)):
+        if values:
+            c.set_config("v0", table, values)
     c.start_all()
     return c
 
 
 def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path: Path) -> None:
-    c = _single_node(tmp_path, "[extra]\napi_rate_per_s = 2\napi_burst = 4\n")
+    c = _single_node(tmp_path, api={"rate_per_s": 2.0, "burst": 4.0})
     try:
         with httpx.Client(base_url=c.url("v0"), timeout=10, auth=LedgerAuth(c.signer)) as http:
             codes = [http.get("/v1/auth/whoami").status_code for _ in range(8)]
@@ -508,7 +511,7 @@ def test_rate_limit_per_key_answers_429_with_retry_after(tmp_path: Path) -> None
 
 def test_a_node_with_a_postgresql_index_serves_lists(tmp_path: Path, pg_server: Any) -> None:
     url = pg_server.create_database()
-    c = _single_node(tmp_path, f'[index]\nurl = "{url}"\n')
+    c = _single_node(tmp_path, index={"url": url})
     try:
         ops = c.load_in_background(30, rate=200).result()
         assert c.check(ops).committed == 30

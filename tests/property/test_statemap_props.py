@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wire import statemap as sm
+from wire import stateproofs
 from wire.errors import ProofError
 
 KEYS = st.binary(min_size=0, max_size=6).map(lambda b: b"k/" + b)  # short keys: many shared prefixes
@@ -81,13 +82,13 @@ def test_inclusion_and_absence_proofs(batches: list[dict[bytes, bytes | None]], 
     root, state = store.roots[len(batches)], states[-1]
     keys = [*asked, *list(state)[:4]]
     proof = sm.prove(store.get, root, keys)
-    view = sm.ProofView(sm.root_hash(root), proof)
+    view = stateproofs.ProofView(sm.root_hash(root), proof)
     for k in keys:
         want = state.get(k)
         assert view.value_hash(k) == (None if want is None else hashlib.sha256(want).digest())
-        sm.verify_value(sm.root_hash(root), proof, k, want)
+        stateproofs.verify_value(sm.root_hash(root), proof, k, want)
         with pytest.raises(ProofError):
-            sm.verify_value(sm.root_hash(root), proof, k, (want or b"") + b"x")
+            stateproofs.verify_value(sm.root_hash(root), proof, k, (want or b"") + b"x")
 
 
 @settings(max_examples=200, deadline=None)
@@ -101,7 +102,7 @@ def test_range_proofs_prove_a_page_complete(
     expected = sorted((k, v) for k, v in state.items() if k >= lo and (hi is None or k < hi))
     assert entries == expected[:limit] and more == (len(expected) > limit)
     end = entries[-1][0] + b"\x00" if more else hi
-    got = sm.ProofView(sm.root_hash(root), proof).range(lo, end)
+    got = stateproofs.ProofView(sm.root_hash(root), proof).range(lo, end)
     assert got == [(k, hashlib.sha256(v).digest()) for k, v in entries]
 
 
@@ -117,14 +118,14 @@ def test_a_forged_range_proof_is_refused(
         return
     victim = data.draw(st.integers(0, len(proof) - 1))
     dropped = proof[:victim] + proof[victim + 1 :]
-    view = sm.ProofView(sm.root_hash(root), dropped)
+    view = stateproofs.ProofView(sm.root_hash(root), dropped)
     with pytest.raises(ProofError):
         view.range(b"", None)
     edited = bytearray(proof[victim])
     edited[-1] ^= 1
     forged = [*proof[:victim], bytes(edited), *proof[victim + 1 :]]
     try:
-        got = sm.ProofView(sm.root_hash(root), forged).range(b"", None)
+        got = stateproofs.ProofView(sm.root_hash(root), forged).range(b"", None)
     except ProofError:
         return
     assert got == [(k, hashlib.sha256(v).digest()) for k, v in entries]  # never anything else
@@ -157,10 +158,10 @@ def test_a_key_that_prefixes_another_and_the_empty_map() -> None:
     root = store.roots[1]
     entries, proof, _ = sm.scan(store.get, root, b"org/cn", b"org/cn/", 10)
     assert [k for k, _ in entries] == [b"org/cn", b"org/cn.gs"]
-    assert [k for k, _ in sm.ProofView(sm.root_hash(root), proof).range(b"org/cn", b"org/cn/")] == [
+    assert [k for k, _ in stateproofs.ProofView(sm.root_hash(root), proof).range(b"org/cn", b"org/cn/")] == [
         b"org/cn",
         b"org/cn.gs",
     ]
     store.apply(2, {b"org/cn": None, b"org/cn.gs": None, b"org/cn/enc": None})
     assert store.roots[2] is None and sm.root_of([]) == sm.EMPTY_ROOT
-    assert sm.ProofView(sm.EMPTY_ROOT, []).range(b"", None) == []
+    assert stateproofs.ProofView(sm.EMPTY_ROOT, []).range(b"", None) == []

@@ -125,6 +125,10 @@ class Cluster:
     def config(self, name: str) -> Path:
         return self.net / "nodes" / name / "node.toml"
 
+    def set_config(self, name: str, table: str, values: dict[str, Any]) -> None:
+        """Set keys of one table of a node's node.toml (the table is added when missing)."""
+        set_toml_keys(self.config(name), table, values)
+
     def url(self, name: str) -> str:
         spec = self.genesis.node(name)
         return f"http://{spec.host}:{spec.api_port}"
@@ -269,3 +273,15 @@ class LoadThread(threading.Thread):
         self.join(timeout_s)
         assert not self.is_alive(), "the load did not finish"
         return self.ops
+
+
+def set_toml_keys(path: Path, table: str, values: dict[str, Any]) -> None:
+    """Set `values` in `[table]` of the node.toml at `path` (as `network init` writes it)."""
+    lines = toml_dumps(values).strip()
+    text = path.read_text()
+    header = f"[{table}]\n"
+    if header in text:
+        text = text.replace(header, header + lines + "\n", 1)
+    else:
+        text = text.rstrip("\n") + f"\n\n{header}{lines}\n"
+    path.write_text(text)

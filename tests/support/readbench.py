@@ -52,7 +52,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         c = Cluster(Path(tmp), validators=1, observers=0, proxies=False)
         cfg = c.config("v0")
-        cfg.write_text(cfg.read_text() + "\n[extra]\napi_rate_per_s = 1000000\napi_burst = 1000000\n")
+        cfg.write_text(
+            cfg.read_text().replace("[api]\n", "[api]\nrate_per_s = 1000000.0\nburst = 1000000.0\n", 1)
+        )
         try:
             c.start_all()
             ops = c.load_in_background(300, rate=300).result()

@@ -1,5 +1,5 @@
 """Every third-party package the distribution imports is one it declares (pyproject.toml
-`[project].dependencies`), not one that happens to arrive with the test extras or through another
+`[project].dependencies` or a feature's extra), not one that happens to arrive with the test extras or through another
 package. The slow half of the proof, an install without the test extras that imports every module,
 is tests/integration/test_install.py."""
 
@@ -22,8 +22,13 @@ def _name(requirement: str) -> str:
 
 
 def declared() -> set[str]:
+    """The dependencies, and the extras a feature needs (`postgres`, `bench`; not `test`): code
+    using an extra imports it inside the function that needs it and says which extra is missing."""
     doc = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    return {_name(r) for r in doc["project"]["dependencies"]}
+    extras = [
+        r for name, reqs in doc["project"]["optional-dependencies"].items() if name != "test" for r in reqs
+    ]
+    return {_name(r) for r in [*doc["project"]["dependencies"], *extras]}
 
 
 def undeclared(imports: dict[str, list[str]], deps: set[str]) -> list[str]:
@@ -54,3 +59,27 @@ def test_every_third_party_import_is_a_declared_dependency() -> None:
 def test_the_check_sees_an_undeclared_import() -> None:
     assert undeclared({"sortedcontainers": ["auditor.replay"]}, declared() - {"sortedcontainers"})
     assert not undeclared({"nacl": ["wire.crypto"]}, {"pynacl"})
+
+
+def _locked(name: str) -> set[str]:
+    lines = (ROOT / name).read_text(encoding="utf-8").splitlines()
+    return {_name(line) for line in lines if "==" in line and not line.startswith(("#", " "))}
+
+
+def test_the_lock_files_pin_every_declared_dependency() -> None:
+    """`make lock` was run after the last change to the dependencies (pip-tools, pinned in the Makefile)."""
+    doc = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = doc["project"]["optional-dependencies"]
+    runtime = {_name(r) for r in [*doc["project"]["dependencies"], *extras["postgres"], *extras["bench"]]}
+    missing = runtime - _locked("requirements.lock")
+    assert not missing, f"run `make lock`: requirements.lock lacks {sorted(missing)}"
+    test = {_name(r) for r in extras["test"]} - {"orgledger"}
+    missing = (runtime | test) - _locked("requirements-dev.lock")
+    assert not missing, f"run `make lock`: requirements-dev.lock lacks {sorted(missing)}"
+
+
+def test_requires_python_has_no_upper_cap() -> None:
+    doc = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert doc["project"]["requires-python"] == ">=3.11"
+    sdk = tomllib.loads((ROOT / "sdk" / "pyproject.toml").read_text(encoding="utf-8"))
+    assert sdk["project"]["requires-python"] == ">=3.11"

@@ -35,6 +35,7 @@ from typing import Any
 from client_sdk import AsyncLedgerClient, LedgerError, TxRejectedError
 from client_sdk.models import Committed, receipt_dict
 from contracts.testing import person
+from node.dev.devnet import commands
 from node.dev.seed.plan import BRANCHES, MARKER_DONE, MARKER_STARTED, NEW_ORGS, Plan, PlannedTx, make_plan
 from node.errors import DevError
 from wire.crypto import SigningKey
@@ -353,6 +354,7 @@ def summary(net: DevNetwork, report: SeedReport) -> list[str]:
 def _what_to_try(net: DevNetwork) -> list[str]:
     d = net.directory
     url = net.urls[0]
+    ol, py = commands()
     branch_url = next(
         (f"http://{n.host}:{n.api_port}" for n in net.genesis.nodes if n.org_id.endswith("b001")), url
     )
@@ -360,11 +362,11 @@ def _what_to_try(net: DevNetwork) -> list[str]:
         "",
         "where to look and what to try:",
         f"  curl {url}/v1/status",
-        f"  orgledger api get '/v1/alerts?colour=RED&type=DEC-06' --node {url} --key {d}/keys/admins/cn.key",
-        f"  orgledger api get /v1/members/{person('applicant-liu')}/history --node {branch_url} "
+        f"  {ol} api get '/v1/alerts?colour=RED&type=DEC-06' --node {url} --key {d}/keys/admins/cn.key",
+        f"  {ol} api get /v1/members/{person('applicant-liu')}/history --node {branch_url} "
         f"--key {d}/keys/users/cn.gs.lz.cg.b001.operator.key   # a member's whole pipeline",
-        f"  orgledger audit verify --node {url} --genesis {d}/genesis.json",
-        "  python - <<'EOF'",
+        f"  {ol} audit verify --node {url} --genesis {d}/genesis.json",
+        f"  {py} - <<'EOF'",
         "  from client_sdk import LedgerClient",
         f"  c = LedgerClient('{url}', '{d}/genesis.json', key='{d}/keys/users/cn.gs.operator.key')",
         "  for a in c.alerts(colour='RED'): print(a.kind, a.org_id, a.record['reason'])",

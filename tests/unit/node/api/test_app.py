@@ -5,7 +5,11 @@ parameter), the error table answers with the right statuses, and the listeners a
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
+import re
 import shutil
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from client_sdk.auth import RequestSigner
+from node.api.core import readiness_reasons
 from node.app import NodeApp
-from node.config import NodeConfig
+from node.config import IndexSettings, NodeConfig
 from tests.support.auditchain import BuiltChain
 from wire.files import load_signing_key
 
@@ -23,9 +28,8 @@ from wire.files import load_signing_key
 def build(chain: BuiltChain, data: Path, tmp_path: Path, verify: str = "recent") -> NodeApp:
     validator = chain.genesis.validator_nodes[0].node_id
     cfg = NodeConfig.load(chain.net / "nodes" / validator / "node.toml")
-    cfg = dataclasses.replace(
-        cfg, data_dir=data, index_url=f"sqlite:///{tmp_path / 'index.sqlite'}", verify_on_start=verify
-    )
+    index = IndexSettings(url=f"sqlite:///{tmp_path / 'index.sqlite'}")
+    cfg = dataclasses.replace(cfg, data_dir=data, index=index, verify_on_start=verify)
     return NodeApp.build(cfg)
 
 
@@ -135,21 +139,23 @@ def test_an_edited_index_row_is_refused_counted_and_repaired(
 def test_a_record_and_an_unfiltered_org_list_come_with_proofs(
     built: NodeApp, sealed_chain: BuiltChain
 ) -> None:
-    from wire import statemap
+    from wire import stateproofs
 
     built.indexer.catch_up()
     client = TestClient(built.app)
     page = signed_get(client, sealed_chain, "/v1/archives?proof=true").json()
     assert page["complete"] is True
     proof = page["proof"]
-    view = statemap.ProofView(bytes.fromhex(proof["state_root"]), [bytes.fromhex(n) for n in proof["nodes"]])
+    view = stateproofs.ProofView(
+        bytes.fromhex(proof["state_root"]), [bytes.fromhex(n) for n in proof["nodes"]]
+    )
     (rng,) = proof["ranges"]
     index_keys = view.range(bytes.fromhex(rng["lo"]), None if rng["hi"] is None else bytes.fromhex(rng["hi"]))
     assert len(index_keys) == len(page["items"]) > 0
     one = page["items"][0]
     got = signed_get(client, sealed_chain, f"/v1/archives/{one['id']}?proof=true").json()
     p = got["proof"]
-    statemap.verify_value(
+    stateproofs.verify_value(
         bytes.fromhex(p["state_root"]),
         [bytes.fromhex(n) for n in p["nodes"]],
         one["state_key"].encode(),
@@ -179,12 +185,12 @@ def test_an_edited_old_block_is_refused_not_served(sealed_chain: BuiltChain, tmp
 
 
 def test_config_and_state_chunks_are_proven_complete(built: NodeApp, sealed_chain: BuiltChain) -> None:
-    from wire import statemap
+    from wire import statemap, stateproofs
 
     client = TestClient(built.app)
     cfg = signed_get(client, sealed_chain, "/v1/config?proof=true").json()
     assert cfg["complete"] is True and cfg["entries"]
-    view = statemap.ProofView(
+    view = stateproofs.ProofView(
         bytes.fromhex(cfg["proof"]["state_root"]), [bytes.fromhex(n) for n in cfg["proof"]["nodes"]]
     )
     assert [k.decode() for k, _ in view.range(b"cfg/g/", b"cfg/g0")] == sorted(cfg["entries"])
@@ -197,10 +203,78 @@ def test_config_and_state_chunks_are_proven_complete(built: NodeApp, sealed_chai
         ).json()
         lo = bytes.fromhex(after) + b"\x00" if after else b""
         hi = bytes.fromhex(page["next_after"]) + b"\x00" if page["next_after"] else None
-        proven = statemap.ProofView(root, [bytes.fromhex(n) for n in page["proof"]["nodes"]]).range(lo, hi)
+        proven = stateproofs.ProofView(root, [bytes.fromhex(n) for n in page["proof"]["nodes"]]).range(lo, hi)
         assert [k.hex() for k, _ in proven] == [k for k, _ in page["entries"]]
         seen += page["entries"]
         if page["next_after"] is None:
             break
         after = page["next_after"]
     assert statemap.root_of((bytes.fromhex(k), bytes.fromhex(v)) for k, v in seen) == root
+
+
+def test_readyz_is_503_with_its_reasons_while_healthz_is_200(built: NodeApp) -> None:
+    client = TestClient(built.app)
+    assert client.get("/healthz").status_code == 200  # liveness: the process runs
+    resp = client.get("/readyz")  # never started: no peers, the index not open
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body["ready"] is False
+    assert {r["code"] for r in body["reasons"]} == {"no_quorum", "index_unavailable"}
+    assert body["quorum"] == built.genesis.validators.quorum and body["validators_connected"] == 1
+
+
+def test_readiness_reasons_apply_each_bound() -> None:
+    facts = {"alive": True, "height": 100, "best_known_height": 100, "validators_connected": 4, "quorum": 4}
+    bounds = {"max_behind": 5, "max_index_lag": 10}
+    assert readiness_reasons(facts, 95, True, None, **bounds) == []
+    codes = lambda f, ih=95, open_=True, err=None: [  # noqa: E731
+        r["code"] for r in readiness_reasons(f, ih, open_, err, **bounds)
+    ]
+    assert codes({**facts, "best_known_height": 106}) == ["behind"]
+    assert codes({**facts, "best_known_height": 105}) == []
+    assert codes({**facts, "validators_connected": 3}) == ["no_quorum"]
+    assert codes(facts, ih=89) == ["index_lag"]
+    assert codes(facts, err="OperationalError: unable to open database file") == ["index_unavailable"]
+    assert codes({**facts, "alive": False}) == ["stopping"]
+
+
+def test_swagger_ui_is_served_by_the_node_not_a_cdn(built: NodeApp) -> None:
+    client = TestClient(built.app)
+    page = client.get("/docs")
+    assert page.status_code == 200
+    refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", page.text)
+    assert refs and all(r.startswith("/") and not r.startswith("//") for r in refs), refs
+    assert not re.search(r"https?://", page.text), "the page must load nothing from outside the node"
+    for ref in refs:
+        asset = client.get(ref)
+        assert asset.status_code == 200 and len(asset.content) > 100, ref
+    assert "openapi" in client.get("/openapi.json").json()
+
+
+def test_request_ids_are_echoed_or_made(built: NodeApp) -> None:
+    client = TestClient(built.app)
+    given = client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    assert given.headers["X-Request-Id"] == "abc-123"
+    made = client.get("/healthz", headers={"X-Request-Id": "bad id with spaces"}).headers["X-Request-Id"]
+    assert made != "bad id with spaces" and re.fullmatch(r"[0-9a-f]{16}", made)
+
+
+def test_backup_streams_a_consistent_archive_to_the_node_key_only(
+    built: NodeApp, sealed_chain: BuiltChain
+) -> None:
+    client = TestClient(built.app)
+    resp = signed_get(client, sealed_chain, "/v1/admin/backup")
+    assert resp.status_code == 200 and resp.headers["content-type"] == "application/x-tar"
+    with tarfile.open(fileobj=io.BytesIO(resp.content)) as tar:
+        names = tar.getnames()
+        man = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        kv = tar.extractfile("store.kv").read()  # type: ignore[union-attr]
+    assert names[0] == "store.kv" and names[-1] == "manifest.json"
+    assert man["height"] == sealed_chain.height and man["node_id"] == built.config.node_id
+    assert man["files"]["store.kv"]["bytes"] == len(kv) == man["store"]["bytes"]
+    assert man["state_root"] == built.store.meta().state_root.hex()  # type: ignore[union-attr]
+    other = sealed_chain.genesis.validator_nodes[1].node_id
+    key = load_signing_key(sealed_chain.net / "nodes" / other / "node.key")
+    path = "/v1/admin/backup"
+    refused = client.get(path, headers=RequestSigner(key, sealed_chain.genesis.chain_id).headers("GET", path))
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
