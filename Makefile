@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 DEVDIR ?= .devnet
 # pinned: the tool that writes requirements*.lock (make lock)
 PIP_TOOLS := pip-tools==7.6.2
-LOCK_FLAGS := --quiet --strip-extras --no-emit-index-url --no-emit-find-links
+LOCK_FLAGS := --quiet --strip-extras --no-emit-index-url --no-emit-find-links --unsafe-package orgledger
 
 .PHONY: venv run stop test lint typecheck unit sim-long bench clean lock wheelhouse
 

@@ -83,3 +83,11 @@ def test_requires_python_has_no_upper_cap() -> None:
     assert doc["project"]["requires-python"] == ">=3.11"
     sdk = tomllib.loads((ROOT / "sdk" / "pyproject.toml").read_text(encoding="utf-8"))
     assert sdk["project"]["requires-python"] == ">=3.11"
+
+
+def test_the_lock_files_pin_only_published_packages() -> None:
+    """A lock naming orgledger itself (`orgledger @ file:///<the checkout that ran make lock>`)
+    makes `pip install -c` fail on every other machine: pip-compile is told it is unsafe."""
+    for name in ("requirements.lock", "requirements-dev.lock"):
+        for line in (ROOT / name).read_text(encoding="utf-8").splitlines():
+            assert " @ " not in line or line.startswith("#"), f"{name}: {line} (run `make lock`)"
