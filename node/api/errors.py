@@ -37,6 +37,10 @@ STATUS: dict[str, int] = {
     "bad_cursor": 400,
     "hash_mismatch": 400,
     "malformed": 400,
+    "bad_json": 400,
+    "too_deep": 400,
+    "duplicate_key": 400,
+    "client_gone": 400,
     # 401: who is asking is not established
     "auth_required": 401,
     "bad_auth_header": 401,

@@ -1,6 +1,8 @@
 """Fuzzing the node's whole OpenAPI with schemathesis against a running node (RELIABILITY S9, 5.7):
 whatever a client sends, authenticated or not, the answer is never a 5xx and errors keep the one
-error format. The unmarked run is short (CI); the `slow` run generates many more cases."""
+error format. The unmarked run is short (CI); the `slow` run generates many more cases. The
+hand-made hostile bodies of tests/support/hostile.py (deep nesting, huge numbers, invalid UTF-8,
+duplicate keys, wrong content types: what generated cases miss) go to the same node."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 from client_sdk.auth import LedgerAuth
 from tests.support.cluster import Cluster
+from tests.support.hostile import HOSTILE_BODIES
 
 pytestmark = pytest.mark.integration
 
@@ -76,6 +79,19 @@ def fuzz(url: str, token: str | None, max_examples: int) -> int:
         one()
         count += 1
     return count
+
+
+def test_hostile_bodies_get_a_coded_4xx(fuzz_node: tuple[str, str]) -> None:
+    """Issue 18.3: a 1,000-deep JSON body answered 500 (RecursionError in the body reader)."""
+    url, token = fuzz_node
+    with httpx.Client(base_url=url, timeout=15) as http:
+        for case in HOSTILE_BODIES:
+            headers = {"content-type": case.content_type}
+            if case.signed:  # the body is judged before the caller's rights; a token is enough
+                headers["authorization"] = f"Bearer {token}"
+            resp = http.post(case.path, content=case.body, headers=headers)
+            assert 400 <= resp.status_code < 500, f"{case.name}: {resp.status_code} {resp.text[:200]}"
+            assert resp.json()["error"]["code"] in case.codes, f"{case.name}: {resp.text[:200]}"
 
 
 def test_fuzz_no_5xx(fuzz_node: tuple[str, str]) -> None:
