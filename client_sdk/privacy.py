@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 import httpx
 
-from client_sdk.auth import LedgerAuth, RequestSigner
+from client_sdk.auth import LedgerAuth, RequestSigner, node_in_genesis
 from client_sdk.blobs import BLOB_MAGIC as BLOB_MAGIC
 from client_sdk.blobs import BlobError, blob_hash, decrypt_blob, encrypt_blob
 from client_sdk.envelopes import ENVELOPE_VERSION as ENVELOPE_VERSION
@@ -93,7 +93,7 @@ class PrivacyClient:
         self.genesis = genesis
         self.key = key
         if auth is None and key is not None:
-            auth = LedgerAuth(RequestSigner(key, genesis.chain_id))
+            auth = LedgerAuth(RequestSigner(key, genesis.chain_id, node_in_genesis(genesis, self.url)))
         self._http = (
             http if http is not None else httpx.Client(base_url=self.url, timeout=timeout_s, auth=auth)
         )

@@ -96,6 +96,7 @@ class NodeApp:
                 index=indexer,
                 auth=Authenticator(
                     genesis.chain_id,
+                    config.node_id,
                     lookup_user,
                     {n.pubkey: (n.node_id, n.org_id) for n in genesis.nodes},
                     root,

@@ -44,6 +44,7 @@ STATUS: dict[str, int] = {
     # 401: who is asking is not established
     "auth_required": 401,
     "bad_auth_header": 401,
+    "wrong_audience": 401,
     "stale_request": 401,
     "bad_signature": 401,
     "replayed_request": 401,

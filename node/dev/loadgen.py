@@ -45,6 +45,7 @@ class Op:
 @dataclass
 class Chain:
     url: str
+    node_id: str = ""  # from its GET /v1/status: the audience of the signed reads
     hashes: list[bytes] = field(default_factory=list)
     tx_ids: list[list[bytes]] = field(default_factory=list)
     statuses: list[list[str]] = field(default_factory=list)
@@ -134,11 +135,12 @@ async def submit_all(
 
 
 async def _get(
-    session: aiohttp.ClientSession, url: str, path: str, signer: RequestSigner | None
+    session: aiohttp.ClientSession, url: str, path: str, signer: RequestSigner | None, node_id: str
 ) -> dict[str, Any]:
-    """GET a JSON document, signed when a signer is given; waits out a 429 (rate limit) once."""
+    """GET a JSON document, signed (for node `node_id`) when a signer is given; waits out a 429
+    (rate limit) once."""
     for _ in range(2):
-        headers = signer.headers("GET", path) if signer is not None else {}
+        headers = signer.headers("GET", path, node_id=node_id) if signer is not None else {}
         async with session.get(f"{url}{path}", headers=headers) as resp:
             if resp.status == 429:
                 await asyncio.sleep(float(resp.headers.get("Retry-After", "1")))
@@ -154,14 +156,16 @@ async def read_chain(
     """Extend `chain` with the node's blocks (and receipt statuses) up to its current height."""
     try:
         async with session.get(f"{chain.url}/v1/status") as resp:
-            height = int((await resp.json())["height"])
+            status = await resp.json()
+            height = int(status["height"])
+            chain.node_id = str(status["node_id"])
         if height < chain.height:
             raise AssertionError(f"{chain.url}: height regressed from {chain.height} to {height}")
         top = height if upto is None else min(height, upto)
         for h in range(chain.height + 1, top + 1):
-            doc = await _get(session, chain.url, f"/v1/blocks/{h}", signer)
+            doc = await _get(session, chain.url, f"/v1/blocks/{h}", signer, chain.node_id)
             block = Block.decode(bytes.fromhex(doc["block_bytes"]))
-            rdoc = await _get(session, chain.url, f"/v1/blocks/{h}/receipts", signer)
+            rdoc = await _get(session, chain.url, f"/v1/blocks/{h}/receipts", signer, chain.node_id)
             chain.hashes.append(block.hash)
             chain.tx_ids.append([SignedTransaction.decode(t).tx_id for t in block.txs])
             chain.statuses.append([r["status"] for r in rdoc["receipts"]])

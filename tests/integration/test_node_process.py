@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from client_sdk.auth import LedgerAuth
+from client_sdk.auth import BearerAuth, LedgerAuth, RequestSigner
 from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.integration
@@ -49,6 +49,28 @@ def test_api_answers_bad_input_with_4xx_and_a_reason_code(cluster: Cluster) -> N
             assert 400 <= resp.status_code < 500, (resp.request.url, resp.status_code, resp.text)
             assert resp.json()["error"]["code"], resp.text
         assert [r.status_code for r in cases[:4]] == [400, 400, 415, 413]
+
+
+def test_a_request_signed_for_one_node_is_refused_by_another(cluster: Cluster) -> None:
+    """Issue 18.1: a captured signed `POST /v1/auth/token` for v0 gives nothing on v1, and v0's
+    token is refused by v1; each with the reason code `wrong_audience`."""
+    signer = RequestSigner(cluster.root_admin, cluster.genesis.chain_id, "v0")
+    body = b'{"ttl_s": 3600}'
+    headers = {**signer.headers("POST", "/v1/auth/token", body), "content-type": "application/json"}
+    for name in ("v1", "v2"):
+        replayed = httpx.post(f"{cluster.url(name)}/v1/auth/token", content=body, headers=headers, timeout=10)
+        assert (replayed.status_code, replayed.json()["error"]["code"]) == (401, "wrong_audience"), name
+    granted = httpx.post(f"{cluster.url('v0')}/v1/auth/token", content=body, headers=headers, timeout=10)
+    assert granted.status_code == 200, granted.text
+    token = granted.json()["token"]
+    with httpx.Client(base_url=cluster.url("v0"), timeout=10, auth=BearerAuth(token)) as http:
+        assert http.get("/v1/auth/whoami").status_code == 200
+    with httpx.Client(base_url=cluster.url("v1"), timeout=10, auth=BearerAuth(token)) as http:
+        refused = http.get("/v1/auth/whoami")
+        assert (refused.status_code, refused.json()["error"]["code"]) == (401, "wrong_audience")
+    # LedgerAuth without a node id learns each node's id once and signs for it
+    with httpx.Client(base_url=cluster.url("v2"), timeout=10, auth=LedgerAuth(cluster.signer)) as http:
+        assert http.get("/v1/auth/whoami").json()["user_id"]
 
 
 def test_submit_is_idempotent_and_status_moves_to_committed(cluster: Cluster) -> None:

@@ -31,7 +31,9 @@ def build(chain: BuiltChain, data: Path, tmp_path: Path, verify: str = "recent")
 def signed_get(client: TestClient, chain: BuiltChain, path: str) -> Any:
     validator = chain.genesis.validator_nodes[0].node_id
     key = load_signing_key(chain.net / "nodes" / validator / "node.key")
-    return client.get(path, headers=RequestSigner(key, chain.genesis.chain_id).headers("GET", path))
+    return client.get(
+        path, headers=RequestSigner(key, chain.genesis.chain_id, validator).headers("GET", path)
+    )
 
 
 @pytest.fixture

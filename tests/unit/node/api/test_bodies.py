@@ -47,7 +47,7 @@ def test_hostile_bodies_get_a_coded_4xx(
     client, signer, node_id = node_client
     headers = {"content-type": case.content_type}
     if case.signed:
-        headers.update(signer.headers("POST", case.path, case.body))
+        headers.update(signer.headers("POST", case.path, case.body, node_id=node_id))
     resp = client.post(case.path, content=case.body, headers=headers)
     assert 400 <= resp.status_code < 500, f"{case.name}: {resp.status_code} {resp.text[:200]}"
     assert resp.json()["error"]["code"] in case.codes, f"{case.name}: {resp.text[:200]}"
