@@ -37,6 +37,7 @@ from node.api.app import create_app
 from node.api.auth import Authenticator, AuthSettings
 from node.api.context import ApiContext
 from node.api.eventhub import EventHub
+from node.api.ratelimit import AdmissionBudget, AdmissionSettings
 from node.config import NodeConfig
 from node.errors import ConfigError
 from node.index import Indexer, default_url
@@ -105,6 +106,7 @@ class NodeApp:
                 genesis=genesis,
                 node_id=config.node_id,
                 render_metrics=render_metrics,
+                admission=AdmissionBudget(AdmissionSettings.from_extra(config.extra)),
             )
             hub = EventHub(store, runtime.height)
             privacy = Privacy(

@@ -33,6 +33,7 @@ from contracts.state import seg
 from node.api.auth import Authenticator, Caller
 from node.api.body import read_body
 from node.api.errors import ApiError
+from node.api.ratelimit import AdmissionBudget
 from node.errors import IndexUnavailableError, StorageError
 from node.index.db import IndexDb
 from node.index.project import decode_value, project
@@ -105,6 +106,7 @@ class ApiContext:
     node_id: str
     render_metrics: Callable[[], tuple[bytes, str]]
     read_listeners: list[ReadListener] = field(default_factory=list)
+    admission: AdmissionBudget = field(default_factory=AdmissionBudget)
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(INDEX_THREADS))
 
     # ------------------------------------------------------------------ who is asking

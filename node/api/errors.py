@@ -55,6 +55,9 @@ STATUS: dict[str, int] = {
     "token_expired": 401,
     # 403: established, and not allowed
     "forbidden": 403,
+    "unknown_signer": 403,
+    "signer_revoked": 403,
+    "signer_rotated": 403,
     # 404: absent, or outside the caller's subtree (the same answer)
     "not_found": 404,
     "unknown_tx": 404,
@@ -69,10 +72,12 @@ STATUS: dict[str, int] = {
     "rate_limited": 429,
     "too_many_failures": 429,
     "signer_quota": 429,
+    "client_rate_limited": 429,
     "busy": 429,
     # 503: the node cannot serve right now
     "node_stopped": 503,
     "mempool_full": 503,
+    "admission_busy": 503,
     "state_changing": 503,
     "index_unavailable": 503,
     "person_keys_unavailable": 503,

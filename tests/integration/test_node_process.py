@@ -13,7 +13,10 @@ import httpx
 import pytest
 
 from client_sdk.auth import BearerAuth, LedgerAuth, RequestSigner
+from client_sdk.client import build_tx
 from tests.support.cluster import Cluster
+from wire.crypto import SigningKey
+from wire.types import Block, SignedTransaction
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +74,48 @@ def test_a_request_signed_for_one_node_is_refused_by_another(cluster: Cluster) -
     # LedgerAuth without a node id learns each node's id once and signs for it
     with httpx.Client(base_url=cluster.url("v2"), timeout=10, auth=LedgerAuth(cluster.signer)) as http:
         assert http.get("/v1/auth/whoami").json()["user_id"]
+
+
+def test_fresh_keys_cannot_make_the_network_store_anything(cluster: Cluster) -> None:
+    """RELIABILITY T13 (issue 18.2): 300 transactions signed by keys no ledger record knows were
+    gossiped, ordered and stored by every node as REJECTED receipts. Now each is refused at
+    admission (403 `unknown_signer`), no node knows it, and no block carries it."""
+    branch = next(o.org_id for o in cluster.genesis.orgs if o.level == "BRANCH")
+    txs = [
+        build_tx(
+            chain_id=cluster.genesis.chain_id,
+            tx_type="archive.create",
+            org_id=branch,
+            payload={
+                "person_key": f"{i:064x}",
+                "key_version": 1,
+                "id_check_ok": True,
+                "birth_date": "1990-01-01",
+            },
+            key=SigningKey.generate(),
+        )
+        for i in range(300)
+    ]
+    before = {n: cluster.height(n) for n in cluster.validators}
+    with httpx.Client(timeout=10) as http:
+        for i, tx in enumerate(txs):
+            url = cluster.url(cluster.validators[i % len(cluster.validators)])
+            resp = http.post(
+                f"{url}/v1/tx", content=tx.encode(), headers={"content-type": "application/octet-stream"}
+            )
+            assert (resp.status_code, resp.json()["error"]["code"]) == (403, "unknown_signer"), resp.text
+    # a valid transaction after them commits, so every node has processed whatever was gossiped
+    ops = cluster.load_in_background(1, rate=10).result()
+    assert cluster.check(ops).committed == 1
+    ids = {tx.tx_id for tx in txs}
+    with httpx.Client(timeout=10, auth=LedgerAuth(cluster.signer)) as http:
+        for name in cluster.validators:
+            url = cluster.url(name)
+            for tx in txs[:20]:  # 404: neither pending nor stored
+                assert http.get(f"{url}/v1/tx/{tx.tx_id.hex()}").status_code == 404
+            for h in range(before[name] + 1, cluster.height(name) + 1):
+                block = Block.decode(bytes.fromhex(http.get(f"{url}/v1/blocks/{h}").json()["block_bytes"]))
+                assert not ids & {SignedTransaction.decode(t).tx_id for t in block.txs}
 
 
 def test_submit_is_idempotent_and_status_moves_to_committed(cluster: Cluster) -> None:
