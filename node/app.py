@@ -8,7 +8,8 @@ Rules:
   index, the API context, the event hub and privacy, subscribes the listeners (runtime commits ->
   read index and event hub; API reads -> access log; peer requests -> blob transfer) and mounts
   the route groups on one app. No other module subscribes itself to anything.
-- `NodeApp.run()` starts the index, the runtime, the anchoring loop and uvicorn (the node owns
+- `NodeApp.run()` installs the log limits (`node/logfilter.py`: repeated identical warnings are
+  rate-limited), starts the index, the runtime, the anchoring loop and uvicorn (the node owns
   SIGTERM and SIGINT) and stops them in the reverse order: API, anchoring, runtime (network,
   driver finishing the action in progress), index, privacy, store. A fatal error (storage
   failure) stops the node the same way; the exit code is 1 then, else 0.
@@ -42,6 +43,7 @@ from node.config import NodeConfig
 from node.errors import ConfigError
 from node.index import Indexer, default_url
 from node.index.project import decode_value
+from node.logfilter import RepeatFilter, install_log_limits
 from node.metrics import NodeMetrics
 from node.privacy import blob_routes
 from node.privacy import routes as privacy_routes
@@ -178,6 +180,7 @@ class NodeApp:
                 access_log=False,
             )
         )
+        install_log_limits(RepeatFilter())  # after uvicorn configured its loggers
         self.indexer.start()
         await runtime.start()
         anchoring = asyncio.create_task(self.privacy.run(), name="privacy")

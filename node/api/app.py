@@ -8,7 +8,8 @@ Rules:
   (`ApiError`, and the runtime's, store's, index's and privacy's `NodeError`s, `wire`'s
   `WireError`s) get their status from the one table, `node/api/errors.py`; a request FastAPI
   cannot parse is 400 `bad_request`; 404 and 405 of the router are `not_found` and
-  `method_not_allowed`. No client input produces a 5xx: a 500 is a bug, logged in full.
+  `method_not_allowed`. No client input produces a 5xx: a 500 is a bug, logged in full. A
+  client that disconnects mid-body gets nothing and costs no log line.
 - Bytes are hex in JSON; every response states the height it reflects (`height`).
 """
 
@@ -21,6 +22,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
 from node.api.errors import headers_of, status_of
 from wire.errors import CodedError
@@ -63,6 +66,10 @@ def create_app(
             },
             status_code=400,
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(_: Request, __: ClientDisconnect) -> Response:
+        return Response(status_code=400)  # nobody reads it: the client left mid-body
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -135,6 +136,38 @@ def test_submit_is_idempotent_and_status_moves_to_committed(cluster: Cluster) ->
         assert doc["status"] == "committed" and doc["receipt"]["status"] == "ACCEPTED"
         again = http.post("/v1/tx", content=body, headers=headers)
         assert again.status_code == 200 and again.json()["status"] == "committed"
+
+
+def _abort_upload(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/tx HTTP/1.1\r\nHost: node\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Length: 50000\r\n\r\n" + b"\x00" * 1000
+        )
+
+
+def _garbage(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        sock.recv(1024)
+
+
+def test_aborted_uploads_and_garbage_cannot_flood_the_log(cluster: Cluster) -> None:
+    """Issue 18.4: 200 aborted uploads wrote 1.5 MB of tracebacks; 200 malformed requests wrote a
+    warning each. Now an aborted upload writes nothing and identical warnings are rate-limited."""
+    log = cluster.root / "v2.log"
+    port = cluster.genesis.node("v2").api_port
+    before = log.stat().st_size
+    for _ in range(200):
+        _abort_upload(port)
+    for _ in range(200):
+        _garbage(port)
+    time.sleep(1.0)
+    assert cluster.status("v2") is not None
+    grown = log.read_bytes()[before:].decode(errors="replace")
+    assert "Traceback" not in grown, grown[:2000]
+    assert grown.count("Invalid HTTP request") <= 6, grown[:2000]
+    assert len(grown) < 8192, grown[:2000]
 
 
 def test_sigterm_stops_cleanly_and_restarts_at_the_same_height(cluster: Cluster) -> None:
