@@ -8,7 +8,7 @@ Rules:
   index, the API context, the event hub and privacy, subscribes the listeners (runtime commits ->
   read index and event hub; API reads -> access log; peer requests -> blob transfer) and mounts
   the route groups on one app. No other module subscribes itself to anything.
-- `NodeApp.run()` installs the log limits (`node/logfilter.py`: repeated identical warnings are
+- `NodeApp.run()` installs the log limits (`node/api/logfilter.py`: repeated identical warnings are
   rate-limited), starts the index, the runtime, the anchoring loop and uvicorn (the node owns
   SIGTERM and SIGINT) and stops them in the reverse order: API, anchoring, runtime (network,
   driver finishing the action in progress), index, privacy, store. A fatal error (storage
@@ -38,12 +38,12 @@ from node.api.app import create_app
 from node.api.auth import Authenticator, AuthSettings
 from node.api.context import ApiContext
 from node.api.eventhub import EventHub
+from node.api.logfilter import RepeatFilter, install_log_limits
 from node.api.ratelimit import AdmissionBudget, AdmissionSettings
 from node.config import NodeConfig
 from node.errors import ConfigError
 from node.index import Indexer, default_url
 from node.index.project import decode_value
-from node.logfilter import RepeatFilter, install_log_limits
 from node.metrics import NodeMetrics
 from node.privacy import blob_routes
 from node.privacy import routes as privacy_routes

@@ -1,5 +1,5 @@
-"""The node's HTTP API (FastAPI under uvicorn): `app.create_app`, the one error-to-status table
-(`errors.py`), body readers (`body.py`), authentication and scoping (`auth.py`, `ratelimit.py`), the
+"""The node's HTTP API (FastAPI under uvicorn): `app.create_app`, the log limits the composition
+root installs (`logfilter.py`), the one error-to-status table (`errors.py`), body readers (`body.py`), authentication and scoping (`auth.py`, `ratelimit.py`), the
 context every route works with (`context.py`), renderings (`render.py`, `models.py`,
 `params.py`), and one module per route group: `core` (health, metrics, status, submit),
 `session` (tokens), `records`, `orgs`, `chain`, `proofs`, `events` (with `eventhub`).

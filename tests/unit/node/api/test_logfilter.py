@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from node.logfilter import RepeatFilter, install_log_limits
+from node.api.logfilter import RepeatFilter, install_log_limits
 
 
 class Clock:
