@@ -9,8 +9,8 @@ Rules:
   read index and event hub; API reads -> access log; peer requests -> blob transfer) and mounts
   the route groups on one app. No other module subscribes itself to anything.
 - `NodeApp.run()` installs the log limits (`node/api/logfilter.py`: repeated identical warnings are
-  rate-limited), starts the index, the runtime, the anchoring loop and uvicorn (the node owns
-  SIGTERM and SIGINT) and stops them in the reverse order: API, anchoring, runtime (network,
+  rate-limited), starts the index, the runtime, the anchoring loop and the API server
+  (`node/api/server.py`: uvicorn with bounded connections; the node owns SIGTERM and SIGINT) and stops them in the reverse order: API, anchoring, runtime (network,
   driver finishing the action in progress), index, privacy, store. A fatal error (storage
   failure) stops the node the same way; the exit code is 1 then, else 0.
 """
@@ -21,10 +21,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Generator
 from dataclasses import dataclass
 
-import uvicorn
 from fastapi import FastAPI
 
 from node.api import chain as chain_routes
@@ -40,6 +38,7 @@ from node.api.context import ApiContext
 from node.api.eventhub import EventHub
 from node.api.logfilter import RepeatFilter, install_log_limits
 from node.api.ratelimit import AdmissionBudget, AdmissionSettings
+from node.api.server import ServerLimits, api_server
 from node.config import NodeConfig
 from node.errors import ConfigError
 from node.index import Indexer, default_url
@@ -170,15 +169,11 @@ class NodeApp:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, runtime.request_stop)
-        server = _QuietServer(
-            uvicorn.Config(
-                self.app,
-                host=self.config.api_host,
-                port=self.config.api_port,
-                log_level="warning",
-                lifespan="off",
-                access_log=False,
-            )
+        server = api_server(
+            self.app,
+            host=self.config.api_host,
+            port=self.config.api_port,
+            limits=ServerLimits.from_extra(self.config.extra),
         )
         install_log_limits(RepeatFilter())  # after uvicorn configured its loggers
         self.indexer.start()
@@ -211,11 +206,3 @@ class NodeApp:
 async def run_node(config: NodeConfig) -> int:
     """Build the node of `config` and run it until SIGTERM; its exit code."""
     return await NodeApp.build(config).run()
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the node owns SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield

@@ -73,11 +73,13 @@ STATUS: dict[str, int] = {
     "too_many_failures": 429,
     "signer_quota": 429,
     "client_rate_limited": 429,
+    "client_connection_limit": 429,
     "busy": 429,
     # 503: the node cannot serve right now
     "node_stopped": 503,
     "mempool_full": 503,
     "admission_busy": 503,
+    "too_many_connections": 503,
     "state_changing": 503,
     "index_unavailable": 503,
     "person_keys_unavailable": 503,
