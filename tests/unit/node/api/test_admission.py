@@ -88,3 +88,26 @@ def test_the_admission_budget_per_client_and_per_node(node: NodeApp, chain: Buil
         assert "retry-after" in codes[-1].headers
     finally:
         node.api.admission = saved
+
+
+def test_a_personal_number_in_clear_is_refused_at_admission(node: NodeApp, chain: BuiltChain) -> None:
+    """Issue 18.6: the node refuses what the SDK would have refused, with the code that says to
+    seal the field; nothing is kept."""
+    from wire.files import load_signing_key
+
+    branch = next(o.org_id for o in chain.genesis.orgs if o.level == "BRANCH")
+    admin = load_signing_key(chain.net / "keys" / "admins" / f"{branch}.key")
+    client = TestClient(node.app, raise_server_exceptions=False)
+    before = len(node.runtime.mempool)
+    for note in ("ID 11010519491231002X", "call 13812345678", "old card 110105491231002"):
+        tx = build_tx(
+            chain_id=chain.genesis.chain_id,
+            tx_type="alert.ack",
+            org_id=branch,
+            payload={"alert_id": "0" * 32, "note": note},
+            key=admin,
+        )
+        resp = client.post("/v1/tx", content=tx.encode(), headers=RAW)
+        assert (resp.status_code, resp.json()["error"]["code"]) == (400, "personal_data_in_clear")
+        assert "seal the field" in resp.json()["error"]["message"]
+    assert len(node.runtime.mempool) == before
