@@ -8,15 +8,21 @@ Rules:
   (`ApiError`, and the runtime's, store's, index's and privacy's `NodeError`s, `wire`'s
   `WireError`s) get their status from the one table, `node/api/errors.py`; a request FastAPI
   cannot parse is 400 `bad_request`; 404 and 405 of the router are `not_found` and
-  `method_not_allowed`. No client input produces a 5xx: a 500 is a bug, logged in full. A
+  `method_not_allowed`, a 405 with `Allow` naming every method the path takes. No client input produces a 5xx: a 500 is a bug, logged in full. A
   client that disconnects mid-body gets nothing and costs no log line.
 - Bytes are hex in JSON; every response states the height it reflects (`height`).
+- The OpenAPI document names every status a route answers: each route declares its own; FastAPI's
+  422 (never sent: validation errors are 400) is removed from every operation, and every
+  operation documents 429 and 503, which the connection limits of `node/api/server.py` can
+  answer on any route.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +30,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+from starlette.routing import Match
 
 from node.api.errors import headers_of, status_of
 from wire.errors import CodedError
@@ -38,6 +45,12 @@ def create_app(
     app = FastAPI(title=title, version="1", docs_url="/docs", redoc_url=None)
     for router in routers:
         app.include_router(router)
+    generated = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return documented(generated())
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(CodedError)
     async def _coded_error(request: Request, exc: CodedError) -> JSONResponse:
@@ -81,12 +94,58 @@ def create_app(
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request))
         return JSONResponse(
             {"error": {"code": code, "message": str(exc.detail)}, "height": height()},
             status_code=exc.status_code,
-            headers=exc.headers,
+            headers=headers,
         )
 
     return app
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route takes at the request's path (the router's own 405 names one
+    route's): each method is tried against the routes' public `matches`."""
+    found = []
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in app.router.routes):
+            found.append(method)
+    return found
+
+
+_CONNECTION_LIMITS = {
+    "429": "`client_connection_limit`, `rate_limited`, ...: slow down; see Retry-After",
+    "503": "`too_many_connections`, ...: the node cannot serve right now; see Retry-After",
+}
+
+
+def documented(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document as the node answers (idempotent): no 422, 429 and 503 everywhere."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    error = (
+        {"$ref": "#/components/schemas/ErrorOut"}
+        if "ErrorOut" in components
+        else {"type": "object", "properties": {"error": {"type": "object"}, "height": {"type": "integer"}}}
+    )
+    for operations in schema.get("paths", {}).values():
+        for op in operations.values():
+            responses = op.setdefault("responses", {})
+            responses.pop("422", None)
+            for status, what in _CONNECTION_LIMITS.items():
+                responses.setdefault(
+                    status, {"description": what, "content": {"application/json": {"schema": error}}}
+                )
+    text = json.dumps(schema.get("paths", {}))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{unused}" not in text:
+            components.pop(unused, None)
+    return schema

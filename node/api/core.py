@@ -44,7 +44,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
             raise ApiError(code, "too many transactions submitted; retry later", retry_after_s=wait)
 
     errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorOut} for code in (400, 401, 409, 413, 415, 429, 503)
+        code: {"model": ErrorOut} for code in (400, 401, 403, 409, 413, 415, 429, 503)
     }
 
     @router.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut}})
