@@ -17,7 +17,7 @@ import aiohttp
 from yarl import URL
 
 from client_sdk import core
-from client_sdk.auth import RequestSigner
+from client_sdk.auth import STATUS_PATH, RequestSigner, node_of_status
 from client_sdk.clientbase import (
     EVENTS_READ_TIMEOUT_S,
     RECONNECT_FIRST_S,
@@ -47,6 +47,7 @@ class AsyncLedgerClient(ClientBase):
         genesis: Genesis | str | Path,
         *,
         key: KeyLike | None = None,
+        node_id: str | None = None,
         bearer: str | None = None,
         timeout_s: float = 10.0,
         submit_timeout_s: float = 30.0,
@@ -58,6 +59,7 @@ class AsyncLedgerClient(ClientBase):
             url,
             genesis,
             key=key,
+            node_id=node_id,
             timeout_s=timeout_s,
             submit_timeout_s=submit_timeout_s,
             read_your_writes=read_your_writes,
@@ -65,7 +67,7 @@ class AsyncLedgerClient(ClientBase):
             transforms=transforms,
         )
         self._signer_headers = (
-            RequestSigner(self.key, self.genesis.chain_id)
+            RequestSigner(self.key, self.genesis.chain_id, self.node_id)
             if self.key is not None and bearer is None
             else None
         )
@@ -99,8 +101,26 @@ class AsyncLedgerClient(ClientBase):
         return headers
 
     # ------------------------------------------------------------------ the driver
+    async def _learn_node(self) -> None:
+        """The node's id, the audience of signed requests: once, from the public GET /v1/status."""
+        signer = self._signer_headers
+        if signer is None or signer.node_id is not None:
+            return
+        async with self._http().get(URL(self.url + STATUS_PATH, encoded=True)) as resp:
+            if resp.status != 200:
+                raise aiohttp.ClientResponseError(
+                    resp.request_info, (), status=resp.status, message="cannot learn the node id"
+                )
+            try:
+                doc = json.loads(await resp.read())
+            except ValueError:
+                doc = None
+        self._signer_headers = signer.for_node(node_of_status(doc, self.genesis.chain_id, self.url))
+        self.node_id = self._signer_headers.node_id
+
     async def _send(self, call: core.Call) -> core.Reply:
         try:
+            await self._learn_node()
             async with self._http().request(
                 call.method,
                 URL(self.url + call.target, encoded=True),
@@ -482,8 +502,9 @@ class AsyncLedgerClient(ClientBase):
             read_timeout = max(0.05, min(read_timeout, end - time.monotonic()))
         timeout = aiohttp.ClientTimeout(total=None, connect=self.timeout_s, sock_read=read_timeout)
         parser, decoder = SseParser(), codecs.getincrementaldecoder("utf-8")("replace")
-        headers = {"accept": "text/event-stream", **self._headers(call)}
         try:
+            await self._learn_node()
+            headers = {"accept": "text/event-stream", **self._headers(call)}
             async with self._http().get(
                 URL(self.url + call.target, encoded=True), headers=headers, timeout=timeout
             ) as resp:

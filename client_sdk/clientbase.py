@@ -2,7 +2,9 @@
 
 Rules:
 
-- `ClientBase` holds the configuration, the session height (`seen_height`: the highest height the
+- `ClientBase` holds the configuration (with `node_id`, the node the client talks to: the
+  audience its signed requests name: given, else the genesis node listening at the URL, else
+  learned once from `GET /v1/status`), the session height (`seen_height`: the highest height the
   client saw committed or answered, which `read_your_writes` sends as `min_height`), signing
   (payloads are validated before anything is signed, `client_sdk.tx`) and the verification of
   headers and blocks against the genesis the client holds. It does no IO: each client drives the
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from client_sdk import core
+from client_sdk.auth import node_in_genesis
 from client_sdk.errors import LedgerError, VerificationError
 from client_sdk.tx import Payload, PayloadTransform, sign_tx
 from client_sdk.verify import verify_block, verify_header
@@ -52,6 +55,7 @@ class ClientBase:
         genesis: Genesis | str | Path,
         *,
         key: KeyLike | None = None,
+        node_id: str | None = None,
         timeout_s: float = 10.0,
         submit_timeout_s: float = 30.0,
         read_your_writes: bool = True,
@@ -61,6 +65,9 @@ class ClientBase:
         self.url = url.rstrip("/")
         self.genesis = load_genesis(genesis)
         self.key = load_key(key)
+        # the node this client talks to: the audience of its signed requests (wire/reqsign.py):
+        # given, else the genesis node at the URL's address, else learned once from GET /v1/status
+        self.node_id = node_id if node_id is not None else node_in_genesis(self.genesis, self.url)
         self.timeout_s = timeout_s
         self.submit_timeout_s = submit_timeout_s
         self.read_your_writes = read_your_writes

@@ -6,7 +6,8 @@ Rules:
 - Personal fields the rules do not need (names, contact data, free text) never leave the SDK in
   clear: `seal` puts them in an envelope (`client_sdk.envelopes`) sealed to the verified keys of
   the owning org and every ancestor; it goes on the record payload as `sealed`. Raw ID numbers
-  are refused inside envelopes too.
+  are refused inside envelopes too. A prose field of any transaction (`reason`, `note`, ...) is
+  sealed in place: `seal_text`, or `text_sealer()` as a payload transform (`client_sdk.sealedtext`).
 - Only an org's private key opens what was sealed to it (`open_item` / `read_fields` with an
   `OrgKeyring`): a superior org opens its subordinates' records, a sibling or a child cannot.
 - Org public keys come from the node (`GET /v1/enc-keys/{org}`) and are verified against the
@@ -23,14 +24,14 @@ Rules:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from client_sdk.auth import LedgerAuth, RequestSigner
+from client_sdk.auth import LedgerAuth, RequestSigner, node_in_genesis
 from client_sdk.blobs import BLOB_MAGIC as BLOB_MAGIC
 from client_sdk.blobs import BlobError, blob_hash, decrypt_blob, encrypt_blob
 from client_sdk.envelopes import ENVELOPE_VERSION as ENVELOPE_VERSION
@@ -51,6 +52,8 @@ from client_sdk.errors import ApiError, TransportError, VerificationError
 from client_sdk.orgkeys import KEY_TX_TYPES as KEY_TX_TYPES
 from client_sdk.orgkeys import NotYetProvable, verify_chain
 from client_sdk.personkeys import PersonKey, PersonKeys
+from client_sdk.sealedtext import open_text, seal_prose, seal_text, text_context
+from client_sdk.tx import PayloadTransform
 from wire.crypto import EncryptionKey, Signer, SigningKey
 from wire.families import FAMILIES as RECORD_FAMILIES
 from wire.genesis import Genesis
@@ -93,7 +96,7 @@ class PrivacyClient:
         self.genesis = genesis
         self.key = key
         if auth is None and key is not None:
-            auth = LedgerAuth(RequestSigner(key, genesis.chain_id))
+            auth = LedgerAuth(RequestSigner(key, genesis.chain_id, node_in_genesis(genesis, self.url)))
         self._http = (
             http if http is not None else httpx.Client(base_url=self.url, timeout=timeout_s, auth=auth)
         )
@@ -157,6 +160,26 @@ class PrivacyClient:
     def seal(self, org_id: str, fields: Mapping[str, Any], context: str) -> dict[str, Any]:
         """An envelope of `fields` for a record owned by `org_id`, sealed to it and its ancestors."""
         return seal_fields(fields, self.enc_keys(org_id), context)
+
+    def seal_text(self, org_id: str, text: str, context: str) -> str:
+        """`text` sealed for a prose field of a transaction of `org_id` (client_sdk.sealedtext)."""
+        return seal_text(text, self.enc_keys(org_id), context)
+
+    def text_sealer(self, fields: Collection[str] | None = None) -> PayloadTransform:
+        """A payload transform (`LedgerClient(..., transforms=[...])`) that seals the prose fields
+        of every payload (or those named, e.g. `{"reason", "recusals[].reason"}`) to the acting
+        org and its ancestors before the payload is validated and signed."""
+
+        def transform(tx_type: str, org_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+            keys = self.enc_keys(org_id)
+            return seal_prose(
+                tx_type,
+                payload,
+                lambda path, text: seal_text(text, keys, text_context(tx_type, org_id, path)),
+                fields,
+            )
+
+        return transform
 
     def record(self, family: str, record_id: str) -> dict[str, Any]:
         """One record item (`family` as in the read API path: archives, materials, ...)."""
@@ -344,6 +367,9 @@ __all__ = [
     "encrypt_blob",
     "envelope_id",
     "open_fields",
+    "open_text",
     "seal_fields",
     "seal_key",
+    "seal_text",
+    "text_context",
 ]

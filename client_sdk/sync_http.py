@@ -4,7 +4,8 @@
 
 Rules:
 
-- Every request is signed with the client's key (`client_sdk.auth`) unless `auth` replaces it.
+- Every request is signed with the client's key (`client_sdk.auth`) unless `auth` replaces it,
+  for the node at `url` (`node_id`, else learned once from its `GET /v1/status`).
 - `run` is the only place that performs a flow's calls and sleeps; every answer's `height` moves
   the session height (`ClientBase._saw`). A transport failure becomes a `core.Reply` with status 0,
   which the flow turns into a retry or a `TransportError`.
@@ -37,6 +38,7 @@ class SyncDriver(ClientBase):
         genesis: Genesis | str | Path,
         *,
         key: KeyLike | None = None,
+        node_id: str | None = None,
         auth: httpx.Auth | None = None,
         timeout_s: float = 10.0,
         submit_timeout_s: float = 30.0,
@@ -49,6 +51,7 @@ class SyncDriver(ClientBase):
             url,
             genesis,
             key=key,
+            node_id=node_id,
             timeout_s=timeout_s,
             submit_timeout_s=submit_timeout_s,
             read_your_writes=read_your_writes,
@@ -56,7 +59,7 @@ class SyncDriver(ClientBase):
             transforms=transforms,
         )
         if auth is None and self.key is not None:
-            auth = LedgerAuth(RequestSigner(self.key, self.genesis.chain_id))
+            auth = LedgerAuth(RequestSigner(self.key, self.genesis.chain_id, self.node_id))
         self._http = httpx.Client(base_url=self.url, timeout=timeout_s, auth=auth, transport=transport)
 
     def close(self) -> None:

@@ -77,7 +77,7 @@ ARCHIVE_AMEND = Obj(
     (
         req("person_key", Hex(32)),
         req("prev_version", Int(1)),
-        req("amend_reason", Str(1024)),
+        req("amend_reason", Str(1024, text=True)),
         opt("evidence_doc", Str(128, pattern=ID_PATTERN), "a registered document supporting the change"),
         *AMENDABLE,
         opt("sealed", SEALED, SEALED_DOC + "; absent keeps the archive's envelope"),
@@ -105,7 +105,7 @@ ARCHIVE_EVENT = Obj(
         req("person_key", Hex(32)),
         req("event", Enum(EVENTS)),
         req("date", Date()),
-        opt("reason", Str(1024)),
+        opt("reason", Str(1024, text=True)),
         opt("doc_refs", List(Str(128, pattern=ID_PATTERN), 16, unique=True), default=[]),
         opt("no_rejoin", Bool(), "EXPEL: 另有规定不准重新入党", default=False),
         opt("party_standing", Enum(STANDINGS), "SET_STANDING: the new standing"),

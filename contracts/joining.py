@@ -80,7 +80,7 @@ EXTRA = Obj(
         opt("volunteer_book_no", Str(64), "S14: 入党志愿书编号"),
         opt("item_id", Str(64, pattern=ID_PATTERN), "S15/S17/S23/S24: the meeting item voted on"),
         opt("reported_date", Date(), "S15: date the resolution was reported upward"),
-        opt("special_extension_reason", Str(1024), "S17: reason for approval after 3 months"),
+        opt("special_extension_reason", Str(1024, text=True), "S17: reason for approval after 3 months"),
         # the legal 6..12 months are JOIN-23's to judge (a refusal that names the rule), not the schema's
         opt("extension_months", Int(0, MAX_MONTHS), "S23 EXTEND: months of extension"),
     )

@@ -34,11 +34,11 @@ from wire.genesis import is_ancestor_or_self
 
 HISTORY_MAX = 16
 _ALERT_ID = Str(32, min_len=32, pattern=r"^[0-9a-f]{32}$")
-ALERT_ACK = Obj((req("alert_id", _ALERT_ID), opt("note", Str(1024))))
+ALERT_ACK = Obj((req("alert_id", _ALERT_ID), opt("note", Str(1024, text=True))))
 ALERT_RESOLVE = Obj(
     (
         req("alert_id", _ALERT_ID),
-        req("reason", Str(1024)),
+        req("reason", Str(1024, text=True)),
         req("evidence_hash", Hex(32), "SHA-256 of the evidence (off-ledger file)"),
         opt("evidence_doc", Str(128, pattern=ID_PATTERN), "a registered document with the evidence"),
     )
@@ -46,7 +46,7 @@ ALERT_RESOLVE = Obj(
 ALERT_WAIVE = Obj(
     (
         req("alert_id", _ALERT_ID),
-        req("reason", Str(1024)),
+        req("reason", Str(1024, text=True)),
         opt("evidence_hash", Hex(32)),
     )
 )

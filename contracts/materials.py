@@ -73,7 +73,9 @@ CONTENT: tuple[Field, ...] = (
     sealed_field(),
 )
 MATERIAL_REGISTER = Obj(CONTENT)
-MATERIAL_AMEND = Obj((*CONTENT, req("prev_version", Int(1, 1_000_000)), req("amend_reason", Str(1024))))
+MATERIAL_AMEND = Obj(
+    (*CONTENT, req("prev_version", Int(1, 1_000_000)), req("amend_reason", Str(1024, text=True)))
+)
 
 
 def _check_common(view: View, tx: TxCtx) -> None:

@@ -158,7 +158,7 @@ MEETING: tuple[Field, ...] = (
         default=[],
     ),
 )
-_AMEND = (req("prev_version", Int(1, 1_000_000)), req("amend_reason", Str(1024)))
+_AMEND = (req("prev_version", Int(1, 1_000_000)), req("amend_reason", Str(1024, text=True)))
 MEETING_RECORD = Obj(MEETING)
 MEETING_AMEND = Obj((*MEETING, *_AMEND))
 
@@ -188,8 +188,16 @@ DECISION: tuple[Field, ...] = (
     opt("procurement_category", Str(128)),
     opt("members_entitled", _PEOPLE, default=[]),
     opt("members_present", _PEOPLE, default=[]),
-    opt("recusals", List(Obj((req("person_key", _PERSON), req("reason", Str(256)))), 64), default=[]),
-    opt("interests", List(Obj((req("person_key", _PERSON), req("relation", Str(256)))), 64), default=[]),
+    opt(
+        "recusals",
+        List(Obj((req("person_key", _PERSON), req("reason", Str(256, text=True)))), 64),
+        default=[],
+    ),
+    opt(
+        "interests",
+        List(Obj((req("person_key", _PERSON), req("relation", Str(256, text=True)))), 64),
+        default=[],
+    ),
     opt(
         "speaking_order",
         List(

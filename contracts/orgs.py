@@ -278,7 +278,7 @@ def _apply_user_rotate(view: View, tx: TxCtx, config: Config) -> None:
     view.put(keys.user_id(old["user_id"]), {"user_id": old["user_id"], "pubkey": new_hex})
 
 
-USER_REVOKE = Obj((req("pubkey", Hex(32)), req("reason", Str(512))))
+USER_REVOKE = Obj((req("pubkey", Hex(32)), req("reason", Str(512, text=True))))
 
 
 def _check_user_revoke(view: View, tx: TxCtx, config: Config) -> None:

@@ -61,7 +61,7 @@ TRANSFER_IN = Obj(
         req("report_date", Date(), "date the member reported (报到)"),
         opt("receipt_date", Date(), "date the receipt (回执) was returned"),
         req("accepted", Bool()),
-        opt("refusal_reason", Str(1024), "required with a document when accepted is false"),
+        opt("refusal_reason", Str(1024, text=True), "required with a document when accepted is false"),
         opt("refusal_doc", _DOC),
         opt("special_circumstances_doc", _DOC, "branch certificate for a late report (XFER-03)"),
         opt("probation_end", Date(), "the probation end the receiving branch records (XFER-05)"),

@@ -8,10 +8,12 @@ Rules:
   index, the API context, the event hub and privacy, subscribes the listeners (runtime commits ->
   read index and event hub; API reads -> access log; peer requests -> blob transfer) and mounts
   the route groups on one app. No other module subscribes itself to anything.
-- `NodeApp.run()` first lets an empty node join by a verified snapshot of a peer's state
+- `NodeApp.run()` installs the log limits (`node/api/logfilter.py`: repeated identical warnings are
+  rate-limited), first lets an empty node join by a verified snapshot of a peer's state
   (node/runtime/statesync.py; `[state] sync = "replay"` replays from genesis instead), then
-  starts the index, the runtime, the anchoring loop and uvicorn (the node owns
-  SIGTERM and SIGINT) and stops them in the reverse order: API, anchoring, runtime (network,
+  starts the index, the runtime, the anchoring loop and the API server (`node/api/server.py`:
+  uvicorn with bounded connections; the node owns SIGTERM and SIGINT) and stops them in the
+  reverse order: API, anchoring, runtime (network,
   driver finishing the action in progress), index, privacy, store. A fatal error (storage
   failure) stops the node the same way; the exit code is 1 then, else 0.
 """
@@ -22,10 +24,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Generator
 from dataclasses import dataclass
 
-import uvicorn
 from fastapi import FastAPI
 
 from node.api import backup as backup_routes
@@ -41,6 +41,9 @@ from node.api.app import create_app
 from node.api.auth import Authenticator, AuthSettings
 from node.api.context import ApiContext
 from node.api.eventhub import EventHub
+from node.api.logfilter import RepeatFilter, install_log_limits
+from node.api.ratelimit import AdmissionBudget, AdmissionSettings
+from node.api.server import ServerLimits, api_server
 from node.config import NodeConfig
 from node.errors import ConfigError
 from node.index import Indexer, default_url
@@ -104,6 +107,7 @@ class NodeApp:
                 index=indexer,
                 auth=Authenticator(
                     genesis.chain_id,
+                    config.node_id,
                     lookup_user,
                     {n.pubkey: (n.node_id, n.org_id) for n in genesis.nodes},
                     root,
@@ -115,6 +119,7 @@ class NodeApp:
                 on_inconsistent=on_inconsistent,
                 ready_max_behind=config.api.ready_max_behind,
                 index_max_lag=config.index.ready_max_lag,
+                admission=AdmissionBudget(AdmissionSettings.from_config(config.admission)),
             )
             hub = EventHub(store, runtime.height)
             privacy = Privacy(
@@ -181,17 +186,13 @@ class NodeApp:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, runtime.request_stop)
-        server = _QuietServer(
-            uvicorn.Config(
-                self.app,
-                host=self.config.api_host,
-                port=self.config.api_port,
-                log_level="warning",
-                log_config=None,  # uvicorn's records go to the node's own handler (text or JSON)
-                lifespan="off",
-                access_log=False,
-            )
+        server = api_server(
+            self.app,
+            host=self.config.api_host,
+            port=self.config.api_port,
+            limits=ServerLimits.from_config(self.config.api),
         )
+        install_log_limits(RepeatFilter())
         if self.config.state.sync == "snapshot":
             installed = await runtime.join_by_snapshot()
             if installed is not None:
@@ -228,11 +229,3 @@ class NodeApp:
 async def run_node(config: NodeConfig) -> int:
     """Build the node of `config` and run it until SIGTERM; its exit code."""
     return await NodeApp.build(config).run()
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the node owns SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield

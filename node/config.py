@@ -7,8 +7,8 @@ Rules:
   every value has a type and a range, and a `ConfigError` lists every problem, one a line,
   each naming the key (or the environment variable) at fault. Nothing reads raw TOML elsewhere.
 - Tables: top level `node_id`, `genesis`, `key_file`, `data_dir` (and `log_level`, the older
-  spelling of `[log] level`); `[p2p]`, `[api]`, `[index]`, `[privacy]`, `[log]`, `[integrity]`,
-  `[peers]`. docs/operations.md ("node.toml") lists every key with its default.
+  spelling of `[log] level`); `[p2p]`, `[api]`, `[index]`, `[admission]`, `[privacy]`, `[log]`,
+  `[integrity]`, `[state]`, `[peers]`. docs/operations.md ("node.toml") lists every key with its default.
 - Environment overrides for container deployments: `ORGLEDGER_<KEY>` for a top-level key and
   `ORGLEDGER_<TABLE>_<KEY>` for a table's key (`ORGLEDGER_DATA_DIR`, `ORGLEDGER_LOG_FORMAT`,
   `ORGLEDGER_INDEX_URL`, `ORGLEDGER_API_HOST`, ...; `[peers]` has none). An override wins over
@@ -57,6 +57,16 @@ MOVED_FROM_EXTRA = {
     "access_segment_bytes": "[privacy] access_segment_bytes",
     "person_key_rate_per_s": "[privacy] person_key_rate_per_s",
     "person_key_burst": "[privacy] person_key_burst",
+    "admission_client_rate_s": "[admission] client_rate_s",
+    "admission_client_burst": "[admission] client_burst",
+    "admission_rate_s": "[admission] rate_s",
+    "admission_burst": "[admission] burst",
+    "api_max_connections": "[api] max_connections",
+    "api_max_connections_per_client": "[api] max_connections_per_client",
+    "api_idle_timeout_s": "[api] idle_timeout_s",
+    "api_header_timeout_s": "[api] header_timeout_s",
+    "api_body_timeout_s": "[api] body_timeout_s",
+    "api_max_header_bytes": "[api] max_header_bytes",
 }
 
 
@@ -83,6 +93,28 @@ class ApiSettings(_Table):
     window_ms: int = Field(default=30_000, ge=1000, le=600_000)
     #: /readyz: at most this many blocks behind the highest height the peers report
     ready_max_behind: int = Field(default=5, ge=0, le=1_000_000)
+    #: connections (node/api/server.py): per node (503 `too_many_connections` beyond) and per
+    #: client address (429 `client_connection_limit`)
+    max_connections: int = Field(default=1024, ge=1, le=1_000_000)
+    max_connections_per_client: int = Field(default=128, ge=1, le=1_000_000)
+    #: a connection with no request in progress is closed after this long
+    idle_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    #: a request's headers must arrive within this of its first byte, its body within
+    #: body_timeout_s of its headers (the connection is closed otherwise)
+    header_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    body_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    #: the largest request head (400 beyond)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1 << 20)
+
+
+class AdmissionTable(_Table):
+    """`[admission]`: transactions per second `POST /v1/tx` and `/v1/txs` admit, per client
+    address (429 `client_rate_limited` beyond) and for the whole node (503 `admission_busy`)."""
+
+    client_rate_s: float = Field(default=1000.0, gt=0, le=1e9)
+    client_burst: float = Field(default=4000.0, ge=1, le=1e9)
+    rate_s: float = Field(default=4000.0, gt=0, le=1e9)
+    burst: float = Field(default=16000.0, ge=1, le=1e9)
 
 
 class IndexSettings(_Table):
@@ -154,6 +186,7 @@ class ConfigFile(_Table):
     p2p: P2PSettings
     api: ApiSettings
     index: IndexSettings = Field(default_factory=IndexSettings)
+    admission: AdmissionTable = Field(default_factory=AdmissionTable)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     log: LogSettings = Field(default_factory=LogSettings)
     integrity: IntegritySettings = Field(default_factory=IntegritySettings)
@@ -176,6 +209,7 @@ class NodeConfig:
     api_port: int
     api: ApiSettings
     index: IndexSettings = field(default_factory=IndexSettings)
+    admission: AdmissionTable = field(default_factory=AdmissionTable)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     log: LogSettings = field(default_factory=LogSettings)
     state: StateSettings = field(default_factory=StateSettings)
@@ -243,6 +277,7 @@ class NodeConfig:
             api_port=parsed.api.port,
             api=parsed.api,
             index=parsed.index,
+            admission=parsed.admission,
             privacy=parsed.privacy,
             log=log,
             state=parsed.state,

@@ -15,6 +15,12 @@ Rules (../shared/DOMAIN.md A.0, docs/privacy.md):
   holds K_v); the functions live here so the definition is one.
 - `mask_id` shows at most the first 6 and the last 4 characters; `mask_text` masks every
   18-character ID-number-shaped run inside a text (logs, paths, messages).
+- First-generation numbers (15 digits: region code, `YYMMDD` birth date in 1900-1999, sequence;
+  no check character) are recognised by `check_id15` (a known province code in digits 1-2 and a
+  real date; it answers the 18-character form GB 11643 gives the same person: `19` inserted
+  before the year and the check character appended) and found in text by `find_id_numbers_15`.
+  Without a check character a 15-digit run is an ID number only by its shape, so these are used
+  where a false alarm costs a message (refusing clear text), not to scan arbitrary data.
 """
 
 from __future__ import annotations
@@ -34,6 +40,22 @@ BIRTH_MIN, BIRTH_MAX = date(1900, 1, 1), date(2099, 12, 31)
 _D = "0-9\uff10-\uff19"
 _ID_RUN = re.compile(rf"(?<![{_D}])([{_D}]{{6}})[{_D}]{{8}}([{_D}]{{3}}[{_D}Xx\uff38\uff58])(?![{_D}])")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+ID15_LENGTH = 15
+_ID15_RUN = re.compile(rf"(?<![{_D}])[{_D}]{{15}}(?![{_D}])")
+# GB/T 2260 provinces (the first two digits of every resident ID number)
+PROVINCE_CODES = frozenset(
+    (
+        *range(11, 16),
+        *range(21, 24),
+        *range(31, 38),
+        *range(41, 47),
+        *range(50, 55),
+        *range(61, 66),
+        71,
+        81,
+        82,
+    )
+)
 
 
 class IdNumberError(ValueError):
@@ -98,6 +120,41 @@ def check_id(raw: str) -> str:
     if last != expected:
         raise IdNumberError("check_char", f"check character: expected {expected}, got {last}")
     return n
+
+
+def check_id15(raw: str) -> str:
+    """The 18-character form of a valid first-generation (15-digit) ID number, or IdNumberError."""
+    if not isinstance(raw, str):
+        raise IdNumberError("wrong_type", "an ID number is a string")
+    n = normalise_id(raw)
+    if len(n) != ID15_LENGTH or not n.isascii() or not n.isdigit():
+        raise IdNumberError("length", f"a first-generation ID number has {ID15_LENGTH} digits")
+    if int(n[:2]) not in PROVINCE_CODES:
+        raise IdNumberError("region", f"positions 1-2 ({n[:2]}) are no province code")
+    try:
+        date(1900 + int(n[6:8]), int(n[8:10]), int(n[10:12]))
+    except ValueError:
+        raise IdNumberError(
+            "birth_date",
+            f"birth date (positions 7-12) 19{n[6:8]}-{n[8:10]}-{n[10:12]} is not a calendar date",
+        ) from None
+    first17 = n[:6] + "19" + n[6:]
+    return first17 + check_char(first17)
+
+
+def is_valid_id15(raw: str) -> bool:
+    try:
+        check_id15(raw)
+    except IdNumberError:
+        return False
+    return True
+
+
+def find_id_numbers_15(text: str) -> list[str]:
+    """The valid first-generation ID numbers (normalised, 15 digits) among the 15-digit runs of `text`."""
+    if len(text) < ID15_LENGTH:
+        return []
+    return [n for m in _ID15_RUN.finditer(text) if is_valid_id15(n := normalise_id(m.group(0)))]
 
 
 def is_valid_id(raw: str) -> bool:

@@ -7,7 +7,11 @@ Rules:
 - The tree over n leaves splits at k, the largest power of two smaller than n (RFC 6962 2.1), so
   the root of the empty tree is SHA-256 of nothing.
 - Proofs are lists of 32-byte hashes. The verifiers follow RFC 9162 sections 2.1.3.2 and 2.1.4.2
-  literally and never raise on hostile input: they return False.
+  literally and never raise on hostile input: they return False. Every hash they are given (leaf,
+  roots, proof elements) must be HASH_BYTES long, or they return False: an empty leaf and root
+  never "verify" a one-leaf tree. Checked against the transparency-dev reference vectors
+  (tests/unit/wire/test_merkle_vectors.py), which also name the one departure: a consistency
+  proof from the empty tree (old size 0) is refused rather than trivially true.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+HASH_BYTES = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
@@ -24,6 +29,10 @@ def leaf_hash(data: bytes) -> bytes:
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _hashes_ok(*hashes: bytes, proof: Sequence[bytes] = ()) -> bool:
+    return all(len(h) == HASH_BYTES for h in hashes) and all(len(p) == HASH_BYTES for p in proof)
 
 
 def _split(n: int) -> int:
@@ -75,7 +84,7 @@ def verify_inclusion(
     leaf_hash_: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
     """RFC 9162 2.1.3.2: does `proof` show leaf `index` of a `tree_size` tree hashes to `root`?"""
-    if not 0 <= index < tree_size or any(len(p) != 32 for p in proof):
+    if not 0 <= index < tree_size or not _hashes_ok(leaf_hash_, root, proof=proof):
         return False
     fn, sn, r = index, tree_size - 1, leaf_hash_
     for p in proof:
@@ -115,7 +124,7 @@ def verify_consistency(
     old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
 ) -> bool:
     """RFC 9162 2.1.4.2: does `proof` show the `old_size` tree is a prefix of the `new_size` tree?"""
-    if any(len(p) != 32 for p in proof) or not 0 < old_size <= new_size:
+    if not _hashes_ok(old_root, new_root, proof=proof) or not 0 < old_size <= new_size:
         return False
     if old_size == new_size:
         return not proof and old_root == new_root

@@ -13,6 +13,12 @@ Rules:
   fields take their default, None unless stated), in the same JSON-like value space.
 - Every type has `to_json()`; `from_json()` rebuilds the type from it, so the SDK validates with
   this very code against the copy of the contracts' schemas it ships (`client_sdk/schemas.json`).
+- Personal data never goes into clear fields (issue 18.6, `wire/cleartext.py`): a string the
+  schema does not constrain by a pattern (a `Str` without one, and every string and key inside
+  a `Json` value) that holds an ID number (18 or 15 digits) or a mobile number is refused with
+  `personal_data_in_clear`. A prose field (`Str(text=True)`: free text no rule reads) may hold a
+  sealed text instead (`wire.cleartext.SEALED_TEXT_PREFIX`, at most SEALED_TEXT_MAX characters
+  whatever its own limit): the message says to seal it; other fields say to leave the number out.
 - Pure: no IO, clock or randomness (the contracts import it).
 """
 
@@ -24,6 +30,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, assert_never
 
+from wire.cleartext import PERSONAL_IN_CLEAR, SEALED_TEXT_MAX, SEALED_TEXT_PREFIX, is_sealed_text, personal_in
 from wire.errors import SchemaError
 
 _HEX = re.compile(r"^[0-9a-f]*$")
@@ -53,12 +60,23 @@ def _valid_date(text: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Str:
+    """A string; `text`: free prose no rule reads, which the SDK may seal (`wire/cleartext.py`)."""
+
     max_len: int = 128
     min_len: int = 1
     pattern: str | None = None
+    text: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "str", "min_len": self.min_len, "max_len": self.max_len, "pattern": self.pattern}
+        doc: dict[str, Any] = {
+            "type": "str",
+            "min_len": self.min_len,
+            "max_len": self.max_len,
+            "pattern": self.pattern,
+        }
+        if self.text:
+            doc["text"] = True
+        return doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,15 +219,23 @@ def validate(schema: Obj, payload: Any) -> dict[str, Any]:
 
 def _check(ftype: FieldType, value: Any, path: str) -> Any:
     match ftype:
-        case Str(max_len=max_len, min_len=min_len, pattern=pattern):
+        case Str(max_len=max_len, min_len=min_len, pattern=pattern, text=text):
             if type(value) is not str:
                 raise _fail("wrong_type", path, "expected a string")
+            if text and value.startswith(SEALED_TEXT_PREFIX):
+                if len(value) > SEALED_TEXT_MAX or not is_sealed_text(value):
+                    raise _fail(
+                        "bad_format", path, f"not a sealed text of at most {SEALED_TEXT_MAX} characters"
+                    )
+                return value
             if len(value) > max_len:
                 raise _fail("too_long", path, f"{len(value)} characters exceed {max_len}")
             if len(value) < min_len:
                 raise _fail("too_short", path, f"at least {min_len} characters required")
             if pattern is not None and not _compiled(pattern).match(value):
                 raise _fail("bad_format", path, f"does not match {pattern}")
+            if pattern is None:
+                _no_personal_data(value, path, sealable=text)
             return value
         case Int(lo=lo, hi=hi):
             if type(value) is not int:
@@ -296,6 +322,7 @@ def _check_json(spec: Json, value: Any, path: str, depth: int) -> Any:
     if type(value) is str:
         if len(value) > spec.max_str:
             raise _fail("too_long", path, f"{len(value)} characters exceed {spec.max_str}")
+        _no_personal_data(value, path, sealable=False)
         return value
     if type(value) is list:
         if len(value) > spec.max_items:
@@ -306,8 +333,22 @@ def _check_json(spec: Json, value: Any, path: str, depth: int) -> Any:
             raise _fail("too_long", path, f"{len(value)} entries exceed {spec.max_items}")
         if any(type(k) is not str or not k or len(k) > 128 for k in value):
             raise _fail("bad_format", path, "map keys are non-empty strings of at most 128 characters")
+        for k in value:
+            _no_personal_data(k, _join(path, k), sealable=False)
         return {k: _check_json(spec, value[k], _join(path, k), depth + 1) for k in sorted(value)}
     raise _fail("wrong_type", path, "expected a bool, integer, string, list or map")
+
+
+def _no_personal_data(value: str, path: str, *, sealable: bool) -> None:
+    found = personal_in(value)
+    if found is None:
+        return
+    advice = (
+        "seal the field (client_sdk: PrivacyClient.seal_text or PrivacyClient.text_sealer)"
+        if sealable
+        else "this field cannot be sealed: leave the number out (refer to people by person key)"
+    )
+    raise _fail(PERSONAL_IN_CLEAR, path, f"holds {found} in clear; {advice}")
 
 
 def _join(path: str, name: str) -> str:
@@ -320,7 +361,12 @@ def from_json(doc: Any) -> FieldType:
         raise _fail("bad_schema", "", "a schema is an object")
     kind = doc.get("type")
     if kind == "str":
-        return Str(max_len=doc["max_len"], min_len=doc["min_len"], pattern=doc["pattern"])
+        return Str(
+            max_len=doc["max_len"],
+            min_len=doc["min_len"],
+            pattern=doc["pattern"],
+            text=bool(doc.get("text", False)),
+        )
     if kind == "int":
         return Int(lo=doc["min"], hi=doc["max"])
     if kind == "bool":

@@ -1,7 +1,8 @@
-"""The node's HTTP API (FastAPI under uvicorn): `app.create_app`, the one error-to-status table
-(`errors.py`), body readers (`body.py`), authentication and scoping (`auth.py`, `ratelimit.py`), the
-context every route works with (`context.py`), renderings (`render.py`, `models.py`,
-`params.py`), and one module per route group: `core` (health, metrics, status, submit),
+"""The node's HTTP API (FastAPI under uvicorn): `app.create_app`, the server with its connection
+limits (`server.py`), the log limits (`logfilter.py`), the one error-to-status table
+(`errors.py`), body readers (`body.py`), authentication, scoping and the admission budget
+(`auth.py`, `ratelimit.py`), the context every route works with (`context.py`), renderings
+(`render.py`, `models.py`, `params.py`), and one module per route group: `core` (health, metrics, status, submit),
 `session` (tokens), `records`, `orgs`, `chain`, `proofs`, `events` (with `eventhub`).
 
 May import: `wire`, `contracts` (state key helpers), `node.runtime`, `node.store`, `node.index`,

@@ -8,7 +8,9 @@ Rules:
   (`ApiError`, and the runtime's, store's, index's and privacy's `NodeError`s, `wire`'s
   `WireError`s) get their status from the one table, `node/api/errors.py`; a request FastAPI
   cannot parse is 400 `bad_request`; 404 and 405 of the router are `not_found` and
-  `method_not_allowed`. No client input produces a 5xx: a 500 is a bug, logged in full.
+  `method_not_allowed`, a 405 with `Allow` naming every method the path takes. No client input
+  produces a 5xx: a 500 is a bug, logged in full. A client that disconnects mid-body gets
+  nothing and costs no log line.
 - Bytes are hex in JSON; every response states the height it reflects (`height`).
 - `/docs` is Swagger UI served entirely by the node: its assets come from the installed
   `swagger-ui-bundle-v2` package (Apache-2.0, licence in its dist-info) under `/docs/assets/`,
@@ -16,10 +18,15 @@ Rules:
 - Every request has a request id: the caller's `X-Request-Id` when it is 1-64 characters of
   `[A-Za-z0-9._-]`, else a fresh one; it is echoed in the response's `X-Request-Id` and carried
   by the API's log records (`extra={"request_id": ...}`, a field of the JSON log).
+- The OpenAPI document names every status a route answers: each route declares its own; FastAPI's
+  422 (never sent: validation errors are 400) is removed from every operation, and every
+  operation documents 429 and 503, which the connection limits of `node/api/server.py` can
+  answer on any route.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -32,6 +39,9 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+from starlette.routing import Match
 
 from node.api.errors import headers_of, status_of
 from wire.errors import CodedError
@@ -80,6 +90,12 @@ def create_app(
     for router in routers:
         app.include_router(router)
     _mount_docs(app, title)
+    generated = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return documented(generated())
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(CodedError)
     async def _coded_error(request: Request, exc: CodedError) -> JSONResponse:
@@ -114,6 +130,10 @@ def create_app(
             status_code=400,
         )
 
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(_: Request, __: ClientDisconnect) -> Response:
+        return Response(status_code=400)  # nobody reads it: the client left mid-body
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # a bug, never a client's doing: logged in full, answered in the one error format
@@ -130,12 +150,15 @@ def create_app(
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request))
         return JSONResponse(
             {"error": {"code": code, "message": str(exc.detail)}, "height": height()},
             status_code=exc.status_code,
-            headers=exc.headers,
+            headers=headers,
         )
 
     app.add_middleware(RequestIdMiddleware)
@@ -157,3 +180,46 @@ def _mount_docs(app: FastAPI, title: str) -> None:
             swagger_css_url="/docs/assets/swagger-ui.css",
             swagger_favicon_url="/docs/assets/favicon-32x32.png",
         )
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route takes at the request's path (the router's own 405 names one
+    route's): each method is tried against the routes' public `matches`."""
+    found = []
+    for method in METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in app.router.routes):
+            found.append(method)
+    return found
+
+
+_CONNECTION_LIMITS = {
+    "429": "`client_connection_limit`, `rate_limited`, ...: slow down; see Retry-After",
+    "503": "`too_many_connections`, ...: the node cannot serve right now; see Retry-After",
+}
+
+
+def documented(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document as the node answers (idempotent): no 422, 429 and 503 everywhere."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    error = (
+        {"$ref": "#/components/schemas/ErrorOut"}
+        if "ErrorOut" in components
+        else {"type": "object", "properties": {"error": {"type": "object"}, "height": {"type": "integer"}}}
+    )
+    for operations in schema.get("paths", {}).values():
+        for op in operations.values():
+            responses = op.setdefault("responses", {})
+            responses.pop("422", None)
+            for status, what in _CONNECTION_LIMITS.items():
+                responses.setdefault(
+                    status, {"description": what, "content": {"application/json": {"schema": error}}}
+                )
+    text = json.dumps(schema.get("paths", {}))
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{unused}" not in text:
+            components.pop(unused, None)
+    return schema

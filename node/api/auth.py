@@ -1,11 +1,15 @@
 """Who is asking: request signatures, tokens, replay protection and rate limits of the read API.
 
-Rules (the scheme itself is defined in `client_sdk/auth.py` and docs/api.md):
+Rules (the scheme itself is defined in `wire/reqsign.py` and docs/api.md):
 
-- A request carries either the four `X-Orgledger-*` headers of a signed request or
-  `Authorization: Bearer <token>`. Checks, in order: headers well formed; timestamp within
-  `window_ms` of the node's clock; signature valid; nonce unseen for that key (kept until the
-  timestamp could no longer pass); key known. Each failure is 401 with its own code.
+- A request carries either the five `X-Orgledger-*` headers of a signed request or
+  `Authorization: Bearer <token>`. Checks, in order: headers well formed; the audience is this
+  node (`wrong_audience` otherwise: a request signed for another node is never accepted here);
+  timestamp within `window_ms` of the node's clock; signature valid over this node's chain id
+  and node id; nonce unseen for that key (kept until the timestamp could no longer pass); key
+  known. Each failure is 401 with its own code.
+- Tokens are bound to the node that issued them: `<node id>~<random>`, kept in this node's
+  memory; another node's token is refused with `wrong_audience`, an unknown one with `bad_token`.
 - The caller's org and roles come from ledger state (`user/<pubkey>`) at every request, tokens
   included, so a revocation or role change applies to the next request. Only ACTIVE keys pass.
   A genesis node key reads as the node (root scope, for operations: it holds the ledger anyway).
@@ -30,13 +34,24 @@ from node.api.ratelimit import TokenBucket
 from node.config import ApiSettings
 from node.errors import BusyError
 from wire.crypto import Domain, sha256, verify
-from wire.reqsign import H_KEY, H_NONCE, H_SIG, H_TIME, NONCE_MAX, NONCE_MIN, request_message
+from wire.reqsign import (
+    AUDIENCE_MAX,
+    H_AUDIENCE,
+    H_KEY,
+    H_NONCE,
+    H_SIG,
+    H_TIME,
+    NONCE_MAX,
+    NONCE_MIN,
+    request_message,
+)
 
 # the refusals that count as a failed authentication (rate-limited per remote address)
 UNAUTHENTICATED = frozenset(
     {
         "auth_required",
         "bad_auth_header",
+        "wrong_audience",
         "stale_request",
         "bad_signature",
         "replayed_request",
@@ -52,6 +67,7 @@ READ_ROLES = CONTENT_ROLES | {"auditor"}
 BLOCK_ROLES = frozenset({"admin", "auditor", "node"})
 
 TOKEN_TTL_DEFAULT_S, TOKEN_TTL_MAX_S = 300, 3600
+TOKEN_SEP = "~"  # never in a node id (wire/genesis.py) nor in token_urlsafe's alphabet
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +167,7 @@ class Authenticator:
     def __init__(
         self,
         chain_id: str,
+        node_id: str,
         lookup_user: Callable[[bytes], dict[str, Any] | None],
         node_keys: Mapping[bytes, tuple[str, str]],
         root_org: str,
@@ -159,7 +176,7 @@ class Authenticator:
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.chain_id = chain_id
+        self.chain_id, self.node_id = chain_id, node_id
         self.lookup_user = lookup_user
         self.node_keys = dict(node_keys)  # pubkey -> (node id, org id)
         self.root_org = root_org
@@ -207,13 +224,24 @@ class Authenticator:
             raise ApiError("bad_auth_header", "malformed X-Orgledger-* headers") from None
         if len(pubkey) != 32 or len(sig) != 64 or not NONCE_MIN <= len(nonce) <= NONCE_MAX or ts < 0:
             raise ApiError("bad_auth_header", "malformed X-Orgledger-* headers")
+        audience = headers.get(H_AUDIENCE)
+        if audience is None:
+            raise ApiError(
+                "bad_auth_header",
+                "no X-Orgledger-Audience: sign the request for this node (node_id of GET /v1/status)",
+            )
+        if audience != self.node_id:
+            raise ApiError(
+                "wrong_audience",
+                f"the request was signed for node {audience[:AUDIENCE_MAX]!r}; this is node {self.node_id!r}",
+            )
         now = self.clock_ms()
         window = self.settings.window_ms
         if abs(now - ts) > window:
             raise ApiError(
                 "stale_request", f"request time is more than {window} ms away from the node's clock"
             )
-        msg = request_message(method, target, sha256(body), ts, nonce, pubkey)
+        msg = request_message(self.chain_id, self.node_id, method, target, sha256(body), ts, nonce, pubkey)
         if not verify(Domain.API_REQUEST, self.chain_id, pubkey, msg, sig):
             raise ApiError("bad_signature", "the request signature does not verify")
         mono = self.monotonic()
@@ -250,7 +278,7 @@ class Authenticator:
             del self._tokens[t]
         if len(self._tokens) >= self.settings.max_tokens:
             raise BusyError("too many live tokens on this node")
-        token = secrets.token_urlsafe(32)
+        token = f"{self.node_id}{TOKEN_SEP}{secrets.token_urlsafe(32)}"
         self._tokens[token] = (caller.pubkey, now + ttl_s)
         return token, ttl_s
 
@@ -261,6 +289,12 @@ class Authenticator:
     def _token(self, token: str) -> Caller:
         entry = self._tokens.get(token)
         if entry is None:
+            issuer = token.partition(TOKEN_SEP)[0] if TOKEN_SEP in token else None
+            if issuer is not None and issuer != self.node_id:
+                raise ApiError(
+                    "wrong_audience",
+                    f"this token was issued by node {issuer[:AUDIENCE_MAX]!r}; this is node {self.node_id!r}",
+                )
             raise ApiError("bad_token", "unknown token (tokens live in one node's memory)")
         pubkey, expires = entry
         if expires <= self.monotonic():

@@ -39,8 +39,14 @@ from fastapi.responses import StreamingResponse
 from node.api.auth import Caller
 from node.api.context import ApiContext
 from node.api.errors import ApiError
+from node.api.models import READ_ERRORS
 from node.errors import BusyError
 from node.store.backup import KV_NAME, MANIFEST_NAME, kv_chunks, kv_stats, manifest
+
+#: what the backup route answers besides its tar stream (OpenAPI)
+ADMIN_ERRORS = {
+    code: READ_ERRORS[code] for code in (400, 401, 403, 503)
+} | {429: {**READ_ERRORS[429], "description": "rate limited, or a backup is already running (busy)"}}
 
 log = logging.getLogger("orgledger.backup")
 
@@ -181,7 +187,7 @@ def build_router(ctx: ApiContext, *, dirs: Sequence[tuple[str, Path]]) -> APIRou
     @router.get(
         "/v1/admin/backup",
         response_class=StreamingResponse,
-        responses={200: {"content": {"application/x-tar": {}}}},
+        responses={200: {"content": {"application/x-tar": {}}}, **ADMIN_ERRORS},
         summary="An online backup of this node (a tar stream)",
     )
     async def backup(caller: Annotated[Caller, Depends(ctx.authn)]) -> StreamingResponse:

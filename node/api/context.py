@@ -41,6 +41,7 @@ from node.api.auth import Authenticator, Caller
 from node.api.body import read_body
 from node.api.errors import ApiError
 from node.api.proven import ProvenView, open_view, provable_at, reflected
+from node.api.ratelimit import AdmissionBudget
 from node.errors import IndexInconsistentError, IndexUnavailableError, StorageCorruptError, StorageError
 from node.index.db import IndexDb
 from node.runtime.mempool import Pending
@@ -123,6 +124,7 @@ class ApiContext:
     #: /readyz bounds: blocks behind the best certified height seen; index blocks behind the store
     ready_max_behind: int = 5
     index_max_lag: int = 100
+    admission: AdmissionBudget = field(default_factory=AdmissionBudget)
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(INDEX_THREADS))
 
     # ------------------------------------------------------------------ who is asking

@@ -10,7 +10,10 @@ Rules:
   `{"ready": false, "reasons": [{"code": "index_unavailable", "message": ...}], ...}`.
 
 - No authentication here: a transaction carries its own signatures, and status and health say
-  nothing about ledger contents.
+  nothing about ledger contents. Only a registered, live key (or a node key) can get a
+  transaction admitted (the runtime's admission: 403 `unknown_signer` otherwise), and the
+  admission budget (`node/api/ratelimit.py`: per client address and per node) is charged before
+  a body is read.
 - `POST /v1/tx` answers 202 with the pending status (200 when the transaction is already stored),
   or the admission refusal with its reason code. `POST /v1/txs` admits a msgpack list of up to
   MAX_BATCH_TXS transactions in one round trip, each exactly as `/v1/tx` would, answering one
@@ -18,6 +21,7 @@ Rules:
 - Bodies are bounded before they are read (`node/api/body.py`).
 """
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -39,8 +43,15 @@ MAX_BATCH_TXS = 2000
 
 def build_router(ctx: ApiContext) -> APIRouter:
     router = APIRouter()
+
+    def _charge(request: Request, n: int) -> None:
+        refused = ctx.admission.take(request.client.host if request.client else "", time.monotonic(), n)
+        if refused is not None:
+            code, wait = refused
+            raise ApiError(code, "too many transactions submitted; retry later", retry_after_s=wait)
+
     errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorOut} for code in (400, 401, 409, 413, 415, 429, 503)
+        code: {"model": ErrorOut} for code in (400, 401, 403, 409, 413, 415, 429, 503)
     }
 
     @router.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut}})
@@ -79,6 +90,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         openapi_extra=SUBMIT_BODY,
     )
     async def submit(request: Request) -> JSONResponse:
+        _charge(request, 1)
         raw = await read_tx_body(request, MAX_BODY_BYTES)
         found = ctx.chain.submit(raw)
         return JSONResponse(tx_status_json(found), status_code=200 if found.state == "committed" else 202)
@@ -103,6 +115,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
             raise ApiError("bad_request", f"body is not a msgpack list of transactions: {exc}") from None
         if type(items) is not list or not all(type(x) is bytes for x in items):
             raise ApiError("bad_request", "body must be a msgpack list of byte strings")
+        _charge(request, max(1, len(items)))
         results: list[dict[str, Any]] = []
         for raw in items:
             try:

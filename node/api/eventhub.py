@@ -9,6 +9,8 @@ Rules:
 - A subscriber whose queue is full is dropped (`dropped`); nothing a subscriber does slows
   consensus or the other subscribers.
 - Bounded: at most STREAMS_PER_KEY subscribers per key and STREAMS_MAX in all (`BusyError`).
+  `subscribe` checks the room and registers the subscriber in one step on the event loop (no
+  await between them), so concurrent opens can never pass the limits together (issue 18.7).
 """
 
 from __future__ import annotations
@@ -129,14 +131,18 @@ class EventHub:
         if self._wake is not None:
             self._wake.set()
 
-    def check_room(self, caller: Caller) -> None:
+    def _check_room(self, caller: Caller) -> None:
+        if len(self.subs) >= STREAMS_MAX:
+            raise BusyError(f"this node serves {STREAMS_MAX} event streams already")
         mine = sum(1 for s in self.subs if s.caller.pubkey == caller.pubkey)
-        if mine >= STREAMS_PER_KEY or len(self.subs) >= STREAMS_MAX:
-            raise BusyError("too many event streams open")
+        if mine >= STREAMS_PER_KEY:
+            raise BusyError(f"this key has {STREAMS_PER_KEY} event streams open already")
 
     def subscribe(self, caller: Caller, after_height: int | None) -> tuple[Subscriber, int]:
-        """Register a subscriber; returns it and the last height it must catch up to from the
-        store (later heights arrive through its queue)."""
+        """Check the room and register a subscriber, atomically (BusyError when there is none);
+        returns it and the last height it must catch up to from the store (later heights arrive
+        through its queue). The caller must `unsubscribe` it when its stream ends."""
+        self._check_room(caller)
         self._start()
         if not self.subs:
             self.built = self.height()  # idle hub: live events start after the current height

@@ -17,21 +17,25 @@ Rules:
 - Other error events end the stream the same way: `node_stopping`, `key_revoked` /
   `key_rotated` / `unknown_key` (the caller's key is re-checked every few seconds),
   `storage_error`. A `: keep-alive` comment goes out every 15 s.
-- Bounded: at most STREAMS_PER_KEY streams per key and STREAMS_MAX per node (429 `busy`).
+- Bounded: at most STREAMS_PER_KEY streams per key and STREAMS_MAX per node (429 `busy`). The
+  route subscribes (room check and registration in one step, `EventHub.subscribe`) before it
+  answers, and the response unsubscribes when it ends, however it ends (sent, failed, never
+  started), so concurrent opens cannot pass the limits and no place leaks.
 """
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from node.api.auth import Caller
 from node.api.context import ApiContext
 from node.api.errors import ApiError
-from node.api.eventhub import QUEUE_MAX, EventHub, HeightEvents, build_events, sse
+from node.api.eventhub import QUEUE_MAX, EventHub, HeightEvents, Subscriber, build_events, sse
 from node.api.models import ErrorOut
 from node.errors import StorageError
 from node.store.storage import BlockStore
@@ -67,6 +71,20 @@ def _render(ev: HeightEvents, caller: Caller, kinds: frozenset[str]) -> str:
     return "".join(out)
 
 
+class EventStreamResponse(StreamingResponse):
+    """A streaming response that runs `on_close` once it is over, even if it never started."""
+
+    def __init__(self, content: AsyncIterator[str], on_close: Callable[[], None], **kw: object) -> None:
+        super().__init__(content, **kw)  # type: ignore[arg-type]
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._on_close()
+
+
 def build_router(ctx: ApiContext, hub: EventHub) -> APIRouter:
     router = APIRouter()
 
@@ -99,9 +117,10 @@ def build_router(ctx: ApiContext, hub: EventHub) -> APIRouter:
             if not last_event_id.isdigit():
                 raise ApiError("bad_request", "Last-Event-ID must be a block height")
             after_height = int(last_event_id)
-        hub.check_room(caller)
-        return StreamingResponse(
-            _stream(ctx, hub, caller, after_height, frozenset(kinds.split(",")), request),
+        subscribed = hub.subscribe(caller, after_height)
+        return EventStreamResponse(
+            _stream(ctx, hub, caller, after_height, frozenset(kinds.split(",")), request, subscribed),
+            lambda: hub.unsubscribe(subscribed[0]),
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
         )
@@ -120,8 +139,9 @@ async def _stream(
     after_height: int | None,
     kinds: frozenset[str],
     request: Request | None = None,
+    subscribed: tuple[Subscriber, int] | None = None,
 ) -> AsyncIterator[str]:
-    sub, upto = hub.subscribe(caller, after_height)
+    sub, upto = subscribed if subscribed is not None else hub.subscribe(caller, after_height)
     sent = sub.after_height
     last_write = last_check = time.monotonic()
     try:

@@ -84,7 +84,9 @@ class ErrorDoc(BaseModel):
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorDoc, "description": "`bad_id` / `bad_request`: malformed input"},
+    401: {"model": ErrorDoc, "description": "no or invalid authentication (`auth_required`, ...)"},
     404: {"model": ErrorDoc, "description": "`unknown_tx`: no committed transaction with this id"},
+    429: {"model": ErrorDoc, "description": "`rate_limited`, `too_many_failures`; see Retry-After"},
     503: {
         "model": ErrorDoc,
         "description": "`storage_corrupt` / `state_changing`: the node cannot serve it now",
@@ -147,7 +149,10 @@ def build_router(src: ProofSource, authn: Callable[..., Awaitable[Any]] | None =
             "value at the stated height, ascending by key. Pass `next_after` back as `after`."
         ),
         response_model=StateDigestsDoc,
-        responses={k: v for k, v in _ERRORS.items() if k != 404},
+        responses={
+            **{k: v for k, v in _ERRORS.items() if k != 404},
+            403: {"model": ErrorDoc, "description": "`forbidden`: not a whole-chain reader"},
+        },
     )
     def state_digests(
         after: str | None = Query(default=None, max_length=4096),

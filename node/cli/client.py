@@ -38,7 +38,13 @@ def api() -> None:
     default=None,
     help="genesis.json for the chain id (default: .devnet/genesis.json).",
 )
-def api_get(path: str, node_url: str, key_file: Path, genesis_file: Path | None) -> None:
+@click.option(
+    "--node-id",
+    default=None,
+    help="The node's id (the audience the request is signed for; default: the genesis node at --node's "
+    "address, else the node's GET /v1/status).",
+)
+def api_get(path: str, node_url: str, key_file: Path, genesis_file: Path | None, node_id: str | None) -> None:
     """GET PATH (e.g. /v1/alerts?colour=RED) signed with KEY and print the JSON answer.
 
     Exit 0 on 2xx, 1 otherwise (the error is printed)."""
@@ -46,19 +52,21 @@ def api_get(path: str, node_url: str, key_file: Path, genesis_file: Path | None)
 
     import httpx
 
-    from client_sdk.auth import LedgerAuth, RequestSigner
+    from client_sdk.auth import LedgerAuth, RequestSigner, node_in_genesis
+    from client_sdk.errors import LedgerError
     from wire.errors import WireError
     from wire.files import load_genesis, load_signing_key
 
     try:
         genesis = load_genesis(genesis_file or Path(".devnet") / "genesis.json")
-        signer = RequestSigner(load_signing_key(key_file), genesis.chain_id)
+        audience = node_id or node_in_genesis(genesis, node_url)
+        signer = RequestSigner(load_signing_key(key_file), genesis.chain_id, audience)
     except WireError as exc:
         fail(str(exc))
     try:
         with httpx.Client(base_url=node_url.rstrip("/"), timeout=10, auth=LedgerAuth(signer)) as http:
             resp = http.get(path if path.startswith("/") else "/" + path)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, LedgerError) as exc:
         fail(f"{node_url}: {exc}")
     try:
         click.echo(json.dumps(resp.json(), indent=2, ensure_ascii=False))

@@ -10,7 +10,12 @@ Rules (RELIABILITY 5.1, 5.2, 5.5):
   whole blocks (a root-org admin or auditor, or a node key): `signer`.
 - The checker reads every reachable node's chain and verifies: agreement (same block hash at every
   height every node has), every `ok` transaction present exactly once, no `fail` present, `info`
-  at most once, nothing present that was never submitted, heights never regress across polls.
+  at most once, heights never regress across polls; and counts what is present that this run
+  never submitted (`unexpected`).
+- Two verdicts: `Report.own_ok`, this run's transactions are sound and the nodes agree, whatever
+  else the chain holds (other clients, the nodes' own anchors: what `dev load` needs), and
+  `Report.ok`, that and nothing foreign on the chain (the fault tests, which own the chain).
+  `why(report, ops)` says in words why a run did not commit all of its transactions cleanly.
 """
 
 from __future__ import annotations
@@ -45,9 +50,11 @@ class Op:
 @dataclass
 class Chain:
     url: str
+    node_id: str = ""  # from its GET /v1/status: the audience of the signed reads
     hashes: list[bytes] = field(default_factory=list)
     tx_ids: list[list[bytes]] = field(default_factory=list)
     statuses: list[list[str]] = field(default_factory=list)
+    reasons: list[list[str]] = field(default_factory=list)  # the receipts' reason codes
     reachable: bool = True
 
     @property
@@ -67,6 +74,7 @@ class Report:
     agree: bool
     heights: dict[str, int]
     problems: tuple[str, ...]
+    rejected_reasons: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
         return (
@@ -75,15 +83,21 @@ class Report:
         )
 
     @property
-    def ok(self) -> bool:
+    def own_ok(self) -> bool:
+        """This run's transactions are sound (none lost, none applied twice, no refused one
+        present) and the nodes agree, whatever else the chain holds."""
         return (
             self.lost == 0
             and self.duplicated == 0
-            and self.unexpected == 0
             and self.failed_present == 0
             and self.agree
             and not self.problems
         )
+
+    @property
+    def ok(self) -> bool:
+        """`own_ok`, and nothing on the chain this run did not submit."""
+        return self.own_ok and self.unexpected == 0
 
 
 async def submit_all(
@@ -143,11 +157,12 @@ async def submit_all(
 
 
 async def _get(
-    session: aiohttp.ClientSession, url: str, path: str, signer: RequestSigner | None
+    session: aiohttp.ClientSession, url: str, path: str, signer: RequestSigner | None, node_id: str
 ) -> dict[str, Any]:
-    """GET a JSON document, signed when a signer is given; waits out a 429 (rate limit) once."""
+    """GET a JSON document, signed (for node `node_id`) when a signer is given; waits out a 429
+    (rate limit) once."""
     for _ in range(2):
-        headers = signer.headers("GET", path) if signer is not None else {}
+        headers = signer.headers("GET", path, node_id=node_id) if signer is not None else {}
         async with session.get(f"{url}{path}", headers=headers) as resp:
             if resp.status == 429:
                 await asyncio.sleep(float(resp.headers.get("Retry-After", "1")))
@@ -163,17 +178,20 @@ async def read_chain(
     """Extend `chain` with the node's blocks (and receipt statuses) up to its current height."""
     try:
         async with session.get(f"{chain.url}/v1/status") as resp:
-            height = int((await resp.json())["height"])
+            status = await resp.json()
+            height = int(status["height"])
+            chain.node_id = str(status["node_id"])
         if height < chain.height:
             raise AssertionError(f"{chain.url}: height regressed from {chain.height} to {height}")
         top = height if upto is None else min(height, upto)
         for h in range(chain.height + 1, top + 1):
-            doc = await _get(session, chain.url, f"/v1/blocks/{h}", signer)
+            doc = await _get(session, chain.url, f"/v1/blocks/{h}", signer, chain.node_id)
             block = Block.decode(bytes.fromhex(doc["block_bytes"]))
-            rdoc = await _get(session, chain.url, f"/v1/blocks/{h}/receipts", signer)
+            rdoc = await _get(session, chain.url, f"/v1/blocks/{h}/receipts", signer, chain.node_id)
             chain.hashes.append(block.hash)
             chain.tx_ids.append([SignedTransaction.decode(t).tx_id for t in block.txs])
             chain.statuses.append([r["status"] for r in rdoc["receipts"]])
+            chain.reasons.append([str(r.get("reason_code") or "") for r in rdoc["receipts"]])
         chain.reachable = True
     except (aiohttp.ClientError, TimeoutError, KeyError, ValueError):
         chain.reachable = False
@@ -271,6 +289,13 @@ def check(ops: Sequence[Op], chains: Sequence[Chain], problems: Sequence[str] = 
     failed_present = sum(1 for op in ops if op.outcome == "fail" and counts[op.tx.tx_id] > 0)
     committed = sum(1 for op in ops if counts[op.tx.tx_id] and status.get(op.tx.tx_id) == "ACCEPTED")
     rejected = sum(1 for op in ops if counts[op.tx.tx_id] and status.get(op.tx.tx_id) == "REJECTED")
+    reason: dict[bytes, str] = {}
+    for ids, codes in zip(best.tx_ids, best.reasons, strict=False):
+        for t, code in zip(ids, codes, strict=False):
+            reason.setdefault(t, code)
+    rejected_reasons = Counter(
+        reason.get(op.tx.tx_id, "") or "?" for op in ops if status.get(op.tx.tx_id) == "REJECTED"
+    )
     return Report(
         submitted=len(ops),
         committed=committed,
@@ -282,8 +307,37 @@ def check(ops: Sequence[Op], chains: Sequence[Chain], problems: Sequence[str] = 
         agree=agree,
         heights={c.url: c.height for c in chains},
         problems=tuple(problems),
+        rejected_reasons=dict(rejected_reasons),
     )
 
 
 def summary(ops: Sequence[Op]) -> dict[str, Any]:
     return dict(Counter(op.outcome for op in ops))
+
+
+def why(report: Report, ops: Sequence[Op]) -> list[str]:
+    """Why not every one of this run's transactions committed cleanly (empty when they all did)."""
+    out: list[str] = []
+    if not report.agree:
+        out.append("the nodes disagree on the chain")
+    out.extend(f"problem: {p}" for p in report.problems)
+    if report.lost:
+        out.append(f"{report.lost} transactions a node acknowledged never committed (lost)")
+    if report.duplicated:
+        out.append(f"{report.duplicated} transactions were applied twice")
+    if report.failed_present:
+        out.append(f"{report.failed_present} transactions refused at submission are on the chain anyway")
+    if report.rejected:
+        codes = ", ".join(f"{c} {n}" for c, n in sorted(report.rejected_reasons.items()))
+        out.append(f"{report.rejected} transactions were committed as REJECTED ({codes})")
+    refused = Counter(op.error or "?" for op in ops if op.outcome == "fail")
+    if refused:
+        codes = ", ".join(f"{c} {n}" for c, n in sorted(refused.items()))
+        out.append(f"{sum(refused.values())} transactions were refused at submission ({codes})")
+    unknown = sum(1 for op in ops if op.outcome in ("info", "pending"))
+    missing = report.submitted - report.committed - report.rejected - sum(refused.values())
+    if unknown and missing > 0:
+        out.append(f"{min(unknown, missing)} transactions got no answer in time and are not on the chain")
+    if report.committed < report.submitted and not out:
+        out.append(f"only {report.committed} of {report.submitted} committed before the timeout")
+    return out

@@ -15,7 +15,7 @@ Rules:
 import asyncio
 import logging
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from node.api.auth import Caller
 from node.api.context import ApiContext
 from node.api.errors import ApiError
+from node.api.models import ErrorOut
 from node.errors import BlobCorruptError
 from node.privacy.blobs import refs_orgs
 from node.privacy.service import Privacy
@@ -31,6 +32,23 @@ from wire.hexid import parse_hex_id
 log = logging.getLogger("orgledger.blobs")
 
 UPLOAD_ROLES = frozenset({"operator", "admin", "integration"})
+_E = {"model": ErrorOut}
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {**_E, "description": "`hash_mismatch`, `bad_id`, `bad_request`: the body or the hash"},
+    401: {**_E, "description": "no or invalid authentication (`auth_required`, ...)"},
+    403: {**_E, "description": "`forbidden`: uploads are for operators, admins and integration accounts"},
+    413: {**_E, "description": "`too_large`: over `blob_max_bytes`"},
+    429: {**_E, "description": "`rate_limited`, `too_many_failures`, `busy`; see Retry-After"},
+    503: {**_E, "description": "`storage_error`: the blob store cannot write right now"},
+}
+DOWNLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {**_E, "description": "`bad_id`: not a SHA-256"},
+    401: {**_E, "description": "no or invalid authentication (`auth_required`, ...)"},
+    403: {**_E, "description": "`forbidden`: auditors read hashes, not files"},
+    404: {**_E, "description": "`not_found`: absent, or not in the caller's subtree"},
+    429: {**_E, "description": "`rate_limited`, `too_many_failures`; see Retry-After"},
+    503: {**_E, "description": "`blob_unavailable`, `storage_error`: no good copy right now"},
+}
 
 
 def build_router(privacy: Privacy, ctx: ApiContext) -> APIRouter:
@@ -65,18 +83,18 @@ def build_router(privacy: Privacy, ctx: ApiContext) -> APIRouter:
             status_code=201,
         )
 
-    @router.put("/v1/blobs/{h}", status_code=201)
+    @router.put("/v1/blobs/{h}", status_code=201, responses=UPLOAD_ERRORS)
     async def put_blob(h: str, request: Request, caller: Caller = Auth) -> JSONResponse:
         """Store an encrypted blob under its SHA-256 (the body must hash to it)."""
         parse_hex_id(h, "the blob hash")
         return await put(request, caller, h)
 
-    @router.post("/v1/blobs", status_code=201)
+    @router.post("/v1/blobs", status_code=201, responses=UPLOAD_ERRORS)
     async def post_blob(request: Request, caller: Caller = Auth) -> JSONResponse:
         """Store an encrypted blob; the answer names its SHA-256."""
         return await put(request, caller, None)
 
-    @router.get("/v1/blobs/{h}", response_class=Response)
+    @router.get("/v1/blobs/{h}", response_class=Response, responses=DOWNLOAD_ERRORS)
     async def get_blob(h: str, request: Request, caller: ReadAuth) -> Response:
         """An encrypted blob (SHA-256 checked on the node; check it again)."""
         parse_hex_id(h, "the blob hash")

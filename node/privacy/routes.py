@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts import keys as state_keys
 from node.api.auth import Caller
+from node.api.body import json_of
 from node.api.context import ApiContext
 from node.api.errors import ApiError
 from node.privacy.personkeys import KeyRequest
@@ -63,12 +64,13 @@ def build_router(privacy: Privacy, ctx: ApiContext) -> APIRouter:
     async def person_keys(request: Request, caller: BodyAuth) -> JSONResponse:
         """Person keys (and name keys) for a batch of ID numbers; the numbers are never echoed."""
         service = privacy.person_keys
+        doc = json_of(request, request.state.body)
         if caller.kind != "user" or not caller.roles & PERSON_KEY_ROLES:
             raise ApiError("forbidden", "person keys are for operators, admins and integration accounts")
         if service is None:
             raise ApiError("person_keys_unavailable", "this node holds no person-key secret")
         try:
-            body = PersonKeysIn.model_validate_json(request.state.body or b"{}")
+            body = PersonKeysIn.model_validate({} if doc is None else doc)
         except ValidationError:
             raise ApiError(
                 "bad_request",

@@ -4,9 +4,11 @@ Rules:
 
 - Admission runs the one stateless check (`node/runtime/txcheck.py`: size, strict decoding, chain
   id, the contracts' stateless check, signatures; each once per node thanks to the signature
-  cache), then: not already committed, room in the pool, the signer's quota. Each failure is an
-  `AdmissionError` with a stable reason code (`already_committed`, `mempool_full`,
-  `signer_quota`, or the check's own); the API maps codes to statuses.
+  cache), then: not already committed, the signer's authority at the current state
+  (`node/runtime/authority.py`: a registered live user key or a node key), room in the pool,
+  the signer's quota. Each failure is an `AdmissionError` with a stable reason code
+  (`already_committed`, `unknown_signer`, `mempool_full`, `signer_quota`, or the check's own);
+  the API maps codes to statuses.
 - Deduplicated by transaction id: admitting a transaction already pending is not an error (the
   caller gets the same id back), so client retries are idempotent.
 - Bounded in count and bytes overall and per signer; a full pool refuses new transactions rather
@@ -40,6 +42,7 @@ class Mempool:
         chain_id: str,
         signatures: SignatureCache,
         is_committed: Callable[[bytes], bool],
+        authority: Callable[[SignedTransaction], None] | None = None,
         max_txs: int = 50_000,
         max_bytes: int = 128 * 1024 * 1024,
         per_signer_max: int = 5_000,
@@ -48,6 +51,7 @@ class Mempool:
         self._chain_id = chain_id
         self._signatures = signatures
         self._is_committed = is_committed
+        self._authority = authority
         self.max_txs, self.max_bytes, self.per_signer_max = max_txs, max_bytes, per_signer_max
         self._max_tx_bytes = max_tx_bytes
         self._pending: OrderedDict[bytes, Pending] = OrderedDict()
@@ -79,6 +83,8 @@ class Mempool:
             return self._pending[tx_id].tx, False
         if self._is_committed(tx_id):
             raise AdmissionError("already_committed", "the transaction is already in the ledger")
+        if self._authority is not None:
+            self._authority(tx)
         if len(self._pending) >= self.max_txs or self.bytes + len(raw) > self.max_bytes:
             raise AdmissionError("mempool_full", "the node's mempool is full; retry later")
         signer = tx.body.signer

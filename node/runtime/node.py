@@ -11,6 +11,9 @@ Rules:
 - `readiness()` states what /readyz judges (the API applies the bounds): the height, the highest
   height a verified commit certificate showed it (never a peer's bare claim), and how many
   validators it is connected to against the quorum.
+- Admission (`submit`, and gossip received) is the mempool's: the stateless check, then the
+  signer's authority at the current state (`node/runtime/authority.py`); a refused transaction
+  is never gossiped, offered or stored.
 - Transactions reach validators by gossip: a transaction admitted through `submit` is sent to
   every other validator once (observers never propose, so they get none); a transaction
   received by gossip is admitted but not re-gossiped. A pending transaction is re-offered to
@@ -43,6 +46,7 @@ from node.errors import AdmissionError, ConfigError, NodeStoppedError, StorageEr
 from node.failpoints import FailPoints
 from node.metrics import NodeMetrics
 from node.runtime import statesync
+from node.runtime.authority import SignerAuthority
 from node.runtime.driver import KIND_CONSENSUS, KIND_TXS, Driver
 from node.runtime.events import CommitEvent, CommitListener
 from node.runtime.executor import Executor
@@ -99,6 +103,7 @@ class Node:
             chain_id=genesis.chain_id,
             signatures=self.signatures,
             is_committed=lambda tx_id: self.store.tx_location(tx_id) is not None,
+            authority=SignerAuthority(store.state_get).check,
             max_tx_bytes=genesis.consensus.max_tx_bytes,
         )
         self.checker = TxChecker(genesis.chain_id, self.signatures, genesis.consensus.max_tx_bytes)

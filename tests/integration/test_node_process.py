@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -12,8 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from client_sdk.auth import LedgerAuth
+from client_sdk.auth import BearerAuth, LedgerAuth, RequestSigner
+from client_sdk.client import build_tx
 from tests.support.cluster import Cluster
+from wire.crypto import SigningKey
+from wire.types import Block, SignedTransaction
 
 pytestmark = pytest.mark.integration
 
@@ -51,6 +55,70 @@ def test_api_answers_bad_input_with_4xx_and_a_reason_code(cluster: Cluster) -> N
         assert [r.status_code for r in cases[:4]] == [400, 400, 415, 413]
 
 
+def test_a_request_signed_for_one_node_is_refused_by_another(cluster: Cluster) -> None:
+    """Issue 18.1: a captured signed `POST /v1/auth/token` for v0 gives nothing on v1, and v0's
+    token is refused by v1; each with the reason code `wrong_audience`."""
+    signer = RequestSigner(cluster.root_admin, cluster.genesis.chain_id, "v0")
+    body = b'{"ttl_s": 3600}'
+    headers = {**signer.headers("POST", "/v1/auth/token", body), "content-type": "application/json"}
+    for name in ("v1", "v2"):
+        replayed = httpx.post(f"{cluster.url(name)}/v1/auth/token", content=body, headers=headers, timeout=10)
+        assert (replayed.status_code, replayed.json()["error"]["code"]) == (401, "wrong_audience"), name
+    granted = httpx.post(f"{cluster.url('v0')}/v1/auth/token", content=body, headers=headers, timeout=10)
+    assert granted.status_code == 200, granted.text
+    token = granted.json()["token"]
+    with httpx.Client(base_url=cluster.url("v0"), timeout=10, auth=BearerAuth(token)) as http:
+        assert http.get("/v1/auth/whoami").status_code == 200
+    with httpx.Client(base_url=cluster.url("v1"), timeout=10, auth=BearerAuth(token)) as http:
+        refused = http.get("/v1/auth/whoami")
+        assert (refused.status_code, refused.json()["error"]["code"]) == (401, "wrong_audience")
+    # LedgerAuth without a node id learns each node's id once and signs for it
+    with httpx.Client(base_url=cluster.url("v2"), timeout=10, auth=LedgerAuth(cluster.signer)) as http:
+        assert http.get("/v1/auth/whoami").json()["user_id"]
+
+
+def test_fresh_keys_cannot_make_the_network_store_anything(cluster: Cluster) -> None:
+    """RELIABILITY T13 (issue 18.2): 300 transactions signed by keys no ledger record knows were
+    gossiped, ordered and stored by every node as REJECTED receipts. Now each is refused at
+    admission (403 `unknown_signer`), no node knows it, and no block carries it."""
+    branch = next(o.org_id for o in cluster.genesis.orgs if o.level == "BRANCH")
+    txs = [
+        build_tx(
+            chain_id=cluster.genesis.chain_id,
+            tx_type="archive.create",
+            org_id=branch,
+            payload={
+                "person_key": f"{i:064x}",
+                "key_version": 1,
+                "id_check_ok": True,
+                "birth_date": "1990-01-01",
+            },
+            key=SigningKey.generate(),
+        )
+        for i in range(300)
+    ]
+    before = {n: cluster.height(n) for n in cluster.validators}
+    with httpx.Client(timeout=10) as http:
+        for i, tx in enumerate(txs):
+            url = cluster.url(cluster.validators[i % len(cluster.validators)])
+            resp = http.post(
+                f"{url}/v1/tx", content=tx.encode(), headers={"content-type": "application/octet-stream"}
+            )
+            assert (resp.status_code, resp.json()["error"]["code"]) == (403, "unknown_signer"), resp.text
+    # a valid transaction after them commits, so every node has processed whatever was gossiped
+    ops = cluster.load_in_background(1, rate=10).result()
+    assert cluster.check(ops).committed == 1
+    ids = {tx.tx_id for tx in txs}
+    with httpx.Client(timeout=10, auth=LedgerAuth(cluster.signer)) as http:
+        for name in cluster.validators:
+            url = cluster.url(name)
+            for tx in txs[:20]:  # 404: neither pending nor stored
+                assert http.get(f"{url}/v1/tx/{tx.tx_id.hex()}").status_code == 404
+            for h in range(before[name] + 1, cluster.height(name) + 1):
+                block = Block.decode(bytes.fromhex(http.get(f"{url}/v1/blocks/{h}").json()["block_bytes"]))
+                assert not ids & {SignedTransaction.decode(t).tx_id for t in block.txs}
+
+
 def test_submit_is_idempotent_and_status_moves_to_committed(cluster: Cluster) -> None:
     tx = cluster.transactions(1)[0]
     with httpx.Client(base_url=cluster.url("v1"), timeout=10, auth=LedgerAuth(cluster.signer)) as http:
@@ -68,6 +136,38 @@ def test_submit_is_idempotent_and_status_moves_to_committed(cluster: Cluster) ->
         assert doc["status"] == "committed" and doc["receipt"]["status"] == "ACCEPTED"
         again = http.post("/v1/tx", content=body, headers=headers)
         assert again.status_code == 200 and again.json()["status"] == "committed"
+
+
+def _abort_upload(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/tx HTTP/1.1\r\nHost: node\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Length: 50000\r\n\r\n" + b"\x00" * 1000
+        )
+
+
+def _garbage(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        sock.recv(1024)
+
+
+def test_aborted_uploads_and_garbage_cannot_flood_the_log(cluster: Cluster) -> None:
+    """Issue 18.4: 200 aborted uploads wrote 1.5 MB of tracebacks; 200 malformed requests wrote a
+    warning each. Now an aborted upload writes nothing and identical warnings are rate-limited."""
+    log = cluster.root / "v2.log"
+    port = cluster.genesis.node("v2").api_port
+    before = log.stat().st_size
+    for _ in range(200):
+        _abort_upload(port)
+    for _ in range(200):
+        _garbage(port)
+    time.sleep(1.0)
+    assert cluster.status("v2") is not None
+    grown = log.read_bytes()[before:].decode(errors="replace")
+    assert "Traceback" not in grown, grown[:2000]
+    assert grown.count("Invalid HTTP request") <= 6, grown[:2000]
+    assert len(grown) < 8192, grown[:2000]
 
 
 def test_sigterm_stops_cleanly_and_restarts_at_the_same_height(cluster: Cluster) -> None:

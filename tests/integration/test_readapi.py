@@ -368,7 +368,7 @@ def test_authentication_failures_are_401_with_a_reason(world: World) -> None:
     w = world
     path = "/v1/archives"
     assert w.get(None, path).json()["error"]["code"] == "auth_required"
-    signer = RequestSigner(w.keys["b1_op"], w.cluster.genesis.chain_id)
+    signer = RequestSigner(w.keys["b1_op"], w.cluster.genesis.chain_id, "v0")
     with httpx.Client(base_url=w.url, timeout=10) as c:
         headers = signer.headers("GET", path)
         assert c.get(path, headers=headers).status_code == 200
@@ -380,9 +380,9 @@ def test_authentication_failures_are_401_with_a_reason(world: World) -> None:
         assert other_path.json()["error"]["code"] == "bad_signature"
         old = signer.headers("GET", path, now_ms=int(time.time() * 1000) - 120_000)
         assert c.get(path, headers=old).json()["error"]["code"] == "stale_request"
-        stranger = RequestSigner(SigningKey.generate(), w.cluster.genesis.chain_id)
+        stranger = RequestSigner(SigningKey.generate(), w.cluster.genesis.chain_id, "v0")
         assert c.get(path, headers=stranger.headers("GET", path)).json()["error"]["code"] == "unknown_key"
-        gone = RequestSigner(w.keys["b1_gone"], w.cluster.genesis.chain_id)
+        gone = RequestSigner(w.keys["b1_gone"], w.cluster.genesis.chain_id, "v0")
         r = c.get(path, headers=gone.headers("GET", path))
         assert (r.status_code, r.json()["error"]["code"]) == (401, "key_revoked")
     # tokens: obtained with a signed request, used as a bearer, not renewable with themselves

@@ -441,3 +441,19 @@ def test_the_event_stream_refuses_bad_requests_and_too_many_streams(net: Net) ->
                     break
             assert time.monotonic() < deadline, "closed streams were not released"
             time.sleep(0.2)
+
+
+def test_dev_load_on_a_seeded_network_checks_only_its_own_transactions(net: Net) -> None:
+    """Issue 18.11: `dev load` exited 1 on any chain holding transactions it did not send (the
+    seed's, the nodes' access anchors); it judges its own now, and says what else it saw."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "node.cli", "dev", "load", "--dir", str(net.directory), "--txs", "60"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "this run did not send" in result.stdout and "committed=60" in result.stdout

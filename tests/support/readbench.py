@@ -32,7 +32,11 @@ async def _load(
         async def worker() -> None:
             nonlocal errors
             while time.monotonic() < stop:
-                headers = signer.headers("GET", path) if signer else {"authorization": f"Bearer {token}"}
+                headers = (
+                    signer.headers("GET", path, node_id="v0")
+                    if signer
+                    else {"authorization": f"Bearer {token}"}
+                )
                 t0 = time.perf_counter()
                 async with session.get(url + path, headers=headers) as resp:
                     await resp.read()

@@ -208,3 +208,24 @@ def test_anchors_are_consecutive_and_chained(payload: dict[str, Any], code: str 
         assert L.get("access/v0/00000002") is not None
     else:
         assert rejected(r) == code
+
+
+# --------------------------------------------------------------------------------- clear text (18.6)
+def test_a_personal_number_in_a_prose_field_is_a_rule_of_the_ledger() -> None:
+    """Issue 18.6: an ID number in `reason` of archive.event was committed in clear. The stateless
+    check (admission, proposal validation, the auditor) and execution refuse it alike; a sealed
+    text in its place is stored."""
+    from contracts import TxRejected, check_tx
+
+    L = Ledger()
+    ok(L.submit(OP, "archive.create", archive_payload("ann", "1990-01-01")))
+    event = {"person_key": person("ann"), "event": "LOST_CONTACT", "date": "2024-01-02"}
+    clear = {**event, "reason": "moved; ID 11010519491231002X, phone 13812345678"}
+    with pytest.raises(TxRejected) as info:
+        check_tx(L.tx(OP, "archive.event", clear))
+    assert info.value.code == "personal_data_in_clear"
+    assert rejected(L.submit(OP, "archive.event", clear)) == "personal_data_in_clear"
+    assert "11010519491231002X" not in str(L.get("archive/" + person("ann")))
+    sealed = {**event, "reason": "sealed1:" + "Qk" * 400}
+    check_tx(L.tx(OP, "archive.event", sealed))
+    ok(L.submit(OP, "archive.event", sealed))

@@ -36,7 +36,9 @@ def build(chain: BuiltChain, data: Path, tmp_path: Path, verify: str = "recent")
 def signed_get(client: TestClient, chain: BuiltChain, path: str) -> Any:
     validator = chain.genesis.validator_nodes[0].node_id
     key = load_signing_key(chain.net / "nodes" / validator / "node.key")
-    return client.get(path, headers=RequestSigner(key, chain.genesis.chain_id).headers("GET", path))
+    return client.get(
+        path, headers=RequestSigner(key, chain.genesis.chain_id, validator).headers("GET", path)
+    )
 
 
 @pytest.fixture
@@ -276,5 +278,6 @@ def test_backup_streams_a_consistent_archive_to_the_node_key_only(
     other = sealed_chain.genesis.validator_nodes[1].node_id
     key = load_signing_key(sealed_chain.net / "nodes" / other / "node.key")
     path = "/v1/admin/backup"
-    refused = client.get(path, headers=RequestSigner(key, sealed_chain.genesis.chain_id).headers("GET", path))
+    signer = RequestSigner(key, sealed_chain.genesis.chain_id, built.config.node_id)
+    refused = client.get(path, headers=signer.headers("GET", path))
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"

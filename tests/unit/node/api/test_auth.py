@@ -1,5 +1,6 @@
-"""Read API authentication: the signed-request scheme, replay and clock windows, tokens, revocation
-and the rate limits, each refusal with its own code."""
+"""Read API authentication: the signed-request scheme, replay and clock windows, tokens, revocation,
+the audience (a request or token made for one node is refused by another: issue 18.1) and the rate
+limits, each refusal with its own code."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 import pytest
 
 from client_sdk.auth import RequestSigner
-from node.api.auth import Authenticator, AuthSettings
+from client_sdk.errors import LedgerError
+from node.api.auth import UNAUTHENTICATED, Authenticator, AuthSettings
 from node.api.errors import ApiError, headers_of, status_of
 from wire.crypto import SigningKey
 
@@ -22,11 +24,14 @@ class Clock:
         self.mono = 100.0
 
 
-def make(**settings: Any) -> tuple[Authenticator, dict[bytes, dict[str, Any]], Clock]:
+def make(
+    node_id: str = "v0", clock: Clock | None = None, **settings: Any
+) -> tuple[Authenticator, dict[bytes, dict[str, Any]], Clock]:
     users = {ALICE.public: {"user_id": "alice", "org_id": "cn.p1", "roles": ["operator"], "status": "ACTIVE"}}
-    clock = Clock()
+    clock = clock or Clock()
     auth = Authenticator(
         CHAIN,
+        node_id,
         users.get,
         {NODE.public: ("v0", "cn.p1.c1")},
         "cn",
@@ -40,7 +45,10 @@ def make(**settings: Any) -> tuple[Authenticator, dict[bytes, dict[str, Any]], C
 def signed(
     key: SigningKey, target: str, clock: Clock, method: str = "GET", body: bytes = b"", **kw: Any
 ) -> dict[str, str]:
-    return RequestSigner(key, CHAIN).headers(method, target, body, now_ms=kw.pop("now_ms", clock.ms), **kw)
+    node_id = kw.pop("node_id", "v0")
+    return RequestSigner(key, CHAIN, node_id).headers(
+        method, target, body, now_ms=kw.pop("now_ms", clock.ms), **kw
+    )
 
 
 def code(fn: Any) -> tuple[int, str]:
@@ -77,13 +85,15 @@ def test_every_refusal_has_its_code() -> None:
         401,
         "bad_auth_header",
     )
+    no_audience = {k: v for k, v in signed(ALICE, t, clock).items() if k != "x-orgledger-audience"}
+    assert code(lambda: auth.authenticate("GET", t, b"", no_audience, "ip")) == (401, "bad_auth_header")
     auth.authenticate("GET", t, b"", h, "ip")
     assert code(lambda: auth.authenticate("GET", t, b"", h, "ip")) == (401, "replayed_request")
     old = signed(ALICE, t, clock, now_ms=clock.ms - 31_000)
     assert code(lambda: auth.authenticate("GET", t, b"", old, "ip")) == (401, "stale_request")
     future = signed(ALICE, t, clock, now_ms=clock.ms + 31_000)
     assert code(lambda: auth.authenticate("GET", t, b"", future, "ip")) == (401, "stale_request")
-    other_chain = RequestSigner(ALICE, "other").headers("GET", t, now_ms=clock.ms)
+    other_chain = RequestSigner(ALICE, "other", "v0").headers("GET", t, now_ms=clock.ms)
     assert code(lambda: auth.authenticate("GET", t, b"", other_chain, "ip")) == (401, "bad_signature")
     assert code(lambda: auth.authenticate("GET", t, b"", signed(STRANGER, t, clock), "ip")) == (
         401,
@@ -99,6 +109,43 @@ def test_every_refusal_has_its_code() -> None:
         401,
         "key_rotated",
     )
+
+
+def test_a_request_signed_for_one_node_is_refused_by_another() -> None:
+    """The captured request of issue 18.1: valid on node A, replayed to node B (its own nonce
+    cache, so only the audience can refuse it)."""
+    clock = Clock()
+    a, _, _ = make("v0", clock)
+    b, _, _ = make("v1", clock)
+    t = "/v1/auth/token"
+    captured = signed(ALICE, t, clock, "POST", b"{}", node_id="v0")
+    assert a.authenticate("POST", t, b"{}", captured, "ip").user_id == "alice"
+    assert code(lambda: b.authenticate("POST", t, b"{}", captured, "ip")) == (401, "wrong_audience")
+    # lying about the audience does not help: the signature covers the node id
+    relabelled = {**captured, "x-orgledger-audience": "v1"}
+    assert code(lambda: b.authenticate("POST", t, b"{}", relabelled, "ip")) == (401, "bad_signature")
+    # a refusal of the audience counts as a failed authentication of the sender's address
+    assert "wrong_audience" in UNAUTHENTICATED
+
+
+def test_a_token_is_bound_to_the_node_that_issued_it() -> None:
+    clock = Clock()
+    a, _, _ = make("v0", clock)
+    b, _, _ = make("v1", clock)
+    caller = a.authenticate(
+        "POST", "/v1/auth/token", b"", signed(ALICE, "/v1/auth/token", clock, "POST"), "ip"
+    )
+    token, _ = a.issue_token(caller, 3600)
+    assert token.startswith("v0~")
+    bearer = {"authorization": f"Bearer {token}"}
+    assert a.authenticate("GET", "/v1/x", b"", bearer, "ip").user_id == "alice"
+    assert code(lambda: b.authenticate("GET", "/v1/x", b"", bearer, "ip")) == (401, "wrong_audience")
+
+
+def test_the_signer_needs_an_audience() -> None:
+    with pytest.raises(LedgerError):
+        RequestSigner(ALICE, CHAIN).headers("GET", "/v1/x")
+    assert RequestSigner(ALICE, CHAIN).headers("GET", "/v1/x", node_id="v3")["x-orgledger-audience"] == "v3"
 
 
 def test_nonces_are_forgotten_only_after_the_window() -> None:

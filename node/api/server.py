@@ -1,0 +1,232 @@
+"""The API's HTTP server: uvicorn (h11) with bounded connections (issue 18.5, RELIABILITY S5).
+
+Rules:
+
+- `api_server(app, host=, port=, limits=)` is the one way the node serves its API (the
+  composition root calls it); uvicorn's own signal handling is off (the node owns SIGTERM).
+- Every connection is in one phase, and each phase has a deadline (`ServerLimits`, from
+  node.toml's `[api]`):
+  - idle: connected, or between two requests, with no request byte received: closed after
+    `idle_timeout_s` (uvicorn holds a fresh silent connection forever otherwise);
+  - headers: from the first byte of a request to the end of its headers: closed after
+    `header_timeout_s` however slowly the bytes keep coming (slowloris);
+  - body: from the end of the headers to the end of the body: closed after `body_timeout_s`
+    (the route reading it then sees the client gone, `node/api/body.py`);
+  - answering: the request is in, the app works or streams (the event stream lives here for
+    hours): no deadline of ours.
+  Headers are at most `max_header_bytes` (h11: 400 beyond).
+- At most `max_connections` connections per node and `max_connections_per_client` per client
+  address: one over either limit is answered at once (503 `too_many_connections`, 429
+  `client_connection_limit`, with `Retry-After`, in the one error format; statuses from
+  `node/api/errors.py`) and closed, before anything is read.
+- Each server has its own `ConnectionGuard` (counts and limits); nothing is module-global.
+  Deadlines are checked every TICK_S on the event loop, per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from node.api.errors import ApiError, headers_of, status_of
+from node.config import ApiSettings
+
+log = logging.getLogger("orgledger.api")
+
+TICK_S = 0.25
+_REASONS = {429: "Too Many Requests", 503: "Service Unavailable"}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    max_connections: int = 1024
+    max_connections_per_client: int = 128
+    idle_timeout_s: float = 10.0
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 60.0
+    max_header_bytes: int = 16 * 1024
+
+    @classmethod
+    def from_config(cls, api: ApiSettings) -> ServerLimits:
+        """The limits node.toml's `[api]` sets."""
+        return cls(
+            max_connections=api.max_connections,
+            max_connections_per_client=api.max_connections_per_client,
+            idle_timeout_s=api.idle_timeout_s,
+            header_timeout_s=api.header_timeout_s,
+            body_timeout_s=api.body_timeout_s,
+            max_header_bytes=api.max_header_bytes,
+        )
+
+
+@dataclass(eq=False)
+class ConnectionGuard:
+    """One server's connection counts and what it refused or closed (by reason)."""
+
+    limits: ServerLimits
+    total: int = 0
+    per_client: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, int] = field(default_factory=dict)
+    closed: dict[str, int] = field(default_factory=dict)
+
+    def admit(self, client: str) -> str | None:
+        """Count a new connection from `client`; the refusal's reason code when over a limit."""
+        if self.total >= self.limits.max_connections:
+            code = "too_many_connections"
+        elif self.per_client.get(client, 0) >= self.limits.max_connections_per_client:
+            code = "client_connection_limit"
+        else:
+            self.total += 1
+            self.per_client[client] = self.per_client.get(client, 0) + 1
+            return None
+        self.refused[code] = self.refused.get(code, 0) + 1
+        return code
+
+    def release(self, client: str) -> None:
+        self.total -= 1
+        left = self.per_client.get(client, 1) - 1
+        if left > 0:
+            self.per_client[client] = left
+        else:
+            self.per_client.pop(client, None)
+
+
+def refusal_bytes(code: str, message: str) -> bytes:
+    """A complete HTTP/1.1 answer refusing a connection (the one error format), then close."""
+    exc = ApiError(code, message, retry_after_s=1.0)
+    status = status_of(exc)
+    body = json.dumps({"error": {"code": code, "message": message}, "height": None}).encode()
+    head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}", "content-type: application/json"]
+    head += [f"{k.lower()}: {v}" for k, v in headers_of(exc, status).items()]
+    head += [f"content-length: {len(body)}", "connection: close", "", ""]
+    return "\r\n".join(head).encode("ascii") + body
+
+
+def guarded_protocol(guard: ConnectionGuard) -> type[H11Protocol]:
+    """uvicorn's h11 protocol with the limits and deadlines of `guard`."""
+    limits = guard.limits
+
+    class GuardedH11Protocol(H11Protocol):
+        _client_key = ""
+        _counted = False
+        _idle_since = 0.0
+        _request_since: float | None = None
+        _body_since: float | None = None
+        _ticker: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            peer = transport.get_extra_info("peername")
+            self._client_key = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+            refused = guard.admit(self._client_key)
+            if refused is not None:
+                transport.write(refusal_bytes(refused, "too many connections; retry shortly"))
+                transport.close()
+                return
+            self._counted = True
+            super().connection_made(transport)
+            self._idle_since = self.loop.time()
+            self._ticker = self.loop.call_later(TICK_S, self._tick)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if not self._counted:
+                return
+            self._counted = False
+            guard.release(self._client_key)
+            if self._ticker is not None:
+                self._ticker.cancel()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            now = self.loop.time()
+            if self._request_since is None and self.conn.their_state is h11.IDLE:
+                self._request_since = now  # the first byte of a request
+            super().data_received(data)
+            self._follow(now)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._follow(self.loop.time())
+
+        def _follow(self, now: float) -> None:
+            state = self.conn.their_state
+            if state is h11.IDLE:
+                if not self.conn.trailing_data[0]:
+                    self._request_since, self._idle_since = None, now
+            elif state is h11.SEND_BODY:
+                if self._body_since is None:
+                    self._body_since = now
+            else:  # the request is in (DONE) or the connection is closing
+                self._request_since = self._body_since = None
+
+        def _tick(self) -> None:
+            self._ticker = None
+            if self.transport.is_closing():
+                return
+            now = self.loop.time()
+            self._follow_timeout(now)
+            if not self.transport.is_closing():
+                self._ticker = self.loop.call_later(TICK_S, self._tick)
+
+        def _follow_timeout(self, now: float) -> None:
+            state = self.conn.their_state
+            if state is h11.IDLE:
+                if self._request_since is not None:
+                    if now - self._request_since > limits.header_timeout_s:
+                        self._close("header_timeout")
+                elif (self.cycle is None or self.cycle.response_complete) and (
+                    now - self._idle_since > limits.idle_timeout_s
+                ):
+                    self._close("idle_timeout")
+            elif state is h11.SEND_BODY:
+                since = self._body_since if self._body_since is not None else now
+                if now - since > limits.body_timeout_s:
+                    self._close("body_timeout")
+
+        def _close(self, reason: str) -> None:
+            guard.closed[reason] = guard.closed.get(reason, 0) + 1
+            log.debug("closing an API connection from %s: %s", self._client_key, reason)
+            self.transport.close()
+
+    return GuardedH11Protocol
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handling (the node owns SIGTERM), with its guard."""
+
+    guard: ConnectionGuard
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def api_server(
+    app: Any, *, host: str, port: int, limits: ServerLimits, log_level: str = "warning"
+) -> ApiServer:
+    """The node's API server for `app` on host:port under `limits`."""
+    guard = ConnectionGuard(limits)
+    server = ApiServer(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            http=guarded_protocol(guard),
+            log_level=log_level,
+            log_config=None,  # uvicorn's records go to the node's own handler (text or JSON)
+            lifespan="off",
+            access_log=False,
+            timeout_keep_alive=max(1, int(limits.idle_timeout_s)),
+            h11_max_incomplete_event_size=limits.max_header_bytes,
+        )
+    )
+    server.guard = guard
+    return server
