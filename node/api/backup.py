@@ -44,8 +44,9 @@ from node.errors import BusyError
 from node.store.backup import KV_NAME, MANIFEST_NAME, kv_chunks, kv_stats, manifest
 
 #: what the backup route answers besides its tar stream (OpenAPI)
-ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {code: READ_ERRORS[code] for code in (400, 401, 403, 503)} | {
-    429: {**READ_ERRORS[429], "description": "rate limited, or a backup is already running (busy)"}
+ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    **{code: READ_ERRORS[code] for code in (400, 401, 403, 503)},
+    429: {**READ_ERRORS[429], "description": "rate limited, or a backup is already running (busy)"},
 }
 
 log = logging.getLogger("orgledger.backup")
