@@ -160,7 +160,10 @@ class ClientBase:
         except (KeyError, TypeError, ValueError) as exc:
             raise VerificationError(f"header {height}: the node sent no header or certificate bytes") from exc
         g = self.genesis
-        return verify_header(header_bytes, cert_bytes, g.validators, g.chain_id, height)
+        header, cert = verify_header(header_bytes, cert_bytes, g.validators, g.chain_id, height)
+        if self._reads.verifier is not None:
+            self._reads.verifier.learn_header(header)
+        return header, cert
 
     def _verify_block(self, doc: dict[str, Any], height: int) -> tuple[Block, CommitCertificate]:
         try:
@@ -171,7 +174,10 @@ class ClientBase:
         except (KeyError, TypeError, ValueError) as exc:
             raise VerificationError(f"block {height}: the node sent no block or certificate bytes") from exc
         g = self.genesis
-        return verify_block(block_bytes, cert_bytes, g.validators, g.chain_id, height)
+        block, cert = verify_block(block_bytes, cert_bytes, g.validators, g.chain_id, height)
+        if self._reads.verifier is not None:
+            self._reads.verifier.learn_header(block.header)
+        return block, cert
 
     @staticmethod
     def _list_params(
