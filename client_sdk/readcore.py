@@ -8,8 +8,8 @@ Rules:
   proof establishes (`client_sdk.stateproofs`, `client_sdk.readpages`); a failure is
   VerificationError. Without one (`verify_reads=False`) no proof is asked and the node's answer
   is returned as it is (`proven_height` None, `complete` False).
-- The caller's scope (the org subtree a list without `org_id` covers) is learnt once per client
-  from its own user record, read with its proof at least at the height the node authenticated
+- The caller's scope (the org subtree a list without `org_id` covers: its complete range, the
+  orgs every item must belong to) is learnt once per client from its own user record, read with its proof at least at the height the node authenticated
   it (`/v1/auth/whoami` says which); a genesis node key reads as the root ("" = the whole tree).
 - `tx`: a committed or rejected transaction is verified by its proof (`/v1/proofs/tx/{id}`: the
   block's certificate, the inclusion proof, and, once block h + exec_lag exists, the receipt's);
@@ -87,7 +87,7 @@ def page_flow(
         raise ValueError(f"limit must be 1..{LIMIT_MAX}")
     v = rs.verifier
     scope = None
-    if v is not None and q.provable and q.org_id is None:
+    if v is not None and q.org_id is None and q.parent_id is None:  # it covers the caller's subtree
         scope = yield from scope_flow(rs, deadline=deadline)
     after = start_after(q, cursor, scope) if v is not None else None
     call = read_call(q.path, rs, min_height, cursor=cursor, limit=limit, **q.params())

@@ -17,8 +17,9 @@ Rules:
   item (`complete` False): each item's value against the proof, the item rebuilt from the proven
   bytes, and it must be what was asked: its family, its parent (children), every filter sent
   (org and subtree, status, type, person key, colour, dates; a transfer matches by either org),
-  the person (histories), the root (orgs), org, status and role (users). An item of a hash-only
-  caller is checked for what its key proves (family, parent).
+  without `org_id` the caller's subtree (records, orgs, users), the person (histories), the
+  root (orgs), org, status and role (users). An item of a hash-only caller is checked for what
+  its key proves (family, parent).
 - Cursors are the node's (base64url JSON, no padding, `{"v": 1, "f": family, "a": after}`); the
   client reads only those of provable lists and refuses to send one outside the list's range.
 """
@@ -187,18 +188,20 @@ def _in_org(org: str | None, want: str, subtree: bool) -> bool:
     return org == want or (subtree and (want == "" or org.startswith(want + ".")))
 
 
-def _mismatch(q: ListQuery, r: Record) -> str | None:
-    """Which part of the query `r` fails (None: it is what was asked)."""
+def _mismatch(q: ListQuery, r: Record, scope: str | None) -> str | None:
+    """Which part of the query `r` fails (None: it is what was asked). `scope`: the caller's
+    subtree, which a list without `org_id` covers."""
     if r.family != q.family:
         return f"family {r.family}"
     if q.parent_id is not None and r.parent_id != q.parent_id:
         return "parent"
     if r.record is None:
         return None  # hash-only: the key proves family and parent, nothing else
-    if q.org_id is not None:
-        sides = [r.org_id, r.other_org_id] if r.family == "transfer" else [r.org_id]
-        if not any(_in_org(s, q.org_id, q.subtree is not False) for s in sides):
-            return "org_id"
+    sides = [r.org_id, r.other_org_id] if r.family == "transfer" else [r.org_id]
+    if q.org_id is not None and not any(_in_org(s, q.org_id, q.subtree is not False) for s in sides):
+        return "org_id"
+    if q.org_id is None and scope is not None and not any(_in_org(s, scope, True) for s in sides):
+        return "outside the caller's subtree"
     for name, want in (
         ("person_key", q.person_key),
         ("status", q.status),
@@ -214,8 +217,10 @@ def _mismatch(q: ListQuery, r: Record) -> str | None:
     return None
 
 
-def _entity_mismatch(q: ListQuery, item: dict[str, Any]) -> str | None:
+def _entity_mismatch(q: ListQuery, item: dict[str, Any], scope: str | None) -> str | None:
     sub = q.subtree is not False
+    if scope is not None and not _in_org(item["org_id"], scope, True):
+        return "outside the caller's subtree"
     if q.what == "org" and q.root is not None:
         ok = _in_org(item["org_id"], q.root, True) if sub else item["parent"] == q.root
         return None if ok else "root"
@@ -257,11 +262,14 @@ def verify_page(
         for item in items:
             if q.what == "record":
                 rec = record_item(state, item)
-                why, key = _mismatch(q, rec), rec.state_key
+                why, key = _mismatch(q, rec, scope), rec.state_key
                 out.append(rec)
             else:
                 entity = (org_item if q.what == "org" else user_item)(state, item)
-                why, key = _entity_mismatch(q, entity), str(entity["org_id" if q.what == "org" else "pubkey"])
+                why, key = (
+                    _entity_mismatch(q, entity, scope),
+                    str(entity["org_id" if q.what == "org" else "pubkey"]),
+                )
                 out.append(entity)
             if why is not None:
                 raise VerificationError(f"the node served {key[:80]}, which is not what was asked ({why})")

@@ -357,6 +357,13 @@ FORGERIES: dict[str, tuple[str, Read, str, Callable[[ReadNode], Callable[[Doc], 
         lambda n: replaced_by(raw(n, "cn", "/v1/alerts?colour=YELLOW&limit=50&proof=true")),
         r"not what was asked \(colour\)",
     ),
+    "a record outside the caller's subtree": (
+        B001,
+        lambda c, n: c.page("material", limit=50),
+        r"^/v1/materials\?",
+        lambda n: replaced_by(raw(n, "cn", "/v1/materials?limit=50&proof=true")),
+        "outside the caller's subtree",
+    ),
     "another person's history": (
         "cn",
         lambda c, n: c.member_history(archive_ids(n)[0]),
