@@ -40,7 +40,8 @@ T = TypeVar("T")
 class AsyncLedgerClient(AsyncReadMethods):
     """An asyncio client of one node (aiohttp). Use `async with AsyncLedgerClient(...) as client`.
 
-    `bearer` replaces request signing with a token from `POST /v1/auth/token`."""
+    `bearer` replaces request signing with a token from `POST /v1/auth/token`; `verify_reads` and
+    `verify_events` as for `LedgerClient`."""
 
     def __init__(
         self,

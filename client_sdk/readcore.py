@@ -200,7 +200,7 @@ def tx_answer(verified: VerifiedTx, doc: dict[str, Any]) -> dict[str, Any]:
         "index": verified.index,
         "org_id": None if body is None else body.org_id,
         "tx_type": None if body is None else body.tx_type,
-        "tx_bytes": str(doc["tx_bytes"]),
+        "tx_bytes": bytes.fromhex(str(doc["tx_bytes"])).hex(),  # the bytes the proof verified
         "receipt": receipt,
         "verified": True,
         "receipt_verified": receipt is not None,

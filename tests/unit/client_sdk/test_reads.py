@@ -568,3 +568,33 @@ def test_malformed_answers_raise_verification_error_and_nothing_else(node: ReadN
                 except VerificationError:
                     refused += 1
     assert tried > 1000 and refused > tried // 2, (tried, refused)
+
+
+def test_the_clients_own_commits_contradict_a_stale_claim(node: ReadNode) -> None:
+    """An answer proven at 6 that says it reflects 8 is refused by a client whose own transaction
+    was committed at 7 (every processed transaction writes its replay marker)."""
+    from client_sdk.stateproofs import ReadVerifier
+
+    doc = raw(node, "cn", "/v1/orgs/cn.gs?proof=true")
+    assert (doc["proof"]["height"], doc["proof"]["reflects"]) == (6, 8)
+    verifier = ReadVerifier(node.chain.genesis)
+    verifier.state(doc)
+    verifier.learn_commit(7)
+    with pytest.raises(VerificationError, match="this client's transaction changed the state at 7"):
+        verifier.state(doc)
+
+
+def test_the_privacy_client_verifies_its_record_reads(node: ReadNode) -> None:
+    from client_sdk.privacy import PrivacyClient
+
+    pk = archive_ids(node)[0]
+    with PrivacyClient(node.url, node.chain.genesis, key=node.key("cn")) as pc:
+        assert pc.record("archives", pk)["id"] == pk
+        assert list(pc.envelopes_in_subtree(B001, history=True)) == []  # every page verified
+        edit = edit_item("value", flip_hex)
+        node.forger.forge = lambda path, doc: edit(doc) if path.startswith("/v1/archives/") else doc
+        with pytest.raises(VerificationError, match="does not match its proof"):
+            pc.record("archives", pk)
+    assert all(
+        "proof=true" in r for r in node.forger.requests if r.startswith(("/v1/archives", "/v1/materials"))
+    )
