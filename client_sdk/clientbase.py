@@ -26,7 +26,7 @@ from client_sdk import core
 from client_sdk.errors import LedgerError, VerificationError
 from client_sdk.models import Committed, Event
 from client_sdk.readcore import ReadState
-from client_sdk.stateproofs import ReadVerifier
+from client_sdk.readproofs import ReadVerifier
 from client_sdk.tx import Payload, PayloadTransform, sign_tx
 from client_sdk.verify import verify_block, verify_header
 from wire import files

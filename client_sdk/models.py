@@ -2,7 +2,7 @@
 
 `Committed` is built only from what verified against the client's genesis (`client_sdk.proofs`).
 Records, pages, histories and alert events are built from state values proven against a
-certified state root (`client_sdk.stateproofs`) when the client verifies reads (the default):
+certified state root (`client_sdk.readproofs`) when the client verifies reads (the default):
 then `proven_height` is the height whose state they were proven at; it is None for what a client
 with `verify_reads=False` took on the node's word.
 """

@@ -17,7 +17,7 @@ Rules:
 - Everything that fails raises `PrivacyError` (a `LedgerError`); `CannotDecrypt` when a keyring
   has no key that opens an envelope.
 - Record reads (`record`, `read_fields`, the pages re-sealing walks) are verified against their
-  state proofs like `LedgerClient`'s (`client_sdk.stateproofs`, docs/sdk.md "How reads are
+  state proofs like `LedgerClient`'s (`client_sdk.readproofs`, docs/sdk.md "How reads are
   verified") unless `verify_reads=False`; the items returned are the node's, checked field by
   field against the proven bytes.
 - This module re-exports the public names of `client_sdk.envelopes`, `client_sdk.blobs` and
@@ -63,7 +63,7 @@ from client_sdk.readpages import (
     verify_page,
     verify_record,
 )
-from client_sdk.stateproofs import ReadVerifier
+from client_sdk.readproofs import ReadVerifier
 from wire.crypto import EncryptionKey, Signer, SigningKey
 from wire.families import FAMILIES as RECORD_FAMILIES
 from wire.genesis import Genesis

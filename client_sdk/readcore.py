@@ -5,7 +5,7 @@ the same flows.
 Rules:
 
 - With a `ReadVerifier` (the default) every read asks `proof=true` and returns only what its
-  proof establishes (`client_sdk.stateproofs`, `client_sdk.readpages`); a failure is
+  proof establishes (`client_sdk.readproofs`, `client_sdk.readpages`); a failure is
   VerificationError. Without one (`verify_reads=False`) no proof is asked and the node's answer
   is returned as it is (`proven_height` None, `complete` False).
 - The caller's scope (the org subtree a list without `org_id` covers: its complete range, the
@@ -39,7 +39,7 @@ from client_sdk.readpages import (
     verify_page,
     verify_record,
 )
-from client_sdk.stateproofs import ReadVerifier, alert_event, hostile, want_dict
+from client_sdk.readproofs import ReadVerifier, alert_event, hostile, want_dict
 from wire.genesis import Genesis
 
 

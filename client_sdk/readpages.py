@@ -1,5 +1,5 @@
 """What a read asks and what its verified answer must be: list queries, page cursors, and the
-checks of pages, histories and single reads against their proofs (`client_sdk.stateproofs`).
+checks of pages, histories and single reads against their proofs (`client_sdk.readproofs`).
 Pure: no IO.
 
 Rules:
@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 from client_sdk.errors import VerificationError
 from client_sdk.models import History, Page, Record
-from client_sdk.stateproofs import (
+from client_sdk.readproofs import (
     ProvenState,
     hostile,
     org_item,

@@ -113,6 +113,16 @@ def never_edited(read: Callable[[], str | None]) -> str:
     return str(value)
 
 
+def refusal(read: Callable[[], object]) -> str:
+    """How `read` was refused: the SDK's VerificationError or the node's 503 (its code); a read
+    that returns anything fails the test."""
+    try:
+        value = read()
+    except (VerificationError, UnavailableError) as exc:
+        return f"{type(exc).__name__}:{exc.code}"
+    raise AssertionError(f"the SDK returned what an edited store served: {value!r:.200}")
+
+
 def inconsistent_rows(url: str) -> float:
     """The node's count of index rows it found disagreeing with its state."""
     text = httpx.get(f"{url}/metrics", timeout=5).text

@@ -528,7 +528,7 @@ def test_malformed_answers_raise_verification_error_and_nothing_else(node: ReadN
     import random
 
     from client_sdk.readpages import orgs_query, records_query, verify_history, verify_page, verify_record
-    from client_sdk.stateproofs import ReadVerifier
+    from client_sdk.readproofs import ReadVerifier
 
     pk = archive_ids(node)[0]
     cases: list[tuple[Doc, Callable[[ReadVerifier, Doc], Any]]] = [
@@ -573,7 +573,7 @@ def test_malformed_answers_raise_verification_error_and_nothing_else(node: ReadN
 def test_the_clients_own_commits_contradict_a_stale_claim(node: ReadNode) -> None:
     """An answer proven at 6 that says it reflects 8 is refused by a client whose own transaction
     was committed at 7 (every processed transaction writes its replay marker)."""
-    from client_sdk.stateproofs import ReadVerifier
+    from client_sdk.readproofs import ReadVerifier
 
     doc = raw(node, "cn", "/v1/orgs/cn.gs?proof=true")
     assert (doc["proof"]["height"], doc["proof"]["reflects"]) == (6, 8)
