@@ -33,7 +33,8 @@ EDITED_DAY = "1900-01-01"
 
 def index(directory: Path) -> sqlite3.Connection:
     """The observer's read index (commits when the `with` block ends)."""
-    return sqlite3.connect(directory / "nodes" / OBSERVER / f"index-{OBSERVER}.sqlite", timeout=10)
+    (path,) = (directory / "nodes" / OBSERVER).rglob("index*.sqlite")  # beside or inside its data dir
+    return sqlite3.connect(path, timeout=10)
 
 
 def stop(directory: Path) -> None:
