@@ -1,6 +1,7 @@
 """The library integrating systems and auditors use: typed transaction builders, signing, the
-synchronous and asyncio clients, event streaming, and verification of certificates, proofs and
-proof bundles. Imports only `wire` of the project. Guide: docs/sdk.md.
+synchronous and asyncio clients, event streaming, and verification of certificates, proofs,
+proof bundles and every read (state proofs against certified roots). Imports only `wire` of the
+project. Guide: docs/sdk.md.
 
     from client_sdk import LedgerClient, builders as b
     with LedgerClient("http://127.0.0.1:28005", ".devnet/genesis.json", key="my.key") as client:

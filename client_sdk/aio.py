@@ -1,6 +1,7 @@
 """`AsyncLedgerClient`: the asyncio client (aiohttp), with the surface of `LedgerClient` (every
-method awaited; lists and events are async iterators). Same logic (`client_sdk.core`), same
-verification, same exceptions; rules in client_sdk/client.py and docs/sdk.md.
+method awaited; lists and events are async iterators). Same logic (`client_sdk.core`,
+`client_sdk.readcore`), same verification, same exceptions; rules in client_sdk/client.py and
+docs/sdk.md. Its reads are `client_sdk.aio_reads`.
 """
 
 from __future__ import annotations
@@ -16,18 +17,18 @@ from typing import Any, TypeVar
 import aiohttp
 from yarl import URL
 
-from client_sdk import core
+from client_sdk import core, readcore
+from client_sdk.aio_reads import AsyncReadMethods
 from client_sdk.auth import STATUS_PATH, RequestSigner, node_of_status
 from client_sdk.clientbase import (
     EVENTS_READ_TIMEOUT_S,
     RECONNECT_FIRST_S,
     RECONNECT_MAX_S,
-    ClientBase,
     KeyLike,
 )
-from client_sdk.errors import ApiError, LedgerError, NotFoundError, TransportError
+from client_sdk.errors import ApiError, LedgerError, TransportError
 from client_sdk.events import EventCursor, SseParser, final_error, kinds_of
-from client_sdk.models import Committed, Event, History, Page, Record
+from client_sdk.models import Committed, Event
 from client_sdk.proofs import VerifiedTx, make_bundle, proof_from_json, verify_proof_response
 from client_sdk.tx import Payload, PayloadTransform
 from wire.genesis import Genesis
@@ -36,10 +37,11 @@ from wire.types import Block, BlockHeader, CommitCertificate, SignedTransaction
 T = TypeVar("T")
 
 
-class AsyncLedgerClient(ClientBase):
+class AsyncLedgerClient(AsyncReadMethods):
     """An asyncio client of one node (aiohttp). Use `async with AsyncLedgerClient(...) as client`.
 
-    `bearer` replaces request signing with a token from `POST /v1/auth/token`."""
+    `bearer` replaces request signing with a token from `POST /v1/auth/token`; `verify_reads` and
+    `verify_events` as for `LedgerClient`."""
 
     def __init__(
         self,
@@ -52,6 +54,7 @@ class AsyncLedgerClient(ClientBase):
         timeout_s: float = 10.0,
         submit_timeout_s: float = 30.0,
         read_your_writes: bool = True,
+        verify_reads: bool = True,
         verify_events: bool = True,
         transforms: Sequence[PayloadTransform] = (),
     ) -> None:
@@ -63,6 +66,7 @@ class AsyncLedgerClient(ClientBase):
             timeout_s=timeout_s,
             submit_timeout_s=submit_timeout_s,
             read_your_writes=read_your_writes,
+            verify_reads=verify_reads,
             verify_events=verify_events,
             transforms=transforms,
         )
@@ -211,9 +215,9 @@ class AsyncLedgerClient(ClientBase):
     ) -> Committed:
         if not isinstance(tx, SignedTransaction):
             tx = await self.sign(tx, tx_type=tx_type, org_id=org_id, key=key, approvers=approvers)
-        done = await self.run(core.submit_flow(tx, self._submit_options(timeout_s, wait_receipt)))
-        self._saw(done.height)
-        return done
+        return self._committed(
+            await self.run(core.submit_flow(tx, self._submit_options(timeout_s, wait_receipt)))
+        )
 
     async def submit_many(
         self,
@@ -227,9 +231,7 @@ class AsyncLedgerClient(ClientBase):
         opts = self._submit_options(timeout_s, wait_receipt)
 
         async def one(tx: SignedTransaction) -> Committed:
-            done = await self.run(core.submit_flow(tx, opts))
-            self._saw(done.height)
-            return done
+            return self._committed(await self.run(core.submit_flow(tx, opts)))
 
         results = await asyncio.gather(*(one(tx) for tx in txs), return_exceptions=True)
         out: list[Committed | LedgerError] = []
@@ -246,20 +248,13 @@ class AsyncLedgerClient(ClientBase):
         self, tx_id: bytes | str, *, timeout_s: float | None = None, wait_receipt: bool = True
     ) -> Committed:
         tid = bytes.fromhex(tx_id) if isinstance(tx_id, str) else tx_id
-        done = await self.run(core.wait_flow(tid, self._submit_options(timeout_s, wait_receipt)))
-        self._saw(done.height)
-        return done
+        return self._committed(
+            await self.run(core.wait_flow(tid, self._submit_options(timeout_s, wait_receipt)))
+        )
 
     async def post(self, tx: SignedTransaction) -> dict[str, Any]:
         call = core.Call("POST", "/v1/tx", body=tx.encode(), content_type="application/octet-stream")
         return await self.run(core.request(call, deadline=self._deadline(), read=False))
-
-    async def tx(self, tx_id: bytes | str) -> dict[str, Any] | None:
-        hexid = tx_id if isinstance(tx_id, str) else tx_id.hex()
-        try:
-            return await self._get(f"/v1/tx/{hexid}", min_height=0)
-        except NotFoundError:
-            return None
 
     async def proof(
         self, tx_id: bytes | str, *, wait_receipt: bool = False, timeout_s: float | None = None
@@ -289,178 +284,6 @@ class AsyncLedgerClient(ClientBase):
 
     async def block(self, height: int) -> tuple[Block, CommitCertificate]:
         return self._verify_block(await self._get(f"/v1/blocks/{height}", min_height=0), height)
-
-    # ------------------------------------------------------------------ records
-    async def record(self, family: str, record_id: str, *, min_height: int | None = None) -> Record | None:
-        try:
-            return core.record_of(await self._get(core.record_path(family, record_id), min_height=min_height))
-        except NotFoundError:
-            return None
-
-    async def archive(self, person_key: str, **kw: Any) -> Record | None:
-        return await self.record("archive", person_key, **kw)
-
-    async def alert(self, alert_id: str, **kw: Any) -> Record | None:
-        return await self.record("alert", alert_id, **kw)
-
-    async def _page(
-        self,
-        path: str,
-        records: bool,
-        cursor: str | None,
-        limit: int,
-        min_height: int | None,
-        params: dict[str, Any],
-    ) -> Page:
-        flow = core.page_flow(
-            path,
-            records=records,
-            deadline=self._deadline(),
-            cursor=cursor,
-            limit=limit,
-            min_height=self._min_height(min_height),
-            **params,
-        )
-        return await self.run(flow)
-
-    async def _iterate(
-        self, path: str, records: bool, limit: int, min_height: int | None, params: dict[str, Any]
-    ) -> AsyncIterator[Any]:
-        cursor: str | None = None
-        while True:
-            page = await self._page(path, records, cursor, limit, min_height, params)
-            for item in page.items:
-                yield item
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
-
-    async def page(
-        self,
-        family: str,
-        *,
-        cursor: str | None = None,
-        limit: int = 50,
-        min_height: int | None = None,
-        org_id: str | None = None,
-        subtree: bool | None = None,
-        status: str | None = None,
-        type: str | None = None,
-        person_key: str | None = None,
-        colour: str | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-    ) -> Page:
-        params = self._list_params(
-            org_id=org_id,
-            subtree=subtree,
-            status=status,
-            type=type,
-            person_key=person_key,
-            colour=colour,
-            date_from=date_from,
-            date_to=date_to,
-        )
-        return await self._page(f"/v1/{core.family_path(family)}", True, cursor, limit, min_height, params)
-
-    def records(
-        self,
-        family: str,
-        *,
-        limit: int = 200,
-        min_height: int | None = None,
-        org_id: str | None = None,
-        subtree: bool | None = None,
-        status: str | None = None,
-        type: str | None = None,
-        person_key: str | None = None,
-        colour: str | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-    ) -> AsyncIterator[Record]:
-        params = self._list_params(
-            org_id=org_id,
-            subtree=subtree,
-            status=status,
-            type=type,
-            person_key=person_key,
-            colour=colour,
-            date_from=date_from,
-            date_to=date_to,
-        )
-        return self._iterate(f"/v1/{core.family_path(family)}", True, limit, min_height, params)
-
-    def alerts(
-        self,
-        *,
-        colour: str | None = None,
-        rule_id: str | None = None,
-        status: str | None = None,
-        org_id: str | None = None,
-        subtree: bool | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        limit: int = 200,
-        min_height: int | None = None,
-    ) -> AsyncIterator[Record]:
-        return self.records(
-            "alert",
-            colour=colour,
-            type=rule_id,
-            status=status,
-            org_id=org_id,
-            subtree=subtree,
-            date_from=date_from,
-            date_to=date_to,
-            limit=limit,
-            min_height=min_height,
-        )
-
-    def children(
-        self, child: str, parent_id: str, *, limit: int = 200, min_height: int | None = None
-    ) -> AsyncIterator[Record]:
-        return self._iterate(core.children_path(child, parent_id), True, limit, min_height, {})
-
-    async def member_history(self, person_key: str, *, min_height: int | None = None) -> History:
-        doc = await self._get(f"/v1/members/{core.seg(person_key)}/history", min_height=min_height)
-        return core.history_of(doc)
-
-    # ------------------------------------------------------------------ orgs and users
-    def orgs(
-        self,
-        *,
-        root: str | None = None,
-        subtree: bool = True,
-        limit: int = 200,
-        min_height: int | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
-        return self._iterate("/v1/orgs", False, limit, min_height, {"root": root, "subtree": subtree})
-
-    async def org(self, org_id: str, *, min_height: int | None = None) -> dict[str, Any] | None:
-        try:
-            return dict((await self._get(f"/v1/orgs/{core.seg(org_id)}", min_height=min_height))["item"])
-        except NotFoundError:
-            return None
-
-    def users(
-        self,
-        *,
-        org_id: str | None = None,
-        subtree: bool | None = None,
-        status: str | None = None,
-        role: str | None = None,
-        limit: int = 200,
-        min_height: int | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
-        params = {"org_id": org_id, "subtree": subtree, "status": status, "role": role}
-        return self._iterate("/v1/users", False, limit, min_height, params)
-
-    async def user(self, pubkey: str | bytes, *, min_height: int | None = None) -> dict[str, Any] | None:
-        hexkey = pubkey if isinstance(pubkey, str) else pubkey.hex()
-        try:
-            return dict((await self._get(f"/v1/users/{hexkey}", min_height=min_height))["item"])
-        except NotFoundError:
-            return None
 
     # ------------------------------------------------------------------ events
     async def events(
@@ -495,6 +318,15 @@ class AsyncLedgerClient(ClientBase):
 
     aevents = events  # the name the guide uses for the async stream
 
+    async def _checked_event(self, event: Event) -> Event:
+        """A block event noted; an alert event verified (see client_sdk/sync_events.py)."""
+        if event.kind == "block":
+            self._block_event(event)
+            return event
+        if self.verify_events and self._reads.verifier is not None:
+            return await self.run(readcore.alert_event_flow(self._reads, event, deadline=self._deadline()))
+        return event
+
     async def _stream(self, cursor: EventCursor, end: float | None) -> AsyncIterator[Event]:
         call = core.Call("GET", "/v1/events", core.params_of(**cursor.params()))
         read_timeout = EVENTS_READ_TIMEOUT_S
@@ -519,8 +351,7 @@ class AsyncLedgerClient(ClientBase):
                     for msg in parser.feed(decoder.decode(chunk)):
                         event = cursor.accept(msg)
                         if event is not None:
-                            self._saw(event.height if event.kind == "block" else None)
-                            yield event
+                            yield await self._checked_event(event)
                     if end is not None and time.monotonic() >= end:
                         return
         except (TimeoutError, aiohttp.ServerTimeoutError):

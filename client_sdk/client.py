@@ -9,9 +9,12 @@ Rules:
   reason; no verified answer in time raises CommitTimeoutError (outcome unknown: submitting the
   same signed transaction again is safe, it is applied at most once). The logic is `client_sdk.core`.
 - Payloads are validated against the node's schema before anything is signed (`client_sdk.tx`).
-- Every read is signed with the client's key (`client_sdk.auth`). With `read_your_writes` (the
-  default) reads carry `min_height` = the highest height this client has seen (its own commits
-  and answers), so a client never reads older state than it already saw or wrote.
+- Every read is signed with the client's key (`client_sdk.auth`) and, unless
+  `verify_reads=False`, asks for its proof and returns only what the proof establishes against
+  a certified state root (`client_sdk.readcore`; docs/sdk.md "How reads are verified"): what
+  does not verify raises VerificationError. With `read_your_writes` (the default) reads carry
+  `min_height` = the highest height this client has seen (its own commits and answers), so a
+  client never reads older state than it already saw or wrote.
 - Lists are iterators over the read API's cursor pages; `page()` returns one page.
 - `events()` follows committed blocks and new alerts, reconnecting and resuming after failures.
 - The class is assembled from one module per job: `client_sdk.clientbase` (what both clients
@@ -43,7 +46,9 @@ class LedgerClient(SubmitMethods, ReadMethods, EventMethods):
     `genesis` is the network's genesis (a `Genesis` or the path of genesis.json): everything the
     node serves is verified against its validator set. `key` (a key, or the path of a key file)
     signs requests and, by default, transactions. `auth` replaces request signing (e.g.
-    `client_sdk.auth.BearerAuth(token)`)."""
+    `client_sdk.auth.BearerAuth(token)`). `verify_reads=False` takes reads on the node's word
+    (no proofs asked; docs/sdk.md says what is then trusted); `verify_events=False` does not
+    check events. `transport` replaces httpx's (tests, proxies)."""
 
     def __enter__(self) -> LedgerClient:
         return self

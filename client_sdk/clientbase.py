@@ -6,9 +6,14 @@ Rules:
   audience its signed requests name: given, else the genesis node listening at the URL, else
   learned once from `GET /v1/status`), the session height (`seen_height`: the highest height the
   client saw committed or answered, which `read_your_writes` sends as `min_height`), signing
-  (payloads are validated before anything is signed, `client_sdk.tx`) and the verification of
-  headers and blocks against the genesis the client holds. It does no IO: each client drives the
-  `client_sdk.core` flows with its own HTTP library.
+  (payloads are validated before anything is signed, `client_sdk.tx`), the verification of
+  headers and blocks against the genesis the client holds, and the read state
+  (`client_sdk.readcore.ReadState`: the proof verifier unless `verify_reads=False`, the caller's
+  scope). It does no IO: each client drives the `client_sdk.core` and `client_sdk.readcore`
+  flows with its own HTTP library.
+- What the client verifies elsewhere feeds the read verifier: the headers of its commits and of
+  block events (certified state roots) and the heights of its own commits (the state changed
+  there), so a node cannot claim an answer reflects a height those contradict.
 - `KeyLike`, `load_genesis`, `load_key` accept a key or genesis object, or the path of its file.
 """
 
@@ -22,6 +27,9 @@ from typing import Any
 from client_sdk import core
 from client_sdk.auth import node_in_genesis
 from client_sdk.errors import LedgerError, VerificationError
+from client_sdk.models import Committed, Event
+from client_sdk.readcore import ReadState
+from client_sdk.readproofs import ReadVerifier
 from client_sdk.tx import Payload, PayloadTransform, sign_tx
 from client_sdk.verify import verify_block, verify_header
 from wire import files
@@ -59,6 +67,7 @@ class ClientBase:
         timeout_s: float = 10.0,
         submit_timeout_s: float = 30.0,
         read_your_writes: bool = True,
+        verify_reads: bool = True,
         verify_events: bool = True,
         transforms: Sequence[PayloadTransform] = (),
     ) -> None:
@@ -71,15 +80,38 @@ class ClientBase:
         self.timeout_s = timeout_s
         self.submit_timeout_s = submit_timeout_s
         self.read_your_writes = read_your_writes
+        self.verify_reads = verify_reads
         self.verify_events = verify_events
         self.transforms = list(transforms)
         self.seen_height = 0  # the highest height this client saw committed or answered
         self._org_id: str | None = None
+        self._reads = ReadState(
+            ReadVerifier(self.genesis) if verify_reads else None,
+            None if self.key is None else self.key.public,
+        )
 
     # ------------------------------------------------------------------ helpers
     def _saw(self, height: Any) -> None:
         if type(height) is int and height > self.seen_height:
             self.seen_height = height
+
+    def _committed(self, done: Committed) -> Committed:
+        """Note a verified commit: the session height, and for the read verifier its headers
+        and the height where this client's transaction changed the state."""
+        self._saw(done.height)
+        v = self._reads.verifier
+        if v is not None:
+            v.learn_header(done.header)
+            if done.receipt_verified:
+                v.learn_commit(done.height)
+            if done.proof.root_header is not None:
+                v.learn_header(done.proof.root_header)
+        return done
+
+    def _block_event(self, event: Event) -> None:
+        self._saw(event.height)
+        if self._reads.verifier is not None and event.header is not None:
+            self._reads.verifier.learn_header(event.header)
 
     def _min_height(self, given: int | None) -> int | None:
         if given is not None:
@@ -135,7 +167,10 @@ class ClientBase:
         except (KeyError, TypeError, ValueError) as exc:
             raise VerificationError(f"header {height}: the node sent no header or certificate bytes") from exc
         g = self.genesis
-        return verify_header(header_bytes, cert_bytes, g.validators, g.chain_id, height)
+        header, cert = verify_header(header_bytes, cert_bytes, g.validators, g.chain_id, height)
+        if self._reads.verifier is not None:
+            self._reads.verifier.learn_header(header)
+        return header, cert
 
     def _verify_block(self, doc: dict[str, Any], height: int) -> tuple[Block, CommitCertificate]:
         try:
@@ -146,7 +181,10 @@ class ClientBase:
         except (KeyError, TypeError, ValueError) as exc:
             raise VerificationError(f"block {height}: the node sent no block or certificate bytes") from exc
         g = self.genesis
-        return verify_block(block_bytes, cert_bytes, g.validators, g.chain_id, height)
+        block, cert = verify_block(block_bytes, cert_bytes, g.validators, g.chain_id, height)
+        if self._reads.verifier is not None:
+            self._reads.verifier.learn_header(block.header)
+        return block, cert
 
     @staticmethod
     def _list_params(

@@ -1,5 +1,6 @@
-"""The clients' logic without IO ("sans-IO"): one definition of submitting, waiting, verifying,
-retrying and paging, driven by `LedgerClient` (httpx) and `AsyncLedgerClient` (aiohttp) alike.
+"""The clients' logic without IO ("sans-IO"): one definition of submitting, waiting, verifying and
+retrying, driven by `LedgerClient` (httpx) and `AsyncLedgerClient` (aiohttp) alike; the read
+flows (records, pages, histories, orgs, users, tx, alert events) are `client_sdk.readcore`.
 
 A flow is a generator that yields `Call` (an HTTP request to make) or `Sleep` (a pause) and is
 sent back a `Reply` for each `Call`; its return value is the result. The drivers only move bytes
@@ -43,7 +44,7 @@ from client_sdk.errors import (
     VerificationError,
     api_error,
 )
-from client_sdk.models import CHILDREN, FAMILIES, Committed, History, Page, Record, receipt_dict
+from client_sdk.models import Committed, receipt_dict
 from client_sdk.proofs import VerifiedTx, verify_proof_response
 from wire.genesis import Genesis
 from wire.types import SignedTransaction
@@ -52,7 +53,6 @@ T = TypeVar("T")
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.05, 2.0
 POLL_FIRST_S, POLL_MAX_S = 0.02, 0.25
 REPOST_EVERY_S = 3.0
-LIMIT_MAX = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +96,6 @@ def params_of(**kw: Any) -> tuple[tuple[str, str], ...]:
             continue
         out.append((k, ("true" if v else "false") if isinstance(v, bool) else str(v)))
     return tuple(out)
-
-
-def seg(value: str) -> str:
-    """One path segment, percent-encoded (`/` in record ids becomes %2F)."""
-    return quote(value, safe="")
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -282,69 +277,6 @@ def committed_of(verified: VerifiedTx, doc: dict[str, Any]) -> Committed:
     )
 
 
-# ------------------------------------------------------------------------------------ reads
-def family_path(family: str) -> str:
-    if family in FAMILIES:
-        return FAMILIES[family]
-    if family in FAMILIES.values():
-        return family
-    raise ValueError(f"unknown record family {family!r} (one of {', '.join(FAMILIES)})")
-
-
-def list_call(path: str, **params: Any) -> Call:
-    limit = params.get("limit")
-    if limit is not None and not 1 <= int(limit) <= LIMIT_MAX:
-        raise ValueError(f"limit must be 1..{LIMIT_MAX}")
-    return Call("GET", path, params_of(**params))
-
-
-def page_of(doc: dict[str, Any], *, records: bool) -> Page:
-    try:
-        items = [Record.from_json(i) if records else i for i in doc["items"]]
-        return Page(items=items, height=int(doc["height"]), next_cursor=doc.get("next_cursor"))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError(502, "bad_response", f"malformed page: {exc}") from exc
-
-
-def page_flow(path: str, *, records: bool, deadline: float, **params: Any) -> Flow[Page]:
-    doc = yield from request(list_call(path, **params), deadline=deadline)
-    return page_of(doc, records=records)
-
-
-def one_flow(path: str, *, deadline: float, min_height: int | None = None) -> Flow[dict[str, Any]]:
-    return (yield from request(Call("GET", path, params_of(min_height=min_height)), deadline=deadline))
-
-
-def record_path(family: str, record_id: str) -> str:
-    return f"/v1/{family_path(family)}/{seg(record_id)}"
-
-
-def children_path(child: str, parent_id: str) -> str:
-    if child not in CHILDREN:
-        raise ValueError(f"unknown child family {child!r} (one of {', '.join(CHILDREN)})")
-    parent, sub = CHILDREN[child]
-    return f"/v1/{parent}/{seg(parent_id)}/{sub}"
-
-
-def history_of(doc: dict[str, Any]) -> History:
-    try:
-        return History(
-            person_key=str(doc["person_key"]),
-            height=int(doc["height"]),
-            items=[Record.from_json(i) for i in doc["items"]],
-            truncated=bool(doc["truncated"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError(502, "bad_response", f"malformed history: {exc}") from exc
-
-
-def record_of(doc: dict[str, Any]) -> Record:
-    try:
-        return Record.from_json(doc["item"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError(502, "bad_response", f"malformed record: {exc}") from exc
-
-
 __all__ = [
     "Backoff",
     "Call",
@@ -352,22 +284,12 @@ __all__ = [
     "Reply",
     "Sleep",
     "SubmitOptions",
-    "children_path",
     "committed_of",
     "error_of",
-    "family_path",
-    "history_of",
-    "list_call",
-    "one_flow",
-    "page_flow",
-    "page_of",
     "params_of",
     "proof_flow",
-    "record_of",
-    "record_path",
     "request",
     "retryable",
-    "seg",
     "submit_flow",
     "wait_flow",
 ]

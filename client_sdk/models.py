@@ -1,7 +1,10 @@
 """What the clients return: committed transactions, records, pages, histories and stream events.
 
-Everything here is built from what the node answered; `Committed` only from what verified
-against the client's genesis (`client_sdk.proofs`).
+`Committed` is built only from what verified against the client's genesis (`client_sdk.proofs`).
+Records, pages, histories and alert events are built from state values proven against a
+certified state root (`client_sdk.readproofs`) when the client verifies reads (the default):
+then `proven_height` is the height whose state they were proven at; it is None for what a client
+with `verify_reads=False` took on the node's word.
 """
 
 from __future__ import annotations
@@ -79,11 +82,17 @@ class Committed:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One item of a record list or lookup (docs/api.md: "A record item")."""
+    """One item of a record list or lookup (docs/api.md: "A record item").
+
+    Verified (`proven_height` set): every field comes from the proven value bytes; for callers
+    who read hashes only (auditors) the proof covers the key and the value hash, so `family`,
+    `id`, `parent_id`, `state_key` and `value_hash` are set, `org_id` only when a proven org index
+    names it, the other columns and `record` are None. `persons`: the person keys the record
+    names (what a member history is made of). `updated_height` is the index's and never proven."""
 
     family: str
     id: str
-    org_id: str
+    org_id: str | None
     state_key: str
     value_hash: str
     other_org_id: str | None = None
@@ -95,6 +104,8 @@ class Record:
     day: str | None = None
     updated_height: int | None = None
     record: dict[str, Any] | None = None  # None for callers who read hashes only (auditors)
+    proven_height: int | None = None
+    persons: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Record:
@@ -123,11 +134,18 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of a list: its items, the height it reflects, and the cursor of the next page."""
+    """One page of a list: its items, the height it reflects, and the cursor of the next page.
+
+    `proven_height`: the height whose certified state every item was proven at (None: not
+    verified). `complete`: the page is proven to hold every record of what was asked between the
+    previous page's end and its own (an org's or subtree's archives or alerts, unfiltered); else
+    each item is proven but the list may lack some."""
 
     items: list[Any]
     height: int
     next_cursor: str | None
+    complete: bool = False
+    proven_height: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +156,8 @@ class History:
     height: int
     items: list[Record]
     truncated: bool
+    proven_height: int | None = None  # every item proven at this height (None: not verified)
+    complete: bool = False  # a history is never proven complete: each item is
 
     def __iter__(self) -> Any:
         return iter(self.items)
@@ -163,6 +183,7 @@ class Event:
     data: dict[str, Any]
     header: BlockHeader | None = field(default=None, compare=False)
     certificate: CommitCertificate | None = field(default=None, compare=False)
+    proven_height: int | None = None  # alerts: `data` is the alert proven at this height
 
     @property
     def alert_id(self) -> str | None:

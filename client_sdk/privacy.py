@@ -17,6 +17,10 @@ Rules:
 - Person keys: `client.person_keys` (`client_sdk.personkeys`).
 - Everything that fails raises `PrivacyError` (a `LedgerError`); `CannotDecrypt` when a keyring
   has no key that opens an envelope.
+- Record reads (`record`, `read_fields`, the pages re-sealing walks) are verified against their
+  state proofs like `LedgerClient`'s (`client_sdk.readproofs`, docs/sdk.md "How reads are
+  verified") unless `verify_reads=False`; the items returned are the node's, checked field by
+  field against the proven bytes.
 - This module re-exports the public names of `client_sdk.envelopes`, `client_sdk.blobs` and
   `client_sdk.personkeys`, so `from client_sdk.privacy import ...` works for all of them.
 """
@@ -52,6 +56,15 @@ from client_sdk.errors import ApiError, TransportError, VerificationError
 from client_sdk.orgkeys import KEY_TX_TYPES as KEY_TX_TYPES
 from client_sdk.orgkeys import NotYetProvable, verify_chain
 from client_sdk.personkeys import PersonKey, PersonKeys
+from client_sdk.readpages import (
+    ListQuery,
+    children_query,
+    records_query,
+    start_after,
+    verify_page,
+    verify_record,
+)
+from client_sdk.readproofs import ReadVerifier
 from client_sdk.sealedtext import open_text, seal_prose, seal_text, text_context
 from client_sdk.tx import PayloadTransform
 from wire.crypto import EncryptionKey, Signer, SigningKey
@@ -90,6 +103,7 @@ class PrivacyClient:
         auth: httpx.Auth | None = None,
         timeout_s: float = 30.0,
         http: httpx.Client | None = None,
+        verify_reads: bool = True,
     ) -> None:
         """`http` replaces the HTTP client (tests put a fake node behind it)."""
         self.url = url.rstrip("/")
@@ -101,6 +115,7 @@ class PrivacyClient:
             http if http is not None else httpx.Client(base_url=self.url, timeout=timeout_s, auth=auth)
         )
         self._keys: dict[str, tuple[float, tuple[Recipient, ...]]] = {}
+        self._verifier = ReadVerifier(genesis) if verify_reads else None
         self.person_keys = PersonKeys(self)
 
     def close(self) -> None:
@@ -182,11 +197,14 @@ class PrivacyClient:
         return transform
 
     def record(self, family: str, record_id: str) -> dict[str, Any]:
-        """One record item (`family` as in the read API path: archives, materials, ...)."""
-        doc = self.request("GET", f"/v1/{family}/{quote(record_id, safe='')}")
+        """One record item (`family` as in the read API path: archives, materials, ...), verified."""
+        params = None if self._verifier is None else {"proof": "true"}
+        doc = self.request("GET", f"/v1/{family}/{quote(record_id, safe='')}", params=params)
         item = doc.get("item")
         if not isinstance(item, dict):
             raise ApiError(200, "bad_response", "no item in the answer")
+        if self._verifier is not None:
+            verify_record(self._verifier.state(doc), doc, family, record_id)
         return item
 
     def seals(self, envelope: str) -> list[dict[str, Any]]:
@@ -240,11 +258,20 @@ class PrivacyClient:
         return blob
 
     # ------------------------------------------------------------------ rotation
-    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _pages(self, q: ListQuery) -> Iterator[dict[str, Any]]:
+        """The items of list `q`, page after page, each page verified (the node's items)."""
         cursor = None
+        params = {k: ("true" if v is True else "false" if v is False else v) for k, v in q.params().items()}
+        params = {k: v for k, v in params.items() if v is not None}
+        if self._verifier is not None:
+            params["proof"] = "true"
         while True:
-            q = {**params, "limit": 500, **({"cursor": cursor} if cursor else {})}
-            doc = self.request("GET", path, params=q)
+            doc = self.request(
+                "GET", q.path, params={**params, "limit": 500, **({"cursor": cursor} if cursor else {})}
+            )
+            if self._verifier is not None:
+                after = start_after(q, cursor, None)
+                verify_page(self._verifier.state(doc), doc, q, after=after, limit=500, scope=None)
             yield from doc.get("items", [])
             cursor = doc.get("next_cursor")
             if not cursor:
@@ -254,14 +281,13 @@ class PrivacyClient:
         self, org_id: str, *, history: bool = False
     ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         """(record item, envelope) of every sealed record of the org's subtree (and versions)."""
-        for path in SEALED_FAMILIES.values():
-            for item in self._pages(f"/v1/{path}", {"org_id": org_id, "subtree": "true"}):
+        for family in SEALED_FAMILIES:
+            for item in self._pages(records_query(family, org_id=org_id, subtree=True)):
                 rec = item.get("record") or {}
                 if rec.get("sealed") is not None:
                     yield item, rec["sealed"]
                 if history:
-                    sub = f"/v1/{path}/{quote(str(item['id']), safe='')}/versions"
-                    for ver in self._pages(sub, {}):
+                    for ver in self._pages(children_query(f"{family}_version", str(item["id"]))):
                         vrec = ver.get("record") or {}
                         if vrec.get("sealed") is not None:
                             yield ver, vrec["sealed"]

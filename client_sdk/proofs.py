@@ -123,6 +123,14 @@ def _certified_header(
     return header, cert
 
 
+def certified_header(
+    header_bytes: bytes, cert_bytes: bytes, height: int, anchor: TrustAnchor, what: str
+) -> tuple[BlockHeader, CommitCertificate]:
+    """Block `height`'s header, decoded, of this chain and validator set, with its certificate
+    verified (a quorum over the hash of `header_bytes`); VerificationError otherwise."""
+    return _certified_header(header_bytes, cert_bytes, height, anchor, what)
+
+
 def verify_tx_proof(proof: TxProof, anchor: TrustAnchor, *, require_receipt: bool = False) -> VerifiedTx:
     """Check `proof` against `anchor`; raise VerificationError naming the first thing that fails."""
     h = proof.block_height
@@ -405,6 +413,7 @@ __all__ = [
     "TxProof",
     "ValidatorEpoch",
     "VerifiedTx",
+    "certified_header",
     "check_bundle",
     "make_bundle",
     "proof_from_json",

@@ -5,7 +5,10 @@ Rules:
 - `events()` yields committed blocks and new alerts in the caller's scope, in order, each once
   (`client_sdk.events.EventCursor`), reconnecting with backoff and resuming after a failure or a
   dropped stream; errors that retrying cannot fix (`events.final_error`) are raised.
-- Block events are verified against the genesis unless the client has `verify_events=False`.
+- Block events are verified against the genesis unless the client has `verify_events=False`;
+  alert events, unless it has `verify_events=False` or `verify_reads=False`, are checked by
+  reading the alert with its proof (`client_sdk.readcore.alert_event_flow`) before they are
+  yielded: that waits until the state of the alert's height is certified (exec_lag blocks).
 - A stream quiet for longer than EVENTS_READ_TIMEOUT_S (no keep-alive) counts as a failure.
 """
 
@@ -16,7 +19,7 @@ from collections.abc import Iterable, Iterator
 
 import httpx
 
-from client_sdk import core
+from client_sdk import core, readcore
 from client_sdk.clientbase import EVENTS_READ_TIMEOUT_S, RECONNECT_FIRST_S, RECONNECT_MAX_S
 from client_sdk.errors import ApiError, TransportError
 from client_sdk.events import EventCursor, SseParser, final_error, kinds_of
@@ -61,6 +64,14 @@ class EventMethods(SyncDriver):
                 wait = min(wait, max(0.0, end - time.monotonic()))
             time.sleep(wait)
 
+    def _checked_event(self, event: Event) -> Event:
+        if event.kind == "block":
+            self._block_event(event)
+            return event
+        if self.verify_events and self._reads.verifier is not None:
+            return self.run(readcore.alert_event_flow(self._reads, event, deadline=self._deadline()))
+        return event
+
     def _stream(self, cursor: EventCursor, end: float | None) -> Iterator[Event]:
         call = core.Call("GET", "/v1/events", core.params_of(**cursor.params()))
         read_timeout = EVENTS_READ_TIMEOUT_S
@@ -83,8 +94,7 @@ class EventMethods(SyncDriver):
                     for msg in parser.feed(chunk):
                         event = cursor.accept(msg)
                         if event is not None:
-                            self._saw(event.height if event.kind == "block" else None)
-                            yield event
+                            yield self._checked_event(event)
                     if end is not None and time.monotonic() >= end:
                         return
         except httpx.ReadTimeout:

@@ -43,6 +43,7 @@ class SyncDriver(ClientBase):
         timeout_s: float = 10.0,
         submit_timeout_s: float = 30.0,
         read_your_writes: bool = True,
+        verify_reads: bool = True,
         verify_events: bool = True,
         transforms: Sequence[PayloadTransform] = (),
         transport: httpx.BaseTransport | None = None,
@@ -55,6 +56,7 @@ class SyncDriver(ClientBase):
             timeout_s=timeout_s,
             submit_timeout_s=submit_timeout_s,
             read_your_writes=read_your_writes,
+            verify_reads=verify_reads,
             verify_events=verify_events,
             transforms=transforms,
         )

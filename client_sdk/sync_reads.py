@@ -1,10 +1,14 @@
 """Reads for `LedgerClient`: records, lists with cursor pagination, member history, orgs and users
-(client_sdk/client.py states the rules; request shapes are `client_sdk.core`).
+(client_sdk/client.py states the rules; the flows, and their verification, are
+`client_sdk.readcore`).
 
 Rules:
 
-- Single-record reads answer None for absent or out-of-scope; lists are iterators that follow
-  the read API's cursor pages, `page()` returns one page.
+- Every read is verified against its proof unless the client has `verify_reads=False`
+  (docs/sdk.md "How reads are verified"): what does not verify raises VerificationError and is
+  never returned.
+- Single-record reads answer None for absent or out-of-scope (the node's word: a 404 carries no
+  proof); lists are iterators that follow the read API's cursor pages, `page()` returns one page.
 - With `read_your_writes` every read carries the session height as `min_height` unless given.
 """
 
@@ -13,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from client_sdk import core
-from client_sdk.errors import NotFoundError
+from client_sdk import readcore
 from client_sdk.models import History, Page, Record
+from client_sdk.readpages import ListQuery, children_query, orgs_query, records_query, users_query
 from client_sdk.sync_http import SyncDriver
 
 
@@ -23,11 +27,16 @@ class ReadMethods(SyncDriver):
     """`LedgerClient`'s read methods."""
 
     def record(self, family: str, record_id: str, *, min_height: int | None = None) -> Record | None:
-        """One record by id from the ledger state; None when absent or outside your subtree."""
-        try:
-            return core.record_of(self._get(core.record_path(family, record_id), min_height=min_height))
-        except NotFoundError:
-            return None
+        """One record by id from the ledger state, proven; None when absent or outside your subtree."""
+        return self.run(
+            readcore.record_flow(
+                self._reads,
+                family,
+                record_id,
+                min_height=self._min_height(min_height),
+                deadline=self._deadline(),
+            )
+        )
 
     def archive(self, person_key: str, **kw: Any) -> Record | None:
         return self.record("archive", person_key, **kw)
@@ -52,8 +61,10 @@ class ReadMethods(SyncDriver):
         date_to: str | None = None,
     ) -> Page:
         """One page of a record family (`archive`, `material`, `pipeline`, `transfer`, `meeting`,
-        `decision`, `alert`), filtered as docs/api.md says."""
-        params = self._list_params(
+        `decision`, `alert`), filtered as docs/api.md says; `complete` says whether it is proven
+        to leave nothing out."""
+        q = records_query(
+            family,
             org_id=org_id,
             subtree=subtree,
             status=status,
@@ -63,34 +74,23 @@ class ReadMethods(SyncDriver):
             date_from=date_from,
             date_to=date_to,
         )
-        return self._page(f"/v1/{core.family_path(family)}", True, cursor, limit, min_height, params)
+        return self._page(q, cursor, limit, min_height)
 
-    def _page(
-        self,
-        path: str,
-        records: bool,
-        cursor: str | None,
-        limit: int,
-        min_height: int | None,
-        params: dict[str, Any],
-    ) -> Page:
-        flow = core.page_flow(
-            path,
-            records=records,
-            deadline=self._deadline(),
+    def _page(self, q: ListQuery, cursor: str | None, limit: int, min_height: int | None) -> Page:
+        flow = readcore.page_flow(
+            self._reads,
+            q,
             cursor=cursor,
             limit=limit,
             min_height=self._min_height(min_height),
-            **params,
+            deadline=self._deadline(),
         )
         return self.run(flow)
 
-    def _iterate(
-        self, path: str, records: bool, limit: int, min_height: int | None, params: dict[str, Any]
-    ) -> Iterator[Any]:
+    def _iterate(self, q: ListQuery, limit: int, min_height: int | None) -> Iterator[Any]:
         cursor: str | None = None
         while True:
-            page = self._page(path, records, cursor, limit, min_height, params)
+            page = self._page(q, cursor, limit, min_height)
             yield from page.items
             if page.next_cursor is None:
                 return
@@ -112,7 +112,8 @@ class ReadMethods(SyncDriver):
         date_to: str | None = None,
     ) -> Iterator[Record]:
         """Every record of a family matching the filters, page after page (`limit` per page)."""
-        params = self._list_params(
+        q = records_query(
+            family,
             org_id=org_id,
             subtree=subtree,
             status=status,
@@ -122,7 +123,7 @@ class ReadMethods(SyncDriver):
             date_from=date_from,
             date_to=date_to,
         )
-        return self._iterate(f"/v1/{core.family_path(family)}", True, limit, min_height, params)
+        return self._iterate(q, limit, min_height)
 
     def alerts(
         self,
@@ -157,12 +158,14 @@ class ReadMethods(SyncDriver):
         """A record's versions, a pipeline's steps or a transfer's transfer-in records:
         `child` is archive_version, material_version, meeting_version, decision_version,
         pipeline_step or transfer_in."""
-        return self._iterate(core.children_path(child, parent_id), True, limit, min_height, {})
+        return self._iterate(children_query(child, parent_id), limit, min_height)
 
     def member_history(self, person_key: str, *, min_height: int | None = None) -> History:
         """Everything about one person your subtree may see (at most 2000 items, `truncated`)."""
-        return core.history_of(
-            self._get(f"/v1/members/{core.seg(person_key)}/history", min_height=min_height)
+        return self.run(
+            readcore.history_flow(
+                self._reads, person_key, min_height=self._min_height(min_height), deadline=self._deadline()
+            )
         )
 
     # ------------------------------------------------------------------ orgs and users
@@ -175,13 +178,10 @@ class ReadMethods(SyncDriver):
         min_height: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """The org tree under `root` (default: your org)."""
-        return self._iterate("/v1/orgs", False, limit, min_height, {"root": root, "subtree": subtree})
+        return self._iterate(orgs_query(root, subtree), limit, min_height)
 
     def org(self, org_id: str, *, min_height: int | None = None) -> dict[str, Any] | None:
-        try:
-            return dict(self._get(f"/v1/orgs/{core.seg(org_id)}", min_height=min_height)["item"])
-        except NotFoundError:
-            return None
+        return self._entity("org", org_id, min_height)
 
     def users(
         self,
@@ -194,12 +194,14 @@ class ReadMethods(SyncDriver):
         min_height: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Users (keys) of your subtree, filtered by org, status and role."""
-        params = {"org_id": org_id, "subtree": subtree, "status": status, "role": role}
-        return self._iterate("/v1/users", False, limit, min_height, params)
+        q = users_query(org_id=org_id, subtree=subtree, status=status, role=role)
+        return self._iterate(q, limit, min_height)
 
     def user(self, pubkey: str | bytes, *, min_height: int | None = None) -> dict[str, Any] | None:
-        hexkey = pubkey if isinstance(pubkey, str) else pubkey.hex()
-        try:
-            return dict(self._get(f"/v1/users/{hexkey}", min_height=min_height)["item"])
-        except NotFoundError:
-            return None
+        return self._entity("user", pubkey if isinstance(pubkey, str) else pubkey.hex(), min_height)
+
+    def _entity(self, what: str, ident: str, min_height: int | None) -> dict[str, Any] | None:
+        flow = readcore.entity_flow(
+            self._reads, what, ident, min_height=self._min_height(min_height), deadline=self._deadline()
+        )
+        return self.run(flow)

@@ -5,8 +5,8 @@ Rules:
 
 - `submit` returns only with a verified commit (certificate and inclusion proof, by default the
   receipt's proof too); `submit_many` posts every transaction first, then waits for each.
-- What the node serves here (proofs, bundles, headers, blocks) is verified against the genesis the
-  client holds before it is returned.
+- What the node serves here (proofs, bundles, headers, blocks, and by default `tx`) is verified
+  against the genesis the client holds before it is returned.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from client_sdk import core
+from client_sdk import core, readcore
 from client_sdk.clientbase import KeyLike
-from client_sdk.errors import LedgerError, NotFoundError
+from client_sdk.errors import LedgerError
 from client_sdk.models import Committed
 from client_sdk.proofs import VerifiedTx, make_bundle, proof_from_json, verify_proof_response
 from client_sdk.sync_http import SyncDriver
@@ -64,9 +64,7 @@ class SubmitMethods(SyncDriver):
         transaction, or a payload that `sign` turns into one first."""
         if not isinstance(tx, SignedTransaction):
             tx = self.sign(tx, tx_type=tx_type, org_id=org_id, key=key, approvers=approvers)
-        done = self.run(core.submit_flow(tx, self._submit_options(timeout_s, wait_receipt)))
-        self._saw(done.height)
-        return done
+        return self._committed(self.run(core.submit_flow(tx, self._submit_options(timeout_s, wait_receipt))))
 
     def submit_many(
         self,
@@ -97,8 +95,7 @@ class SubmitMethods(SyncDriver):
                 if failed is not None and not core.retryable(failed, read=False):
                     raise failed
                 done = self.run(core.wait_flow(tx.tx_id, opts, raw=tx.encode(), deadline=deadline))
-                self._saw(done.height)
-                out.append(done)
+                out.append(self._committed(done))
             except LedgerError as exc:
                 if not return_exceptions:
                     raise
@@ -110,22 +107,25 @@ class SubmitMethods(SyncDriver):
     ) -> Committed:
         """Wait for a transaction submitted earlier (e.g. after a CommitTimeoutError)."""
         tid = bytes.fromhex(tx_id) if isinstance(tx_id, str) else tx_id
-        done = self.run(core.wait_flow(tid, self._submit_options(timeout_s, wait_receipt)))
-        self._saw(done.height)
-        return done
+        return self._committed(self.run(core.wait_flow(tid, self._submit_options(timeout_s, wait_receipt))))
 
     def post(self, tx: SignedTransaction) -> dict[str, Any]:
         """Hand a signed transaction to the node once (no waiting): its answer."""
         call = core.Call("POST", "/v1/tx", body=tx.encode(), content_type="application/octet-stream")
         return self.run(core.request(call, deadline=self._deadline(), read=False))
 
-    def tx(self, tx_id: bytes | str) -> dict[str, Any] | None:
-        """The node's answer about a transaction (pending/committed/rejected), None if unknown."""
-        hexid = tx_id if isinstance(tx_id, str) else tx_id.hex()
-        try:
-            return self._get(f"/v1/tx/{hexid}", min_height=0)
-        except NotFoundError:
-            return None
+    def tx(
+        self, tx_id: bytes | str, *, wait_receipt: bool = True, timeout_s: float | None = None
+    ) -> dict[str, Any] | None:
+        """A transaction's status, None if the node does not know it. Committed or rejected, it is
+        verified by its proof and rebuilt from it (`"verified": true`; with `wait_receipt` the
+        receipt's proof is awaited until the timeout: `"receipt_verified"`); a pending answer has
+        nothing to prove (`"verified": false`). With `verify_reads=False`: the node's answer."""
+        tid = bytes.fromhex(tx_id) if isinstance(tx_id, str) else tx_id
+        flow = readcore.tx_flow(
+            self._reads, self.genesis, tid, wait_receipt=wait_receipt, deadline=self._deadline(timeout_s)
+        )
+        return self.run(flow)
 
     def proof(
         self, tx_id: bytes | str, *, wait_receipt: bool = False, timeout_s: float | None = None

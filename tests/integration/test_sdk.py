@@ -1,16 +1,22 @@
-"""The SDK and `orgledger dev seed` against a real network (issue 7 point 4, 6, "Done when").
+"""The SDK and `orgledger dev seed` against a real network (issue 7 point 4, 6, "Done when"; issue 16
+item 4 and 7: every read verified).
 
 One local network of the default topology (six node processes, `orgledger dev up` on free ports)
 is seeded once by `dev seed` through the SDK; then: the seed raised alerts of every colour and
 every intended fraud outcome, a second run changes nothing; the SDK submits one transaction of
 every family and gets verified receipts (sync and async); a rejection names its rule; events
-arrive in order, resume after a reconnect, and are scoped to the caller's subtree; and every
-`python` example of docs/sdk.md runs.
+arrive in order, resume after a reconnect, and are scoped to the caller's subtree; every
+`python` example of docs/sdk.md runs; and the observer's data, tampered with as an attacker with
+disk access would (an index row edited, deleted, moved to another org; a LevelDB state entry or
+map node edited; an old block edited), never reaches a caller through the SDK: the node refuses
+(503 `index_inconsistent` and a repair, 503 `storage_corrupt`, or no start at all) or the SDK
+raises VerificationError.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import secrets
@@ -28,7 +34,9 @@ from client_sdk import (
     AsyncLedgerClient,
     Event,
     LedgerClient,
+    NotFoundError,
     TxRejectedError,
+    UnavailableError,
     check_bundle,
 )
 from client_sdk import (
@@ -39,9 +47,12 @@ from node.dev import devnet
 from node.dev.netinit import init_network
 from node.dev.seed import SeedReport, seed
 from node.dev.topology import DEFAULT_TOPOLOGY
+from tests.integration import sdk_tamper as tamper
 from tests.support.cluster import free_ports
+from tests.support.tamper import tamper_block
 from wire.crypto import SigningKey
 from wire.files import load_genesis, load_signing_key
+from wire.types import SignedTransaction
 
 pytestmark = pytest.mark.integration
 
@@ -457,3 +468,118 @@ def test_dev_load_on_a_seeded_network_checks_only_its_own_transactions(net: Net)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "this run did not send" in result.stdout and "committed=60" in result.stdout
+
+
+# ------------------------------------------------------------------------------------ tampering (issue 16)
+def _b001_archive(net: Net, n: int = 0) -> Any:
+    with net.client(28006, "users/cn.gs.lz.cg.b001.operator.key") as branch:
+        return [r for r in branch.records("archive", org_id=B001) if r.status == "FULL"][n]
+
+
+def test_an_edited_index_row_is_refused_by_the_node_and_never_returned(net: Net) -> None:
+    member = _b001_archive(net)
+    body = {**member.record, "birth_date": tamper.EDITED_DAY}
+    before = tamper.inconsistent_rows(net.url(28006))
+    with tamper.index(net.directory) as db:
+        db.execute(
+            "UPDATE ol_record SET body = ? WHERE state_key = ?",
+            (json.dumps(body, sort_keys=True, separators=(",", ":")), member.state_key),
+        )
+    with net.client(28006, "users/cn.gs.lz.cg.b001.operator.key", timeout_s=5) as branch:
+        listed = [r for r in branch.records("archive", status="FULL") if r.id == member.id]  # an index page
+        history = branch.member_history(member.id).of("archive")
+    assert [r.record["birth_date"] for r in listed + history] == [member.record["birth_date"]] * 2
+    assert all(r.proven_height is not None for r in listed + history)
+    assert tamper.inconsistent_rows(net.url(28006)) > before  # the node noticed, refused and repaired
+    with tamper.index(net.directory) as db:
+        (stored,) = db.execute(
+            "SELECT body FROM ol_record WHERE state_key = ?", (member.state_key,)
+        ).fetchone()
+    assert json.loads(stored)["birth_date"] == member.record["birth_date"]
+
+
+def test_a_deleted_red_alert_row_cannot_hide_it_from_a_complete_list(net: Net) -> None:
+    with net.client(28006, "users/cn.gs.operator.key", timeout_s=5) as province:
+        red = next(a for a in province.alerts() if a.colour == "RED")
+        with tamper.index(net.directory) as db:
+            cols = [c[1] for c in db.execute("PRAGMA table_info(ol_record)")]
+            row = db.execute("SELECT * FROM ol_record WHERE state_key = ?", (red.state_key,)).fetchone()
+            db.execute("DELETE FROM ol_record WHERE state_key = ?", (red.state_key,))
+        try:
+            filtered = province.page("alert", colour="RED", limit=500)  # the index's: proven per item
+            assert not filtered.complete and red.id not in {a.id for a in filtered.items}
+            complete = province.page("alert", org_id=red.org_id, limit=500)  # the state's org index
+            assert complete.complete and red.id in {a.id for a in complete.items}
+            assert red.id in {a.id for a in province.alerts()} and province.alert(red.id) == red
+        finally:
+            with tamper.index(net.directory) as db:
+                marks = ", ".join("?" * len(cols))
+                db.execute(f"INSERT OR REPLACE INTO ol_record ({', '.join(cols)}) VALUES ({marks})", row)
+
+
+def test_a_sibling_archive_moved_into_the_branch_is_never_returned_to_it(net: Net) -> None:
+    with net.client(28006, "users/cn.gs.lz.cg.b002.operator.key") as b002:
+        theirs = next(r for r in b002.records("archive", org_id=B002) if r.status == "FULL")
+    move = "UPDATE ol_record SET org_id = ? WHERE state_key = ?"
+    with tamper.index(net.directory) as db:
+        db.execute(move, (B001, theirs.state_key))
+    with net.client(28006, "users/cn.gs.lz.cg.b001.operator.key", timeout_s=5) as branch:
+        assert theirs.id not in {r.id for r in branch.records("archive", status="FULL")}
+        assert theirs.id not in {r.id for r in branch.records("archive")}
+        assert branch.record("archive", theirs.id) is None
+        with tamper.index(net.directory) as db:  # moved again (the node repaired it), for the history
+            db.execute(move, (B001, theirs.state_key))
+        with pytest.raises(NotFoundError):
+            branch.member_history(theirs.id)
+
+
+@pytest.mark.parametrize("leaf_only", [False, True], ids=["entry and map leaf", "map leaf only"])
+def test_an_edited_leveldb_state_entry_is_never_returned(net: Net, leaf_only: bool) -> None:
+    member = _b001_archive(net, 1)
+    with tamper.tampered(net.directory, tamper.edit_state(member.state_key.encode(), leaf_only)) as refused:
+        if not leaf_only:  # the start-up check scans the flat state entries
+            assert refused is not None and "storage_corrupt" in refused, refused
+        with net.client(28006, "users/cn.gs.lz.cg.b001.operator.key", timeout_s=3) as branch:
+            seen = {
+                "record": tamper.never_edited(lambda: branch.archive(member.id).record["birth_date"]),
+                "complete list": tamper.never_edited(
+                    lambda: next(r for r in branch.records("archive") if r.id == member.id).record[
+                        "birth_date"
+                    ]
+                ),
+                "history": tamper.never_edited(
+                    lambda: branch.member_history(member.id).of("archive")[0].record["birth_date"]
+                ),
+            }
+    refusals = {"UnavailableError:storage_corrupt", "UnavailableError:index_inconsistent"}
+    assert set(seen.values()) <= {member.record["birth_date"], *refusals}, seen
+    assert refusals & set(seen.values()), seen  # the node's own proof check refused to serve it
+
+
+def test_an_edited_old_block_is_never_returned(net: Net) -> None:
+    """The node may serve the edited block (the SDK's certificate and proof checks refuse it) or
+    refuse it itself (503 storage_corrupt); the SDK never returns it."""
+    with net.client(28006, "admins/cn.key", timeout_s=3) as root:
+        height = next(h for h in range(2, 100) if root.block(h)[0].txs)
+        block, _ = root.block(height)
+    tx_id = SignedTransaction.decode(block.txs[0]).tx_id
+    with (
+        tamper.tampered(net.directory, lambda data: tamper_block(data, height, decodable=True)) as refused,
+        net.client(28006, "admins/cn.key", timeout_s=3) as root,
+        net.client(28006, "admins/cn.key", timeout_s=3, verify_reads=False) as trusting,
+    ):
+        seen = {
+            "block": tamper.refusal(lambda: root.block(height)),
+            "tx": tamper.refusal(lambda: root.tx(tx_id)),
+        }
+        try:
+            answer = trusting.tx(tx_id)  # what taking the node's word means
+        except UnavailableError as exc:
+            answer = None
+            assert exc.code == "storage_corrupt", exc
+    assert refused is None or "storage_corrupt" in refused
+    assert set(seen.values()) <= {
+        "VerificationError:verification_failed",
+        "UnavailableError:storage_corrupt",
+    }, seen
+    assert answer is None or (not answer["verified"] and answer["tx_bytes"] != block.txs[0].hex())

@@ -1,7 +1,9 @@
-"""One real chain (built in-process) and a scriptable fake node over it, for the SDK tests."""
+"""One real chain (built in-process) and a scriptable fake node over it, for the SDK tests; and a
+real node's read API over a chain with alerts and users (`readnode.py`), shared by the read tests."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain
 from tests.support.fakenode import FakeNode, free_port, serve_on
+from tests.unit.client_sdk.readnode import ReadNode, build_read_chain, read_node
 
 
 @pytest.fixture
@@ -18,3 +21,26 @@ def fake(sdk_chain: BuiltChain) -> Iterator[tuple[FakeNode, str]]:
         with serve_on(node.app(), free_port()) as url:
             yield node, url
         node.store = None  # type: ignore[assignment]
+
+
+@pytest.fixture(scope="session")
+def read_chain(tmp_path_factory: pytest.TempPathFactory) -> BuiltChain:
+    return build_read_chain(tmp_path_factory.mktemp("readchain"))
+
+
+@pytest.fixture(scope="module")
+def reads(read_chain: BuiltChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadNode]:
+    """The node serving the read chain; each test leaves the forger as it found it (`forged`)."""
+    root = tmp_path_factory.mktemp("readnode")
+    shutil.copytree(read_chain.data_dir, root / "data")
+    with read_node(read_chain, root / "data", root / "index.sqlite") as node:
+        yield node
+
+
+@pytest.fixture
+def node(reads: ReadNode) -> Iterator[ReadNode]:
+    reads.forger.reset()
+    try:
+        yield reads
+    finally:
+        reads.forger.reset()

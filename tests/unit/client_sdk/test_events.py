@@ -1,6 +1,8 @@
 """The SDK's event stream against a fake node: Server-Sent Events parsing, resuming after a dropped
 connection and after a `too_slow` error without losing or repeating an event, verification of
-block events against the genesis, and final errors raised rather than retried."""
+block events against the genesis, and final errors raised rather than retried. (The fake's
+alerts are not on its chain, so these clients do not verify reads; alert events are verified
+against a real node in test_reads.py.)"""
 
 from __future__ import annotations
 
@@ -81,7 +83,8 @@ def test_events_resume_after_a_drop_each_event_once_in_order(
     node, url = fake
     script_resume(node, sdk_chain)
     got = []
-    with LedgerClient(url, sdk_chain.genesis) as client:
+    # the fake's alerts are not on its chain: alert verification is tested in test_reads.py
+    with LedgerClient(url, sdk_chain.genesis, verify_reads=False) as client:
         for ev in client.events(after_height=0, timeout_s=10):
             got.append((ev.kind, ev.height, ev.alert_id))
             if ev.kind == "block":
@@ -98,7 +101,7 @@ def test_alerts_only_and_the_async_client(fake: tuple[FakeNode, str], sdk_chain:
 
     async def main() -> list[tuple[str, int, str | None]]:
         out = []
-        async with AsyncLedgerClient(url, sdk_chain.genesis) as client:
+        async with AsyncLedgerClient(url, sdk_chain.genesis, verify_reads=False) as client:
             async for ev in client.aevents(after_height=0, kinds=["alert"], timeout_s=10):
                 out.append((ev.kind, ev.height, ev.alert_id))
                 if len(out) == 4:
