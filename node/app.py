@@ -84,7 +84,12 @@ class NodeApp:
         store = open_store(config.data_dir, genesis, config.verify_on_start)
         try:
             runtime = Node(config=config, genesis=genesis, key=key, store=store, metrics=metrics)
-            indexer = Indexer(store, config.index_url or default_url(config.data_dir), genesis.hash)
+            indexer = Indexer(
+                store,
+                config.index_url or default_url(config.data_dir),
+                genesis.hash,
+                on_cpu=lambda seconds: metrics.stages.add("index", seconds),
+            )
             root = next(o.org_id for o in genesis.orgs if "." not in o.org_id)
 
             def lookup_user(pubkey: bytes) -> dict[str, object] | None:

@@ -12,8 +12,12 @@ What it does:
    committed blocks (transactions in blocks whose header time falls in the measured window).
 4. Phase "half rate": open loop at half the measured throughput; commit latency is submit time to
    the moment a watcher sees the transaction in a block whose commit certificate it verified.
-5. Per-node CPU and RSS (psutil), then one line:
-   `committed_tps=X p50_ms=Y p99_ms=Z limit_tps=L ratio=X/L`; `--json FILE` writes everything.
+5. Per-node CPU and RSS (psutil), CPU µs per committed transaction for each node and where it
+   goes (the node's `orgledger_stage_cpu_seconds_total{stage}` counters over the same window:
+   admission, consensus, execution, state_map, storage, index, and "other" for the rest of the
+   process: API, network, gossip, GC), then one line:
+   `committed_tps=X p50_ms=Y p99_ms=Z limit_tps=L ratio=X/L cpu_us_per_tx_validator=U` (U: the
+   validators' mean over the saturation window); `--json FILE` writes everything.
 """
 
 from __future__ import annotations
@@ -78,6 +82,10 @@ class Phase:
     node_rss_mb: dict[str, float] = field(default_factory=dict)
     # RSS without the file pages LevelDB maps (its table files, reclaimable page cache): the heap
     node_anon_mb: dict[str, float] = field(default_factory=dict)
+    # CPU µs of each node's process per transaction committed in the window, and by stage
+    # (node.metrics.STAGES, "other" = the rest of the process: API, network, gossip, GC)
+    node_cpu_us_per_tx: dict[str, float] = field(default_factory=dict)
+    node_stage_us_per_tx: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def verify_rate(seconds: float = 1.5) -> float:
@@ -240,6 +248,42 @@ def _settled(urls: list[str], timeout_s: float = 7200.0) -> int:
             time.sleep(1.0)
 
 
+def stage_cpu(text: str) -> dict[str, float]:
+    """CPU seconds by stage from a node's /metrics text (`orgledger_stage_cpu_seconds_total`)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "orgledger_stage_cpu_seconds":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    out[sample.labels["stage"]] = sample.value
+    return out
+
+
+def _scrape_stages(urls: dict[str, str]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    with httpx.Client(timeout=10) as http:
+        for node_id, url in urls.items():
+            try:
+                out[node_id] = stage_cpu(http.get(f"{url}/metrics").text)
+            except (httpx.HTTPError, ValueError):
+                out[node_id] = {}
+    return out
+
+
+def per_tx_breakdown(
+    used_s: float, before: dict[str, float], after: dict[str, float], committed: int
+) -> tuple[float, dict[str, float]]:
+    """(CPU µs per committed transaction, the same by stage with "other" for the rest)."""
+    if committed <= 0:
+        return 0.0, {}
+    stages = {k: max(0.0, after.get(k, 0.0) - before.get(k, 0.0)) for k in after}
+    stages["other"] = max(0.0, used_s - sum(stages.values()))
+    per = {k: round(v * 1e6 / committed, 1) for k, v in stages.items()}
+    return round(used_s * 1e6 / committed, 1), per
+
+
 def _node_procs(directory: Path, genesis: Genesis) -> dict[str, psutil.Process]:
     try:
         import psutil
@@ -268,6 +312,7 @@ def _phase(
     watcher: Watcher,
     procs: dict[str, psutil.Process],
     committed: Any,
+    metric_urls: dict[str, str],
 ) -> Phase:
     ctx = mp.get_context("spawn")
     submitted = ctx.Value("q", 0)
@@ -299,14 +344,18 @@ def _phase(
     for w in workers:
         w.start()
     time.sleep(max(0.0, start_at + opts.warmup_s - time.time()))
+    stages0 = _scrape_stages(metric_urls)
     cpu0 = {n: p.cpu_times() for n, p in procs.items()}
     t0 = time.time()
     time.sleep(max(0.0, stop_at - time.time()))
     t1 = time.time()
     cpu1 = {n: p.cpu_times() for n, p in procs.items()}
+    stages1 = _scrape_stages(metric_urls)
     phase = Phase(name=name, offered_tps=rate, window_s=t1 - t0)
+    used_by: dict[str, float] = {}
     for n in procs:
         used = (cpu1[n].user + cpu1[n].system) - (cpu0[n].user + cpu0[n].system)
+        used_by[n] = used
         phase.node_cpu_percent[n] = round(100 * used / (t1 - t0), 1)
         phase.node_rss_mb[n] = round(procs[n].memory_info().rss / 2**20, 1)
         phase.node_anon_mb[n] = round(_anon_bytes(procs[n]) / 2**20, 1)
@@ -332,6 +381,10 @@ def _phase(
     if lat:
         q = statistics.quantiles(lat, n=100, method="inclusive")
         phase.p50_ms, phase.p99_ms, phase.samples = round(q[49], 1), round(q[98], 1), len(lat)
+    for n, used in used_by.items():
+        total, by_stage = per_tx_breakdown(used, stages0.get(n, {}), stages1.get(n, {}), phase.committed)
+        phase.node_cpu_us_per_tx[n] = total
+        phase.node_stage_us_per_tx[n] = by_stage
     return phase
 
 
@@ -400,6 +453,7 @@ def run(opts: BenchOptions) -> dict[str, Any]:
             watcher.height = _settled(urls)
         watcher.start()
         procs = _node_procs(net, genesis)
+        metric_urls = {s.node_id: f"http://{s.host}:{s.api_port}" for s in genesis.nodes}
         phases: list[Phase] = []
         half = len(raws) // (2 if opts.half_rate_phase and opts.rate is None else 1)
         first = _phase(
@@ -412,6 +466,7 @@ def run(opts: BenchOptions) -> dict[str, Any]:
             watcher,
             procs,
             committed,
+            metric_urls,
         )
         phases.append(first)
         _report(first)
@@ -426,6 +481,7 @@ def run(opts: BenchOptions) -> dict[str, Any]:
                 watcher,
                 procs,
                 committed,
+                metric_urls,
             )
             phases.append(second)
             _report(second)
@@ -433,8 +489,11 @@ def run(opts: BenchOptions) -> dict[str, Any]:
         result["phases"] = [asdict(p) for p in phases]
         tps = first.committed_tps
         lat = phases[-1]
+        validators = {s.node_id for s in genesis.validator_nodes}
+        per_validator = [v for k, v in first.node_cpu_us_per_tx.items() if k in validators]
         result["summary"] = {
             "committed_tps": tps,
+            "cpu_us_per_tx_validator": round(statistics.mean(per_validator), 1) if per_validator else None,
             "p50_ms": lat.p50_ms,
             "p99_ms": lat.p99_ms,
             "limit_tps": round(limit),
@@ -446,7 +505,7 @@ def run(opts: BenchOptions) -> dict[str, Any]:
             shutil.rmtree(directory, ignore_errors=True)
     s = result["summary"]
     print(
-        f"committed_tps={s['committed_tps']} p50_ms={s['p50_ms']} p99_ms={s['p99_ms']} limit_tps={s['limit_tps']} ratio={s['ratio']}"
+        f"committed_tps={s['committed_tps']} p50_ms={s['p50_ms']} p99_ms={s['p99_ms']} limit_tps={s['limit_tps']} ratio={s['ratio']} cpu_us_per_tx_validator={s['cpu_us_per_tx_validator']}"
     )
     return result
 
@@ -460,6 +519,9 @@ def _report(p: Phase) -> None:
     print(
         f"[{p.name}] node CPU %: {p.node_cpu_percent}; RSS MB: {p.node_rss_mb}; of it anonymous: {p.node_anon_mb}"
     )
+    for node_id, total in p.node_cpu_us_per_tx.items():
+        stages = ", ".join(f"{k} {v:,.0f}" for k, v in p.node_stage_us_per_tx.get(node_id, {}).items())
+        print(f"[{p.name}] {node_id}: {total:,.0f} CPU µs per committed tx ({stages})")
 
 
 def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - used through the CLI

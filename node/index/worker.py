@@ -52,9 +52,17 @@ class Committed(Protocol):
 
 
 class Indexer:
-    def __init__(self, store: BlockStore, db: IndexDb | str, genesis_hash: bytes) -> None:
-        """`db` is an open index, or a URL the worker opens (and re-opens after failures) itself."""
+    def __init__(
+        self,
+        store: BlockStore,
+        db: IndexDb | str,
+        genesis_hash: bytes,
+        on_cpu: Callable[[float], None] | None = None,
+    ) -> None:
+        """`db` is an open index, or a URL the worker opens (and re-opens after failures) itself;
+        `on_cpu` is told the CPU seconds of each catch-up step (the node's stage metrics)."""
         self.store, self.genesis_hash = store, genesis_hash
+        self._on_cpu = on_cpu
         self.db: IndexDb | None = db if isinstance(db, IndexDb) else None
         self.url = db.url if isinstance(db, IndexDb) else db
         self.error: str | None = None
@@ -105,8 +113,12 @@ class Indexer:
         delay = RETRY_MIN_S
         while not self._stop.is_set():
             try:
-                started = time.monotonic()
-                self.catch_up()
+                started, cpu = time.monotonic(), time.thread_time()
+                try:
+                    self.catch_up()
+                finally:
+                    if self._on_cpu is not None:
+                        self._on_cpu(time.thread_time() - cpu)
                 self.error = None
                 delay = RETRY_MIN_S
                 # Duty cycle: under load the index takes at most about a quarter of the time, falls

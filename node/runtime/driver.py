@@ -44,6 +44,7 @@ from consensus import (
 )
 from node.errors import StorageError
 from node.failpoints import FailPoints
+from node.metrics import StageClock
 from node.runtime.events import CommitEvent, CommitListener
 from node.runtime.executor import AppliedBlock, Executor
 from node.store.storage import BlockStore
@@ -74,8 +75,10 @@ class Driver:
         on_fatal: Callable[[BaseException], None],
         failpoints: FailPoints | None = None,
         queue_max: int = 10_000,
+        stages: StageClock | None = None,
     ) -> None:
         self._fail = failpoints or FailPoints("")
+        self._stages = stages
         self.replica = replica
         self._store, self._executor = store, executor
         self._tick_s = tick_ms / 1000.0
@@ -151,7 +154,11 @@ class Driver:
         self.counters["events"] += 1
         pending: list[Event] = [event]
         while pending:
-            actions = self.replica.step(pending.pop(0))
+            if self._stages is None:
+                actions = self.replica.step(pending.pop(0))
+            else:
+                with self._stages.measure("consensus"):
+                    actions = self.replica.step(pending.pop(0))
             executed = await self._carry_out(actions)
             pending.extend(executed)
 
@@ -163,7 +170,7 @@ class Driver:
             match action:
                 case Persist(entries=entries):
                     self._fail.hit("before_persist")
-                    await loop.run_in_executor(self._io, self._store.persist_consensus, entries)
+                    await loop.run_in_executor(self._io, self._persist, entries)
                     self._fail.hit("after_persist")
                 case Send(to=to, data=data):
                     self._send(to, KIND_CONSENSUS + data)
@@ -196,6 +203,12 @@ class Driver:
                 case _:
                     raise TypeError(f"unknown action {action!r}")
         return executed
+
+    def _persist(self, entries: Sequence[tuple[bytes, bytes | None]]) -> None:
+        started = time.thread_time()
+        self._store.persist_consensus(entries)
+        if self._stages is not None:
+            self._stages.add("storage", time.thread_time() - started)
 
     def _apply(self, block: Block, cert: CommitCertificate) -> AppliedBlock:
         self._fail.hit("before_block_write")

@@ -18,11 +18,13 @@ Rules:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from contracts import genesis_state, run_block
 from node.errors import StorageError
+from node.metrics import StageClock
 from node.store.storage import BlockStore, Meta, StoreReader
 from wire import statemap
 from wire.genesis import Genesis
@@ -68,8 +70,10 @@ class Executor:
         decode: Callable[[bytes], SignedTransaction] = SignedTransaction.decode,
         *,
         retain_blocks: int = RETAIN_BLOCKS_DEFAULT,
+        stages: StageClock | None = None,
     ) -> None:
         self._store = store
+        self._stages = stages
         self._genesis = genesis
         self._decode = decode
         self.retain_blocks = max(retain_blocks, 2 * genesis.consensus.watermark_window)
@@ -103,14 +107,18 @@ class Executor:
         height = block.header.height
         if height != self.meta.height + 1:
             raise StorageError(f"block {height} executed out of order after {self.meta.height}")
+        t0 = time.thread_time()
         result = run_block(StoreReader(self._store), self._genesis.chain_id, block, self._decode)
+        receipts_root = results_root(result.receipts)
+        t1 = time.thread_time()
         root, changes = statemap.update(self.node, self.root, height, result.writes)
         meta = Meta(
             height=height,
             block_hash=block.hash,
             state_root=statemap.root_hash(root),
-            results_root=results_root(result.receipts),
+            results_root=receipts_root,
         )
+        t2 = time.thread_time()
         self._store.commit_block(block, certificate, result.receipts, result.writes, meta, changes, root)
         for position, data in changes.nodes:
             self._remember((position, height), data)
@@ -118,4 +126,9 @@ class Executor:
         self.meta = meta
         if height % PRUNE_EVERY == 0 and height > self.retain_blocks:
             self._store.prune_map(height - self.retain_blocks)
+        if self._stages is not None:
+            t3 = time.thread_time()
+            self._stages.add("execution", t1 - t0)
+            self._stages.add("state_map", t2 - t1)
+            self._stages.add("storage", t3 - t2)
         return AppliedBlock(meta=meta, receipts=result.receipts)

@@ -145,6 +145,7 @@ class Node:
             self.genesis,
             self.signatures.decode,
             retain_blocks=self.config.state.map_retain_blocks,
+            stages=self.metrics.stages,
         )
         self.replica = Replica(
             self._replica_config(),
@@ -164,6 +165,7 @@ class Node:
             on_dropped=self._on_dropped,
             on_fatal=self._fatal,
             failpoints=FailPoints(),
+            stages=self.metrics.stages,
         )
 
     async def join_by_snapshot(self) -> int | None:
@@ -261,6 +263,10 @@ class Node:
             self._admit_gossip(body)
 
     def _admit_gossip(self, body: bytes) -> None:
+        with self.metrics.stages.measure("admission"):
+            self._admit_gossip_batch(body)
+
+    def _admit_gossip_batch(self, body: bytes) -> None:
         try:
             raws = codec.decode(body)
             if not isinstance(raws, list) or len(raws) > GOSSIP_BATCH_MAX:
@@ -411,7 +417,8 @@ class Node:
         if self.fatal is not None:
             raise NodeStoppedError("the node stopped after a fatal error")
         try:
-            tx, new = self.mempool.admit(raw, time.monotonic())
+            with self.metrics.stages.measure("admission"):
+                tx, new = self.mempool.admit(raw, time.monotonic())
         except AdmissionError as exc:
             self.metrics.mempool_refused.labels(reason=exc.code).inc()
             if exc.code == "already_committed":
