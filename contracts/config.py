@@ -126,7 +126,7 @@ class Config:
         return self.get_int("version")
 
     def get(self, key: str, org_id: str | None = None) -> Any:
-        org = org_id
+        org = org_id if self.overrides else None  # no overrides (the usual case): no ancestry walk
         while org is not None:
             per_org = self.overrides.get(org)
             if per_org is not None and key in per_org:

@@ -82,9 +82,7 @@ def _canonical_map(value: dict[Any, Any], depth: int) -> dict[str, Any]:
     for key in keys:
         v = value[key]
         tv = type(v)
-        if tv is str or tv is bytes or tv is bool or v is None:
-            out[key] = v
-        elif tv is int and INT_MIN <= v <= INT_MAX:
+        if tv is str or tv is bytes or tv is bool or v is None or (tv is int and INT_MIN <= v <= INT_MAX):
             out[key] = v
         else:
             out[key] = canonical(v, depth + 1)
@@ -97,9 +95,7 @@ def _canonical_list(value: list[Any] | tuple[Any, ...], depth: int) -> list[Any]
     out: list[Any] = []
     for v in value:
         tv = type(v)
-        if tv is str or tv is bytes or tv is bool or v is None:
-            out.append(v)
-        elif tv is int and INT_MIN <= v <= INT_MAX:
+        if tv is str or tv is bytes or tv is bool or v is None or (tv is int and INT_MIN <= v <= INT_MAX):
             out.append(v)
         else:
             out.append(canonical(v, depth + 1))

@@ -33,6 +33,7 @@ class Pending:
     raw: bytes
     admitted_s: float = 0.0
     offered_s: float = 0.0
+    reoffers: int = 0
 
 
 class Mempool:
@@ -112,16 +113,26 @@ class Mempool:
         for p in self._pending.values():
             yield p.raw
 
-    def stale(self, now_s: float, older_than_s: float, limit: int) -> list[bytes]:
-        """Up to `limit` oldest transactions last offered more than `older_than_s` ago; marks them
-        offered now. A transaction stays pending until a stored block commits it, so the node keeps
-        offering it (to consensus and to peers) across view changes, lost gossip and restarts of
-        peers: nothing admitted is silently lost."""
+    def stale(
+        self, now_s: float, older_than_s: float, limit: int, max_wait_s: float | None = None
+    ) -> list[bytes]:
+        """Up to `limit` oldest transactions due for another offer; marks them offered now.
+
+        The first re-offer is due `older_than_s` after the last offer, and each later one waits
+        twice as long as the one before, up to `max_wait_s` (default 4 x older_than_s). A
+        transaction stays pending until a stored block commits it, so the node keeps offering it
+        (to consensus and to peers) across view changes, lost gossip and restarts of peers:
+        nothing admitted is silently lost. The back-off keeps an overloaded network (pending for
+        many seconds) from re-sending every pending transaction to every validator every few
+        seconds, which cost more CPU than admitting it the first time."""
+        cap = 4 * older_than_s if max_wait_s is None else max_wait_s
         out: list[bytes] = []
         for p in self._pending.values():
             if len(out) >= limit:
                 break
-            if now_s - p.offered_s >= older_than_s:
+            wait = min(cap, older_than_s * (1 << min(p.reoffers, 16)))
+            if now_s - p.offered_s >= wait:
                 p.offered_s = now_s
+                p.reoffers += 1
                 out.append(p.raw)
         return out

@@ -17,7 +17,8 @@ Rules:
 - Transactions reach validators by gossip: a transaction admitted through `submit` is sent to
   every other validator once (observers never propose, so they get none); a transaction
   received by gossip is admitted but not re-gossiped. A pending transaction is re-offered to
-  consensus and re-gossiped every REOFFER_AFTER_S until a stored block commits it.
+  consensus and re-gossiped REOFFER_AFTER_S after it was last offered, then at doubling
+  intervals up to 4 x REOFFER_AFTER_S, until a stored block commits it.
 - Requests the replica refused (`RequestsDropped`, reason "refused") are evicted from the
   mempool: no block will ever carry them. Those it could not queue stay and are re-offered.
 - Catch-up: a peer's `RequestTransfer` is answered from the store with at most
