@@ -8,7 +8,9 @@ What it does:
    run beside `make run`), and pre-signs the whole workload (the stated mix of domain transactions
    of `node.dev.workload`) before anything is measured.
 3. Phase "saturation": client processes submit in batches (`POST /v1/txs`) as fast as the network
-   commits, keeping at most `inflight` transactions outstanding. Committed throughput is counted from
+   commits, keeping at most `inflight` transactions outstanding. The measured window opens after
+   the warm-up, once the network has committed transactions of the phase (at most
+   FIRST_COMMIT_WAIT_S later: a fresh network's first blocks come late on a busy machine). Committed throughput is counted from
    committed blocks (transactions in blocks whose header time falls in the measured window).
 4. Phase "half rate": open loop at half the measured throughput; commit latency is submit time to
    the moment a watcher sees the transaction in a block whose commit certificate it verified.
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
     import psutil
 
 PORT_OFFSET = 200
+FIRST_COMMIT_WAIT_S = 120.0  # at most this long after the warm-up for the phase's first commit
+WINDOW_SETTLE_S = 30.0  # at most this long after the window for its last blocks to be seen
 
 
 @dataclass
@@ -129,7 +133,7 @@ def _client(
     committed: Any,
     submitted: Any,
     start_at: float,
-    stop_at: float,
+    stop_at: Any,
     out: Any,
 ) -> None:
     """Submit `raws` in batches; record (tx index, submit time); respects rate or in-flight bound."""
@@ -139,7 +143,7 @@ def _client(
         while time.time() < start_at:
             time.sleep(0.005)
         i, k = 0, 0
-        while i < len(raws) and time.time() < stop_at:
+        while i < len(raws) and time.time() < stop_at.value:
             if rate is not None:
                 due = start_at + i / rate
                 if due > time.time():
@@ -318,7 +322,9 @@ def _phase(
     submitted = ctx.Value("q", 0)
     out: Any = ctx.Queue()
     start_at = time.time() + 1.0
-    stop_at = start_at + opts.warmup_s + opts.duration_s
+    # the clients stop at stop_at, moved to the end of the window once the window is placed
+    stop_at = ctx.Value("d", start_at + opts.warmup_s + FIRST_COMMIT_WAIT_S + opts.duration_s)
+    committed_before = committed.value
     shares = [raws[c :: opts.clients] for c in range(opts.clients)]
     index_maps = [list(range(c, len(raws), opts.clients)) for c in range(opts.clients)]
     per_rate = None if rate is None else rate / opts.clients
@@ -344,10 +350,16 @@ def _phase(
     for w in workers:
         w.start()
     time.sleep(max(0.0, start_at + opts.warmup_s - time.time()))
+    # The window opens once the network commits this phase's transactions: on a slow or busy
+    # machine the first blocks of a fresh network come late, and a window before them is empty.
+    waited_until = time.time() + FIRST_COMMIT_WAIT_S
+    while committed.value == committed_before and time.time() < waited_until:
+        time.sleep(0.1)
     stages0 = _scrape_stages(metric_urls)
     cpu0 = {n: p.cpu_times() for n, p in procs.items()}
     t0 = time.time()
-    time.sleep(max(0.0, stop_at - time.time()))
+    stop_at.value = t0 + opts.duration_s
+    time.sleep(max(0.0, stop_at.value - time.time()))
     t1 = time.time()
     cpu1 = {n: p.cpu_times() for n, p in procs.items()}
     stages1 = _scrape_stages(metric_urls)
@@ -368,7 +380,11 @@ def _phase(
             submit_times[ids[index_maps[c][i]]] = t
     for w in workers:
         w.join(timeout=30)
-    time.sleep(2.0)  # let the blocks of the window's last submissions be seen
+    # count the window once the watcher has seen a block proposed after it (the blocks of the
+    # window's last submissions), or after WINDOW_SETTLE_S on a network that went quiet
+    settle_until = time.time() + WINDOW_SETTLE_S
+    while time.time() < settle_until and not any(b[1] >= t1 * 1000 for b in watcher.blocks[-8:]):
+        time.sleep(0.2)
     in_window = [b for b in watcher.blocks if t0 * 1000 <= b[1] < t1 * 1000]
     phase.committed = sum(len(b[3]) for b in in_window)
     phase.committed_tps = round(phase.committed / (t1 - t0), 1)
