@@ -121,6 +121,9 @@ def bench(
 @click.option("--observers", type=int, default=1, show_default=True)
 @click.option("--faults", type=click.Choice(["none", "crash", "network", "byzantine", "all"]), default="all")
 @click.option("--ticks", type=int, default=None)
+@click.option(
+    "--reconfig", is_flag=True, help="Also add, remove and rotate validators (validator-set epochs)."
+)
 def sim(
     seeds: int,
     seed_start: int,
@@ -129,8 +132,9 @@ def sim(
     observers: int,
     faults: str,
     ticks: int | None,
+    reconfig: bool,
 ) -> None:
     """Run the deterministic consensus simulator over many seeds."""
     from consensus.sim.cli import run
 
-    sys.exit(run(seeds, seed_start, seed, validators, observers, faults, ticks))
+    sys.exit(run(seeds, seed_start, seed, validators, observers, faults, ticks, reconfig=reconfig))
