@@ -371,7 +371,9 @@ class NormalCase(ReplicaBase):
         - a block with transactions is not yet sealed: its results root is carried by the header
           `exec_lag` blocks later, so receipts become provable without waiting for more traffic; or
         - `empty_block_interval_ms` passed since the last block: block time advances through quiet
-          periods, so deadlines fire on time (they fire in the first block past their due time).
+          periods, so deadlines fire on time (they fire in the first block past their due time);
+        - heartbeats are on and a validator-set change is scheduled: the new epoch begins as soon
+          as the chain reaches its boundary, not after the next quiet interval.
         """
         st = self.st
         if st.pending or st.now_ms is None:
@@ -382,7 +384,9 @@ class NormalCase(ReplicaBase):
         p = self.cfg.params
         unsealed = bool(p.seal_results) and st.committed_height < st.last_tx_height + p.exec_lag
         quiet = p.empty_block_interval_ms > 0 and st.now_ms - tip.timestamp_ms >= p.empty_block_interval_ms
-        return unsealed or quiet
+        # with heartbeats on, a scheduled validator-set change does not wait for traffic either
+        changing = p.empty_block_interval_ms > 0 and self.epochs.next_after(st.epoch_start) is not None
+        return unsealed or quiet or changing
 
     def _next_batch(self) -> tuple[bytes, ...]:
         st = self.st
