@@ -33,6 +33,10 @@ class NodeConfig:
     peer_addresses: dict[str, tuple[str, int]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     verify_on_start: str = "recent"  # [integrity]: full | recent | off (node/store/integrity.py)
+    # a node joining after genesis (issue 17): its org until the ledger says so, and a running
+    # peer's API URL to learn the current validators from (verified from genesis)
+    org_id: str = ""
+    bootstrap: str = ""
 
     @classmethod
     def load(cls, path: Path) -> NodeConfig:
@@ -56,6 +60,8 @@ class NodeConfig:
             "peers",
             "extra",
             "integrity",
+            "org_id",
+            "bootstrap",
         }
         unknown = sorted(set(doc) - allowed)
         if unknown:
@@ -82,7 +88,16 @@ class NodeConfig:
             peer_addresses=_peers(_table(doc, "peers", path, optional=True), path),
             extra=dict(_table(doc, "extra", path, optional=True)),
             verify_on_start=_integrity(_table(doc, "integrity", path, optional=True), path),
+            org_id=_opt_str(doc, "org_id", path),
+            bootstrap=_opt_str(doc, "bootstrap", path),
         )
+
+
+def _opt_str(doc: dict[str, Any], key: str, path: Path) -> str:
+    value = doc.get(key, "")
+    if not isinstance(value, str):
+        raise ConfigError(f"{path}: {key} must be a string")
+    return value
 
 
 def _integrity(table: dict[str, Any], path: Path) -> str:

@@ -9,6 +9,8 @@ Rules:
   the meta record in one synced batch, so a crash leaves all of a block or none of it.
 - The first occurrence of a transaction id keeps its index entry; a replay's receipt is stored at
   its position but never moves the index.
+- `apply` also says what the block did to the node registry: the validator epochs it scheduled
+  (for the replica) and whether any node or node-key record changed (for the peer set).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from consensus import EpochInfo
 from contracts import genesis_state, run_block
 from node.errors import StorageError
+from node.runtime.registry import epochs_written, registry_written
 from node.store.storage import BlockStore, Meta, StoreReader
 from wire.genesis import Genesis
 from wire.merkle import EMPTY_ROOT
@@ -31,6 +35,8 @@ class AppliedBlock:
 
     meta: Meta
     receipts: tuple[Receipt, ...]
+    epochs: tuple[EpochInfo, ...] = ()
+    registry_changed: bool = False
 
 
 def genesis_meta(genesis: Genesis, entries: Sequence[tuple[bytes, bytes]]) -> tuple[Meta, StateHash]:
@@ -84,4 +90,9 @@ class Executor:
         self._store.commit_block(block, certificate, result.receipts, result.writes, meta, sh.lanes_bytes())
         self._state_hash = sh
         self.meta = meta
-        return AppliedBlock(meta=meta, receipts=result.receipts)
+        return AppliedBlock(
+            meta=meta,
+            receipts=result.receipts,
+            epochs=epochs_written(result.writes),
+            registry_changed=registry_written(result.writes),
+        )
