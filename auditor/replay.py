@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from sortedcontainers import SortedList
 
 from contracts import genesis_state, run_block
+from contracts.nodes import EPOCH_KEY_PREFIX as EPOCH_PREFIX
 from wire.genesis import Genesis
 from wire.merkle import EMPTY_ROOT
 from wire.statehash import StateHash
@@ -66,6 +67,7 @@ class Replayer:
             self.state_hash.add(k, v)
         self.height = 0
         self.roots: dict[int, tuple[bytes, bytes]] = {0: (self.state_hash.root(), EMPTY_ROOT)}
+        self.wrote_epochs = False  # the last block applied scheduled or changed a validator epoch
 
     def roots_for_header(self, height: int) -> tuple[bytes, bytes]:
         return self.roots[max(0, height - self.lag)]
@@ -79,6 +81,7 @@ class Replayer:
             self.state_hash.update(key, self.state.get(key), value)
         for key, value in result.writes:
             self.state.set(key, value)
+        self.wrote_epochs = any(key.startswith(EPOCH_PREFIX) for key, _ in result.writes)
         self.height = height
         self.roots[height] = (self.state_hash.root(), results_root(result.receipts))
         self.roots.pop(height - self.lag - 1, None)

@@ -5,8 +5,10 @@ Rules:
 - `ClientBase` holds the configuration, the session height (`seen_height`: the highest height the
   client saw committed or answered, which `read_your_writes` sends as `min_height`), signing
   (payloads are validated before anything is signed, `client_sdk.tx`) and the verification of
-  headers and blocks against the genesis the client holds. It does no IO: each client drives the
-  `client_sdk.core` flows with its own HTTP library.
+  headers and blocks against the genesis the client holds and the validator epochs verified from
+  it (`anchor`; a header of a later epoch makes the clients fetch `/v1/validators`, verify the
+  epoch chain and check again, once). It does no IO: each client drives the `client_sdk.core`
+  flows with its own HTTP library.
 - `KeyLike`, `load_genesis`, `load_key` accept a key or genesis object, or the path of its file.
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 
 from client_sdk import core
 from client_sdk.errors import LedgerError, VerificationError
+from client_sdk.proofs import AnchorRef, TrustAnchor, VerifiedTx, verify_proof_response
 from client_sdk.tx import Payload, PayloadTransform, sign_tx
 from client_sdk.verify import verify_block, verify_header
 from wire import files
@@ -68,6 +71,20 @@ class ClientBase:
         self.transforms = list(transforms)
         self.seen_height = 0  # the highest height this client saw committed or answered
         self._org_id: str | None = None
+        self._anchor = AnchorRef(TrustAnchor.from_genesis(self.genesis))
+
+    @property
+    def anchor(self) -> TrustAnchor:
+        """The genesis and the validator epochs this client verified so far."""
+        return self._anchor.anchor
+
+    def _check_proof(self, doc: dict[str, Any], tx_id: bytes) -> VerifiedTx:
+        """A `/v1/proofs/tx/{id}` answer verified against the genesis and the known epochs."""
+        return verify_proof_response(doc, self.genesis, tx_id, anchor=self.anchor)
+
+    def _learn_epochs(self, doc: Any) -> None:
+        """Extend the anchor from a `/v1/validators` answer (verified from genesis)."""
+        self._anchor.anchor = self._anchor.anchor.from_validators_doc(doc)
 
     # ------------------------------------------------------------------ helpers
     def _saw(self, height: Any) -> None:
@@ -117,6 +134,7 @@ class ClientBase:
             genesis=self.genesis,
             timeout_s=self.submit_timeout_s if timeout_s is None else timeout_s,
             wait_receipt=wait_receipt,
+            anchor=self._anchor,
         )
 
     def _verify_header(self, doc: dict[str, Any], height: int) -> tuple[BlockHeader, CommitCertificate]:
@@ -128,7 +146,7 @@ class ClientBase:
         except (KeyError, TypeError, ValueError) as exc:
             raise VerificationError(f"header {height}: the node sent no header or certificate bytes") from exc
         g = self.genesis
-        return verify_header(header_bytes, cert_bytes, g.validators, g.chain_id, height)
+        return verify_header(header_bytes, cert_bytes, self.anchor.validators_at(height), g.chain_id, height)
 
     def _verify_block(self, doc: dict[str, Any], height: int) -> tuple[Block, CommitCertificate]:
         try:
@@ -139,7 +157,7 @@ class ClientBase:
         except (KeyError, TypeError, ValueError) as exc:
             raise VerificationError(f"block {height}: the node sent no block or certificate bytes") from exc
         g = self.genesis
-        return verify_block(block_bytes, cert_bytes, g.validators, g.chain_id, height)
+        return verify_block(block_bytes, cert_bytes, self.anchor.validators_at(height), g.chain_id, height)
 
     @staticmethod
     def _list_params(

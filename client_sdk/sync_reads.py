@@ -203,3 +203,23 @@ class ReadMethods(SyncDriver):
             return dict(self._get(f"/v1/users/{hexkey}", min_height=min_height)["item"])
         except NotFoundError:
             return None
+
+    # ------------------------------------------------------------------ network membership
+    def validators(self) -> dict[str, Any]:
+        """The node's `/v1/validators` answer, its epochs verified from the genesis (the client's
+        anchor learns them): `epochs` (proven), `scheduled`, `nodes` (the registry)."""
+        doc = self._get("/v1/validators", min_height=0)
+        self._learn_epochs(doc)
+        return doc
+
+    def proposals(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        """Node governance proposals (OPEN, EXECUTED, WITHDRAWN or EXPIRED), oldest first."""
+        doc = self._get("/v1/governance/proposals", min_height=0, status=status)
+        return list(doc["items"])
+
+    def proposal(self, proposal_id: str) -> dict[str, Any] | None:
+        """One node governance proposal with its approvals and outcome; None when unknown."""
+        try:
+            return dict(self._get(f"/v1/governance/proposals/{proposal_id}", min_height=0)["item"])
+        except NotFoundError:
+            return None
