@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVDIR ?= .devnet
 
-.PHONY: venv run stop test lint typecheck unit sim-long bench clean
+.PHONY: venv run stop test lint typecheck unit sim-long sim-reconfig bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -45,6 +45,12 @@ sim-long: $(STAMP)
 	$(BIN)/orgledger sim --seeds 500 --validators 4 --faults all
 	$(BIN)/orgledger sim --seeds 500 --validators 5 --faults all
 	$(BIN)/orgledger sim --seeds 500 --validators 7 --faults all
+
+## make sim-reconfig: issue 17's sweeps, 2000 seeds per n with validator-set changes (~1 h on 2 cores)
+sim-reconfig: $(STAMP)
+	$(BIN)/orgledger sim --seeds 2000 --validators 4 --faults all --reconfig
+	$(BIN)/orgledger sim --seeds 2000 --validators 5 --faults all --reconfig
+	$(BIN)/orgledger sim --seeds 2000 --validators 7 --faults all --reconfig
 
 bench: $(STAMP)
 	$(BIN)/orgledger bench
