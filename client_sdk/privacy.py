@@ -47,10 +47,11 @@ from client_sdk.envelopes import (
     seal_fields,
     seal_key,
 )
-from client_sdk.errors import ApiError, TransportError, VerificationError
+from client_sdk.errors import ApiError, TransportError, UnknownEpochError, VerificationError
 from client_sdk.orgkeys import KEY_TX_TYPES as KEY_TX_TYPES
 from client_sdk.orgkeys import NotYetProvable, verify_chain
 from client_sdk.personkeys import PersonKey, PersonKeys
+from client_sdk.proofs import TrustAnchor
 from wire.crypto import EncryptionKey, Signer, SigningKey
 from wire.families import FAMILIES as RECORD_FAMILIES
 from wire.genesis import Genesis
@@ -99,6 +100,7 @@ class PrivacyClient:
         )
         self._keys: dict[str, tuple[float, tuple[Recipient, ...]]] = {}
         self.person_keys = PersonKeys(self)
+        self.anchor = TrustAnchor.from_genesis(genesis)  # the validator epochs verified so far
 
     def close(self) -> None:
         self._http.close()
@@ -144,7 +146,12 @@ class PrivacyClient:
         while True:
             doc = self.request("GET", f"/v1/enc-keys/{quote(org_id, safe='')}")
             try:
-                out = verify_chain(self.genesis, org_id, doc)
+                out = verify_chain(self.genesis, org_id, doc, self.anchor)
+                break
+            except UnknownEpochError:
+                # a key set in a validator epoch not verified yet: learn the epochs, check again
+                self.anchor = self.anchor.from_validators_doc(self.request("GET", "/v1/validators"))
+                out = verify_chain(self.genesis, org_id, doc, self.anchor)
                 break
             except NotYetProvable:
                 if time.monotonic() > deadline:
