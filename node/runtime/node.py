@@ -207,16 +207,21 @@ class Node:
         if self._bootstrap and self.height() >= max(1, self._bootstrap_height):
             self._bootstrap = {}
         self.network.set_peers(self._peer_specs())
+        self._check_membership()
+
+    def _check_membership(self) -> None:
+        """Stop, saying why, when the ledger removed this node or rotated its key out."""
         me = self.registry.get(self.config.node_id)
         if me is None:
             return
         self.spec = me
+        at = me.changed_height if me.changed_height is not None else self.height()
         if me.status == "REMOVED":
-            self._leave(f"node {me.node_id} was removed from the network at height {self.height()}")
+            self._leave(f"node {me.node_id} was removed from the network at height {at}")
         elif me.pubkey != self.key.public and me.status == "ACTIVE" and me.pending is None:
             self._leave(
                 f"the key of node {me.node_id} was rotated to {me.pubkey.hex()[:16]}… at height "
-                f"{self.height()}: restart it with the new key file"
+                f"{at}: restart it with the new key file"
             )
 
     def _leave(self, reason: str) -> None:
@@ -471,7 +476,9 @@ class Node:
         self.stop_requested.set()
 
     async def start(self) -> None:
-        """Open the peer network, start the driver and the re-offer loop."""
+        """Open the peer network, start the driver and the re-offer loop (a node the ledger
+        removed, or whose key it rotated out, stops at once and says why)."""
+        self._check_membership()
         await self.network.start()
         self.driver.start()
         self._reoffer_task = asyncio.create_task(self._reoffer_loop(), name="reoffer")

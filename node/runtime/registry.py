@@ -42,6 +42,7 @@ class NodeEntry:
     api_port: int
     status: str  # JOINING, ACTIVE or REMOVED
     pending: dict[str, Any] | None = None
+    changed_height: int | None = None  # the last change (removal, rotation, role) took effect here
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> NodeEntry:
@@ -55,6 +56,7 @@ class NodeEntry:
             api_port=int(rec["api_port"]),
             status=str(rec["status"]),
             pending=rec.get("pending"),
+            changed_height=rec.get("removed_height") or rec.get("changed_height"),
         )
 
     def to_json(self) -> dict[str, Any]:
