@@ -6,9 +6,10 @@ Rules (RELIABILITY B10, C13, N13):
   VIEW-CHANGE or a NEW-VIEW base, or built from q COMMITs. A peer's bare claim of a height is
   never trusted; a certificate cannot be forged by f liars.
 - After `catchup_delay` ticks behind (the block may still arrive by the normal case) the replica
-  sends `RequestTransfer(peer, committed+1, ...)` to a peer that proved it has the height, rotating
-  through such peers; an answer that does not help, or no answer within `transfer_timeout`, moves
-  on to the next peer.
+  sends `RequestTransfer(peer, committed+1, ...)` to a peer that proved it has the height (then
+  to peers with hints, below), rotating through them; an answer that does not help, or no
+  answer within `transfer_timeout` (the peer then has to prove a height again before it is
+  asked: it may have left the network), moves on to the next peer.
 - Every fetched item is decoded strictly and its certificate verified against the validator set
   in force at the block's own height and hash; its body must match its tx root. Items above the
   committed height are buffered (bounded) and committed in order by `Delivery._try_commit`.
@@ -133,11 +134,13 @@ class CatchUp(ReplicaBase):
             if st.tick - st.transfer.started_tick < 2 * delay:
                 return
             self._count("transfer_timeouts")
+            # no answer at all: the peer may be gone for good (a validator removed since it
+            # proved the height), so it is not asked again until it proves something anew
+            st.peer_proven.pop(st.transfer.peer, None)
             st.transfer = None
             st.transfer_attempt += 1
-        peers = sorted(p_ for p_, h in st.peer_proven.items() if h > st.committed_height)
-        if not peers:
-            peers = sorted(st.peer_hints)
+        proven = sorted(p_ for p_, h in st.peer_proven.items() if h > st.committed_height)
+        peers = proven + sorted(p_ for p_ in st.peer_hints if p_ not in proven)
         if not peers:
             return
         peer = peers[st.transfer_attempt % len(peers)]
