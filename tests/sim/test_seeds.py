@@ -1,7 +1,7 @@
 """Tier S: seed sweeps of the deterministic simulator (RELIABILITY §3.2), the pinned regression
 seeds, and the long sweeps (behind `-m slow`, and `make sim-long` / `make sim-reconfig`).
 
-The default share: 200 seeds mixed over n = 4, 5, 7 with every fault kind, 48 seeds with
+The default share: 200 seeds mixed over n = 4, 5, 7 with every fault kind, 30 seeds with
 validator-set changes (adds, removes, rotations: `--reconfig`), plus the regression seeds. A
 failure message carries the exact `orgledger sim` command that replays it. The issue-17 sweeps run
 2,000 reconfiguration seeds per n in {4, 5, 7} (slow).
@@ -23,9 +23,9 @@ DEFAULT_SWEEP = (
 
 
 RECONFIG_SWEEP = (
-    [(s, 4) for s in range(5000, 5024)]
-    + [(s, 5) for s in range(6000, 6014)]
-    + [(s, 7) for s in range(7000, 7010)]
+    [(s, 4) for s in range(5000, 5016)]
+    + [(s, 5) for s in range(6000, 6008)]
+    + [(s, 7) for s in range(7000, 7006)]
 )
 
 
