@@ -33,10 +33,8 @@ Rules:
   longer sign anything, and a rotated node restarts with its new key. Peers are named by public
   key to the replica and by node id on the network.
 - A node joining with a `bootstrap` peer links first with the validators it verified from there
-  (`node/runtime/bootstrap.py`); with an empty store it then joins by a verified state snapshot
-  (`join_by_snapshot`: the anchor checked against the set in force at its height, proven from
-  genesis by the epoch chain the peer sends) or, when no peer is far enough ahead, replays from
-  genesis.
+  (`node/runtime/bootstrap.py`); an empty store then joins by verified snapshot (`statesync`,
+  its anchor checked against the epoch chain from genesis) or replays from genesis.
 """
 
 from __future__ import annotations
@@ -109,6 +107,7 @@ class Node:
     ) -> None:
         self.config, self.genesis, self.key, self.store, self.metrics = config, genesis, key, store, metrics
         self.signatures = SignatureCache()
+        self.executor = self._executor()  # writes genesis into an empty store: the registry is there
         self.registry = read_registry(store)
         self._bootstrap = {e.node_id: e for e in bootstrap if e.node_id not in self.registry}
         self._bootstrap_height = bootstrap_height
@@ -152,12 +151,7 @@ class Node:
     # ------------------------------------------------------------------ construction helpers
     def _build_core(self) -> None:
         """The executor, replica and driver over what the store holds now."""
-        self.executor = Executor(
-            self.store,
-            self.genesis,
-            self.signatures.decode,
-            retain_blocks=self.config.state.map_retain_blocks,
-        )
+        self.executor = self._executor()
         self.replica = Replica(
             self._replica_config(),
             self.key.signer(),
@@ -176,6 +170,14 @@ class Node:
             on_dropped=self._on_dropped,
             on_fatal=self._fatal,
             failpoints=FailPoints(),
+        )
+
+    def _executor(self) -> Executor:
+        return Executor(
+            self.store,
+            self.genesis,
+            self.signatures.decode,
+            retain_blocks=self.config.state.map_retain_blocks,
         )
 
     async def join_by_snapshot(self) -> int | None:
