@@ -141,6 +141,10 @@ def verify_anchor(
         if boundaries and boundaries[-1].start > proof.seq + lag:
             raise ValueError("the epoch chain goes beyond the snapshot")
         validators = validators_at(epochs, proof.seq)
+        block, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
+        if block.hash != proof.block_hash or block.header.height != proof.seq:
+            raise ValueError("block s is not the checkpoint's block")
+        _names_sets(block.header, epochs)
         payload = checkpoint_payload(proof.seq, proof.block_hash, proof.state_root, proof.results_root)
         signers = {i for i, _ in proof.signatures}
         if len(signers) != len(proof.signatures) or len(signers) < validators.quorum:
@@ -150,10 +154,6 @@ def verify_anchor(
                 Domain.CHECKPOINT, chain_id, validators.pubkeys[i], payload, sig
             ):
                 raise ValueError(f"checkpoint signature {i} does not verify")
-        block, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
-        if block.hash != proof.block_hash or block.header.height != proof.seq:
-            raise ValueError("block s is not the checkpoint's block")
-        _names_sets(block.header, epochs)
         verify_certificate(cert, validators, chain_id, height=proof.seq, block_hash=block.hash)
         later: list[tuple[int, bytes, bytes]] = []
         prev = block.hash
