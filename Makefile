@@ -10,7 +10,7 @@ DEVDIR ?= .devnet
 PIP_TOOLS := pip-tools==7.6.2
 LOCK_FLAGS := --quiet --strip-extras --no-emit-index-url --no-emit-find-links --unsafe-package orgledger
 
-.PHONY: venv run stop test lint typecheck unit sim-long bench clean lock wheelhouse
+.PHONY: venv run stop test lint typecheck unit sim-long sim-reconfig bench clean lock wheelhouse
 
 # The development environment: the project with its test extras, at the versions of
 # requirements-dev.lock (a dependency added to pyproject.toml but not yet locked still installs).
@@ -50,6 +50,12 @@ sim-long: $(STAMP)
 	$(BIN)/orgledger sim --seeds 500 --validators 4 --faults all
 	$(BIN)/orgledger sim --seeds 500 --validators 5 --faults all
 	$(BIN)/orgledger sim --seeds 500 --validators 7 --faults all
+
+## make sim-reconfig: issue 17's sweeps, 2000 seeds per n with validator-set changes (~1 h on 2 cores)
+sim-reconfig: $(STAMP)
+	$(BIN)/orgledger sim --seeds 2000 --validators 4 --faults all --reconfig
+	$(BIN)/orgledger sim --seeds 2000 --validators 5 --faults all --reconfig
+	$(BIN)/orgledger sim --seeds 2000 --validators 7 --faults all --reconfig
 
 bench: $(STAMP)
 	$(BIN)/orgledger bench

@@ -45,9 +45,15 @@ def decode_block(
 
 
 def check_header(
-    block: Block, height: int, tip: ChainTip, genesis: Genesis, validators: ValidatorSet
+    block: Block,
+    height: int,
+    tip: ChainTip,
+    genesis: Genesis,
+    validators: ValidatorSet,
+    next_validators: ValidatorSet | None = None,
 ) -> None:
-    """Header link and limits of block `height` following `tip` (raises AuditFailed 'headers')."""
+    """Header link and limits of block `height` following `tip` (raises AuditFailed 'headers');
+    `validators` is the set in force at `height`, `next_validators` the one at `height + 1`."""
     h = block.header
     p = genesis.consensus
 
@@ -64,6 +70,8 @@ def check_header(
         raise bad(f"timestamp {h.timestamp_ms} is not after block {tip.height}'s {tip.timestamp_ms}")
     if h.validators_hash != validators.hash:
         raise bad("validators_hash is not the hash of the validator set in force")
+    if h.next_validators_hash != (next_validators or validators).hash:
+        raise bad("next_validators_hash is not the hash of the validator set of the next height")
     if h.proposer != h.view % validators.n:
         raise bad(f"proposer {h.proposer} is not the primary of view {h.view}")
     if merkle_root(block.txs) != h.tx_root:

@@ -8,6 +8,10 @@ Rules:
   the reported height is always the first.
 - The pool is forked before the audit starts any thread (see `_start_pool`); `workers=0` runs
   the checks inline.
+- The validator set in force at every height is derived from the replay itself (the ledger's
+  `valset/epoch/` records after block h - 1: `wire.epochs`), never from the source; every
+  certificate is checked against the set of its own height, so an audit from genesis passes
+  across every epoch and a certificate signed by a removed or rotated-out key fails.
 - A node's proof of a transaction in block h is checked once blocks h..h + exec_lag are
   verified. At the end, the node's live state is compared with the replay; if the node moved
   on meanwhile, the new blocks are audited and the comparison retried (three times).
@@ -37,10 +41,12 @@ from auditor.replay import Replayer
 from auditor.report import AuditReport
 from auditor.sources import Source, SourceBlock
 from client_sdk.errors import VerificationError
-from client_sdk.proofs import tx_id_of, verify_proof_response
+from client_sdk.proofs import TrustAnchor, tx_id_of, verify_proof_response
+from contracts.nodes import iter_epochs
 from wire import statemap
 from wire.certificate import ValidatorSet
 from wire.crypto import sha256
+from wire.epochs import ValidatorEpoch, validators_at
 from wire.genesis import Genesis
 from wire.types import Block
 
@@ -50,12 +56,9 @@ SIG_BATCH = 256
 class Auditor:
     def __init__(self, genesis: Genesis, *, workers: int | None = None, progress: bool = False) -> None:
         self.genesis = genesis
-        self.validators = genesis.validators  # the set in force at every height until set changes land
+        self.validators = genesis.validators  # the genesis set; later ones come from the replay
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         self.progress = progress
-
-    def validators_at(self, height: int) -> ValidatorSet:
-        return self.validators
 
     def run(self, source: Source) -> AuditReport:
         g = self.genesis
@@ -139,6 +142,7 @@ class _Run:
         self.tip = ChainTip(0, g.hash, g.genesis_time_ms)
         self.replayer = Replayer(g)
         self.lag = g.consensus.exec_lag
+        self.epochs: list[ValidatorEpoch] = [ValidatorEpoch(1, g.validators)]
         self.batch: list[tuple[int, int, bytes]] = []
         self.jobs: deque[tuple[int, Future[TxBatchResult]]] = deque()
         self.sig_failure: AuditFailed | None = None
@@ -182,11 +186,11 @@ class _Run:
                 raise AuditIncomplete(f"lost the node at height {h}: {sb.error}")
             raise AuditFailed(h, "availability", f"the {rep.kind} could not deliver block {h}: {sb.error}")
         t0 = time.monotonic()
-        validators = self.a.validators_at(h)
+        validators = validators_at(self.epochs, h)
         block, cert = decode_block(h, sb.block_bytes, sb.certificate_bytes)
         rep.passed("availability")
         rep.passed("decode")
-        check_header(block, h, self.tip, g, validators)
+        check_header(block, h, self.tip, g, validators, validators_at(self.epochs, h + 1))
         rep.passed("headers")
         check_certificate(cert, block, h, validators, g.chain_id)
         rep.passed("certificates")
@@ -204,6 +208,8 @@ class _Run:
             raise AuditFailed(h, "replay", f"executing the block raised {type(exc).__name__}: {exc}") from exc
         self.t["replay_s"] += time.monotonic() - t1
         rep.passed("replay")
+        if self.replayer.wrote_epochs:
+            self._learn_epochs()
         ids = [r.tx_id for r in receipts]
         if len(set(ids)) != len(ids):
             raise AuditFailed(h, "headers", "a transaction id appears twice in the block")
@@ -233,6 +239,18 @@ class _Run:
         if self.bar is not None:
             self.bar.update(1)
 
+    def _learn_epochs(self) -> None:
+        """The epochs the replayed state holds, consecutive equal sets merged."""
+        epochs: list[ValidatorEpoch] = []
+        for start, keys, _ in iter_epochs(self.replayer.state):
+            if not epochs or epochs[-1].validators.pubkeys != keys:
+                epochs.append(ValidatorEpoch(start, ValidatorSet(keys)))
+        self.epochs = epochs
+        self.report.epochs = len(epochs)
+
+    def anchor(self) -> TrustAnchor:
+        return TrustAnchor.from_genesis(self.a.genesis, tuple(self.epochs))
+
     def _check_proofs(self, upto: int | None = None) -> None:
         while self.pending_proofs and (upto is None or self.pending_proofs[0][0] <= upto):
             h, block, proofs, receipts = self.pending_proofs.popleft()
@@ -246,7 +264,7 @@ class _Run:
             )
         tx_id = tx_id_of(block.txs[index])
         try:
-            v = verify_proof_response(doc, self.a.genesis, tx_id)
+            v = verify_proof_response(doc, self.a.genesis, tx_id, anchor=self.anchor())
         except VerificationError as exc:
             raise AuditFailed(
                 h, "proofs", f"the proof of transaction {index} does not verify: {exc}"

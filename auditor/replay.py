@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from sortedcontainers import SortedList
 
 from contracts import genesis_state, run_block
+from contracts.nodes import EPOCH_KEY_PREFIX as EPOCH_PREFIX
 from wire import statemap
 from wire.genesis import Genesis
 from wire.merkle import EMPTY_ROOT
@@ -88,6 +89,7 @@ class Replayer:
         self.map = MemoryMap(entries)
         self.height = 0
         self.roots: dict[int, tuple[bytes, bytes]] = {0: (statemap.root_hash(self.map.root), EMPTY_ROOT)}
+        self.wrote_epochs = False  # the last block applied scheduled or changed a validator epoch
 
     def roots_for_header(self, height: int) -> tuple[bytes, bytes]:
         return self.roots[max(0, height - self.lag)]
@@ -100,6 +102,7 @@ class Replayer:
         state_root = self.map.apply(height, result.writes)
         for key, value in result.writes:
             self.state.set(key, value)
+        self.wrote_epochs = any(key.startswith(EPOCH_PREFIX) for key, _ in result.writes)
         self.height = height
         self.roots[height] = (state_root, results_root(result.receipts))
         self.roots.pop(height - self.lag - 1, None)

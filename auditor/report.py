@@ -50,6 +50,7 @@ class AuditReport:
     incomplete: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     workers: int = 0
+    epochs: int = 1  # validator-set epochs seen (the genesis set is the first)
 
     @property
     def ok(self) -> bool:
@@ -80,4 +81,5 @@ class AuditReport:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "tx_per_s": round(self.txs / total, 1) if total > 0 else None,
             "workers": self.workers,
+            "epochs": self.epochs,
         }

@@ -10,7 +10,8 @@ import asyncio
 import codecs
 import json
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,10 +27,10 @@ from client_sdk.clientbase import (
     RECONNECT_MAX_S,
     KeyLike,
 )
-from client_sdk.errors import ApiError, LedgerError, TransportError
+from client_sdk.errors import ApiError, LedgerError, NotFoundError, TransportError, UnknownEpochError
 from client_sdk.events import EventCursor, SseParser, final_error, kinds_of
 from client_sdk.models import Committed, Event
-from client_sdk.proofs import VerifiedTx, make_bundle, proof_from_json, verify_proof_response
+from client_sdk.proofs import VerifiedTx, make_bundle, proof_from_json
 from client_sdk.tx import Payload, PayloadTransform
 from wire.genesis import Genesis
 from wire.types import Block, BlockHeader, CommitCertificate, SignedTransaction
@@ -161,6 +162,14 @@ class AsyncLedgerClient(AsyncReadMethods):
         call = core.Call("GET", path, core.params_of(min_height=self._min_height(min_height), **params))
         return await self.run(core.request(call, deadline=self._deadline()))
 
+    async def _with_epochs(self, check: Callable[[], T]) -> T:
+        """Run a verification; on a header of an epoch not verified yet, learn the epochs, retry once."""
+        try:
+            return check()
+        except UnknownEpochError:
+            self._learn_epochs(await self._get("/v1/validators", min_height=0))
+            return check()
+
     # ------------------------------------------------------------------ identity and status
     async def status(self) -> dict[str, Any]:
         return await self.run(core.request(core.Call("GET", "/v1/status"), deadline=self._deadline()))
@@ -263,7 +272,7 @@ class AsyncLedgerClient(AsyncReadMethods):
         deadline = self._deadline(timeout_s)
         while True:
             doc = await self._get(f"/v1/proofs/tx/{tid.hex()}", min_height=0)
-            verified = verify_proof_response(doc, self.genesis, tid)
+            verified = await self._with_epochs(partial(self._check_proof, doc, tid))
             if verified.receipt is not None or not wait_receipt or time.monotonic() > deadline:
                 return verified
             await asyncio.sleep(0.1)
@@ -273,17 +282,36 @@ class AsyncLedgerClient(AsyncReadMethods):
         deadline = self._deadline(timeout_s)
         while True:
             doc = await self._get(f"/v1/proofs/tx/{tid.hex()}", min_height=0)
-            verify_proof_response(doc, self.genesis, tid)
+            await self._with_epochs(partial(self._check_proof, doc, tid))
             proof = proof_from_json(doc)
             if proof.receipt is not None or time.monotonic() > deadline:
-                return make_bundle(proof, self.genesis)
+                return make_bundle(proof, self.genesis, self.anchor)
             await asyncio.sleep(0.1)
 
     async def header(self, height: int) -> tuple[BlockHeader, CommitCertificate]:
-        return self._verify_header(await self._get(f"/v1/blocks/{height}/header", min_height=0), height)
+        doc = await self._get(f"/v1/blocks/{height}/header", min_height=0)
+        return await self._with_epochs(lambda: self._verify_header(doc, height))
 
     async def block(self, height: int) -> tuple[Block, CommitCertificate]:
-        return self._verify_block(await self._get(f"/v1/blocks/{height}", min_height=0), height)
+        doc = await self._get(f"/v1/blocks/{height}", min_height=0)
+        return await self._with_epochs(lambda: self._verify_block(doc, height))
+
+    # ------------------------------------------------------------------ network membership
+    async def validators(self) -> dict[str, Any]:
+        """See `LedgerClient.validators` (the epochs are verified from the genesis)."""
+        doc = await self._get("/v1/validators", min_height=0)
+        self._learn_epochs(doc)
+        return doc
+
+    async def proposals(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        doc = await self._get("/v1/governance/proposals", min_height=0, status=status)
+        return list(doc["items"])
+
+    async def proposal(self, proposal_id: str) -> dict[str, Any] | None:
+        try:
+            return dict((await self._get(f"/v1/governance/proposals/{proposal_id}", min_height=0))["item"])
+        except NotFoundError:
+            return None
 
     # ------------------------------------------------------------------ events
     async def events(
@@ -295,7 +323,12 @@ class AsyncLedgerClient(AsyncReadMethods):
         reconnect: bool = True,
     ) -> AsyncIterator[Event]:
         """Committed blocks and new alerts in your scope (see `LedgerClient.events`)."""
-        cursor = EventCursor(after_height, self.genesis if self.verify_events else None, kinds_of(kinds))
+        cursor = EventCursor(
+            after_height,
+            self.genesis if self.verify_events else None,
+            kinds_of(kinds),
+            anchor_ref=self._anchor,
+        )
         end = None if timeout_s is None else time.monotonic() + timeout_s
         backoff = core.Backoff(RECONNECT_FIRST_S, RECONNECT_MAX_S)
         while end is None or time.monotonic() < end:
@@ -311,6 +344,9 @@ class AsyncLedgerClient(AsyncReadMethods):
             except TransportError:
                 if not reconnect:
                     raise
+            except UnknownEpochError:
+                self._learn_epochs(await self._get("/v1/validators", min_height=0))
+                continue  # resume from the cursor with the new epochs
             wait = backoff.wait()
             if end is not None:
                 wait = min(wait, max(0.0, end - time.monotonic()))

@@ -7,10 +7,12 @@ Rules:
   learned once from `GET /v1/status`), the session height (`seen_height`: the highest height the
   client saw committed or answered, which `read_your_writes` sends as `min_height`), signing
   (payloads are validated before anything is signed, `client_sdk.tx`), the verification of
-  headers and blocks against the genesis the client holds, and the read state
-  (`client_sdk.readcore.ReadState`: the proof verifier unless `verify_reads=False`, the caller's
-  scope). It does no IO: each client drives the `client_sdk.core` and `client_sdk.readcore`
-  flows with its own HTTP library.
+  headers and blocks against the genesis the client holds and the validator epochs verified from
+  it (`anchor`; a header of a later epoch makes the clients fetch `/v1/validators`, verify the
+  epoch chain and check again, once), and the read state (`client_sdk.readcore.ReadState`: the
+  proof verifier unless `verify_reads=False`, which shares the anchor, and the caller's scope).
+  It does no IO: each client drives the `client_sdk.core` and `client_sdk.readcore` flows with
+  its own HTTP library.
 - What the client verifies elsewhere feeds the read verifier: the headers of its commits and of
   block events (certified state roots) and the heights of its own commits (the state changed
   there), so a node cannot claim an answer reflects a height those contradict.
@@ -28,6 +30,7 @@ from client_sdk import core
 from client_sdk.auth import node_in_genesis
 from client_sdk.errors import LedgerError, VerificationError
 from client_sdk.models import Committed, Event
+from client_sdk.proofs import AnchorRef, TrustAnchor, VerifiedTx, verify_proof_response
 from client_sdk.readcore import ReadState
 from client_sdk.readproofs import ReadVerifier
 from client_sdk.tx import Payload, PayloadTransform, sign_tx
@@ -85,10 +88,24 @@ class ClientBase:
         self.transforms = list(transforms)
         self.seen_height = 0  # the highest height this client saw committed or answered
         self._org_id: str | None = None
+        self._anchor = AnchorRef(TrustAnchor.from_genesis(self.genesis))
         self._reads = ReadState(
-            ReadVerifier(self.genesis) if verify_reads else None,
+            ReadVerifier(self.genesis, self._anchor) if verify_reads else None,
             None if self.key is None else self.key.public,
         )
+
+    @property
+    def anchor(self) -> TrustAnchor:
+        """The genesis and the validator epochs this client verified so far."""
+        return self._anchor.anchor
+
+    def _check_proof(self, doc: dict[str, Any], tx_id: bytes) -> VerifiedTx:
+        """A `/v1/proofs/tx/{id}` answer verified against the genesis and the known epochs."""
+        return verify_proof_response(doc, self.genesis, tx_id, anchor=self.anchor)
+
+    def _learn_epochs(self, doc: Any) -> None:
+        """Extend the anchor from a `/v1/validators` answer (verified from genesis)."""
+        self._anchor.anchor = self._anchor.anchor.from_validators_doc(doc)
 
     # ------------------------------------------------------------------ helpers
     def _saw(self, height: Any) -> None:
@@ -156,6 +173,7 @@ class ClientBase:
             genesis=self.genesis,
             timeout_s=self.submit_timeout_s if timeout_s is None else timeout_s,
             wait_receipt=wait_receipt,
+            anchor=self._anchor,
         )
 
     def _verify_header(self, doc: dict[str, Any], height: int) -> tuple[BlockHeader, CommitCertificate]:
@@ -167,7 +185,9 @@ class ClientBase:
         except (KeyError, TypeError, ValueError) as exc:
             raise VerificationError(f"header {height}: the node sent no header or certificate bytes") from exc
         g = self.genesis
-        header, cert = verify_header(header_bytes, cert_bytes, g.validators, g.chain_id, height)
+        header, cert = verify_header(
+            header_bytes, cert_bytes, self.anchor.validators_at(height), g.chain_id, height
+        )
         if self._reads.verifier is not None:
             self._reads.verifier.learn_header(header)
         return header, cert
@@ -181,7 +201,9 @@ class ClientBase:
         except (KeyError, TypeError, ValueError) as exc:
             raise VerificationError(f"block {height}: the node sent no block or certificate bytes") from exc
         g = self.genesis
-        block, cert = verify_block(block_bytes, cert_bytes, g.validators, g.chain_id, height)
+        block, cert = verify_block(
+            block_bytes, cert_bytes, self.anchor.validators_at(height), g.chain_id, height
+        )
         if self._reads.verifier is not None:
             self._reads.verifier.learn_header(block.header)
         return block, cert

@@ -41,11 +41,12 @@ from client_sdk.errors import (
     TransportError,
     TxRejectedError,
     UnavailableError,
+    UnknownEpochError,
     VerificationError,
     api_error,
 )
 from client_sdk.models import Committed, receipt_dict
-from client_sdk.proofs import VerifiedTx, verify_proof_response
+from client_sdk.proofs import AnchorRef, TrustAnchor, VerifiedTx, verify_proof_response
 from wire.genesis import Genesis
 from wire.types import SignedTransaction
 
@@ -173,6 +174,7 @@ class SubmitOptions:
     genesis: Genesis
     timeout_s: float = 30.0
     wait_receipt: bool = True
+    anchor: AnchorRef | None = None  # the client's verified epochs (refreshed here when needed)
 
 
 def submit_flow(tx: SignedTransaction, opts: SubmitOptions) -> Flow[Committed]:
@@ -240,7 +242,7 @@ def proof_flow(tx_id: bytes, opts: SubmitOptions, *, deadline: float) -> Flow[Co
                 f"fetched in time: {exc}",
                 tx_id,
             ) from exc
-        verified = verify_proof_response(doc, opts.genesis, tx_id)
+        verified = yield from verify_with_epochs(doc, opts, tx_id, deadline=deadline)
         if verified.receipt is not None or not opts.wait_receipt:
             return committed_of(verified, doc)
         wait = poll.wait()
@@ -252,6 +254,20 @@ def proof_flow(tx_id: bytes, opts: SubmitOptions, *, deadline: float) -> Flow[Co
                 tx_id,
             )
         yield Sleep(wait)
+
+
+def verify_with_epochs(
+    doc: dict[str, Any], opts: SubmitOptions, tx_id: bytes, *, deadline: float
+) -> Flow[VerifiedTx]:
+    """Verify a proof; when it is of an epoch the client has not verified yet, fetch the epochs
+    (`/v1/validators`), verify them from genesis and check again, once."""
+    ref = opts.anchor or AnchorRef(TrustAnchor.from_genesis(opts.genesis))
+    try:
+        return verify_proof_response(doc, opts.genesis, tx_id, anchor=ref.anchor)
+    except UnknownEpochError:
+        vdoc = yield from request(Call("GET", "/v1/validators"), deadline=deadline)
+        ref.anchor = ref.anchor.from_validators_doc(vdoc)
+        return verify_proof_response(doc, opts.genesis, tx_id, anchor=ref.anchor)
 
 
 def committed_of(verified: VerifiedTx, doc: dict[str, Any]) -> Committed:

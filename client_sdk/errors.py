@@ -19,7 +19,10 @@ LedgerError
 ├── CommitTimeoutError       not known to be committed within the time allowed (`tx_id`): the
 │                            outcome is unknown; submitting the same signed transaction again is safe
 └── VerificationError        what the node served does not verify against the genesis the client
-                             holds (forged block, certificate, proof or receipt)
+    │                        holds (forged block, certificate, proof or receipt)
+    └── UnknownEpochError    a header names a validator set the client has not verified yet: a
+                             later epoch; the clients fetch the epochs (`/v1/validators`),
+                             verify them from genesis and check again, once
 """
 
 from __future__ import annotations
@@ -137,6 +140,10 @@ class VerificationError(LedgerError):
     code = "verification_failed"
 
 
+class UnknownEpochError(VerificationError):
+    """A certified header names a validator set other than the one the client knows for its height."""
+
+
 __all__ = [
     "ApiError",
     "AuthenticationError",
@@ -151,6 +158,7 @@ __all__ = [
     "TransportError",
     "TxRejectedError",
     "UnavailableError",
+    "UnknownEpochError",
     "VerificationError",
     "api_error",
 ]

@@ -23,9 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from client_sdk.errors import ApiError, VerificationError, api_error
+from client_sdk.errors import ApiError, UnknownEpochError, VerificationError, api_error
 from client_sdk.models import Event
-from client_sdk.proofs import TrustAnchor
+from client_sdk.proofs import AnchorRef, TrustAnchor
 from wire.certificate import verify_certificate
 from wire.crypto import sha256
 from wire.errors import CertificateError, DecodeError
@@ -108,11 +108,15 @@ class EventCursor:
     genesis: Genesis | None = None
     kinds: frozenset[str] = frozenset({"block", "alert"})
     _pending_alerts: set[str] = field(default_factory=set)
-    _anchor: TrustAnchor | None = None
+    anchor_ref: AnchorRef | None = None
 
     def __post_init__(self) -> None:
-        if self.genesis is not None:
-            self._anchor = TrustAnchor.from_genesis(self.genesis)
+        if self.genesis is not None and self.anchor_ref is None:
+            self.anchor_ref = AnchorRef(TrustAnchor.from_genesis(self.genesis))
+
+    @property
+    def _anchor(self) -> TrustAnchor | None:
+        return None if self.genesis is None or self.anchor_ref is None else self.anchor_ref.anchor
 
     def params(self) -> dict[str, Any]:
         """Query parameters of the next (re)connection: both kinds always come (block events
@@ -163,7 +167,7 @@ class EventCursor:
             raise VerificationError(f"block event {height} carries a header of another chain or height")
         validators = self._anchor.validators_at(height)
         if header.validators_hash != validators.hash:
-            raise VerificationError(f"block event {height} names another validator set")
+            raise UnknownEpochError(f"block event {height} names another validator set than the one known")
         try:
             verify_certificate(
                 cert, validators, self._anchor.chain_id, height=height, block_hash=sha256(header_bytes)

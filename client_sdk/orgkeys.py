@@ -16,13 +16,16 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from client_sdk.envelopes import Recipient
 from client_sdk.errors import VerificationError
 from wire.errors import GenesisError
 from wire.genesis import Genesis, org_parent
 from wire.types import RECEIPT_ACCEPTED
+
+if TYPE_CHECKING:
+    from client_sdk.proofs import TrustAnchor
 
 KEY_TX_TYPES = ("org.create", "org.set_enc_key")
 
@@ -31,9 +34,12 @@ class NotYetProvable(Exception):
     """The key's transaction is committed but its receipt is not provable yet (exec_lag)."""
 
 
-def verify_chain(genesis: Genesis, org_id: str, doc: Mapping[str, Any]) -> tuple[Recipient, ...]:
+def verify_chain(
+    genesis: Genesis, org_id: str, doc: Mapping[str, Any], anchor: TrustAnchor | None = None
+) -> tuple[Recipient, ...]:
     """The verified keys of `org_id` and every ancestor (owning org first) from an answer of
-    `GET /v1/enc-keys/{org}`; NotYetProvable while a key's receipt cannot be proven yet."""
+    `GET /v1/enc-keys/{org}`; NotYetProvable while a key's receipt cannot be proven yet. Proofs
+    are checked against `anchor`'s validator epochs (UnknownEpochError for a later one)."""
     expected: list[str] = []
     org: str | None = org_id
     while org is not None:
@@ -42,10 +48,10 @@ def verify_chain(genesis: Genesis, org_id: str, doc: Mapping[str, Any]) -> tuple
     chain = doc.get("chain")
     if not isinstance(chain, list) or [e.get("org_id") for e in chain] != expected:
         raise VerificationError(f"the node did not answer the key chain of {org_id} and its ancestors")
-    return tuple(verify_key(genesis, e) for e in chain)
+    return tuple(verify_key(genesis, e, anchor) for e in chain)
 
 
-def verify_key(genesis: Genesis, entry: Mapping[str, Any]) -> Recipient:
+def verify_key(genesis: Genesis, entry: Mapping[str, Any], anchor: TrustAnchor | None = None) -> Recipient:
     """One entry of a key chain, verified against the genesis."""
     org_id, version = str(entry["org_id"]), int(entry["key_version"])
     try:
@@ -65,7 +71,7 @@ def verify_key(genesis: Genesis, entry: Mapping[str, Any]) -> Recipient:
     from client_sdk.proofs import verify_proof_response
 
     tx_id = bytes.fromhex(str(entry["tx_id"]))
-    verified = verify_proof_response(entry["proof"], genesis, tx_id)
+    verified = verify_proof_response(entry["proof"], genesis, tx_id, anchor=anchor)
     if verified.receipt is None:
         raise NotYetProvable()
     tx = verified.tx

@@ -52,10 +52,11 @@ from client_sdk.envelopes import (
     seal_fields,
     seal_key,
 )
-from client_sdk.errors import ApiError, TransportError, VerificationError
+from client_sdk.errors import ApiError, TransportError, UnknownEpochError, VerificationError
 from client_sdk.orgkeys import KEY_TX_TYPES as KEY_TX_TYPES
 from client_sdk.orgkeys import NotYetProvable, verify_chain
 from client_sdk.personkeys import PersonKey, PersonKeys
+from client_sdk.proofs import AnchorRef, TrustAnchor
 from client_sdk.readpages import (
     ListQuery,
     children_query,
@@ -64,7 +65,7 @@ from client_sdk.readpages import (
     verify_page,
     verify_record,
 )
-from client_sdk.readproofs import ReadVerifier
+from client_sdk.readproofs import ProvenState, ReadVerifier
 from client_sdk.sealedtext import open_text, seal_prose, seal_text, text_context
 from client_sdk.tx import PayloadTransform
 from wire.crypto import EncryptionKey, Signer, SigningKey
@@ -115,8 +116,27 @@ class PrivacyClient:
             http if http is not None else httpx.Client(base_url=self.url, timeout=timeout_s, auth=auth)
         )
         self._keys: dict[str, tuple[float, tuple[Recipient, ...]]] = {}
-        self._verifier = ReadVerifier(genesis) if verify_reads else None
+        self._anchor = AnchorRef(TrustAnchor.from_genesis(genesis))
+        self._verifier = ReadVerifier(genesis, self._anchor) if verify_reads else None
         self.person_keys = PersonKeys(self)
+
+    @property
+    def anchor(self) -> TrustAnchor:
+        """The genesis and the validator epochs verified so far (shared with the read verifier)."""
+        return self._anchor.anchor
+
+    def _learn_epochs(self) -> None:
+        """Fetch the node's validator epochs and verify them from genesis into the anchor."""
+        self._anchor.anchor = self.anchor.from_validators_doc(self.request("GET", "/v1/validators"))
+
+    def _proven(self, doc: Any) -> ProvenState:
+        """The checked proof of `doc` (learning the validator epochs once if it needs a later one)."""
+        assert self._verifier is not None
+        try:
+            return self._verifier.state(doc)
+        except UnknownEpochError:
+            self._learn_epochs()
+            return self._verifier.state(doc)
 
     def close(self) -> None:
         self._http.close()
@@ -162,7 +182,12 @@ class PrivacyClient:
         while True:
             doc = self.request("GET", f"/v1/enc-keys/{quote(org_id, safe='')}")
             try:
-                out = verify_chain(self.genesis, org_id, doc)
+                out = verify_chain(self.genesis, org_id, doc, self.anchor)
+                break
+            except UnknownEpochError:
+                # a key set in a validator epoch not verified yet: learn the epochs, check again
+                self._learn_epochs()
+                out = verify_chain(self.genesis, org_id, doc, self.anchor)
                 break
             except NotYetProvable:
                 if time.monotonic() > deadline:
@@ -204,7 +229,7 @@ class PrivacyClient:
         if not isinstance(item, dict):
             raise ApiError(200, "bad_response", "no item in the answer")
         if self._verifier is not None:
-            verify_record(self._verifier.state(doc), doc, family, record_id)
+            verify_record(self._proven(doc), doc, family, record_id)
         return item
 
     def seals(self, envelope: str) -> list[dict[str, Any]]:
@@ -271,7 +296,7 @@ class PrivacyClient:
             )
             if self._verifier is not None:
                 after = start_after(q, cursor, None)
-                verify_page(self._verifier.state(doc), doc, q, after=after, limit=500, scope=None)
+                verify_page(self._proven(doc), doc, q, after=after, limit=500, scope=None)
             yield from doc.get("items", [])
             cursor = doc.get("next_cursor")
             if not cursor:

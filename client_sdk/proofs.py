@@ -13,9 +13,15 @@ Rules (docs/audit.md has the formats):
 - RFC 6962 inclusion proofs authenticate a leaf's position only together with the tree size,
   which block headers do not commit to; the transaction and receipt proofs each carry index and
   size and they must agree (one receipt per transaction, in order).
-- Validator-set history: a list of epochs `(from_height, validators)`. Today the set is fixed at
-  genesis, so version 1 accepts exactly one epoch from height 1 equal to the genesis set; a later
-  set change adds an epoch carrying the proof of the transaction that made it.
+- Validator-set history: a list of epochs `(from_height, validators)`, the first the genesis set
+  from height 1; each later one is proven by the header of its boundary block (the last block of
+  the epoch before, certified by that epoch's set, naming the new set as `next_validators_hash`:
+  `wire.epochs.verify_epoch_chain`). A client learns them from a node's `/v1/validators` and checks
+  them from its genesis (`TrustAnchor.extended`); a header naming a set the anchor does not know
+  raises `UnknownEpochError`, on which the clients refresh the epochs once.
+- Bundles: version 1 holds one validator set (the genesis one: every bundle made before any set
+  change, which keeps checking); version 2 holds the whole epoch chain, each later epoch with its
+  boundary header and certificate, so a bundle of any height checks offline.
 - Bundles are canonical msgpack maps (`wire.codec`): any changed byte either fails to decode or
   changes a value that is checked.
 - Every failure raises `VerificationError` with the reason; nothing else escapes on hostile input.
@@ -27,10 +33,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from client_sdk.errors import VerificationError
+from client_sdk.errors import UnknownEpochError, VerificationError
 from wire import codec, txproof
 from wire.certificate import ValidatorSet, verify_certificate
 from wire.crypto import HASH_SIZE, sha256
+from wire.epochs import EpochProof, ValidatorEpoch, verify_epoch_chain
 from wire.errors import CertificateError, DecodeError, GenesisError, ProofError, WireError
 from wire.genesis import Genesis
 from wire.merkle import leaf_hash, verify_inclusion
@@ -38,36 +45,62 @@ from wire.txproof import MAX_PATH, ReceiptProof, TxProof, proof_to_json, tx_id_o
 from wire.types import BlockHeader, CommitCertificate, Receipt, SignedTransaction
 
 BUNDLE_FORMAT = "orgledger/proof-bundle"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2  # written when the anchor holds more than the genesis epoch; 1 is still read
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024
 
 
 # ------------------------------------------------------------------------------------ trust anchor
-@dataclass(frozen=True, slots=True)
-class ValidatorEpoch:
-    """The validator set in force from `from_height` until the next epoch."""
-
-    from_height: int
-    validators: ValidatorSet
-
-
 @dataclass(frozen=True)
 class TrustAnchor:
-    """What a verifier trusts: the chain, its genesis hash, exec_lag and the validator-set history."""
+    """What a verifier trusts: the chain, its genesis hash, exec_lag and the validator-set history
+    (with the boundary proofs of every epoch after the first)."""
 
     chain_id: str
     genesis_hash: bytes
     exec_lag: int
     epochs: tuple[ValidatorEpoch, ...]
+    checkpoint_interval: int = 1
+    proofs: tuple[EpochProof, ...] = ()
 
     @classmethod
-    def from_genesis(cls, genesis: Genesis) -> TrustAnchor:
+    def from_genesis(cls, genesis: Genesis, epochs: tuple[ValidatorEpoch, ...] | None = None) -> TrustAnchor:
+        """The anchor of `genesis`; `epochs` (verified by the caller, e.g. the auditor's replay)."""
         return cls(
             chain_id=genesis.chain_id,
             genesis_hash=genesis.hash,
             exec_lag=genesis.consensus.exec_lag,
-            epochs=(ValidatorEpoch(1, genesis.validators),),
+            epochs=epochs or (ValidatorEpoch(1, genesis.validators),),
+            checkpoint_interval=genesis.consensus.checkpoint_interval,
         )
+
+    def extended(self, proofs: list[EpochProof]) -> TrustAnchor:
+        """The anchor with the epochs `proofs` prove from genesis (VerificationError if they do not)."""
+        try:
+            epochs = verify_epoch_chain(
+                self.chain_id, self.epochs[0].validators, self.checkpoint_interval, proofs
+            )
+        except ProofError as exc:
+            raise VerificationError(f"the validator epochs do not verify: {exc.message}") from None
+        if len(epochs) < len(self.epochs) or epochs[: len(self.epochs)] != self.epochs:
+            raise VerificationError("the validator epochs contradict the ones already verified")
+        return TrustAnchor(
+            chain_id=self.chain_id,
+            genesis_hash=self.genesis_hash,
+            exec_lag=self.exec_lag,
+            epochs=epochs,
+            checkpoint_interval=self.checkpoint_interval,
+            proofs=tuple(proofs),
+        )
+
+    def from_validators_doc(self, doc: Any) -> TrustAnchor:
+        """Extend from a node's `GET /v1/validators` answer."""
+        if not isinstance(doc, dict) or not isinstance(doc.get("epochs"), list):
+            raise VerificationError("the node's validators document is malformed")
+        try:
+            proofs = [EpochProof.from_json(p) for p in doc["epochs"]]
+        except ProofError as exc:
+            raise VerificationError(exc.message) from None
+        return self.extended(proofs)
 
     def validators_at(self, height: int) -> ValidatorSet:
         chosen: ValidatorSet | None = None
@@ -77,6 +110,13 @@ class TrustAnchor:
         if chosen is None:
             raise VerificationError(f"no validator set is in force at height {height}")
         return chosen
+
+
+class AnchorRef:
+    """The client's current anchor, shared with its flows (refreshed when a later epoch shows up)."""
+
+    def __init__(self, anchor: TrustAnchor) -> None:
+        self.anchor = anchor
 
 
 # ------------------------------------------------------------------------------------ proofs
@@ -111,7 +151,7 @@ def _certified_header(
         raise VerificationError(f"{what} is for height {header.height}, expected {height}")
     validators = anchor.validators_at(height)
     if header.validators_hash != validators.hash:
-        raise VerificationError(f"{what} names another validator set than the one in force")
+        raise UnknownEpochError(f"{what} names another validator set than the one known in force")
     try:
         cert = CommitCertificate.decode(cert_bytes)
     except DecodeError as exc:
@@ -250,22 +290,31 @@ _PROOF_KEYS = {
 }
 
 
-def make_bundle(proof: TxProof, genesis: Genesis) -> bytes:
-    """The canonical bundle bytes of a proof that has its receipt proof (verify it first)."""
+def make_bundle(proof: TxProof, genesis: Genesis, anchor: TrustAnchor | None = None) -> bytes:
+    """The canonical bundle bytes of a proof that has its receipt proof (verify it first); with the
+    epoch chain of `anchor` when it holds more than the genesis set (version 2)."""
     rp = proof.receipt
     if rp is None:
         raise VerificationError(f"the receipt of block {proof.block_height} is not provable yet")
-    anchor = TrustAnchor.from_genesis(genesis)
+    anchor = anchor or TrustAnchor.from_genesis(genesis)
+    needed = [p for p in anchor.proofs if p.start <= max(proof.block_height, rp.root_height)]
+    sets: list[dict[str, Any]] = [{"from_height": 1, "validators": list(anchor.epochs[0].validators.pubkeys)}]
+    sets += [
+        {
+            "from_height": p.start,
+            "validators": list(p.validators),
+            "boundary_header": p.header_bytes,
+            "boundary_certificate": p.certificate_bytes,
+        }
+        for p in needed
+    ]
     return codec.encode(
         {
             "format": BUNDLE_FORMAT,
-            "version": BUNDLE_VERSION,
+            "version": 1 if len(sets) == 1 else BUNDLE_VERSION,
             "genesis_hash": genesis.hash,
             "genesis": genesis.to_json(),
-            "validator_sets": [
-                {"from_height": e.from_height, "validators": list(e.validators.pubkeys)}
-                for e in anchor.epochs
-            ],
+            "validator_sets": sets,
             "proof": {
                 "kind": "tx",
                 "tx_id": proof.tx_id,
@@ -327,7 +376,7 @@ def read_bundle(data: bytes) -> tuple[Genesis, TrustAnchor, TxProof]:
         doc = _exact_keys(doc, _BUNDLE_KEYS, "the bundle")
         if doc["format"] != BUNDLE_FORMAT:
             raise VerificationError(f"not a proof bundle (format {doc['format']!r})")
-        if doc["version"] != BUNDLE_VERSION or type(doc["version"]) is not int:
+        if doc["version"] not in (1, BUNDLE_VERSION) or type(doc["version"]) is not int:
             raise VerificationError(f"unsupported bundle version {doc['version']!r}")
         genesis_doc = doc["genesis"]
         genesis_hash = _want(doc, "genesis_hash", bytes, "genesis_hash")
@@ -339,19 +388,7 @@ def read_bundle(data: bytes) -> tuple[Genesis, TrustAnchor, TxProof]:
             raise VerificationError(f"the embedded genesis is invalid: {exc}") from exc
         if genesis.hash != genesis_hash:
             raise VerificationError("the embedded genesis does not hash to the bundle's genesis hash")
-        anchor = TrustAnchor.from_genesis(genesis)
-        sets = _want(doc, "validator_sets", list, "validator_sets")
-        if len(sets) != 1:
-            raise VerificationError(
-                "this verifier knows one validator set (from genesis); the bundle lists "
-                f"{len(sets)} (validator-set changes need a newer verifier)"
-            )
-        epoch = _exact_keys(sets[0], {"from_height", "validators"}, "validator set")
-        keys = _bytes_list(epoch["validators"], "validators", 32)
-        if epoch["from_height"] != 1 or type(epoch["from_height"]) is not int:
-            raise VerificationError("the first validator set must be in force from height 1")
-        if keys != anchor.epochs[0].validators.pubkeys:
-            raise VerificationError("the bundle's validator set is not the genesis validator set")
+        anchor = _bundle_anchor(TrustAnchor.from_genesis(genesis), doc)
         p = _exact_keys(doc["proof"], _PROOF_KEYS, "the proof")
         if p["kind"] != "tx":
             raise VerificationError(f"unknown proof kind {p['kind']!r}")
@@ -381,6 +418,33 @@ def read_bundle(data: bytes) -> tuple[Genesis, TrustAnchor, TxProof]:
     return genesis, anchor, proof
 
 
+def _bundle_anchor(anchor: TrustAnchor, doc: Mapping[str, Any]) -> TrustAnchor:
+    """The genesis set first; then, in a version 2 bundle, each later epoch with its proof."""
+    sets = _want(doc, "validator_sets", list, "validator_sets")
+    if not sets or (doc["version"] == 1 and len(sets) != 1):
+        raise VerificationError(f"a version {doc['version']} bundle lists {len(sets)} validator sets")
+    first = _exact_keys(sets[0], {"from_height", "validators"}, "validator set")
+    keys = _bytes_list(first["validators"], "validators", 32)
+    if first["from_height"] != 1 or type(first["from_height"]) is not int:
+        raise VerificationError("the first validator set must be in force from height 1")
+    if keys != anchor.epochs[0].validators.pubkeys:
+        raise VerificationError("the bundle's first validator set is not the genesis validator set")
+    proofs = []
+    for entry in sets[1:]:
+        e = _exact_keys(
+            entry, {"from_height", "validators", "boundary_header", "boundary_certificate"}, "validator set"
+        )
+        proofs.append(
+            EpochProof(
+                start=_want(e, "from_height", int, "from_height"),
+                validators=_bytes_list(e["validators"], "validators", 32),
+                header_bytes=_want(e, "boundary_header", bytes, "boundary_header"),
+                certificate_bytes=_want(e, "boundary_certificate", bytes, "boundary_certificate"),
+            )
+        )
+    return anchor.extended(proofs) if proofs else anchor
+
+
 def check_bundle(
     data: bytes, *, genesis: Genesis | None = None, genesis_hash: bytes | None = None
 ) -> CheckedBundle:
@@ -396,21 +460,27 @@ def check_bundle(
     return CheckedBundle(genesis=embedded, anchor=anchor, verified=verified)
 
 
-def verify_proof_response(doc: Any, genesis: Genesis, tx_id: bytes | None = None) -> VerifiedTx:
-    """Parse and verify a `GET /v1/proofs/tx/{id}` answer against the caller's genesis."""
+def verify_proof_response(
+    doc: Any, genesis: Genesis, tx_id: bytes | None = None, *, anchor: TrustAnchor | None = None
+) -> VerifiedTx:
+    """Parse and verify a `GET /v1/proofs/tx/{id}` answer against the caller's genesis (and the
+    epochs of `anchor`, when given; UnknownEpochError when it needs a later one)."""
     proof = proof_from_json(doc)
     if tx_id is not None and proof.tx_id != tx_id:
         raise VerificationError("the node answered with a proof of another transaction")
-    return verify_tx_proof(proof, TrustAnchor.from_genesis(genesis))
+    return verify_tx_proof(proof, anchor or TrustAnchor.from_genesis(genesis))
 
 
 __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_VERSION",
+    "AnchorRef",
     "CheckedBundle",
+    "EpochProof",
     "ReceiptProof",
     "TrustAnchor",
     "TxProof",
+    "UnknownEpochError",
     "ValidatorEpoch",
     "VerifiedTx",
     "certified_header",

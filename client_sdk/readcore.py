@@ -10,12 +10,17 @@ Rules:
   is returned as it is (`proven_height` None, `complete` False).
 - The caller's scope (the org subtree a list without `org_id` covers: its complete range, the
   orgs every item must belong to) is learnt once per client from its own user record, read with its proof at least at the height the node authenticated
-  it (`/v1/auth/whoami` says which); a genesis node key reads as the root ("" = the whole tree).
+  it (`/v1/auth/whoami` says which); a node key (a genesis node's, or a validator's of a verified epoch) reads as the root ("" = the
+  whole tree).
 - `tx`: a committed or rejected transaction is verified by its proof (`/v1/proofs/tx/{id}`: the
   block's certificate, the inclusion proof, and, once block h + exec_lag exists, the receipt's);
   with `wait_receipt` the flow waits for the receipt's proof until the deadline. A pending
   answer has nothing to prove and is returned marked `"verified": false`.
 - An alert event is checked by reading the alert with its proof at `min_height` = its height.
+- Epochs: a proof anchored in a block of a validator epoch the client has not verified yet
+  (`UnknownEpochError`) makes the flow fetch `/v1/validators`, verify the epoch chain from
+  genesis into the client's anchor (`ReadVerifier.learn_epochs`) and check the same answer again,
+  once; a node can withhold a later epoch, never forge one.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from client_sdk.core import POLL_FIRST_S, POLL_MAX_S, Backoff, Call, Flow, Sleep, params_of, request
-from client_sdk.errors import ApiError, NotFoundError, VerificationError
+from client_sdk.errors import ApiError, NotFoundError, UnknownEpochError, VerificationError
 from client_sdk.models import Event, History, Page, Record, receipt_dict
 from client_sdk.proofs import VerifiedTx, verify_proof_response
 from client_sdk.readpages import (
@@ -39,7 +44,7 @@ from client_sdk.readpages import (
     verify_page,
     verify_record,
 )
-from client_sdk.readproofs import ReadVerifier, alert_event, hostile, want_dict
+from client_sdk.readproofs import ProvenState, ReadVerifier, alert_event, hostile, want_dict
 from wire.genesis import Genesis
 
 
@@ -56,6 +61,21 @@ class ReadState:
 def read_call(path: str, rs: ReadState, min_height: int | None, **params: Any) -> Call:
     proof = True if rs.verifier is not None else None
     return Call("GET", path, params_of(min_height=min_height, proof=proof, **params))
+
+
+def learn_epochs_flow(v: ReadVerifier, *, deadline: float) -> Flow[None]:
+    """Fetch the node's validator epochs and verify them from genesis into the anchor."""
+    doc = yield from request(Call("GET", "/v1/validators", params_of(min_height=0)), deadline=deadline)
+    v.learn_epochs(doc)
+
+
+def proven_flow(v: ReadVerifier, doc: Any, *, deadline: float) -> Flow[ProvenState]:
+    """The checked proof of answer `doc`, learning the validator epochs once if it needs a later one."""
+    try:
+        return v.state(doc)
+    except UnknownEpochError:
+        yield from learn_epochs_flow(v, deadline=deadline)
+        return v.state(doc)
 
 
 def _malformed(what: str, exc: Exception) -> ApiError:
@@ -76,7 +96,8 @@ def record_flow(
             return Record.from_json(doc["item"])
         except (KeyError, TypeError, ValueError) as exc:
             raise _malformed("record", exc) from exc
-    return verify_record(rs.verifier.state(doc), doc, family, record_id)
+    state = yield from proven_flow(rs.verifier, doc, deadline=deadline)
+    return verify_record(state, doc, family, record_id)
 
 
 def page_flow(
@@ -98,7 +119,8 @@ def page_flow(
             return Page(items, int(doc["height"]), doc.get("next_cursor"))
         except (KeyError, TypeError, ValueError) as exc:
             raise _malformed("page", exc) from exc
-    return verify_page(v.state(doc), doc, q, after=after, limit=limit, scope=scope)
+    state = yield from proven_flow(v, doc, deadline=deadline)
+    return verify_page(state, doc, q, after=after, limit=limit, scope=scope)
 
 
 def history_flow(rs: ReadState, person_key: str, *, min_height: int | None, deadline: float) -> Flow[History]:
@@ -115,7 +137,8 @@ def history_flow(rs: ReadState, person_key: str, *, min_height: int | None, dead
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise _malformed("history", exc) from exc
-    return verify_history(rs.verifier.state(doc), doc, person_key)
+    state = yield from proven_flow(rs.verifier, doc, deadline=deadline)
+    return verify_history(state, doc, person_key)
 
 
 def entity_flow(
@@ -132,7 +155,8 @@ def entity_flow(
             return dict(doc["item"])
         except (KeyError, TypeError, ValueError) as exc:
             raise _malformed(what, exc) from exc
-    return verify_entity(rs.verifier.state(doc), doc, what, ident)
+    state = yield from proven_flow(rs.verifier, doc, deadline=deadline)
+    return verify_entity(state, doc, what, ident)
 
 
 def scope_flow(rs: ReadState, *, deadline: float) -> Flow[str]:
@@ -145,7 +169,7 @@ def scope_flow(rs: ReadState, *, deadline: float) -> Flow[str]:
     with hostile("the whoami answer"):
         pub = rs.key_public if rs.key_public is not None else bytes.fromhex(who["pubkey"])
         height = who.get("height") if type(who.get("height")) is int else None
-    if pub in v.node_keys:
+    if v.is_node_key(pub):
         rs.scope = ""
         return ""
     user = yield from entity_flow(rs, "user", pub.hex(), min_height=height, deadline=deadline)
@@ -178,7 +202,11 @@ def tx_flow(
             raise VerificationError(
                 f"the node says transaction {hexid[:16]}… is {status} but has no proof"
             ) from None
-        verified = verify_proof_response(proof, genesis, tx_id)
+        try:
+            verified = verify_proof_response(proof, genesis, tx_id, anchor=rs.verifier.anchor)
+        except UnknownEpochError:
+            yield from learn_epochs_flow(rs.verifier, deadline=deadline)
+            verified = verify_proof_response(proof, genesis, tx_id, anchor=rs.verifier.anchor)
         rs.verifier.learn_header(verified.header)
         if verified.root_header is not None:
             rs.verifier.learn_header(verified.root_header)
@@ -224,7 +252,9 @@ __all__ = [
     "alert_event_flow",
     "entity_flow",
     "history_flow",
+    "learn_epochs_flow",
     "page_flow",
+    "proven_flow",
     "read_call",
     "record_flow",
     "scope_flow",

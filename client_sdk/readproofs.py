@@ -8,7 +8,11 @@ Rules:
   max(1, v + exec_lag) carries that root as its header's `prev_state_root`. Checked: block a's
   commit certificate verifies against the validator set in force at a (a quorum over the hash of
   the header bytes), the header is block a of this chain and of that validator set, a is what v
-  says, and the header carries the root. The proof's nodes are then checked against the root by
+  says, and the header carries the root. The set in force at a comes from the client's anchor
+  (`client_sdk.proofs.TrustAnchor`: genesis plus the validator epochs verified from it, shared
+  with the client); a header naming a set the anchor does not know for a raises
+  `UnknownEpochError`, on which the read flows learn the epochs (`learn_epochs`) and check again,
+  once. The proof's nodes are then checked against the root by
   `wire.stateproofs.ProofView`: a key or range the nodes do not cover is a VerificationError.
 - Values: an item that carries `value` (the stored bytes, hex) is accepted only when the bytes
   hash to the value hash the proof shows for its key, and what the SDK returns is rebuilt from
@@ -36,7 +40,7 @@ from typing import Any
 
 from client_sdk.errors import VerificationError
 from client_sdk.models import Event, Record
-from client_sdk.proofs import TrustAnchor, certified_header
+from client_sdk.proofs import AnchorRef, TrustAnchor, certified_header
 from wire import stateproofs
 from wire.crypto import HASH_SIZE, sha256
 from wire.errors import ProofError, WireError
@@ -159,14 +163,29 @@ class ReadVerifier:
     """Checks proofs against one genesis; remembers what it learnt (certified headers, state roots
     of heights, this client's own commits) to check later claims. One per client."""
 
-    def __init__(self, genesis: Genesis) -> None:
-        self.anchor = TrustAnchor.from_genesis(genesis)
+    def __init__(self, genesis: Genesis, anchor: AnchorRef | None = None) -> None:
+        self._anchor = anchor if anchor is not None else AnchorRef(TrustAnchor.from_genesis(genesis))
         self.lag = genesis.consensus.exec_lag
         self.root_org = next((o.org_id for o in genesis.orgs if "." not in o.org_id), "")
-        self.node_keys = frozenset(n.pubkey for n in genesis.nodes)
+        self._genesis_node_keys = frozenset(n.pubkey for n in genesis.nodes)
         self._certified: OrderedDict[tuple[int, bytes, bytes], BlockHeader] = OrderedDict()
         self._roots: OrderedDict[int, bytes] = OrderedDict()  # state height -> its certified root
         self._changed: OrderedDict[int, None] = OrderedDict()  # heights this client's txs changed
+
+    @property
+    def anchor(self) -> TrustAnchor:
+        """The genesis and the validator epochs verified so far (shared with the client)."""
+        return self._anchor.anchor
+
+    def is_node_key(self, pubkey: bytes) -> bool:
+        """A genesis node's key, or a validator key of an epoch verified from genesis."""
+        return pubkey in self._genesis_node_keys or any(
+            pubkey in e.validators.pubkeys for e in self.anchor.epochs
+        )
+
+    def learn_epochs(self, doc: Any) -> None:
+        """Extend the anchor from a node's `/v1/validators` answer (verified from genesis)."""
+        self._anchor.anchor = self._anchor.anchor.from_validators_doc(doc)
 
     # -- what the client learns elsewhere
     def learn_header(self, header: BlockHeader) -> None:

@@ -21,7 +21,7 @@ import httpx
 
 from client_sdk import core, readcore
 from client_sdk.clientbase import EVENTS_READ_TIMEOUT_S, RECONNECT_FIRST_S, RECONNECT_MAX_S
-from client_sdk.errors import ApiError, TransportError
+from client_sdk.errors import ApiError, TransportError, UnknownEpochError
 from client_sdk.events import EventCursor, SseParser, final_error, kinds_of
 from client_sdk.models import Event
 from client_sdk.sync_http import SyncDriver
@@ -43,7 +43,12 @@ class EventMethods(SyncDriver):
         From `after_height` (default: from now), in order, each once, reconnecting and resuming
         after a failure or a dropped stream. Stops after `timeout_s` seconds when given; otherwise
         runs until the caller stops iterating. Block events are verified against the genesis."""
-        cursor = EventCursor(after_height, self.genesis if self.verify_events else None, kinds_of(kinds))
+        cursor = EventCursor(
+            after_height,
+            self.genesis if self.verify_events else None,
+            kinds_of(kinds),
+            anchor_ref=self._anchor,
+        )
         end = None if timeout_s is None else time.monotonic() + timeout_s
         backoff = core.Backoff(RECONNECT_FIRST_S, RECONNECT_MAX_S)
         while end is None or time.monotonic() < end:
@@ -59,6 +64,9 @@ class EventMethods(SyncDriver):
             except TransportError:
                 if not reconnect:
                     raise
+            except UnknownEpochError:
+                self._learn_epochs(self._get("/v1/validators", min_height=0))
+                continue  # resume from the cursor with the new epochs
             wait = backoff.wait()
             if end is not None:
                 wait = min(wait, max(0.0, end - time.monotonic()))

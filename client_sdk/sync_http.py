@@ -14,7 +14,7 @@ Rules:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +23,7 @@ import httpx
 from client_sdk import core
 from client_sdk.auth import LedgerAuth, RequestSigner
 from client_sdk.clientbase import ClientBase, KeyLike
+from client_sdk.errors import UnknownEpochError
 from client_sdk.tx import PayloadTransform
 from wire.genesis import Genesis
 
@@ -108,6 +109,14 @@ class SyncDriver(ClientBase):
     def _get(self, path: str, *, min_height: int | None = None, **params: Any) -> dict[str, Any]:
         call = core.Call("GET", path, core.params_of(min_height=self._min_height(min_height), **params))
         return self.run(core.request(call, deadline=self._deadline()))
+
+    def _with_epochs(self, check: Callable[[], T]) -> T:
+        """Run a verification; on a header of an epoch not verified yet, learn the epochs, retry once."""
+        try:
+            return check()
+        except UnknownEpochError:
+            self._learn_epochs(self._get("/v1/validators", min_height=0))
+            return check()
 
     # ------------------------------------------------------------------ identity and status
     def status(self) -> dict[str, Any]:

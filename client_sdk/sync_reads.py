@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from client_sdk import readcore
+from client_sdk.errors import NotFoundError
 from client_sdk.models import History, Page, Record
 from client_sdk.readpages import ListQuery, children_query, orgs_query, records_query, users_query
 from client_sdk.sync_http import SyncDriver
@@ -205,3 +206,23 @@ class ReadMethods(SyncDriver):
             self._reads, what, ident, min_height=self._min_height(min_height), deadline=self._deadline()
         )
         return self.run(flow)
+
+    # ------------------------------------------------------------------ network membership
+    def validators(self) -> dict[str, Any]:
+        """The node's `/v1/validators` answer, its epochs verified from the genesis (the client's
+        anchor learns them): `epochs` (proven), `scheduled`, `nodes` (the registry)."""
+        doc = self._get("/v1/validators", min_height=0)
+        self._learn_epochs(doc)
+        return doc
+
+    def proposals(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        """Node governance proposals (OPEN, EXECUTED, WITHDRAWN or EXPIRED), oldest first."""
+        doc = self._get("/v1/governance/proposals", min_height=0, status=status)
+        return list(doc["items"])
+
+    def proposal(self, proposal_id: str) -> dict[str, Any] | None:
+        """One node governance proposal with its approvals and outcome; None when unknown."""
+        try:
+            return dict(self._get(f"/v1/governance/proposals/{proposal_id}", min_height=0)["item"])
+        except NotFoundError:
+            return None

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from client_sdk import core, readcore
 from client_sdk.clientbase import KeyLike
 from client_sdk.errors import LedgerError
 from client_sdk.models import Committed
-from client_sdk.proofs import VerifiedTx, make_bundle, proof_from_json, verify_proof_response
+from client_sdk.proofs import VerifiedTx, make_bundle, proof_from_json
 from client_sdk.sync_http import SyncDriver
 from client_sdk.tx import Payload
 from wire.crypto import Signer, SigningKey
@@ -136,7 +137,7 @@ class SubmitMethods(SyncDriver):
         deadline = self._deadline(timeout_s)
         while True:
             doc = self._get(f"/v1/proofs/tx/{tid.hex()}", min_height=0)
-            verified = verify_proof_response(doc, self.genesis, tid)
+            verified = self._with_epochs(partial(self._check_proof, doc, tid))
             if verified.receipt is not None or not wait_receipt or time.monotonic() > deadline:
                 return verified
             time.sleep(0.1)
@@ -148,16 +149,18 @@ class SubmitMethods(SyncDriver):
         deadline = self._deadline(timeout_s)
         while True:
             doc = self._get(f"/v1/proofs/tx/{tid.hex()}", min_height=0)
-            verify_proof_response(doc, self.genesis, tid)
+            self._with_epochs(partial(self._check_proof, doc, tid))
             proof = proof_from_json(doc)
             if proof.receipt is not None or time.monotonic() > deadline:
-                return make_bundle(proof, self.genesis)
+                return make_bundle(proof, self.genesis, self.anchor)
             time.sleep(0.1)
 
     def header(self, height: int) -> tuple[BlockHeader, CommitCertificate]:
         """A block's header and certificate, verified (any authenticated caller)."""
-        return self._verify_header(self._get(f"/v1/blocks/{height}/header", min_height=0), height)
+        doc = self._get(f"/v1/blocks/{height}/header", min_height=0)
+        return self._with_epochs(lambda: self._verify_header(doc, height))
 
     def block(self, height: int) -> tuple[Block, CommitCertificate]:
         """A whole block, verified (root-org admins and auditors, node keys)."""
-        return self._verify_block(self._get(f"/v1/blocks/{height}", min_height=0), height)
+        doc = self._get(f"/v1/blocks/{height}", min_height=0)
+        return self._with_epochs(lambda: self._verify_block(doc, height))

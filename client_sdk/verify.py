@@ -2,13 +2,14 @@
 
 Rules: never trust a node. A block is accepted only if it decodes canonically, its header names
 this chain and the expected height, its transactions hash to its `tx_root`, and a commit
-certificate with a quorum of valid signatures of the validator set names its hash. Everything
+certificate with a quorum of valid signatures of the validator set in force at its height (from
+the client's verified epochs) names its hash; a header naming another set is `UnknownEpochError`. Everything
 else a client learns (receipts, records) is checked against such a verified block.
 """
 
 from __future__ import annotations
 
-from client_sdk.errors import VerificationError
+from client_sdk.errors import UnknownEpochError, VerificationError
 from wire.certificate import ValidatorSet, verify_certificate
 from wire.crypto import sha256
 from wire.errors import CertificateError, DecodeError
@@ -30,7 +31,7 @@ def verify_block(
     if h.height != height:
         raise VerificationError(f"asked for block {height}, got {h.height}")
     if h.validators_hash != validators.hash:
-        raise VerificationError(f"block {height} names another validator set")
+        raise UnknownEpochError(f"block {height} names another validator set than the one known")
     if merkle_root(block.txs) != h.tx_root:
         raise VerificationError(f"block {height}: transactions do not match the tx root")
     try:
@@ -52,7 +53,7 @@ def verify_header(
     if header.chain_id != chain_id or header.height != height:
         raise VerificationError(f"header {height} is for another chain or height")
     if header.validators_hash != validators.hash:
-        raise VerificationError(f"block {height} names another validator set")
+        raise UnknownEpochError(f"block {height} names another validator set than the one known")
     try:
         verify_certificate(cert, validators, chain_id, height=height, block_hash=header.hash)
     except CertificateError as exc:

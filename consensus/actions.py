@@ -31,12 +31,12 @@ class Persist:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Send:
-    """Send `data` to validator `to` (best effort; the replica retransmits what matters).
+    """Send `data` to the node whose public key is `to` (best effort; the replica retransmits).
 
     Carry out only after every earlier `Persist` in the list is durable.
     """
 
-    to: int
+    to: bytes
     data: bytes
 
 
@@ -66,12 +66,12 @@ class Commit:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestTransfer:
-    """Ask validator `peer` for committed blocks `from_height..to_height` (inclusive) with their
+    """Ask the node with public key `peer` for committed blocks `from_height..to_height` (inclusive) with their
     certificates; answer with `BlocksFetched`. No answer, or a partial one, is fine: the replica
     times out and asks another peer.
     """
 
-    peer: int
+    peer: bytes
     from_height: int
     to_height: int
 

@@ -15,6 +15,9 @@ Rules:
   state reveal non-deterministic execution; they are counted (`checkpoint_state_divergence`).
 - A stable checkpoint above our committed height tells us we are behind; catch-up follows the
   certificates, not the checkpoint.
+- Epochs: CHECKPOINT(k) is signed by the set in force at k (the last checkpoint of an epoch by the
+  old set), with the signer's index in it; q is that set's. `Executed` also brings the epochs the
+  block scheduled, which the replica records before anything else.
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ class Checkpoints(ReplicaBase):
             raise ConsensusError(
                 f"Executed({ev.height}) out of order: executed {st.executed_height}, committed {st.committed_height}"
             )
+        for info in ev.epochs:
+            self.epochs.learn(info, ev.height)
         st.executed_height = ev.height
         st.roots[ev.height] = (ev.state_root, ev.results_root)
         for h in [h for h in st.roots if h < ev.height - 2 * self.window]:
             del st.roots[h]
-        if self.me is not None and ev.height % self.cfg.params.checkpoint_interval == 0:
+        if ev.height % self.cfg.params.checkpoint_interval == 0:
             block_hash = st.committed_hashes.get(ev.height)
             if block_hash is not None:
                 self._send_checkpoint(ev, block_hash)
@@ -46,7 +51,11 @@ class Checkpoints(ReplicaBase):
         self._try_propose()
 
     def _send_checkpoint(self, ev: Executed, block_hash: bytes) -> None:
-        if self.me is None:
+        signer = self.signer
+        if signer is None or self.my_key is None or not self.known(ev.height):
+            return
+        index = self.epochs.at(ev.height).validators.index_of(self.my_key)
+        if index is None:
             return
         payload = checkpoint_payload(ev.height, block_hash, ev.state_root, ev.results_root)
         msg = Checkpoint(
@@ -54,20 +63,17 @@ class Checkpoints(ReplicaBase):
             block_hash=block_hash,
             state_root=ev.state_root,
             results_root=ev.results_root,
-            replica=self.me,
-            signature=self._sign(Domain.CHECKPOINT, payload),
+            replica=index,
+            signature=signer.sign(Domain.CHECKPOINT, self.cfg.chain_id, payload),
         )
         self.st.my_checkpoint = msg.encode()
         self.st.my_checkpoint_seq = ev.height
         self._broadcast(self.st.my_checkpoint)
         self._add_checkpoint_vote(msg)
 
-    def _on_checkpoint(self, sender: int, c: Checkpoint) -> None:
+    def _on_checkpoint(self, sender: bytes, c: Checkpoint) -> None:
         st = self.st
         if not self.is_validator:
-            return
-        if c.replica != sender:
-            self._count("spoofed_sender")
             return
         if c.seq <= st.stable_seq or c.seq % self.cfg.params.checkpoint_interval != 0:
             self._count("stale_message")
@@ -75,9 +81,16 @@ class Checkpoints(ReplicaBase):
         if c.seq > max(st.stable_seq, st.committed_height) + 2 * self.window:
             self._count("outside_watermarks")
             return
-        if sender in st.checkpoint_votes.get(c.seq, {}):
+        ep = self.epoch_of(c.seq)
+        if ep is None:
+            self._count("unknown_epoch")
             return
-        if not self.verifier.checkpoint_ok(c):
+        if not self.sender_is(c.replica, sender, c.seq):
+            self._count("spoofed_sender")
+            return
+        if c.replica in st.checkpoint_votes.get(c.seq, {}):
+            return
+        if not ep.verifier.checkpoint_ok(c):
             self._count("bad_signature")
             return
         self._add_checkpoint_vote(c)
@@ -94,7 +107,7 @@ class Checkpoints(ReplicaBase):
         )
         if any(v.block_hash == c.block_hash and v.state_root != c.state_root for v in votes.values()):
             self._count("checkpoint_state_divergence")
-        if len(matching) >= self.q and c.seq > st.stable_seq:
+        if len(matching) >= self.epochs.at(c.seq).verifier.quorum and c.seq > st.stable_seq:
             proof = StableProof(
                 seq=c.seq,
                 block_hash=c.block_hash,
@@ -109,7 +122,7 @@ class Checkpoints(ReplicaBase):
         st = self.st
         if proof.seq > st.committed_height:
             for signer, _ in proof.signatures:
-                self._note_certified(proof.seq, signer)
+                self._note_certified(proof.seq, self.key_of(signer, proof.seq))
         elif proof.seq > st.stable_seq and st.committed_hashes.get(proof.seq) == proof.block_hash:
             self._make_stable(proof)
 

@@ -2,8 +2,13 @@
 
 Rules:
 
-- `ReplicaConfig` is fixed for the life of a replica (one validator set; a set change would start a
-  new replica at the activation height).
+- `ReplicaConfig` is fixed for the life of a replica: `validators` is the genesis set (the first
+  epoch, from height 1). Later sets come from the ledger: the driver reports the epochs a block
+  scheduled (`Executed.epochs`) and hands back every known one after a restart
+  (`RecoveredState.epochs`); `consensus/epochs.py` says when each is in force.
+- A replica's identity is its signer's key: it is a validator in the epochs whose set holds that
+  key (at that epoch's index), an observer in the others. `my_index`, when given, must be the
+  key's index in the genesis set (a check, not a choice).
 - `RecoveredState` is what the driver hands back after a restart: every persisted consensus entry
   (keys starting `b"cs/"`, values verbatim), the last committed block (height, hash, timestamp and
   certificate, read from the block store), the last `watermark_window` committed blocks with their
@@ -36,11 +41,22 @@ class SignerLike(Protocol):
     def sign(self, domain: Domain, chain_id: str, payload: bytes) -> bytes: ...
 
 
+@dataclass(frozen=True, slots=True)
+class EpochInfo:
+    """A validator set in force from block `start`; `base_hash` is the hash of block `start - 1`
+    when the driver knows it (it has the block), else empty."""
+
+    start: int
+    validators: ValidatorSet
+    base_hash: bytes = b""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplicaConfig:
     """The chain, the validator set in force, the parameters and who this replica is.
 
-    `my_index` is the validator index, or None for an observer (verifies and follows, never votes).
+    `my_index` is the signer's index in the genesis set, or None when it is not in it (an observer
+    of the first epoch; a later epoch may make it a validator).
     The genesis values stand for "block 0": its hash, the roots carried by the first `exec_lag`
     blocks, and the lower bound for the first block's timestamp.
     """
@@ -69,3 +85,6 @@ class RecoveredState:
     recent_commits: tuple[tuple[Block, CommitCertificate], ...] = ()
     """The last committed blocks with their certificates, in height order: at least those above the
     stable checkpoint (the last `watermark_window` always suffice); a VIEW-CHANGE reports them."""
+    epochs: tuple[EpochInfo, ...] = ()
+    """Every validator epoch after the first that the stored state holds (the ledger's
+    `valset/epoch/` records up to the executed height), with the base block hash where stored."""

@@ -72,6 +72,7 @@ class Delivery(ReplicaBase):
         if block.txs:
             st.last_tx_height = seq
         st.committed_hashes[seq] = block.hash
+        self.epochs.note_base(seq, block.hash)
         st.commit_proofs[seq] = CommittedProof(block=block, certificate=cert)
         st.last_progress_tick = st.tick
         if st.active:

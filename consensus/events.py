@@ -7,13 +7,16 @@ Rules:
   results (`Executed`) and catch-up answers (`BlocksFetched`). The core trusts the *driver*
   (local contract: a wrong `Executed` raises) and never trusts a *peer* (remote bytes are
   decoded, verified, and dropped and counted when bad).
-- `sender` is the transport-authenticated identity of the peer: a validator index, or a negative
-  number for a non-validator (observer, client). Consensus votes from a non-validator are dropped.
+- `sender` is the transport-authenticated identity of the peer: its node public key. The replica
+  resolves it against the validator set of the epoch a message belongs to; votes from a key
+  outside that set are dropped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from consensus.config import EpochInfo
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,9 +31,9 @@ class Tick:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageReceived:
-    """Consensus bytes from peer `sender` (validator index, or negative for a non-validator)."""
+    """Consensus bytes from peer `sender` (its authenticated node public key)."""
 
-    sender: int
+    sender: bytes
     data: bytes
 
 
@@ -50,11 +53,14 @@ class Executed:
     """The driver executed committed block `height`; these are the roots after it.
 
     Must be fed in height order, once per committed height, only for heights already committed.
+    `epochs` are the validator epochs this block scheduled or changed (the ledger's
+    `valset/epoch/` records it wrote), so the replica knows every set before it is in force.
     """
 
     height: int
     state_root: bytes
     results_root: bytes
+    epochs: tuple[EpochInfo, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,7 +71,7 @@ class BlocksFetched:
     certified height, and a useless answer makes the replica try another peer.
     """
 
-    sender: int
+    sender: bytes
     items: tuple[tuple[bytes, bytes], ...]
 
 

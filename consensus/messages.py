@@ -15,6 +15,8 @@ Rules:
   header by `tx_root`, which every receiver checks (`block_body_ok`).
 - STATUS is not signed: its only claim that matters is a commit certificate, which verifies
   itself; the rest are hints.
+- VIEW-CHANGE, NEW-VIEW and STATUS name their validator epoch (its start height, version 2):
+  views are numbered per epoch, so a view change of one epoch is never mistaken for another's.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ TAG_VIEW_CHANGE = 36
 TAG_NEW_VIEW = 37
 TAG_STATUS = 38
 VERSION = 1
+VERSION_EPOCH = 2  # VIEW-CHANGE, NEW-VIEW and STATUS: with the epoch start
 
 MAX_VIEW = 2**63 - 1
 MAX_SEQ = 2**63 - 1
@@ -315,11 +318,13 @@ class CommittedProof:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ViewChange:
-    """`replica` leaves its view for `view`: its last stable checkpoint (None = genesis) and, for
-    each seq above it, its best evidence: a commit certificate with the block if it committed
-    the seq, else its highest-view prepared certificate (Castro-Liskov §4.4's C and P sets)."""
+    """`replica` leaves its view for `view` in the epoch starting at `epoch`: its last stable
+    checkpoint (None = the epoch's base) and, for each seq above it, its best evidence: a commit
+    certificate with the block if it committed the seq, else its highest-view prepared
+    certificate (Castro-Liskov §4.4's C and P sets)."""
 
     view: int
+    epoch: int
     replica: int
     checkpoint: StableProof | None
     committed: tuple[CommittedProof, ...]
@@ -333,8 +338,9 @@ class ViewChange:
     def body_wire(self) -> list[Any]:
         return [
             TAG_VIEW_CHANGE,
-            VERSION,
+            VERSION_EPOCH,
             self.view,
+            self.epoch,
             self.replica,
             None if self.checkpoint is None else self.checkpoint.to_wire(),
             [c.to_wire() for c in self.committed],
@@ -352,14 +358,15 @@ class ViewChange:
 
     @classmethod
     def from_wire(cls, value: Any) -> ViewChange:
-        f = want_record(value, "view-change", TAG_VIEW_CHANGE, VERSION, 6)
+        f = want_record(value, "view-change", TAG_VIEW_CHANGE, VERSION_EPOCH, 7)
         return cls(
             view=_view(f[0]),
-            replica=_replica(f[1]),
-            checkpoint=None if f[2] is None else StableProof.from_wire(f[2]),
-            committed=tuple(CommittedProof.from_wire(c) for c in want_list(f[3], "committed", MAX_PREPARED)),
-            prepared=tuple(PreparedCert.from_wire(p) for p in want_list(f[4], "prepared", MAX_PREPARED)),
-            signature=_sig(f[5]),
+            epoch=_seq(f[1], "epoch"),
+            replica=_replica(f[2]),
+            checkpoint=None if f[3] is None else StableProof.from_wire(f[3]),
+            committed=tuple(CommittedProof.from_wire(c) for c in want_list(f[4], "committed", MAX_PREPARED)),
+            prepared=tuple(PreparedCert.from_wire(p) for p in want_list(f[5], "prepared", MAX_PREPARED)),
+            signature=_sig(f[6]),
         )
 
 
@@ -374,10 +381,11 @@ class Reproposal:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewView:
-    """The primary of `view` starts it: q VIEW-CHANGEs for `view` and the re-proposals (O set)
-    that every backup recomputes from them."""
+    """The primary of `view` (of the epoch starting at `epoch`) starts it: q VIEW-CHANGEs for
+    `view` and the re-proposals (O set) that every backup recomputes from them."""
 
     view: int
+    epoch: int
     replica: int
     view_changes: tuple[ViewChange, ...]
     reproposals: tuple[Reproposal, ...]
@@ -386,8 +394,9 @@ class NewView:
     def body_wire(self) -> list[Any]:
         return [
             TAG_NEW_VIEW,
-            VERSION,
+            VERSION_EPOCH,
             self.view,
+            self.epoch,
             self.replica,
             [vc.to_wire() for vc in self.view_changes],
             [[r.seq, r.digest, r.signature] for r in self.reproposals],
@@ -404,21 +413,22 @@ class NewView:
 
     @classmethod
     def from_wire(cls, value: Any) -> NewView:
-        f = want_record(value, "new-view", TAG_NEW_VIEW, VERSION, 5)
+        f = want_record(value, "new-view", TAG_NEW_VIEW, VERSION_EPOCH, 6)
         reps = []
-        for item in want_list(f[3], "reproposals", MAX_PREPARED):
+        for item in want_list(f[4], "reproposals", MAX_PREPARED):
             r = want_list(item, "reproposal", 3)
             if len(r) != 3:
                 raise DecodeError("a reproposal is [seq, digest, signature]", code="wrong_arity")
             reps.append(Reproposal(seq=_seq(r[0]), digest=_hash(r[1], "digest"), signature=_sig(r[2])))
         return cls(
             view=_view(f[0]),
-            replica=_replica(f[1]),
+            epoch=_seq(f[1], "epoch"),
+            replica=_replica(f[2]),
             view_changes=tuple(
-                ViewChange.from_wire(v) for v in want_list(f[2], "view_changes", MAX_VALIDATORS)
+                ViewChange.from_wire(v) for v in want_list(f[3], "view_changes", MAX_VALIDATORS)
             ),
             reproposals=tuple(reps),
-            signature=_sig(f[4]),
+            signature=_sig(f[5]),
         )
 
 
@@ -436,12 +446,14 @@ class Status:
     committed_height: int
     certificate: bytes
     stable_seq: int
+    epoch: int = 1
 
     def to_wire(self) -> list[Any]:
         return [
             TAG_STATUS,
-            VERSION,
+            VERSION_EPOCH,
             self.replica,
+            self.epoch,
             self.view,
             self.active,
             self.committed_height,
@@ -454,16 +466,17 @@ class Status:
 
     @classmethod
     def from_wire(cls, value: Any) -> Status:
-        f = want_record(value, "status", TAG_STATUS, VERSION, 6)
-        if type(f[2]) is not bool:
+        f = want_record(value, "status", TAG_STATUS, VERSION_EPOCH, 7)
+        if type(f[3]) is not bool:
             raise DecodeError("status.active: expected bool", code="wrong_type")
         return cls(
             replica=_replica(f[0]),
-            view=_view(f[1]),
-            active=f[2],
-            committed_height=_seq(f[3], "committed_height"),
-            certificate=want_bytes(f[4], "certificate", max_len=MAX_VALIDATORS * 80 + 128),
-            stable_seq=_seq(f[5], "stable_seq"),
+            epoch=_seq(f[1], "epoch"),
+            view=_view(f[2]),
+            active=f[3],
+            committed_height=_seq(f[4], "committed_height"),
+            certificate=want_bytes(f[5], "certificate", max_len=MAX_VALIDATORS * 80 + 128),
+            stable_seq=_seq(f[6], "stable_seq"),
         )
 
 

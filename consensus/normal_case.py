@@ -21,6 +21,10 @@ Rules:
   this view (or s-1 committed), so a committed block's ancestors are all prepared at the same
   honest replicas (the argument in docs/consensus.md).
 - Every own vote is persisted (`_write`) before the broadcast that carries it.
+- Epochs: a PRE-PREPARE or PREPARE is handled only for a seq of the epoch this replica works in
+  (others are remembered as blocks or dropped); a COMMIT for any seq whose set is fixed, verified
+  against that set, so observers and laggards build certificates across boundaries. A header
+  carries the hash of the set in force at its height and of the set at the next height.
 """
 
 from __future__ import annotations
@@ -49,18 +53,23 @@ WAIT = "wait"
 
 class NormalCase(ReplicaBase):
     # ------------------------------------------------------------------ PRE-PREPARE
-    def _on_pre_prepare(self, sender: int, pp: PrePrepare) -> None:
+    def _on_pre_prepare(self, sender: bytes, pp: PrePrepare) -> None:
         st = self.st
         if pp.seq <= st.committed_height:
             self._count("stale_message")
             return
-        if sender != self.primary(pp.view) or not self.verifier.pre_prepare_ok(pp):
+        ep = self.epoch_of(pp.seq)
+        if ep is None:
+            self._count("unknown_epoch")
+            return
+        primary = ep.validators.pubkeys[pp.view % ep.validators.n]
+        if sender != primary or not ep.verifier.pre_prepare_ok(pp):
             self._count("bad_pre_prepare")
             return
         if pp.block.header.height != pp.seq or not block_body_ok(pp.block):
             self._count("bad_block")
             return
-        if not self.is_validator or pp.view != st.view or not st.active:
+        if not self.is_validator or ep.start != st.epoch_start or pp.view != st.view or not st.active:
             self._remember_block(pp.seq, pp.block)
             return
         if not self.in_window(pp.seq) or pp.seq <= st.view_floor:
@@ -127,7 +136,11 @@ class NormalCase(ReplicaBase):
             or abs(h.timestamp_ms - self.st.now_ms) > p.timestamp_drift_ms
         ):
             return "timestamp"
-        if h.validators_hash != self.cfg.validators.hash:
+        if not self.known(pp.seq + 1):
+            return WAIT
+        if h.validators_hash != self.epoch.validators.hash:
+            return "validators"
+        if h.next_validators_hash != self.epochs.at(pp.seq + 1).validators.hash:
             return "validators"
         if (h.prev_state_root, h.prev_results_root) != roots:
             return "roots"
@@ -187,24 +200,24 @@ class NormalCase(ReplicaBase):
                 self._count(f"invalid_proposal_{verdict}")
 
     # ------------------------------------------------------------------ PREPARE
-    def _on_prepare(self, sender: int, p: PrepareVote) -> None:
+    def _on_prepare(self, sender: bytes, p: PrepareVote) -> None:
         st = self.st
         if not self.is_validator:
             return
-        if p.replica != sender:
-            self._count("spoofed_sender")
-            return
-        if p.view != st.view or not st.active or p.seq <= st.stable_seq:
+        if p.view != st.view or not st.active or p.seq <= self.low or not self.in_epoch(p.seq):
             self._count("stale_message")
+            return
+        if not self.sender_is(p.replica, sender):
+            self._count("spoofed_sender")
             return
         if p.seq <= st.committed_height and p.seq not in st.slots:
             self._count("stale_message")
             return
-        if not self.in_window(p.seq) or sender == self.primary(p.view):
+        if not self.in_window(p.seq) or p.replica == self.primary(p.view):
             self._count("outside_watermarks")
             return
         votes = st.prepare_votes.setdefault(p.seq, {})
-        known = votes.get(sender)
+        known = votes.get(p.replica)
         if known is not None:
             if known[0] != p.digest:
                 self._count("double_vote")
@@ -212,7 +225,7 @@ class NormalCase(ReplicaBase):
         if not self.verifier.prepare_ok(p):
             self._count("bad_signature")
             return
-        votes[sender] = (p.digest, p.signature)
+        votes[p.replica] = (p.digest, p.signature)
         self._check_prepared(p.seq)
 
     def _check_prepared(self, seq: int) -> None:
@@ -237,6 +250,7 @@ class NormalCase(ReplicaBase):
         st.persisted_seqs.add(seq)
         self._write(seq_key(PREPARED_PREFIX, seq), codec.encode_trusted(cert.to_wire()))
         self._send_commits()
+        self._try_commit()  # our own COMMIT may have completed a certificate
 
     def _send_commits(self) -> None:
         """Send COMMITs for prepared slots, strictly in seq order (the chain-safety rule).
@@ -268,23 +282,27 @@ class NormalCase(ReplicaBase):
                 self._add_commit_vote(vote)
 
     # ------------------------------------------------------------------ COMMIT
-    def _on_commit(self, sender: int, c: CommitVote) -> None:
+    def _on_commit(self, sender: bytes, c: CommitVote) -> None:
         st = self.st
-        if c.replica != sender:
-            self._count("spoofed_sender")
-            return
         if c.seq <= st.committed_height:
             self._count("stale_message")
             return
         if c.seq > max(st.stable_seq, st.committed_height) + self.window:
             self._count("outside_watermarks")
             return
-        known = st.commit_votes.get(c.seq, {}).get(sender)
+        ep = self.epoch_of(c.seq)
+        if ep is None:
+            self._count("unknown_epoch")
+            return
+        if not self.sender_is(c.replica, sender, c.seq):
+            self._count("spoofed_sender")
+            return
+        known = st.commit_votes.get(c.seq, {}).get(c.replica)
         if known is not None and known.view >= c.view:
             if known.view == c.view and known.digest != c.digest:
                 self._count("double_vote")
             return
-        if not self.verifier.commit_ok(c):
+        if not ep.verifier.commit_ok(c):
             self._count("bad_signature")
             return
         self._add_commit_vote(c)
@@ -297,11 +315,12 @@ class NormalCase(ReplicaBase):
         votes[c.replica] = c
         if c.seq in st.certs:
             return
+        ep = self.epochs.at(c.seq)
         sigs = [(v.replica, v.signature) for v in votes.values() if v.view == c.view and v.digest == c.digest]
-        if len(sigs) >= self.q:
+        if len(sigs) >= ep.verifier.quorum:
             st.certs[c.seq] = make_certificate(c.seq, c.view, c.digest, sigs)
             for signer, _ in sigs:
-                self._note_certified(c.seq, signer)
+                self._note_certified(c.seq, self.key_of(signer, c.seq))
 
     # ------------------------------------------------------------------ proposing (primary)
     def _chain_tip(self) -> ChainTip | None:
@@ -337,7 +356,7 @@ class NormalCase(ReplicaBase):
             return False
         seq = tip.seq + 1
         roots = self._roots_for(seq)
-        if roots is None or not self.in_window(seq) or seq <= st.view_floor:
+        if roots is None or not self.in_window(seq) or seq <= st.view_floor or not self.known(seq + 1):
             return False
         txs = batch()
         if not txs and st.pending:
@@ -352,7 +371,9 @@ class NormalCase(ReplicaBase):
         - a block with transactions is not yet sealed: its results root is carried by the header
           `exec_lag` blocks later, so receipts become provable without waiting for more traffic; or
         - `empty_block_interval_ms` passed since the last block: block time advances through quiet
-          periods, so deadlines fire on time (they fire in the first block past their due time).
+          periods, so deadlines fire on time (they fire in the first block past their due time);
+        - heartbeats are on and a validator-set change is scheduled: the new epoch begins as soon
+          as the chain reaches its boundary, not after the next quiet interval.
         """
         st = self.st
         if st.pending or st.now_ms is None:
@@ -363,7 +384,9 @@ class NormalCase(ReplicaBase):
         p = self.cfg.params
         unsealed = bool(p.seal_results) and st.committed_height < st.last_tx_height + p.exec_lag
         quiet = p.empty_block_interval_ms > 0 and st.now_ms - tip.timestamp_ms >= p.empty_block_interval_ms
-        return unsealed or quiet
+        # with heartbeats on, a scheduled validator-set change does not wait for traffic either
+        changing = p.empty_block_interval_ms > 0 and self.epochs.next_after(st.epoch_start) is not None
+        return unsealed or quiet or changing
 
     def _next_batch(self) -> tuple[bytes, ...]:
         st = self.st
@@ -402,7 +425,8 @@ class NormalCase(ReplicaBase):
             tx_root=merkle_root(txs),
             prev_state_root=roots[0],
             prev_results_root=roots[1],
-            validators_hash=self.cfg.validators.hash,
+            validators_hash=self.epoch.validators.hash,
             proposer=self.primary(st.view),
+            next_validators_hash=self.epochs.at(seq + 1).validators.hash,
         )
         return Block(header=header, txs=txs)

@@ -10,10 +10,13 @@ Rules:
 - A *commit certificate* is q distinct COMMIT signatures (`wire.certificate.verify_certificate`).
 - A *stable checkpoint proof* is q CHECKPOINT signatures of distinct replicas on one
   (seq, block hash, state root, results root) (§4.3).
-- A VIEW-CHANGE is valid when its signature, its stable checkpoint proof (none = genesis) and
-  every entry verify: commit certificates with their blocks and prepared certificates, each seq
-  in (stable, stable + L], strictly increasing, at most one entry per seq, each from a view
-  lower than the one being changed to.
+- A VIEW-CHANGE is valid when its signature, its stable checkpoint proof (none = the epoch's
+  base) and every entry verify: commit certificates with their blocks and prepared certificates,
+  each seq in (low, low + L] (low = its stable checkpoint or the epoch's base, the higher),
+  strictly increasing, at most one entry per seq, each from a view lower than the one being
+  changed to.
+- A Verifier is bound to one epoch's validator set (`consensus/epochs.py` keeps one per epoch);
+  indexes in votes and certificates are indexes into that set.
 - Every check returns a bool and never raises on hostile input.
 """
 
@@ -57,6 +60,9 @@ class Verifier:
     genesis_hash: bytes
     quorum: int
     verify_fn: VerifyFn = verify
+    # Negative control only (mutant accept_rotated_key): the previous epoch's key at each index,
+    # also accepted. Production never sets it.
+    alt_pubkeys: tuple[bytes, ...] = ()
     # Signatures already checked, keyed by (signer, payload, signature): a retransmitted or embedded
     # vote is verified once. Bounded by clearing, never by eviction order.
     _seen: dict[tuple[int, bytes, bytes], bool] = field(default_factory=dict)
@@ -69,9 +75,10 @@ class Verifier:
         genesis_hash: bytes,
         verify_fn: VerifyFn,
         quorum: int | None,
+        alt_pubkeys: tuple[bytes, ...] = (),
     ) -> Verifier:
         q = quorum_size(validators.n) if quorum is None else quorum
-        return cls(chain_id, validators, genesis_hash, q, verify_fn)
+        return cls(chain_id, validators, genesis_hash, q, verify_fn, alt_pubkeys)
 
     @property
     def n(self) -> int:
@@ -85,6 +92,8 @@ class Verifier:
         if hit is not None:
             return hit
         ok = self.verify_fn(domain, self.chain_id, self.validators.pubkeys[signer], payload, signature)
+        if not ok and signer < len(self.alt_pubkeys):
+            ok = self.verify_fn(domain, self.chain_id, self.alt_pubkeys[signer], payload, signature)
         if len(self._seen) >= 8192:
             self._seen.clear()
         self._seen[key] = ok
@@ -109,7 +118,7 @@ class Verifier:
     def certificate_ok(self, cert: CommitCertificate, height: int, block_hash: bytes) -> bool:
         if cert.height != height or cert.block_hash != block_hash:
             return False
-        if self.quorum == quorum_size(self.n):
+        if self.quorum == quorum_size(self.n) and not self.alt_pubkeys:
             return certificate_ok(
                 cert,
                 self.validators,
@@ -118,7 +127,7 @@ class Verifier:
                 block_hash=block_hash,
                 verifier=self.verify_fn,
             )
-        # Only the negative-control mutants change q, and wire's checker always uses the true q.
+        # Only the negative-control mutants change q or keys, and wire's checker uses the true ones.
         signers = [i for i, _ in cert.signatures]
         payload = commit_payload(cert.view, cert.height, cert.block_hash)
         return len(set(signers)) == len(signers) >= self.quorum and all(
@@ -150,12 +159,23 @@ class Verifier:
     def committed_proof_ok(self, cp: CommittedProof) -> bool:
         return block_body_ok(cp.block) and self.certificate_ok(cp.certificate, cp.seq, cp.digest)
 
-    def view_change_ok(self, vc: ViewChange, window: int) -> bool:
+    def view_change_ok(
+        self, vc: ViewChange, window: int, floor: int, proof_verifier: Verifier | None
+    ) -> bool:
+        """A VIEW-CHANGE of this epoch: `floor` is the epoch's base (its start - 1, what no stable
+        checkpoint means); `proof_verifier` checks its stable checkpoint proof (the set of the
+        proof's height: the previous epoch's at the floor itself)."""
         if not self.sig_ok(Domain.VIEW_CHANGE, vc.replica, vc.payload(), vc.signature):
             return False
-        if vc.checkpoint is not None and (vc.checkpoint.seq == 0 or not self.stable_proof_ok(vc.checkpoint)):
+        if vc.checkpoint is not None and (
+            vc.checkpoint.seq == 0
+            or vc.checkpoint.seq < floor
+            or proof_verifier is None
+            or not proof_verifier.stable_proof_ok(vc.checkpoint)
+        ):
             return False
-        low, high = vc.stable_seq, vc.stable_seq + window
+        low = max(vc.stable_seq, floor)
+        high = low + window
         for entries in (vc.committed, vc.prepared):
             last = low
             for e in entries:

@@ -14,6 +14,12 @@ Rules:
   is changing, its latest CHECKPOINT) and a STATUS; lost messages cost time, never safety.
 - Restart: the replica reloads its persisted records (`RecoveredState.entries`) so it re-sends,
   never contradicts, what it voted; it resumes in the highest view it entered.
+- Epochs (docs/consensus.md, "Validator-set changes"): at the start of every step the replica
+  enters the next epoch once it committed that epoch's base block (its start - 1) and the new set
+  is fixed. Entering starts the epoch in view 0 on that base, with no slots: the old epoch's
+  evidence is not needed by anyone who committed its last block, and an old-epoch view change
+  among replicas that did not is never joined by this one. Its writes go out in the step's first
+  `Persist`, after the base block was stored by an earlier step.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from consensus.catchup import CatchUp
 from consensus.checkpoint import Checkpoints
 from consensus.config import RecoveredState, ReplicaConfig, SignerLike, TxChecker
 from consensus.delivery import Delivery
+from consensus.epochs import Epoch, EpochTable
 from consensus.errors import ConsensusError, invariant
 from consensus.events import BlocksFetched, Event, Executed, MessageReceived, RequestsAvailable, Tick
 from consensus.messages import (
@@ -50,14 +57,25 @@ from consensus.state import (
     SLOT_PREFIX,
     ReplicaState,
     Slot,
+    seq_key,
 )
 from consensus.view_change import ViewChanges, compute_new_view
 from wire import codec
+from wire.certificate import ValidatorSet, max_faulty
 from wire.crypto import verify
 from wire.errors import WireError
 from wire.types import Block, CommitCertificate
 
-KNOWN_MUTANTS = frozenset({"quorum_f_plus_1", "quorum_2f_plus_1", "persist_after_send", "nv_no_recompute"})
+KNOWN_MUTANTS = frozenset(
+    {
+        "quorum_f_plus_1",
+        "quorum_2f_plus_1",
+        "persist_after_send",
+        "nv_no_recompute",
+        "epoch_at_commit",
+        "accept_rotated_key",
+    }
+)
 
 
 class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
@@ -84,25 +102,25 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
         if mutants - KNOWN_MUTANTS:
             raise ConsensusError(f"unknown mutants {sorted(mutants - KNOWN_MUTANTS)}")
         self.cfg = config
-        self.signer = signer if config.my_index is not None else None
+        self.signer = signer
+        self.my_key = None if signer is None else signer.public
         self.tx_checker = tx_checker
-        self.me = config.my_index
-        self.n = n
-        self.f = config.validators.f
         self.mutants = mutants
-        quorum = None
-        if "quorum_f_plus_1" in mutants:
-            quorum = self.f + 1
-        elif "quorum_2f_plus_1" in mutants:
-            quorum = 2 * self.f + 1
-        self.verifier = Verifier.create(
-            config.chain_id, config.validators, config.genesis_hash, verify_fn, quorum
+        self._verify_fn = verify_fn
+        self.epochs = EpochTable(
+            config.validators,
+            config.genesis_hash,
+            config.params.checkpoint_interval,
+            config.params.exec_lag,
+            self._make_verifier,
+            mutants,
         )
-        self.q = self.verifier.quorum
+        self._set_epoch(self.epochs.epochs[0])
         self.stats = {}
         self._out = []
         self._writes = {}
         self._deletes = []
+        self._stashed: dict[bytes, bytes] = {}  # recovered records of an epoch not yet re-entered
         self.st = ReplicaState(
             committed_height=0,
             committed_hash=config.genesis_hash,
@@ -111,6 +129,26 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
         )
         if recovered is not None:
             self._recover(recovered)
+
+    def _make_verifier(self, validators: ValidatorSet, alt: tuple[bytes, ...]) -> Verifier:
+        quorum = None
+        f = max_faulty(validators.n)
+        if "quorum_f_plus_1" in self.mutants:
+            quorum = f + 1
+        elif "quorum_2f_plus_1" in self.mutants:
+            quorum = 2 * f + 1
+        return Verifier.create(
+            self.cfg.chain_id, validators, self.cfg.genesis_hash, self._verify_fn, quorum, alt
+        )
+
+    def _set_epoch(self, ep: Epoch) -> None:
+        """Work in epoch `ep`: its set, quorum and this replica's index in it."""
+        self.epoch = ep
+        self.verifier = ep.verifier
+        self.n = ep.validators.n
+        self.f = ep.validators.f
+        self.q = ep.verifier.quorum
+        self.me = None if self.my_key is None else ep.validators.index_of(self.my_key)
 
     # ------------------------------------------------------------------ public read-only view
     @property
@@ -138,11 +176,26 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
     def pending_count(self) -> int:
         return len(self.st.pending)
 
+    @property
+    def epoch_start(self) -> int:
+        """The first height of the epoch this replica works in."""
+        return self.st.epoch_start
+
+    @property
+    def validators(self) -> ValidatorSet:
+        """The validator set of the epoch this replica works in."""
+        return self.epoch.validators
+
+    @property
+    def is_validator(self) -> bool:
+        return self.me is not None
+
     # ------------------------------------------------------------------ the entry point
     def step(self, event: Event) -> list[Action]:
         # _deletes may hold records recovery found obsolete: they go out with the first step.
         self._out = []
         self._writes = {}
+        self._sync_epoch()
         match event:
             case Tick():
                 self._on_tick(event)
@@ -185,17 +238,11 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
             self._try_propose()
         self._check_catch_up()
 
-    def _on_message(self, sender: int, data: bytes) -> None:
+    def _on_message(self, sender: bytes, data: bytes) -> None:
         try:
             msg = decode_message(data)
         except WireError:
             self._count("undecodable")
-            return
-        if (
-            isinstance(msg, (PrepareVote, CommitVote, Checkpoint, ViewChange, Status))
-            and not 0 <= sender < self.n
-        ):
-            self._count("not_a_validator")
             return
         match msg:
             case PrePrepare():
@@ -212,6 +259,65 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
                 self._on_new_view(sender, msg, data)
             case Status():
                 self._on_status(sender, msg)
+
+    # ------------------------------------------------------------------ epochs
+    def _sync_epoch(self) -> None:
+        """Enter every next epoch whose base block is committed and whose set is fixed."""
+        st = self.st
+        current = self.epochs.by_start(st.epoch_start)
+        if current is not None and current is not self.epoch:
+            self._set_epoch(current)  # the table replaced it (a report for a future start: never here)
+        while True:
+            nxt = self.epochs.next_after(st.epoch_start)
+            if nxt is None or st.committed_height < nxt.start - 1 or not self.known(nxt.start):
+                return
+            self._enter_epoch(nxt)
+
+    def _enter_epoch(self, ep: Epoch) -> None:
+        st = self.st
+        stashed = self._stashed_for(ep.start)
+        base = ep.start - 1
+        base_hash = ep.base_hash or st.committed_hashes.get(base, b"")
+        invariant(bool(base_hash), f"entering the epoch from {ep.start} without the hash of block {base}")
+        ep.base_hash = base_hash
+        st.epoch_start = ep.start
+        self._set_epoch(ep)
+        st.view, st.active = 0, True
+        st.new_view, st.new_view_bytes = None, b""
+        st.view_floor, st.floor_hash = base, base_hash
+        st.slots.clear()
+        st.waiting_pps.clear()
+        st.prepare_votes.clear()
+        st.view_changes.clear()
+        st.view_change_bytes.clear()
+        st.my_view_change = None
+        st.vc_timer_start = None
+        st.backoff_exp = 0
+        st.last_progress_tick = st.tick
+        for table in (st.prepared_certs, st.commit_proofs):
+            for key in [k for k in table if k <= base]:
+                del table[key]
+        for seq in sorted(s for s in st.persisted_seqs if s <= base):
+            self._delete(seq_key(SLOT_PREFIX, seq))
+            self._delete(seq_key(PREPARED_PREFIX, seq))
+            st.persisted_seqs.discard(seq)
+        if stashed is not None:
+            # a restart interrupted this epoch before execution caught up: resume what it voted
+            self._recover_entries(stashed)
+        else:
+            self._persist_view()
+            self._writes[KEY_VIEW_CHANGE] = None
+            self._writes[KEY_NEW_VIEW] = None
+        self._restart_request_timers()
+        self._count("epochs_entered")
+
+    def _stashed_for(self, start: int) -> dict[bytes, bytes] | None:
+        """The recovered records if they belong to the epoch from `start` (then used up)."""
+        raw = self._stashed.get(KEY_VIEW)
+        if raw is None or _view_epoch(raw) != start:
+            return None
+        stashed, self._stashed = self._stashed, {}
+        return stashed
 
     def _retransmit(self) -> None:
         st = self.st
@@ -255,36 +361,62 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
             st.roots[height] = (state_root, results_root)
             st.executed_height = max(st.executed_height, height)
         invariant(st.executed_height <= st.committed_height, "executed above the committed height")
+        for info in sorted(rec.epochs, key=lambda e: e.start):
+            self.epochs.learn(info)
         entries = dict(rec.entries)
         for key in entries:
             invariant(key.startswith(KEY_PREFIX), f"foreign key {key!r} in the consensus namespace")
         try:
-            self._recover_entries(entries)
             self._recover_commits(rec.recent_commits)
+            self._recover_epoch()
+            self._recover_entries(entries)
+            for seq in [s for s in st.commit_proofs if s <= self.low]:
+                del st.commit_proofs[seq]
         except (WireError, ValueError, TypeError, IndexError) as exc:
             raise ConsensusError(f"persisted consensus records are corrupt: {exc}") from exc
+
+    def _recover_epoch(self) -> None:
+        """The epoch the replica was working in: the last one it may have entered."""
+        st = self.st
+        ep = self.epochs.epochs[0]
+        while True:
+            nxt = self.epochs.next_after(ep.start)
+            if nxt is None or st.committed_height < nxt.start - 1 or not self.known(nxt.start):
+                break
+            ep = nxt
+        base_hash = ep.base_hash or st.committed_hashes.get(ep.start - 1, b"")
+        invariant(bool(base_hash), f"the hash of block {ep.start - 1}, base of the current epoch, is unknown")
+        ep.base_hash = base_hash
+        st.epoch_start = ep.start
+        st.view_floor, st.floor_hash = ep.start - 1, base_hash
+        self._set_epoch(ep)
 
     def _recover_entries(self, entries: dict[bytes, bytes]) -> None:
         st = self.st
         if KEY_VIEW in entries:
-            view, active = codec.decode(entries[KEY_VIEW])
-            st.view, st.active = int(view), bool(active)
+            record = codec.decode(entries[KEY_VIEW])
+            view_epoch = _view_epoch(entries[KEY_VIEW])
+            if view_epoch == st.epoch_start:
+                st.view, st.active = int(record[0]), bool(record[1])
+            elif view_epoch > st.epoch_start:
+                # voted in a later epoch than the executed blocks tell: resume it when re-entered
+                self._stashed = dict(entries)
         if KEY_STABLE in entries:
             proof = StableProof.from_wire(codec.decode(entries[KEY_STABLE]))
             st.stable_seq, st.stable_proof = proof.seq, proof
         if KEY_VIEW_CHANGE in entries and self.me is not None:
             vc = decode_message(entries[KEY_VIEW_CHANGE])
-            if isinstance(vc, ViewChange) and vc.view == st.view:
+            if isinstance(vc, ViewChange) and vc.view == st.view and vc.epoch == st.epoch_start:
                 st.view_changes[self.me] = vc
                 st.view_change_bytes[self.me] = entries[KEY_VIEW_CHANGE]
                 st.my_view_change = entries[KEY_VIEW_CHANGE]
         if KEY_NEW_VIEW in entries:
             nv = decode_message(entries[KEY_NEW_VIEW])
-            if isinstance(nv, NewView) and nv.view == st.view and st.active:
-                plan = compute_new_view(nv.view_changes, self.cfg.genesis_hash)
+            if isinstance(nv, NewView) and nv.view == st.view and nv.epoch == st.epoch_start and st.active:
+                plan = compute_new_view(nv.view_changes, self.floor, st.floor_hash)
                 st.new_view, st.new_view_bytes = nv, entries[KEY_NEW_VIEW]
                 st.view_floor = plan.base_height
-                st.floor_hash = self.cfg.genesis_hash if plan.base is None else plan.base.block_hash
+                st.floor_hash = plan.base_hash
         for key, value in sorted(entries.items()):
             if key.startswith(PREPARED_PREFIX):
                 self._recover_prepared(key, value)
@@ -292,19 +424,24 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
             if key.startswith(SLOT_PREFIX):
                 self._recover_slot(key, value)
 
+    def _may_be_current(self, seq: int) -> bool:
+        """`seq` is not known to lie in a later epoch than the current one."""
+        nxt = self.epochs.next_after(self.st.epoch_start)
+        return nxt is None or seq < nxt.start
+
     def _recover_commits(self, recent: tuple[tuple[Block, CommitCertificate], ...]) -> None:
         st = self.st
         for block, cert in recent:
             h = block.header.height
             invariant(h <= st.committed_height and cert.block_hash == block.hash, "recent commits disagree")
             st.committed_hashes[h] = block.hash
-            if h > st.stable_seq:
-                st.commit_proofs[h] = CommittedProof(block=block, certificate=cert)
+            st.commit_proofs[h] = CommittedProof(block=block, certificate=cert)
+            self.epochs.note_base(h, block.hash)
 
     def _recover_prepared(self, key: bytes, value: bytes) -> None:
         seq = int.from_bytes(key[len(PREPARED_PREFIX) :], "big")
         self.st.persisted_seqs.add(seq)
-        if seq <= self.st.stable_seq:
+        if seq <= self.low or not self._may_be_current(seq):
             return
         self.st.prepared_certs[seq] = PreparedCert.from_wire(codec.decode(value))
 
@@ -313,7 +450,7 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
         seq = int.from_bytes(key[len(SLOT_PREFIX) :], "big")
         st.persisted_seqs.add(seq)
         view, pp_bytes, my_prepare, my_commit = codec.decode(value)
-        if seq <= st.stable_seq or view != st.view or not st.active:
+        if seq <= self.low or view != st.view or not st.active or not self._may_be_current(seq):
             return
         pp = decode_message(pp_bytes)
         if not isinstance(pp, PrePrepare):
@@ -333,3 +470,9 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
             commit = decode_message(slot.my_commit)
             if isinstance(commit, CommitVote):
                 st.commit_votes.setdefault(seq, {})[commit.replica] = commit
+
+
+def _view_epoch(raw: bytes) -> int:
+    """The epoch start a `cs/view` record belongs to (records before epochs: the first)."""
+    record = codec.decode(raw)
+    return int(record[2]) if len(record) > 2 else 1

@@ -8,6 +8,10 @@ Rules:
 - Own votes are persisted before they are sent: `_write` records go into the `Persist` that
   `Replica.step` puts first in its action list; `_delete` records go into a `Persist` put last.
 - Per-sender and per-seq bounds keep every buffer finite under a flood (RELIABILITY S4, B9).
+- Epochs (`consensus/epochs.py`): the replica works in one epoch at a time, `epoch_start`; its view,
+  slots, VIEW-CHANGEs and NEW-VIEW are that epoch's, and it accepts PRE-PREPAREs and PREPAREs only
+  for seqs in it (`in_window`). Peers are named by their public key; a message's validator index
+  is an index into the set in force at the seq it is about.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 
 from consensus.actions import Action, Broadcast, Send
 from consensus.config import ReplicaConfig, SignerLike, TxChecker
+from consensus.epochs import Epoch, EpochTable
 from consensus.errors import ConsensusError
 from consensus.messages import (
     Checkpoint,
@@ -33,7 +38,7 @@ from wire.types import Block, CommitCertificate
 
 # Persisted keys (the consensus namespace the driver stores verbatim).
 KEY_PREFIX = b"cs/"
-KEY_VIEW = b"cs/view"  # [view, active]: the highest view this replica entered
+KEY_VIEW = b"cs/view"  # [view, active, epoch start]: the highest view it entered in its epoch
 KEY_VIEW_CHANGE = b"cs/vc"  # its latest VIEW-CHANGE
 KEY_NEW_VIEW = b"cs/nv"  # the NEW-VIEW it installed (or, as primary, sent) for its view
 KEY_STABLE = b"cs/stable"  # its last stable checkpoint proof (the low watermark)
@@ -68,7 +73,7 @@ class Slot:
 
 @dataclass(slots=True)
 class Transfer:
-    peer: int
+    peer: bytes
     from_height: int
     to_height: int
     started_tick: int
@@ -94,7 +99,8 @@ class ReplicaState:
     last_tx_height: int = 0  # the last committed block that carried transactions (for sealing)
     roots: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)
     committed_hashes: dict[int, bytes] = field(default_factory=dict)
-    # ---- view and normal case (current view only)
+    # ---- the epoch this replica works in (its start height) and its view
+    epoch_start: int = 1
     view: int = 0
     active: bool = True
     view_floor: int = 0  # the NEW-VIEW's base: seqs at or below it are not proposed in this view
@@ -128,11 +134,12 @@ class ReplicaState:
     # ---- requests
     pending: dict[bytes, int] = field(default_factory=dict)  # tx -> arrival tick, FIFO
     recent_committed: dict[bytes, None] = field(default_factory=dict)
-    # ---- catch-up
+    # ---- catch-up (peers by public key)
     target_height: int = 0
-    peer_proven: dict[int, int] = field(default_factory=dict)
-    peer_heights: dict[int, int] = field(default_factory=dict)  # claimed in STATUS: a hint only
-    stuck_peers: set[int] = field(default_factory=set)
+    peer_proven: dict[bytes, int] = field(default_factory=dict)
+    peer_hints: dict[bytes, int] = field(default_factory=dict)  # certificates of epochs not yet known
+    peer_heights: dict[bytes, int] = field(default_factory=dict)  # claimed in STATUS: a hint only
+    stuck_peers: set[bytes] = field(default_factory=set)
     transfer: Transfer | None = None
     transfer_attempt: int = 0
     behind_since: int | None = None
@@ -146,8 +153,11 @@ class ReplicaBase:
 
     cfg: ReplicaConfig
     st: ReplicaState
+    epochs: EpochTable
+    epoch: Epoch
     verifier: Verifier
     signer: SignerLike | None
+    my_key: bytes | None
     tx_checker: TxChecker
     me: int | None
     n: int
@@ -156,7 +166,7 @@ class ReplicaBase:
     mutants: frozenset[str]
     stats: dict[str, int]
     _out: list[Action]
-    _writes: dict[bytes, bytes]
+    _writes: dict[bytes, bytes | None]
     _deletes: list[bytes]
 
     # ------------------------------------------------------------------ identity and parameters
@@ -179,8 +189,48 @@ class ReplicaBase:
     def retransmit_ticks(self) -> int:
         return max(2, self.cfg.params.view_change_timeout_ticks // 4)
 
+    @property
+    def floor(self) -> int:
+        """The base of the current epoch: its start - 1 (what "no stable checkpoint" means)."""
+        return self.st.epoch_start - 1
+
+    @property
+    def low(self) -> int:
+        """The low watermark: the stable checkpoint, or the epoch's base when that is higher."""
+        return max(self.st.stable_seq, self.floor)
+
+    def known(self, seq: int) -> bool:
+        """Whether the validator set of `seq` is fixed (see consensus/epochs.py)."""
+        return self.epochs.known(seq, self.st.executed_height)
+
+    def epoch_of(self, seq: int) -> Epoch | None:
+        return self.epochs.at(seq) if self.known(seq) else None
+
+    def verifier_for(self, seq: int) -> Verifier | None:
+        ep = self.epoch_of(seq)
+        return None if ep is None else ep.verifier
+
+    def in_epoch(self, seq: int) -> bool:
+        """`seq` lies in the epoch this replica works in (and that is known)."""
+        ep = self.epoch_of(seq)
+        return ep is not None and ep.start == self.st.epoch_start
+
     def in_window(self, seq: int) -> bool:
-        return self.st.stable_seq < seq <= self.st.stable_seq + self.window
+        low = self.low
+        return low < seq <= low + self.window and self.in_epoch(seq)
+
+    def sender_is(self, index: int, sender: bytes, seq: int | None = None) -> bool:
+        """`sender` holds validator `index` (of the current epoch, or of the set of `seq`)."""
+        if self.key_of(index, seq) == sender:
+            return True
+        verifier = self.verifier if seq is None else self.epochs.at(seq).verifier
+        alt = verifier.alt_pubkeys  # the accept_rotated_key mutant only
+        return index < len(alt) and alt[index] == sender
+
+    def key_of(self, index: int, seq: int | None = None) -> bytes | None:
+        """The public key of validator `index` in the current epoch (or in the set of `seq`)."""
+        validators = self.epoch.validators if seq is None else self.epochs.at(seq).validators
+        return validators.pubkeys[index] if 0 <= index < validators.n else None
 
     # ------------------------------------------------------------------ effects
     def _count(self, name: str) -> None:
@@ -201,7 +251,7 @@ class ReplicaBase:
     def _broadcast(self, data: bytes) -> None:
         self._out.append(Broadcast(data=data))
 
-    def _send(self, to: int, data: bytes) -> None:
+    def _send(self, to: bytes, data: bytes) -> None:
         self._out.append(Send(to=to, data=data))
 
     # ------------------------------------------------------------------ hooks (provided by mixins)
@@ -223,7 +273,7 @@ class ReplicaBase:
     def _start_view_change(self, new_view: int) -> None:
         raise NotImplementedError
 
-    def _note_certified(self, height: int, peer: int) -> None:
+    def _note_certified(self, height: int, peer: bytes | None) -> None:
         raise NotImplementedError
 
     def _persist_view(self) -> None:

@@ -10,8 +10,13 @@ Rules:
 - VIEW-CHANGE(v', i) carries i's stable checkpoint proof and, for each seq above it, its best
   evidence: the block with its commit certificate if i committed it, else i's highest-view
   prepared certificate.
+- View changes happen inside one validator epoch: VIEW-CHANGE and NEW-VIEW name it, views are
+  numbered per epoch, and a replica only handles those of the epoch it works in. The epoch's base
+  block (its start - 1, which every replica of the epoch committed) plays the part genesis plays
+  in the first epoch.
 - The NEW-VIEW computation (`compute_new_view`, run by the new primary and recomputed by every
-  backup): base = the highest stable checkpoint among the q VIEW-CHANGEs; per seq above it take
+  backup): base = the highest stable checkpoint among the q VIEW-CHANGEs, or the epoch's base if
+  that is higher; per seq above it take
   the evidence with the highest view (a commit certificate counts with its view); keep the
   longest prefix whose blocks chain by hash from the base. The prefix is re-proposed in the new
   view, committed blocks included, and replicas that already committed them vote again, so a
@@ -20,9 +25,10 @@ Rules:
   hold, so a lagging replica can always fetch up to it from an honest one.
 - A backup accepts NEW-VIEW(v') only if it is signed by primary(v'), holds q valid VIEW-CHANGEs for
   v' from distinct replicas, and its re-proposals equal the recomputation exactly.
-- The timer waiting for NEW-VIEW starts only once q VIEW-CHANGEs for the view are known (so a
-  partitioned replica does not run its view up alone); each failed view change doubles the
-  timeouts, up to 8x, and a commit in an active view resets them.
+- The timer waiting for NEW-VIEW starts only once q VIEW-CHANGEs for the view or a higher one are
+  known (so a partitioned replica does not run its view up alone, and one that moved on alone
+  does not strand the others); each failed view change doubles the timeouts, up to 8x, and a
+  commit in an active view resets them.
 """
 
 from __future__ import annotations
@@ -54,22 +60,23 @@ class Pick:
 class NewViewPlan:
     """What a NEW-VIEW must contain, recomputed from its VIEW-CHANGEs."""
 
-    base: StableProof | None
+    base: StableProof | None  # None: the epoch's base block
+    base_height: int
+    base_hash: bytes
     picks: tuple[Pick, ...]
-
-    @property
-    def base_height(self) -> int:
-        return 0 if self.base is None else self.base.seq
 
     def reproposal_keys(self) -> tuple[tuple[int, bytes], ...]:
         return tuple((p.seq, p.digest) for p in self.picks)
 
 
-def compute_new_view(view_changes: Sequence[ViewChange], genesis_hash: bytes) -> NewViewPlan:
-    """The deterministic NEW-VIEW computation over already-verified VIEW-CHANGEs."""
+def compute_new_view(view_changes: Sequence[ViewChange], floor: int, floor_hash: bytes) -> NewViewPlan:
+    """The deterministic NEW-VIEW computation over already-verified VIEW-CHANGEs of one epoch
+    whose base block is `floor` (hash `floor_hash`; 0 and the genesis hash in the first epoch)."""
     best_vc = max(view_changes, key=lambda vc: (vc.stable_seq, -vc.replica))
-    base = best_vc.checkpoint
-    base_height = best_vc.stable_seq
+    base: StableProof | None = None
+    base_height, base_hash = floor, floor_hash
+    if best_vc.checkpoint is not None and best_vc.stable_seq > floor:
+        base, base_height, base_hash = best_vc.checkpoint, best_vc.stable_seq, best_vc.checkpoint.block_hash
     best: dict[int, tuple[int, bool, bytes, Block]] = {}
     for vc in view_changes:
         entries = [(c.seq, c.view, True, c.block) for c in vc.committed]
@@ -84,13 +91,13 @@ def compute_new_view(view_changes: Sequence[ViewChange], genesis_hash: bytes) ->
             if cur is None or key > (cur[0], cur[1], _neg(cur[2])):
                 best[seq] = (view, committed, block.hash, block)
     picks: list[Pick] = []
-    prev = genesis_hash if base is None else base.block_hash
+    prev = base_hash
     seq = base_height + 1
     while seq in best and best[seq][3].header.prev_block_hash == prev:
         view, _, digest, block = best[seq]
         picks.append(Pick(seq=seq, view=view, block=block))
         prev, seq = digest, seq + 1
-    return NewViewPlan(base=base, picks=tuple(picks))
+    return NewViewPlan(base=base, base_height=base_height, base_hash=base_hash, picks=tuple(picks))
 
 
 def _neg(digest: bytes) -> bytes:
@@ -117,7 +124,8 @@ class ViewChanges(ReplicaBase):
         st.waiting_pps.clear()
         st.prepare_votes.clear()
         st.vc_timer_start = None
-        low, high = st.stable_seq, st.stable_seq + self.window
+        low = self.low
+        high = low + self.window
         committed = tuple(st.commit_proofs[s] for s in sorted(st.commit_proofs) if low < s <= high)
         done = {c.seq for c in committed}
         prepared = tuple(
@@ -125,8 +133,9 @@ class ViewChanges(ReplicaBase):
         )
         unsigned = ViewChange(
             view=new_view,
+            epoch=st.epoch_start,
             replica=self.me,
-            checkpoint=st.stable_proof,
+            checkpoint=st.stable_proof if st.stable_seq >= self.floor and st.stable_seq > 0 else None,
             committed=committed,
             prepared=prepared,
             signature=bytes(64),
@@ -143,31 +152,38 @@ class ViewChanges(ReplicaBase):
         self._maybe_send_new_view()
 
     def _persist_view(self) -> None:
-        self._write(KEY_VIEW, codec.encode_trusted([self.st.view, self.st.active]))
+        self._write(KEY_VIEW, codec.encode_trusted([self.st.view, self.st.active, self.st.epoch_start]))
 
     # ------------------------------------------------------------------ VIEW-CHANGE
-    def _on_view_change(self, sender: int, vc: ViewChange, data: bytes) -> None:
+    def _on_view_change(self, sender: bytes, vc: ViewChange, data: bytes) -> None:
         st = self.st
         if not self.is_validator:
             return
-        if vc.replica != sender:
+        if vc.epoch != st.epoch_start:
+            self._count("other_epoch")
+            return
+        if not self.sender_is(vc.replica, sender):
             self._count("spoofed_sender")
             return
         if vc.view < st.view or (vc.view == st.view and st.active):
             self._count("stale_message")
             return
-        known = st.view_changes.get(sender)
-        if known is not None and (known.view > vc.view or st.view_change_bytes.get(sender) == data):
+        known = st.view_changes.get(vc.replica)
+        if known is not None and (known.view > vc.view or st.view_change_bytes.get(vc.replica) == data):
             return
-        if not self.verifier.view_change_ok(vc, self.window):
+        if not self._view_change_ok(vc):
             self._count("bad_view_change")
             return
-        st.view_changes[sender] = vc
-        st.view_change_bytes[sender] = data
+        st.view_changes[vc.replica] = vc
+        st.view_change_bytes[vc.replica] = data
         if vc.checkpoint is not None:
             self._note_stable_elsewhere(vc.checkpoint)
         self._maybe_join_higher_view()
         self._maybe_send_new_view()
+
+    def _view_change_ok(self, vc: ViewChange) -> bool:
+        proof_verifier = None if vc.checkpoint is None else self.verifier_for(vc.checkpoint.seq)
+        return self.verifier.view_change_ok(vc, self.window, self.floor, proof_verifier)
 
     def _maybe_join_higher_view(self) -> None:
         """Join the (f+1)-th highest view announced above ours: at least one honest replica is there."""
@@ -192,7 +208,7 @@ class ViewChanges(ReplicaBase):
         mine = [vc for vc in vcs if vc.replica == self.me]
         chosen = (mine + [vc for vc in vcs if vc.replica != self.me])[: self.q]
         chosen.sort(key=lambda vc: vc.replica)
-        plan = compute_new_view(chosen, self.cfg.genesis_hash)
+        plan = compute_new_view(chosen, self.floor, self.epoch.base_hash)
         reps = tuple(
             Reproposal(
                 seq=pc.seq,
@@ -202,10 +218,16 @@ class ViewChanges(ReplicaBase):
             for pc in plan.picks
         )
         unsigned = NewView(
-            view=st.view, replica=self.me, view_changes=tuple(chosen), reproposals=reps, signature=bytes(64)
+            view=st.view,
+            epoch=st.epoch_start,
+            replica=self.me,
+            view_changes=tuple(chosen),
+            reproposals=reps,
+            signature=bytes(64),
         )
         nv = NewView(
             view=st.view,
+            epoch=st.epoch_start,
             replica=self.me,
             view_changes=tuple(chosen),
             reproposals=reps,
@@ -217,9 +239,12 @@ class ViewChanges(ReplicaBase):
         self._count("new_views_sent")
         self._install_new_view(nv, data, plan)
 
-    def _on_new_view(self, sender: int, nv: NewView, data: bytes) -> None:
+    def _on_new_view(self, sender: bytes, nv: NewView, data: bytes) -> None:
         st = self.st
         if not self.is_validator:
+            return
+        if nv.epoch != st.epoch_start:
+            self._count("other_epoch")
             return
         if nv.view < st.view or (nv.view == st.view and st.active):
             self._count("stale_message")
@@ -240,9 +265,9 @@ class ViewChanges(ReplicaBase):
         if len(set(replicas)) != len(replicas) or len(replicas) < self.q:
             return None
         for vc in nv.view_changes:
-            if vc.view != nv.view or not self.verifier.view_change_ok(vc, self.window):
+            if vc.view != nv.view or vc.epoch != nv.epoch or not self._view_change_ok(vc):
                 return None
-        plan = compute_new_view(nv.view_changes, self.cfg.genesis_hash)
+        plan = compute_new_view(nv.view_changes, self.floor, self.epoch.base_hash)
         claimed = tuple((r.seq, r.digest) for r in nv.reproposals)
         if "nv_no_recompute" in self.mutants:
             plan = _trust_claimed(plan, nv)
@@ -262,7 +287,7 @@ class ViewChanges(ReplicaBase):
         st.new_view = nv
         st.new_view_bytes = data
         st.view_floor = plan.base_height
-        st.floor_hash = self.cfg.genesis_hash if plan.base is None else plan.base.block_hash
+        st.floor_hash = plan.base_hash
         st.slots.clear()
         st.waiting_pps.clear()
         st.prepare_votes.clear()
@@ -297,7 +322,10 @@ class ViewChanges(ReplicaBase):
         timeout = self.cfg.params.view_change_timeout_ticks << min(st.backoff_exp, MAX_BACKOFF_EXP)
         if not st.active:
             if st.vc_timer_start is None:
-                if len(self._view_changes_for(st.view)) >= self.q:
+                # q replicas gave up on views below ours or ours (the latest VIEW-CHANGE of each):
+                # those already past ours count, or a replica that moved on alone could leave the
+                # rest waiting for a VIEW-CHANGE it no longer sends
+                if sum(1 for vc in st.view_changes.values() if vc.view >= st.view) >= self.q:
                     st.vc_timer_start = st.tick
             elif st.tick - st.vc_timer_start >= timeout:
                 self._on_view_change_timeout()
@@ -321,4 +349,4 @@ def _trust_claimed(plan: NewViewPlan, nv: NewView) -> NewViewPlan:
         for r in nv.reproposals
         if r.digest in blocks
     )
-    return NewViewPlan(base=plan.base, picks=picks)
+    return NewViewPlan(base=plan.base, base_height=plan.base_height, base_hash=plan.base_hash, picks=picks)

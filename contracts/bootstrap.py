@@ -2,9 +2,11 @@
 
 Rules:
 
-- `meta/chain`: chain id, genesis hash and time.
-- One `nodekey/<pubkey hex>` per genesis node (`node_id`, `org_id`, `role`): the keys that may sign
-  node-signed transaction types (`access.anchor`).
+- `meta/chain`: chain id, genesis hash and time, and the two consensus parameters the validator-set
+  epochs are computed from (`checkpoint_interval`, `exec_lag`; `wire.epochs`).
+- The node registry (`contracts.nodes`): one `node/<node_id>` and one `nodekey/<pubkey hex>`
+  (`node_id`, `org_id`, `role`, `status` ACTIVE) per genesis node, and the first validator epoch
+  `valset/epoch/000000000001` (the genesis validators in document order).
 - One `org/<org_id>` record per genesis org (and its encryption key version 1), one
   `user/<pubkey hex>` and `userid/<user_id>` per genesis user (user ids unique).
 - The rule configuration: `default_rule_config()` with the genesis `rule_config` merged over it.
@@ -24,6 +26,7 @@ from contracts import keys
 from contracts.config import RULE_MODES, Config, default_rule_config
 from contracts.errors import GenesisStateError, TxRejected
 from contracts.governance import check_value
+from contracts.nodes import genesis_records
 from contracts.orgs import org_record, user_record
 from contracts.state import encode_record
 from wire.genesis import Genesis
@@ -71,14 +74,11 @@ def genesis_state(genesis: Genesis) -> tuple[tuple[bytes, bytes], ...]:
             "chain_id": genesis.chain_id,
             "genesis_hash": genesis.hash.hex(),
             "genesis_time_ms": genesis.genesis_time_ms,
+            "checkpoint_interval": genesis.consensus.checkpoint_interval,
+            "exec_lag": genesis.consensus.exec_lag,
         }
     }
-    for node in genesis.nodes:
-        entries[keys.node_key(node.pubkey.hex())] = {
-            "node_id": node.node_id,
-            "org_id": node.org_id,
-            "role": node.role,
-        }
+    entries.update(genesis_records(genesis))
     for org in genesis.orgs:
         entries[keys.org(org.org_id)] = org_record(
             org_id=org.org_id,

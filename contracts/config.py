@@ -109,6 +109,12 @@ def default_rule_config() -> dict[str, Any]:
         ],
         # a config.rollout runs in shadow for at least this many blocks before it binds
         "rollout_shadow_blocks": 100,
+        # node governance (contracts/nodegov.py): who approves a change of the validator set (admins
+        # of at least this fraction of the orgs hosting validators, plus the node's own org) and of
+        # an observer (admins of its org and of its parent org), and how long a proposal stays open
+        "node_validator_approvals": {"orgs_fraction": [2, 3], "own_org": True},
+        "node_observer_approvals": {"own_org": True, "parent_org": True},
+        "node_proposal_ttl_ms": 7 * 86_400_000,
         # per-organisation overrides: {org_id: {key: value}}
         "org_overrides": {},
     }

@@ -6,7 +6,8 @@ Rules:
   a set or depends on hash seeds; writes come out sorted by key. Same blocks in, same writes and
   receipts out, on every machine.
 - At the start of a block a rollout whose shadow period is over binds (contracts.governance),
-  then every due entry with time <= block time fires, in key order (see contracts.alerts); the
+  the node changes of a validator epoch starting at this height take effect and node proposals
+  whose time passed expire (contracts.nodes, contracts.nodegov), then every due entry with time <= block time fires, in key order (see contracts.alerts); the
   follow-ups a firing schedules (`Rule.next_due`, strictly later than the entry) fire in the same
   block when their time has passed too, so a periodic deadline catches up after any quiet gap.
 - Per transaction, in order: replay (`tx/<id>` marker exists: `replayed`), chain id
@@ -41,6 +42,8 @@ from contracts.config import Config
 from contracts.errors import TxRejected, invariant
 from contracts.governance import bind_rollout, load_candidate, load_config
 from contracts.identity import get_user, live_user, require_org
+from contracts.nodegov import expire as expire_node_proposals
+from contracts.nodes import activate as activate_epoch
 from contracts.rules import may_outrank, outranks, rules_for
 from contracts.rules import rule as rule_by_id
 from contracts.schema import validate
@@ -70,6 +73,8 @@ def execute_block(state: StateReader, ctx: BlockContext, txs: Sequence[SignedTra
     invariant(meta is not None, "the state has no meta/chain record: was genesis_state applied?")
     invariant(meta is not None and meta["chain_id"] == ctx.chain_id, "block chain id differs from genesis")
     bind_rollout(view, ctx)
+    activate_epoch(view, ctx)
+    expire_node_proposals(view, ctx)
     config = load_config(view)
     _fire_due(view, ctx, config)
     candidate = load_candidate(view, config)
@@ -218,10 +223,14 @@ def _admit(view: View, ctx: BlockContext, tx: SignedTransaction, config: Config)
 
 
 def _node_signer(view: View, signer: bytes, org_id: str, approvals: int) -> None:
-    """Node-signed types: the signer is a genesis node key acting for its own org, alone."""
+    """Node-signed types: the signer is a node's key in force, acting for its own org, alone."""
     node = view.get(keys.node_key(signer.hex()))
     if node is None:
-        raise TxRejected("unknown_signer", f"the signer's key {signer.hex()[:16]}… is not a genesis node key")
+        raise TxRejected("unknown_signer", f"the signer's key {signer.hex()[:16]}… is not a node key")
+    if node["status"] == "ROTATED":
+        raise TxRejected("key_rotated", f"node {node['node_id']}'s key was replaced by a rotation")
+    if node["status"] != "ACTIVE":
+        raise TxRejected("key_revoked", f"node {node['node_id']}'s key is {node['status']}")
     if node["org_id"] != org_id:
         raise TxRejected("wrong_org", f"node {node['node_id']} belongs to {node['org_id']}, not {org_id}")
     if approvals:

@@ -55,6 +55,7 @@ MINIMUMS: dict[str, int] = {
     "rush_window_days": 1,
     "split_window_days": 1,
     "stale_tx_ms": 60_000,
+    "node_proposal_ttl_ms": 3_600_000,
 }
 GLOBAL_ONLY = (
     "version",
@@ -65,6 +66,9 @@ GLOBAL_ONLY = (
     "approval_authority_level",
     "config_delegated_keys",
     "rollout_shadow_blocks",
+    "node_validator_approvals",
+    "node_observer_approvals",
+    "node_proposal_ttl_ms",
 )
 
 
@@ -122,10 +126,32 @@ def check_value(config: Config, key: str, value: Any, org_id: str | None) -> Non
             kinds = value[step]
             if step not in STEPS or type(kinds) is not list or any(k not in DOC_TYPES for k in kinds):
                 raise TxRejected("bad_value", f"stage_required_docs: {step} -> {kinds!r}")
+    elif key in ("node_validator_approvals", "node_observer_approvals"):
+        _check_node_approvals(key, value)
     elif key == "config_delegated_keys" and any(
         type(k) is not str or k not in config.values or k in GLOBAL_ONLY for k in value
     ):
         raise TxRejected("bad_value", "config_delegated_keys lists per-org configuration keys")
+
+
+def _check_node_approvals(key: str, value: dict[str, Any]) -> None:
+    """The two node-approval rules: a map of exactly their fields, a fraction in (0, 1]."""
+    if key == "node_validator_approvals":
+        frac = value.get("orgs_fraction")
+        ok = (
+            set(value) == {"orgs_fraction", "own_org"}
+            and type(value["own_org"]) is bool
+            and isinstance(frac, list)
+            and len(frac) == 2
+            and all(type(x) is int for x in frac)
+            and 0 < frac[0] <= frac[1]
+        )
+        if not ok:
+            raise TxRejected(
+                "bad_value", 'node_validator_approvals is {"orgs_fraction": [num, den], "own_org": bool}'
+            )
+    elif set(value) != {"own_org", "parent_org"} or any(type(v) is not bool for v in value.values()):
+        raise TxRejected("bad_value", 'node_observer_approvals is {"own_org": bool, "parent_org": bool}')
 
 
 def _is_central_admin(view: View, tx: TxCtx) -> bool:

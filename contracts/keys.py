@@ -281,7 +281,7 @@ def due_until(time_ms: int) -> str:
 
 # data protection (contracts/privacy.py)
 def node_key(pubkey_hex: str) -> str:
-    """A genesis node's key: `{node_id, org_id, role}` (node-signed transaction types)."""
+    """A node's key: `{node_id, org_id, role, status}` (node-signed transaction types need ACTIVE)."""
     return f"nodekey/{pubkey_hex}"
 
 
@@ -304,3 +304,31 @@ def access_head(node_id: str) -> str:
 
 def access_anchor(node_id: str, segment: int) -> str:
     return f"access/{seg(node_id)}/{_n(segment)}"
+
+
+# the node registry and validator-set epochs (contracts/nodes.py, contracts/nodegov.py)
+def node(node_id: str) -> str:
+    """A node of the network: org, role, key, addresses, status and its pending change."""
+    return f"node/{seg(node_id)}"
+
+
+def epoch(start: int) -> str:
+    """The validator set in force from block `start` (12 digits, so scans run in height order)."""
+    return f"valset/epoch/{start:012d}"
+
+
+EPOCH_PREFIX = "valset/epoch/"
+
+
+def node_proposal(proposal_id: str) -> str:
+    """A node governance proposal with its approvals and outcome."""
+    return f"nodeprop/{proposal_id}"
+
+
+def node_proposal_due(at_ms: int, proposal_id: str) -> str:
+    """When an open proposal expires (scanned at the start of every block)."""
+    return f"nodeprop_due/{at_ms:0{DUE_TIME_DIGITS}d}/{proposal_id}"
+
+
+def node_proposal_due_until(time_ms: int) -> str:
+    return f"nodeprop_due/{time_ms + 1:0{DUE_TIME_DIGITS}d}/"

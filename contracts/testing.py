@@ -104,7 +104,12 @@ def make_genesis(
     chain_id: str = CHAIN_ID,
     genesis_time_ms: int | None = None,
     rule_config: Mapping[str, Any] | None = None,
+    nodes: Sequence[tuple[str, str, str]] = (),
+    consensus: ConsensusParams | None = None,
 ) -> Genesis:
+    """A genesis of `orgs` with an admin and operator (and approver at COUNTY and up) per org;
+    `nodes` = (node_id, org_id, role) (default: one validator `v0` of the root), keys from
+    `key("node/<node_id>")`, p2p port 7000 + i and API port 8000 + i."""
     org_specs = []
     users = []
     for org_id in orgs:
@@ -130,17 +135,18 @@ def make_genesis(
     genesis = Genesis(
         chain_id=chain_id,
         genesis_time_ms=genesis_time_ms if genesis_time_ms is not None else ms("2015-01-01"),
-        consensus=ConsensusParams(),
-        nodes=(
+        consensus=consensus or ConsensusParams(),
+        nodes=tuple(
             NodeSpec(
-                node_id="v0",
-                org_id=orgs[0],
-                role="validator",
-                pubkey=key("node/v0").public,
+                node_id=node_id,
+                org_id=org_id,
+                role=role,
+                pubkey=key(f"node/{node_id}").public,
                 host="127.0.0.1",
-                p2p_port=7000,
-                api_port=8000,
-            ),
+                p2p_port=7000 + i,
+                api_port=8000 + i,
+            )
+            for i, (node_id, org_id, role) in enumerate(nodes or (("v0", orgs[0], "validator"),))
         ),
         orgs=tuple(org_specs),
         users=tuple(users),

@@ -18,6 +18,7 @@ from contracts import (
     lifecycle,
     materials,
     meetings,
+    nodegov,
     orgs,
     privacy,
     transfer,
@@ -34,6 +35,7 @@ _ALL: tuple[TxSpec, ...] = (
     *meetings.TX_SPECS,
     *lifecycle.TX_SPECS,
     *governance.TX_SPECS,
+    *nodegov.TX_SPECS,
     *privacy.TX_SPECS,
 )
 

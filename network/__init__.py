@@ -23,6 +23,8 @@ Public API (everything else is internal):
             RequestTimeout, TooManyRequests, RemoteError, FrameTooLarge, NotRunning, UnknownPeer
         connected_peers() -> list[PeerId]         sorted ids with a live authenticated link
         peer_ids() -> list[PeerId]                the configured peer set (without ourselves)
+        set_peers(peers: Sequence[PeerSpec]) -> None   replace the peer set (the ledger changed it):
+                                                  links of peers that left or changed key close
         stats(peer: PeerId | None = None) -> dict[str, int]   counters, see PeerNetwork.stats
         async wait_connected(peers: Iterable[PeerId] | None = None, timeout_s: float = 10.0) -> bool
         listen_port: int                          the bound port (after start)
@@ -30,7 +32,7 @@ Public API (everything else is internal):
 
     NetworkConfig(node_id=..., **limits)          every limit with its default, see config.py
     PeerSpec(peer_id, pubkey, host, port, dial=True); PeerSpec.from_node(NodeSpec, dial=, host=, port=)
-    PeerId = NewType("PeerId", str)               the genesis node id
+    PeerId = NewType("PeerId", str)               the node id
     FaultConfig(seed, default=FaultRule(), per_peer={}, reorder_hold_s=0.05), FaultRule(drop,
         duplicate, reorder): test-only frame faults on send()/broadcast()
 

@@ -14,6 +14,10 @@ Rules:
   messages in the order they arrived, one at a time, across reconnects.
 - Pre-handshake memory is bounded by `pending_handshakes_max` connections, each holding at most
   one websocket message of `frame_bytes_max` (aiohttp's limit is set once per connection).
+- The peer set follows the node's ledger (`set_peers`): a new peer gets its delivery and dial
+  tasks, a peer that left has its link closed (`removed`) and its tasks ended, and a peer whose
+  key changed has its link closed (`rekeyed`) and is dialed again under the new key; the
+  handshake only ever admits keys of the current set.
 """
 
 from __future__ import annotations
@@ -54,11 +58,16 @@ _NOT_TOLD = {"closed", "timeout", "too_large"}
 class _Peer:
     def __init__(self, spec: PeerSpec, config: NetworkConfig) -> None:
         self.spec = spec
+        self.removed = False
         self.link: Link | None = None
         self.unlinked = asyncio.Event()
         self.unlinked.set()
         self.inbox = framing.FrameQueue(config.recv_queue_frames_max, config.recv_queue_bytes_max)
         self.release_timer: asyncio.TimerHandle | None = None
+
+    def gone(self) -> bool:
+        """Left the peer set (checked after every await: `set_peers` may run meanwhile)."""
+        return self.removed
 
 
 class PeerNetwork:
@@ -143,10 +152,47 @@ class PeerNetwork:
         )
         self._running = True
         for peer in self._peers.values():
-            self._spawn(self._deliver_loop(peer), f"p2p-deliver-{peer.spec.peer_id}")
-            if peer.spec.dial:
-                self._spawn(self._dial_loop(peer), f"p2p-dial-{peer.spec.peer_id}")
+            self._start_peer(peer)
         log.info("p2p %s listening on port %d", self.node_id, self._listen_port)
+
+    def _start_peer(self, peer: _Peer) -> None:
+        self._spawn(self._deliver_loop(peer), f"p2p-deliver-{peer.spec.peer_id}")
+        if peer.spec.dial:
+            self._spawn(self._dial_loop(peer), f"p2p-dial-{peer.spec.peer_id}")
+
+    def set_peers(self, peers: Sequence[PeerSpec]) -> None:
+        """Replace the peer set (see the module rules); a spec for ourselves is skipped."""
+        own = self._me.signer.public
+        wanted = {
+            p.peer_id: p
+            for p in check_peers(self._config, own, [p for p in peers if p.peer_id != self.node_id])
+        }
+        for pid in [pid for pid in self._peers if pid not in wanted]:
+            self._drop_peer(self._peers.pop(pid), "removed")
+        for pid, spec in wanted.items():
+            current = self._peers.get(pid)
+            if current is not None and current.spec == spec:
+                continue
+            if current is not None:
+                self._drop_peer(
+                    self._peers.pop(pid), "rekeyed" if current.spec.pubkey != spec.pubkey else "moved"
+                )
+            peer = _Peer(spec, self._config)
+            self._peers[pid] = peer
+            if self._running:
+                self._start_peer(peer)
+        self._by_key = {p.spec.pubkey: p.spec for p in self._peers.values()}
+        self._notify()
+
+    def _drop_peer(self, peer: _Peer, reason: str) -> None:
+        peer.removed = True
+        peer.unlinked.set()
+        if peer.link is not None:
+            log.info("p2p %s: closing the link to %s: %s", self.node_id, peer.spec.peer_id, reason)
+            peer.link.close(reason)
+        if peer.release_timer is not None:
+            peer.release_timer.cancel()
+        peer.inbox.close()
 
     async def stop(self) -> None:
         """Close every link, stop dialing and listening; idempotent."""
@@ -296,6 +342,8 @@ class PeerNetwork:
         current = p.link
         if not self._running:
             return "shutting_down"
+        if p.removed:
+            return "unknown_key"
         if current is None:
             return handshake.OK
         if current.outbound == outbound:
@@ -386,7 +434,10 @@ class PeerNetwork:
         try:
             async with asyncio.timeout(self._config.handshake_timeout_s):
                 spec = await handshake.accept(ch, self._me, self._by_key)
-                p = self._peers[spec.peer_id]
+                found = self._peers.get(spec.peer_id)
+                if found is None or found.spec.pubkey != spec.pubkey:
+                    raise HandshakeError(f"{spec.peer_id} left the peer set", code="unknown_key")
+                p = found
                 verdict = self._admit(p, False, remote)
                 if verdict not in (handshake.OK, "replace"):
                     raise HandshakeError(f"{spec.peer_id}: {verdict}", code=verdict)
@@ -414,10 +465,14 @@ class PeerNetwork:
 
     async def _dial_loop(self, p: _Peer) -> None:
         attempt = 0
-        while self._running:
+        while self._running and not p.gone():
             await p.unlinked.wait()
+            if p.gone():
+                return
             if attempt > 0:
                 await asyncio.sleep(self._backoff_s(attempt))
+                if p.gone():
+                    return
                 if p.link is not None:
                     continue
                 self._stats.count("reconnects", p.spec.peer_id)

@@ -2,8 +2,10 @@
 
 Rules:
 
-- `NodeApp.build(config)` loads genesis and the node key (the key must be the one genesis lists
-  for this node), loads the person-key secret (before anything opens: a bad secret stops the
+- `NodeApp.build(config)` loads genesis and the node key (the key must be the one the ledger lists
+  for this node: its genesis key, the key a rotation put in force or is about to, or, for a node
+  not registered yet, any key no other node holds), verifies the validators a `bootstrap` peer
+  names (`node/runtime/bootstrap.py`), loads the person-key secret (before anything opens: a bad secret stops the
   node), opens and checks the store (`node.store.open_store`), then builds the runtime, the read
   index, the API context, the event hub and privacy, subscribes the listeners (runtime commits ->
   read index and event hub; API reads -> access log; peer requests -> blob transfer) and mounts
@@ -15,7 +17,8 @@ Rules:
   uvicorn with bounded connections; the node owns SIGTERM and SIGINT) and stops them in the
   reverse order: API, anchoring, runtime (network,
   driver finishing the action in progress), index, privacy, store. A fatal error (storage
-  failure) stops the node the same way; the exit code is 1 then, else 0.
+  failure) stops the node the same way; the exit code is 1 then, 3 when the node left the network
+  (removed, or its key rotated out: it says why), else 0.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from dataclasses import dataclass
 
 from fastapi import FastAPI
@@ -37,6 +41,7 @@ from node.api import proofs as proof_routes
 from node.api import records as record_routes
 from node.api import session as session_routes
 from node.api import state as state_routes
+from node.api import validators as validator_routes
 from node.api.app import create_app
 from node.api.auth import Authenticator, AuthSettings
 from node.api.context import ApiContext
@@ -52,13 +57,18 @@ from node.privacy import blob_routes
 from node.privacy import routes as privacy_routes
 from node.privacy.recorder import AttemptLogger, NodeIdentity
 from node.privacy.service import Privacy, load_person_key_secrets
+from node.runtime.bootstrap import Bootstrap, BootstrapError, bootstrap
 from node.runtime.node import Node
+from node.runtime.registry import read_registry
 from node.store import BlockStore, open_store
+from wire.errors import GenesisError
 from wire.files import load_genesis, load_signing_key
 from wire.genesis import Genesis
 from wire.records import decode_value
 
 log = logging.getLogger("orgledger.node")
+EXIT_LEFT = 3
+BOOTSTRAP_WAIT_S = 60.0
 
 
 @dataclass(eq=False, kw_only=True)
@@ -76,14 +86,23 @@ class NodeApp:
     def build(cls, config: NodeConfig) -> NodeApp:
         genesis = load_genesis(config.genesis_file)
         key = load_signing_key(config.key_file)
-        spec = genesis.node(config.node_id)
-        if spec.pubkey != key.public:
-            raise ConfigError(f"{config.key_file} is not the key genesis lists for node {config.node_id}")
         secrets = load_person_key_secrets(config)
-        metrics = NodeMetrics(config.node_id, spec.role)
         store = open_store(config.data_dir, genesis, config.verify_on_start)
         try:
-            runtime = Node(config=config, genesis=genesis, key=key, store=store, metrics=metrics)
+            boot = _bootstrap(config, genesis, store)
+            _check_key(config, key.public, genesis, store, boot)
+            listed = read_registry(store).get(config.node_id)
+            metrics = NodeMetrics(config.node_id, "observer" if listed is None else listed.role)
+            runtime = Node(
+                config=config,
+                genesis=genesis,
+                key=key,
+                store=store,
+                metrics=metrics,
+                bootstrap=() if boot is None else boot.peers,
+                bootstrap_height=0 if boot is None else boot.height,
+            )
+            spec = runtime.spec
             indexer = Indexer(
                 store,
                 config.index_url or default_url(config.data_dir),
@@ -95,6 +114,13 @@ class NodeApp:
             def lookup_user(pubkey: bytes) -> dict[str, object] | None:
                 raw = store.state_get(b"user/" + pubkey.hex().encode())
                 return None if raw is None else decode_value(raw)
+
+            def lookup_node(pubkey: bytes) -> tuple[str, str] | None:
+                raw = store.state_get(b"nodekey/" + pubkey.hex().encode())
+                rec = None if raw is None else decode_value(raw)
+                if not isinstance(rec, dict) or rec.get("status") != "ACTIVE":
+                    return None  # not a node key, or not in force (pending, rotated out, removed)
+                return str(rec["node_id"]), str(rec["org_id"])
 
             def render_metrics() -> tuple[bytes, str]:
                 runtime.refresh_metrics()
@@ -114,7 +140,7 @@ class NodeApp:
                     genesis.chain_id,
                     config.node_id,
                     lookup_user,
-                    {n.pubkey: (n.node_id, n.org_id) for n in genesis.nodes},
+                    lookup_node,
                     root,
                     AuthSettings.from_config(config.api),
                 ),
@@ -155,6 +181,7 @@ class NodeApp:
                 record_routes.build_router(api),
                 org_routes.build_router(api),
                 chain_routes.build_router(api),
+                validator_routes.build_router(api),
                 proof_routes.build_router(api, api.authn),
                 state_routes.build_router(api),
                 event_routes.build_router(api, hub),
@@ -227,8 +254,57 @@ class NodeApp:
         if runtime.fatal is not None:
             log.critical("node %s stopped: %s", self.config.node_id, runtime.fatal)
             return 1
+        if runtime.left is not None:
+            log.critical("node %s left the network: %s", self.config.node_id, runtime.left)
+            return EXIT_LEFT
         log.info("node %s stopped cleanly at height %d", self.config.node_id, runtime.height())
         return 0
+
+
+def _bootstrap(config: NodeConfig, genesis: Genesis, store: BlockStore) -> Bootstrap | None:
+    """The verified validators of the `bootstrap` peer: needed by a node with no chain yet (it
+    waits up to BOOTSTRAP_WAIT_S for the peer); a node with a chain only uses them if it can."""
+    if not config.bootstrap:
+        return None
+    fresh = store.height == 0
+    deadline = time.monotonic() + (BOOTSTRAP_WAIT_S if fresh else 0.0)
+    while True:
+        try:
+            return bootstrap(config.bootstrap, genesis)
+        except BootstrapError as exc:
+            if time.monotonic() >= deadline:
+                if fresh:
+                    raise
+                log.warning("bootstrap skipped (the node has its chain): %s", exc)
+                return None
+            time.sleep(1.0)
+
+
+def _check_key(
+    config: NodeConfig, pubkey: bytes, genesis: Genesis, store: BlockStore, boot: Bootstrap | None
+) -> None:
+    """The node key is the one the ledger lists for this node (see the module docstring)."""
+    registry = read_registry(store)
+    mine = registry.get(config.node_id)
+    if mine is None and boot is not None:
+        mine = next((e for e in boot.peers if e.node_id == config.node_id), None)
+    if mine is None:
+        try:
+            listed = genesis.node(config.node_id).pubkey
+        except GenesisError:
+            listed = None
+        if listed is not None and listed != pubkey:
+            raise ConfigError(f"{config.key_file} is not the key genesis lists for node {config.node_id}")
+        owner = next((e.node_id for e in registry.values() if e.pubkey == pubkey), None)
+        if owner is not None and owner != config.node_id:
+            raise ConfigError(f"{config.key_file} is the key of node {owner}")
+        return
+    pending = (mine.pending or {}).get("pubkey")
+    if pubkey not in (mine.pubkey, bytes.fromhex(pending) if pending else b""):
+        raise ConfigError(
+            f"{config.key_file} is not the key the ledger lists for node {config.node_id} "
+            f"({mine.pubkey.hex()[:16]}…)"
+        )
 
 
 async def run_node(config: NodeConfig) -> int:

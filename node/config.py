@@ -192,6 +192,10 @@ class ConfigFile(_Table):
     integrity: IntegritySettings = Field(default_factory=IntegritySettings)
     state: StateSettings = Field(default_factory=StateSettings)
     peers: dict[str, NonEmpty] = Field(default_factory=dict)
+    #: a node joining after genesis (issue 17): its org until the ledger lists it
+    org_id: str = ""
+    #: a running peer's API URL to learn the current validators from (verified from genesis)
+    bootstrap: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -215,6 +219,10 @@ class NodeConfig:
     state: StateSettings = field(default_factory=StateSettings)
     peer_addresses: dict[str, tuple[str, int]] = field(default_factory=dict)
     verify_on_start: str = "recent"  # [integrity]: full | recent | off (node/store/integrity.py)
+    # a node joining after genesis (issue 17): its org until the ledger says so, and a running
+    # peer's API URL to learn the current validators from (verified from genesis)
+    org_id: str = ""
+    bootstrap: str = ""
 
     @property
     def log_level(self) -> str:
@@ -283,6 +291,8 @@ class NodeConfig:
             state=parsed.state,
             peer_addresses=_peers(parsed.peers, path),
             verify_on_start=parsed.integrity.verify_on_start,
+            org_id=parsed.org_id,
+            bootstrap=parsed.bootstrap,
         )
 
 

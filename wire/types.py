@@ -9,7 +9,10 @@ Every type is a frozen dataclass with `encode()` (canonical bytes, a positional 
   id, so adding or reordering approvals never changes the id: one id, applied at most once.
   The payload is a canonical value (maps with sorted str keys) of at most `MAX_TX_BYTES`.
 - Block header `(chain_id, height, view, timestamp_ms, prev_block_hash, tx_root, prev_state_root,
-  prev_results_root, validators_hash, proposer)`; the block hash is SHA-256 of the header bytes.
+  prev_results_root, validators_hash, proposer, next_validators_hash)`; the block hash is SHA-256
+  of the header bytes. `validators_hash` is the hash of the validator set in force at `height`,
+  `next_validators_hash` that of the set in force at `height + 1` (they differ only in the last
+  block of an epoch, `wire.epochs`), so a certified header proves the next set.
   `tx_root` is the RFC 6962 root over the transactions' encoded bytes. `prev_state_root` and
   `prev_results_root` are the roots after executing block `height - exec_lag` (genesis parameter;
   `exec_lag = 1` is Tendermint's lag-one rule; a larger lag lets consensus pipeline blocks
@@ -220,7 +223,7 @@ class SignedTransaction:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BlockHeader:
     TAG: ClassVar[int] = TAG_HEADER
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2
 
     chain_id: str
     height: int
@@ -232,6 +235,11 @@ class BlockHeader:
     prev_results_root: bytes
     validators_hash: bytes
     proposer: int
+    next_validators_hash: bytes = b""  # empty: the same set as `validators_hash` (no change)
+
+    def __post_init__(self) -> None:
+        if not self.next_validators_hash:
+            object.__setattr__(self, "next_validators_hash", self.validators_hash)
 
     def to_wire(self) -> list[Any]:
         return [
@@ -247,11 +255,12 @@ class BlockHeader:
             self.prev_results_root,
             self.validators_hash,
             self.proposer,
+            self.next_validators_hash,
         ]
 
     @classmethod
     def from_wire(cls, value: Any) -> BlockHeader:
-        f = want_record(value, "header", cls.TAG, cls.VERSION, 10)
+        f = want_record(value, "header", cls.TAG, cls.VERSION, 11)
         return cls(
             chain_id=want_str(f[0], "chain_id", 64, 1),
             height=_u64(f[1], "height"),
@@ -263,6 +272,7 @@ class BlockHeader:
             prev_results_root=want_bytes(f[7], "prev_results_root", HASH_SIZE),
             validators_hash=want_bytes(f[8], "validators_hash", HASH_SIZE),
             proposer=want_int(f[9], "proposer", 0, MAX_VALIDATORS - 1),
+            next_validators_hash=want_bytes(f[10], "next_validators_hash", HASH_SIZE),
         )
 
     def encode(self) -> bytes:

@@ -83,6 +83,7 @@ from client_sdk.builders.meeting import (
     MeetingRecordTopics,
     MeetingRecordWrittenOpinions,
 )
+from client_sdk.builders.node import NodeApprove, NodePropose, NodeWithdraw
 from client_sdk.builders.org import (
     OrgCreate,
     OrgSetEncKey,
@@ -118,6 +119,9 @@ BUILDERS: dict[str, type[Payload]] = {
     "material.register": MaterialRegister,
     "meeting.amend": MeetingAmend,
     "meeting.record": MeetingRecord,
+    "node.approve": NodeApprove,
+    "node.propose": NodePropose,
+    "node.withdraw": NodeWithdraw,
     "org.create": OrgCreate,
     "org.set_enc_key": OrgSetEncKey,
     "org.set_post": OrgSetPost,
@@ -199,6 +203,9 @@ __all__ = [
     "MeetingRecordSealedKeys",
     "MeetingRecordTopics",
     "MeetingRecordWrittenOpinions",
+    "NodeApprove",
+    "NodePropose",
+    "NodeWithdraw",
     "OrgCreate",
     "OrgSetEncKey",
     "OrgSetPost",

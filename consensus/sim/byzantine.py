@@ -5,11 +5,16 @@ primary (B1), double votes (B2), forged or stale VIEW-CHANGE and NEW-VIEW (B8, B
 and seqs outside the watermarks (B9), bad signatures (B5), withheld messages, and lying during
 catch-up (B10, answered in `runner`). Forged messages carry the byzantine replica's own valid
 signature wherever that makes them harder to reject.
+
+A byzantine validator that is removed or rotated out keeps its old key and goes on signing
+COMMITs with its old index for what it sees (`retire`): a leaving validator that does not leave.
+Honest replicas must refuse them from the epoch boundary on.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 
 from consensus.actions import Action, Broadcast, Send
@@ -32,6 +37,7 @@ from consensus.messages import (
     pre_prepare_payload,
     prepare_payload,
 )
+from consensus.replica import Replica
 from wire.crypto import Domain
 from wire.merkle import merkle_root
 from wire.types import Block, BlockHeader
@@ -41,15 +47,13 @@ class Byzantine:
     def __init__(
         self,
         behaviours: tuple[str, ...],
-        index: int,
-        n: int,
+        replica: Callable[[], Replica | None],
         signer: SignerLike,
         chain_id: str,
         rng: random.Random,
     ) -> None:
         self.behaviours = set(behaviours)
-        self.index = index
-        self.n = n
+        self.replica = replica
         self.signer = signer
         self.chain_id = chain_id
         self.rng = rng
@@ -57,12 +61,30 @@ class Byzantine:
         self.last_view = 0
         self.last_height = 0
         self.genesis_hash = b""
+        self.retired: list[tuple[SignerLike, int]] = []  # old keys it keeps signing with
+
+    @property
+    def index(self) -> int:
+        r = self.replica()
+        return 0 if r is None or r.me is None else r.me
+
+    @property
+    def n(self) -> int:
+        r = self.replica()
+        return 4 if r is None else r.n
+
+    def retire(self, old: SignerLike, index: int, new: SignerLike) -> None:
+        """Its key was rotated out (or the node removed): keep the old one for mischief."""
+        self.retired.append((old, index))
+        self.signer = new
 
     def _sign(self, domain: Domain, payload: bytes) -> bytes:
         return self.signer.sign(domain, self.chain_id, payload)
 
-    def _halves(self) -> tuple[list[int], list[int]]:
-        others = [i for i in range(self.n) if i != self.index]
+    def _halves(self) -> tuple[list[bytes], list[bytes]]:
+        r = self.replica()
+        keys = [] if r is None else list(r.validators.pubkeys)
+        others = [k for k in keys if k != self.signer.public]
         self.rng.shuffle(others)
         return others[: len(others) // 2], others[len(others) // 2 :]
 
@@ -91,8 +113,8 @@ class Byzantine:
             alt = self._conflicting(data, tag)
             if alt is not None:
                 a, b = self._halves()
-                split: list[Action] = [Send(to=i, data=data) for i in a]
-                split.extend(Send(to=i, data=alt) for i in b)
+                split: list[Action] = [Send(to=k, data=data) for k in a]
+                split.extend(Send(to=k, data=alt) for k in b)
                 return split
         if "bad_signature" in self.behaviours and rng.random() < 0.3:
             flipped = data[:-1] + bytes([data[-1] ^ 0x01])
@@ -135,9 +157,26 @@ class Byzantine:
         forged = replace(nv, reproposals=reps)
         return replace(forged, signature=self._sign(Domain.NEW_VIEW, forged.payload())).encode()
 
+    def _zombie_votes(self) -> list[Action]:
+        """COMMITs signed with retired keys and indexes for the seqs it hears votes about."""
+        r = self.replica()
+        if r is None or not self.retired:
+            return []
+        out: list[Action] = []
+        for seq in sorted(r.st.commit_votes)[-3:]:
+            votes = r.st.commit_votes[seq]
+            if not votes:
+                continue
+            vote = votes[min(votes)]
+            for old, index in self.retired:
+                sig = old.sign(Domain.COMMIT, self.chain_id, commit_payload(vote.view, seq, vote.digest))
+                forged = CommitVote(view=vote.view, seq=seq, digest=vote.digest, replica=index, signature=sig)
+                out.append(Broadcast(data=forged.encode()))
+        return out
+
     def _noise(self) -> list[Action]:
         rng = self.rng
-        out: list[Action] = []
+        out: list[Action] = self._zombie_votes()
         if rng.random() > 0.1:
             return out
         if "stale_replay" in self.behaviours and self.history:
@@ -160,8 +199,10 @@ class Byzantine:
         return out
 
     def _view_change(self, view: int, prepared: tuple[PreparedCert, ...]) -> bytes:
+        r = self.replica()
         unsigned = ViewChange(
             view=view,
+            epoch=1 if r is None else r.epoch_start,
             replica=self.index,
             checkpoint=None,
             committed=(),

@@ -2,12 +2,15 @@
 
 - agreement: one block hash per height across honest validators and observers;
 - certificate: every committed block's certificate verifies (q distinct valid COMMIT signatures of
-  the validator set, `wire.certificate.verify_certificate`), and blocks chain (height, parent
-  hash, strictly increasing timestamps);
+  the validator set in force at its height, `wire.certificate.verify_certificate`), and blocks
+  chain (height, parent hash, strictly increasing timestamps);
+- epoch: every committed header names the set in force at its height and at the next one; the
+  checker derives both itself from the canonical chain (`consensus/sim/reconfig.py`), never from
+  a replica;
 - equivocation: no honest validator signs two different PRE-PREPAREs, PREPAREs or COMMITs for one
   (view, seq), nor two different VIEW-CHANGEs or NEW-VIEWs for one view;
-- regress: a restarted node's committed height and view never go below what it had committed and
-  voted before the crash;
+- regress: a restarted node's committed height never goes below what it had committed, nor its
+  view below the one it voted in within the same epoch;
 - fabrication: every committed transaction was submitted by a client;
 - new-view: every NEW-VIEW an honest replica installs equals the recomputation from its
   VIEW-CHANGEs.
@@ -30,6 +33,7 @@ from consensus.messages import (
     message_tag,
 )
 from consensus.quorum import VerifyFn
+from consensus.sim.reconfig import SetSchedule
 from consensus.sim.workload import Workload
 from consensus.view_change import compute_new_view
 from wire.certificate import ValidatorSet, verify_certificate
@@ -37,7 +41,7 @@ from wire.crypto import sha256
 from wire.errors import CertificateError
 from wire.types import Block, CommitCertificate
 
-CHECKS = ("agreement", "certificate", "equivocation", "regress", "fabrication", "new_view")
+CHECKS = ("agreement", "certificate", "epoch", "equivocation", "regress", "fabrication", "new_view")
 SIGNED_TAGS = frozenset((TAG_PRE_PREPARE, TAG_PREPARE, TAG_COMMIT, TAG_VIEW_CHANGE, TAG_NEW_VIEW))
 
 
@@ -50,17 +54,19 @@ class Checker:
         workload: Workload,
         genesis_hash: bytes,
         skip: frozenset[str] = frozenset(),
+        schedule: SetSchedule | None = None,
     ) -> None:
         self.genesis_hash = genesis_hash
         self.validators = validators
+        self.schedule = schedule
         self.chain_id = chain_id
         self.verify_fn = verify_fn
         self.workload = workload
         self.skip = skip
         self.violations: list[str] = []
         self.canonical: dict[int, bytes] = {}
-        self.signed: dict[tuple[int, int, int, int], bytes] = {}
-        self.max_view_voted: dict[int, int] = {}
+        self.signed: dict[tuple[int, bytes, int, int, int], bytes] = {}
+        self.max_view_voted: dict[tuple[bytes, int], int] = {}  # (key, epoch) -> view
         self._seen_sends: set[bytes] = set()
 
     def fail(self, check: str, detail: str) -> None:
@@ -71,16 +77,22 @@ class Checker:
     def on_commit(self, node: str, block: Block, cert: CommitCertificate, prev: Block | None) -> None:
         h = block.header
         digest = block.hash
+        new = h.height not in self.canonical
         known = self.canonical.setdefault(h.height, digest)
         if known != digest:
             self.fail(
                 "agreement",
                 f"{node} committed {digest.hex()[:12]} at height {h.height}, others {known.hex()[:12]}",
             )
+        validators = self.validators if self.schedule is None else self.schedule.set_at(h.height)
+        if self.schedule is not None:
+            following = self.schedule.set_at(h.height + 1)
+            if h.validators_hash != validators.hash or h.next_validators_hash != following.hash:
+                self.fail("epoch", f"{node} height {h.height}: the header names another validator set")
         try:
             verify_certificate(
                 cert,
-                self.validators,
+                validators,
                 self.chain_id,
                 height=h.height,
                 block_hash=digest,
@@ -98,9 +110,11 @@ class Checker:
         for tx in block.txs:
             if tx not in self.workload.submitted:
                 self.fail("fabrication", f"{node} height {h.height} holds a transaction no client submitted")
+        if new and self.schedule is not None and known == digest:
+            self.schedule.apply_block(h.height, block.txs)
 
     # ------------------------------------------------------------------ what honest validators sign
-    def on_sent(self, node: str, index: int, data: bytes) -> None:
+    def on_sent(self, node: str, key: bytes, data: bytes) -> None:
         tag = message_tag(data)
         if tag not in SIGNED_TAGS:
             return
@@ -110,32 +124,43 @@ class Checker:
         self._seen_sends.add(fingerprint)
         msg = decode_message(data)
         if isinstance(msg, (PrePrepare, PrepareVote, CommitVote)):
-            key, value, view = (tag, index, msg.view, msg.seq), msg.digest, msg.view
+            # a seq belongs to one epoch, so (view, seq) names one slot
+            slot, value, view, epoch = (tag, key, 0, msg.view, msg.seq), msg.digest, msg.view, 0
         elif isinstance(msg, (ViewChange, NewView)):
-            key, value, view = (tag, index, msg.view, 0), sha256(msg.payload()), msg.view
+            slot, value, view, epoch = (
+                (tag, key, msg.epoch, msg.view, 0),
+                sha256(msg.payload()),
+                msg.view,
+                msg.epoch,
+            )
         else:  # pragma: no cover - SIGNED_TAGS lists exactly the kinds above
             return
-        known = self.signed.setdefault(key, value)
+        known = self.signed.setdefault(slot, value)
         if known != value:
             self.fail(
                 "equivocation",
-                f"{node} (validator {index}) signed two different {type(msg).__name__}s for view {view} seq {key[3]}",
+                f"{node} signed two different {type(msg).__name__}s for view {view} seq {slot[4]}",
             )
-        self.max_view_voted[index] = max(self.max_view_voted.get(index, 0), view)
+        if epoch:
+            self.max_view_voted[(key, epoch)] = max(self.max_view_voted.get((key, epoch), 0), view)
 
     # ------------------------------------------------------------------ restarts and new views
     def on_restart(
-        self, node: str, index: int | None, before_height: int, after_height: int, after_view: int
+        self,
+        node: str,
+        key: bytes | None,
+        before_height: int,
+        after_height: int,
+        epoch: int,
+        after_view: int,
     ) -> None:
         if after_height < before_height:
             self.fail(
                 "regress", f"{node} restarted at height {after_height} after committing {before_height}"
             )
-        if index is not None and after_view < self.max_view_voted.get(index, 0):
-            self.fail(
-                "regress",
-                f"{node} restarted in view {after_view} after voting in view {self.max_view_voted[index]}",
-            )
+        voted = self.max_view_voted.get((key or b"", epoch), 0)
+        if key is not None and after_view < voted:
+            self.fail("regress", f"{node} restarted in view {after_view} after voting in view {voted}")
 
     def on_new_view(self, node: str, nv: NewView, quorum: int) -> None:
         claimed = tuple((r.seq, r.digest) for r in nv.reproposals)
@@ -143,7 +168,9 @@ class Checker:
         if len(replicas) < quorum or any(vc.view != nv.view for vc in nv.view_changes):
             self.fail("new_view", f"{node} installed NEW-VIEW {nv.view} without q VIEW-CHANGEs for it")
             return
-        if claimed != compute_new_view(nv.view_changes, self.genesis_hash).reproposal_keys():
+        floor = nv.epoch - 1
+        floor_hash = self.genesis_hash if floor == 0 else self.canonical.get(floor, b"")
+        if claimed != compute_new_view(nv.view_changes, floor, floor_hash).reproposal_keys():
             self.fail(
                 "new_view",
                 f"{node} installed NEW-VIEW {nv.view} whose re-proposals differ from the recomputation",

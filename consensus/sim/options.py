@@ -5,6 +5,11 @@ network delay/loss/duplication, the partition schedule, crashes and power losses
 byzantine replicas with their behaviours, twins, and the workload. A failing seed plus the same
 command line replays exactly. Faulty identities (byzantine, twinned or skewed) never exceed f,
 except when a negative control asks for more.
+
+With `reconfig=True` a seed also changes its validator set (`consensus/sim/reconfig.py`): spare
+nodes (which may start late), adds, removes and rotations, with a crash or partition near each
+change (or of the primary). These draws come from their own stream, so every other option of a
+seed is the same with or without reconfiguration.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import dataclasses
 import random
 from dataclasses import dataclass, field, fields
 
+from consensus.sim.reconfig import ReconfigStep, derive_reconfig
 from wire.genesis import ConsensusParams
 
 FAULT_MODES = ("none", "crash", "network", "byzantine", "all")
@@ -61,6 +67,10 @@ class SimOptions:
     skew_ms: tuple[tuple[int, int], ...] = ()  # (validator index, offset)
     byzantine: tuple[tuple[int, tuple[str, ...]], ...] = ()
     twins: tuple[int, ...] = ()
+    # reconfiguration: spare nodes (identities n.., their start ticks), rotation keys, the plan
+    spare_starts: tuple[int, ...] = ()
+    rotation_keys: int = 0
+    reconfig: tuple[ReconfigStep, ...] = ()
     # workload
     tx_every_ticks: int = 4
     txs_per_burst: int = 3
@@ -87,6 +97,8 @@ class SimOptions:
                 value = " ".join(f"{k}={v}" for k, v in value.to_json().items())
             elif fl.name == "episodes":
                 value = ",".join(f"{e.mode}@{e.start_tick}-{e.end_tick}" for e in value) or "-"
+            elif fl.name == "reconfig":
+                value = ",".join(step.describe() for step in value) or "-"
             elif isinstance(value, float):
                 value = f"{value:.3f}"
             parts.append(f"{fl.name}={value}")
@@ -94,7 +106,13 @@ class SimOptions:
 
 
 def derive_options(
-    seed: int, *, validators: int = 4, observers: int = 1, faults: str = "all", ticks: int | None = None
+    seed: int,
+    *,
+    validators: int = 4,
+    observers: int = 1,
+    faults: str = "all",
+    ticks: int | None = None,
+    reconfig: bool = False,
 ) -> SimOptions:
     if faults not in FAULT_MODES:
         raise ValueError(f"faults must be one of {FAULT_MODES}")
@@ -121,7 +139,7 @@ def derive_options(
     batching = random.Random(f"batching/{seed}")
     if batching.random() < 0.5:
         params = dataclasses.replace(params, batch_delay_ticks=batching.choice((1, 2)))
-    return SimOptions(
+    opts = SimOptions(
         seed=seed,
         validators=n,
         observers=observers,
@@ -140,6 +158,43 @@ def derive_options(
         skew_ms=skew,
         byzantine=byzantine,
         twins=twins,
+    )
+    return _with_reconfig(opts) if reconfig else opts
+
+
+def _with_reconfig(opts: SimOptions) -> SimOptions:
+    """Spares, rotation keys, a plan, and faults aimed at the changes (their own random stream)."""
+    rng = random.Random(f"reconfig/{opts.seed}/{opts.validators}")
+    n = opts.validators
+    spares = rng.randint(1, 2)
+    # a spare starts at once (a synced observer) or late: a new validator that has to catch up
+    starts = tuple(rng.choice((0, 0, rng.randint(50, opts.safety_ticks))) for _ in range(spares))
+    faulty = {i for i, _ in opts.skew_ms} | {i for i, _ in opts.byzantine} | set(opts.twins)
+    plan = derive_reconfig(rng, n, spares, 3, faulty, set(opts.twins), opts.safety_ticks)
+    crashes = list(opts.crashes)
+    episodes = list(opts.episodes)
+    instances = n + opts.observers + spares
+    for step in plan:
+        kind = rng.random()
+        at = step.tick + rng.randint(0, 80)
+        if at >= opts.safety_ticks - 10:
+            continue
+        if kind < 0.35:  # a crash while the epoch changes (-1: whoever is primary then)
+            who = -1 if rng.random() < 0.4 else rng.randrange(instances)
+            crashes.append((at, who, rng.random() < 0.3, rng.randint(5, 80)))
+        elif kind < 0.6 and opts.faults in ("network", "all"):
+            end = min(at + rng.randint(20, 90), opts.safety_ticks)
+            mode = rng.choice(("isolate_one", "minority", "halves", "bridge"))
+            clash = any(e.start_tick < end and at < e.end_tick for e in episodes)
+            if not clash:
+                episodes.append(Episode(start_tick=at, end_tick=end, mode=mode, salt=rng.getrandbits(32)))
+    return dataclasses.replace(
+        opts,
+        spare_starts=starts,
+        rotation_keys=3,
+        reconfig=plan,
+        crashes=tuple(sorted(crashes)),
+        episodes=tuple(sorted(episodes, key=lambda e: e.start_tick)),
     )
 
 

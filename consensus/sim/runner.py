@@ -8,9 +8,14 @@ committed by every honest validator and observer within `liveness_ticks`.
 The driver here does what the node's driver does: it carries out actions in order (a `Persist` is
 a synced write), stores committed blocks with their certificates, executes them with a fake
 deterministic state machine (state_root(h) = sha256(state_root(h-1) || block_hash)), feeds back
-`Executed`, and answers `RequestTransfer` from the peer's block store. A crash stops a node in
-the middle of an action list that writes (a crash point); a power loss also drops its unsynced
-writes.
+`Executed` with the validator epochs the block scheduled (`consensus/sim/reconfig.py`), and
+answers `RequestTransfer` from the peer's block store. A crash stops a node in the middle of an
+action list that writes (a crash point); a power loss also drops its unsynced writes.
+
+Nodes are addressed by public key, as the real network does. When a node's replica enters an epoch
+whose set no longer holds its key, the node does what a real one does: it restarts with its new
+key if the key was rotated, and stops for good if it was removed (a byzantine one stays and keeps
+signing with the old key). Spare nodes run as observers until they are added.
 """
 
 from __future__ import annotations
@@ -20,22 +25,22 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from consensus.actions import Action, Broadcast, Commit, Persist, RequestTransfer, Send
-from consensus.config import RecoveredState, ReplicaConfig, SignerLike
+from consensus.actions import RequestTransfer
+from consensus.config import ReplicaConfig, SignerLike
 from consensus.errors import ConsensusError
-from consensus.events import BlocksFetched, Event, Executed, MessageReceived, RequestsAvailable, Tick
+from consensus.events import BlocksFetched, MessageReceived, RequestsAvailable, Tick
 from consensus.quorum import VerifyFn
-from consensus.replica import Replica
 from consensus.sim.byzantine import Byzantine
 from consensus.sim.checker import Checker
 from consensus.sim.crypto import FakeSigner, FakeVerifier, real_signers
 from consensus.sim.network import SimNetwork
+from consensus.sim.node import SimNode
 from consensus.sim.options import SimOptions
-from consensus.sim.store import SimStore
-from consensus.sim.workload import Workload
+from consensus.sim.reconfig import ReconfigStep, SetSchedule
+from consensus.sim.workload import MAC_SIZE, Workload
 from wire.certificate import ValidatorSet
 from wire.crypto import sha256, verify
-from wire.types import Block, CommitCertificate
+from wire.types import Block
 
 CHAIN_ID = "sim"
 GENESIS_TIME_MS = 1_700_000_000_000
@@ -54,198 +59,11 @@ class Result:
     view_changes: int
     max_view: int
     commit_latency_ms: list[float] = field(default_factory=list)  # per transaction, simulated time
+    epochs: int = 0  # validator-set changes that took effect (epochs after the first)
 
     @property
     def ok(self) -> bool:
         return not self.violations and self.liveness_failure is None
-
-
-class SimNode:
-    """One instance: a replica, its disk, its chain, and the driver loop around them."""
-
-    def __init__(self, sim: Simulation, inst: int, index: int | None, signer: SignerLike | None) -> None:
-        self.sim = sim
-        self.inst = inst
-        self.index = index
-        self.signer = signer
-        self.name = f"v{index}" if index is not None else f"o{inst}"
-        self.store = SimStore()
-        self.replica: Replica | None = None
-        self.chain: list[tuple[Block, CommitCertificate]] = []
-        self.state_roots: list[tuple[bytes, bytes]] = []
-        self.byzantine: Byzantine | None = None
-        self.honest = True
-        self.skew_ms = 0
-        self.crash_armed: bool | None = None  # None, or power_loss
-        self.armed_at = 0
-        self.down_until: int | None = None
-        self.checked_nv: Any = None
-        self.max_committed = 0
-
-    @property
-    def up(self) -> bool:
-        return self.replica is not None
-
-    def start(self) -> None:
-        sim = self.sim
-        cfg = sim.replica_config(self.index)
-        self._load_chain()
-        recovered = self._recovered()
-        self.replica = Replica(
-            cfg,
-            self.signer,
-            sim.workload.checker,
-            recovered,
-            verify_fn=sim.verify_fn,
-            mutants=sim.opts.mutants,
-        )
-        if recovered is not None:
-            sim.checker.on_restart(
-                self.name,
-                self.index if self.honest else None,
-                self.max_committed,
-                self.replica.committed_height,
-                self.replica.view,
-            )
-        executed = len(self.state_roots)
-        for h in range(executed + 1, len(self.chain) + 1):
-            self._execute(h)
-            self.step(
-                Executed(height=h, state_root=self.state_roots[-1][0], results_root=self.state_roots[-1][1])
-            )
-
-    def _load_chain(self) -> None:
-        raw = self.store.get(b"meta/height")
-        height = int.from_bytes(raw, "big") if raw else 0
-        if len(self.chain) != height:
-            self.chain = []
-            for h in range(1, height + 1):
-                block = self.store.get(b"blk/" + h.to_bytes(8, "big"))
-                cert = self.store.get(b"cert/" + h.to_bytes(8, "big"))
-                if block is None or cert is None:
-                    raise ConsensusError(f"{self.name}: block store lost height {h} below its marker")
-                self.chain.append((Block.decode(block), CommitCertificate.decode(cert)))
-        self.state_roots = []
-        for h in range(1, height + 1):
-            raw_roots = self.store.get(b"exec/" + h.to_bytes(8, "big"))
-            if raw_roots is None:
-                break
-            self.state_roots.append((raw_roots[:32], raw_roots[32:]))
-
-    def _recovered(self) -> RecoveredState | None:
-        entries = tuple(self.store.items_with_prefix(b"cs/"))
-        if not self.chain and not entries:
-            return None
-        if self.chain:
-            block, cert = self.chain[-1]
-            last: tuple[int, bytes, int, CommitCertificate | None] = (
-                block.header.height,
-                block.hash,
-                block.header.timestamp_ms,
-                cert,
-            )
-        else:
-            last = (0, self.sim.genesis_hash, GENESIS_TIME_MS, None)
-        executed = tuple((h + 1, s, r) for h, (s, r) in enumerate(self.state_roots))
-        return RecoveredState(
-            entries=entries,
-            committed_height=last[0],
-            committed_hash=last[1],
-            committed_timestamp_ms=last[2],
-            committed_certificate=last[3],
-            executed=executed[-8:],
-            recent_commits=tuple(self.chain[-self.sim.opts.params.watermark_window :]),
-        )
-
-    def crash(self, power_loss: bool) -> None:
-        self.sim.crash_log.append((self.sim.tick, self.name))
-        self.replica = None
-        self.crash_armed = None
-        if power_loss:
-            self.sim.power_losses += 1
-            self.store.power_loss()
-        self.sim.crashes_done += 1
-
-    # ------------------------------------------------------------------ the driver
-    def step(self, event: Event) -> None:
-        replica = self.replica
-        if replica is None:
-            return
-        actions = replica.step(event)
-        if self.byzantine is not None:
-            actions = self.byzantine.outgoing(actions, isinstance(event, Tick))
-        cut = len(actions)
-        if self.crash_armed is not None and any(isinstance(a, Persist) for a in actions):
-            cut = self.sim.rng.randrange(len(actions) + 1)
-        executed: list[int] = []
-        for k, action in enumerate(actions):
-            if k == cut:
-                self.crash(bool(self.crash_armed))
-                return
-            self._carry_out(action, executed)
-        if (
-            cut == len(actions)
-            and self.crash_armed is not None
-            and actions
-            and cut > 0
-            and any(isinstance(a, Persist) for a in actions)
-        ):
-            self.crash(bool(self.crash_armed))
-            return
-        self._after_step(replica)
-        for h in executed:
-            if self.replica is None:
-                return
-            roots = self.state_roots[h - 1]
-            self.step(Executed(height=h, state_root=roots[0], results_root=roots[1]))
-
-    def _after_step(self, replica: Replica) -> None:
-        nv = replica.last_new_view
-        if nv is not None and nv is not self.checked_nv and self.honest and self.index is not None:
-            self.checked_nv = nv
-            self.sim.checker.on_new_view(self.name, nv, self.sim.validators.quorum)
-
-    def _carry_out(self, action: Action, executed: list[int]) -> None:
-        sim = self.sim
-        if isinstance(action, Persist):
-            self.store.write(action.entries, sync=True)
-        elif isinstance(action, Broadcast):
-            if self.honest and self.index is not None:
-                sim.checker.on_sent(self.name, self.index, action.data)
-            sim.broadcast(self, action.data)
-        elif isinstance(action, Send):
-            if self.honest and self.index is not None:
-                sim.checker.on_sent(self.name, self.index, action.data)
-            sim.send(self, action.to, action.data)
-        elif isinstance(action, Commit):
-            self._commit(action.block, action.certificate)
-            executed.append(action.block.header.height)
-        elif isinstance(action, RequestTransfer):
-            sim.transfer(self, action)
-
-    def _commit(self, block: Block, cert: CommitCertificate) -> None:
-        h = block.header.height
-        prev = self.chain[-1][0] if self.chain else None
-        if self.honest:
-            self.sim.checker.on_commit(self.name, block, cert, prev)
-            self.sim.note_commit(block)
-        key = h.to_bytes(8, "big")
-        self.store.write(
-            [(b"blk/" + key, block.encode()), (b"cert/" + key, cert.encode()), (b"meta/height", key)],
-            sync=True,
-        )
-        self.chain.append((block, cert))
-        self.max_committed = max(self.max_committed, h)
-        self._execute(h)
-
-    def _execute(self, h: int) -> None:
-        block = self.chain[h - 1][0]
-        prev = (
-            self.state_roots[-1] if self.state_roots else (self.sim.genesis_state, self.sim.genesis_results)
-        )
-        roots = (sha256(prev[0] + block.hash), sha256(prev[1] + block.header.tx_root))
-        self.state_roots.append(roots)
-        self.store.write([(b"exec/" + h.to_bytes(8, "big"), roots[0] + roots[1])], sync=False)
 
 
 class Simulation:
@@ -253,29 +71,43 @@ class Simulation:
         self.opts = opts
         self.rng = random.Random(opts.seed)
         n = opts.validators
+        spares = len(opts.spare_starts)
+        total = n + spares + opts.rotation_keys
+        # identities 0..n-1 are the genesis validators' keys; then the spares'; then rotation keys
+        # (the first n keep the derivation they always had, so reconfiguration-free seeds repeat)
         if opts.real_crypto:
-            keys = real_signers(opts.seed, n)
+            keys = real_signers(opts.seed, total)
             signers: list[SignerLike] = [k.signer() for k in keys]
             self.verify_fn: VerifyFn = verify
         else:
-            secrets = [sha256(b"sim-secret/%d/%d" % (opts.seed, i)) for i in range(n)]
+            secrets = [sha256(b"sim-secret/%d/%d" % (opts.seed, i)) for i in range(total)]
             signers = [FakeSigner(s) for s in secrets]
             self.verify_fn = FakeVerifier(secrets)
-        self.validators = ValidatorSet(tuple(s.public for s in signers))
+        self.signers = signers
+        self.validators = ValidatorSet(tuple(s.public for s in signers[:n]))
         self.genesis_hash = sha256(b"sim-genesis/%d" % opts.seed)
+        self.genesis_time_ms = GENESIS_TIME_MS
         self.genesis_state = sha256(b"sim-state")
         self.genesis_results = sha256(b"sim-results")
         self.workload = Workload(opts.seed)
+        faulty = {i for i, _ in opts.byzantine} | {i for i, _ in opts.skew_ms} | set(opts.twins)
+        self.faulty_keys = {signers[i].public for i in faulty}
         self.checker = Checker(
-            self.validators, CHAIN_ID, self.verify_fn, self.workload, self.genesis_hash, opts.skip_checks
+            self.validators,
+            CHAIN_ID,
+            self.verify_fn,
+            self.workload,
+            self.genesis_hash,
+            opts.skip_checks,
+            self.new_schedule(),
         )
         self.nodes = self._build_nodes(signers)
-        self.by_index: dict[int, list[SimNode]] = {}
+        self.by_key: dict[bytes, list[SimNode]] = {}
         for node in self.nodes:
-            if node.index is not None:
-                self.by_index.setdefault(node.index, []).append(node)
-        self.network = SimNetwork(self.rng, opts, {nd.inst: nd.index for nd in self.nodes})
-        self.heap: list[tuple[float, int, int, int, int, Any]] = []
+            if node.key is not None:
+                self.by_key.setdefault(node.key, []).append(node)
+        self.network = SimNetwork(self.rng, opts, {nd.inst: nd.identity for nd in self.nodes})
+        self.heap: list[tuple[float, int, int, int, bytes, Any]] = []
         self.order = 0
         self.now = 0.0
         self.tick = 0
@@ -285,59 +117,80 @@ class Simulation:
         self.tx_commit_ms: dict[bytes, float] = {}
         self.crash_log: list[tuple[int, str]] = []
 
+    def new_schedule(self) -> SetSchedule:
+        p = self.opts.params
+        return SetSchedule(
+            self.validators.pubkeys, p.checkpoint_interval, p.exec_lag, self.faulty_keys, MAC_SIZE
+        )
+
     def _build_nodes(self, signers: list[SignerLike]) -> list[SimNode]:
         opts = self.opts
         n = opts.validators
-        nodes = [SimNode(self, i, i, signers[i]) for i in range(n)]
-        nodes += [SimNode(self, n + k, None, None) for k in range(opts.observers)]
+        nodes = [SimNode(self, i, i, signers[i], f"v{i}") for i in range(n)]
+        nodes += [SimNode(self, n + k, None, None, f"o{n + k}") for k in range(opts.observers)]
+        for j, start in enumerate(opts.spare_starts):
+            spare = SimNode(self, len(nodes), n + j, signers[n + j], f"s{n + j}")
+            spare.start_tick = start
+            nodes.append(spare)
         for idx in opts.twins:
-            nodes.append(SimNode(self, len(nodes), idx, signers[idx]))
+            nodes.append(SimNode(self, len(nodes), idx, signers[idx], f"v{idx}"))
         byz = dict(opts.byzantine)
         skew = dict(opts.skew_ms)
         for node in nodes:
-            if node.index is None:
+            if node.identity is None or node.identity >= n:
                 continue
-            node.honest = node.index not in byz and node.index not in opts.twins
-            node.skew_ms = skew.get(node.index, 0)
-            if node.index in byz:
+            node.honest = node.identity not in byz and node.identity not in opts.twins
+            node.skew_ms = skew.get(node.identity, 0)
+            if node.identity in byz:
                 rng = random.Random(self.rng.getrandbits(32))
-                node.byzantine = Byzantine(byz[node.index], node.index, n, signers[node.index], CHAIN_ID, rng)
+                signer = signers[node.identity]
+                node.byzantine = Byzantine(byz[node.identity], node.current_replica, signer, CHAIN_ID, rng)
                 node.byzantine.genesis_hash = self.genesis_hash
+        for step in opts.reconfig:
+            if step.action == "rotate":
+                for node in nodes:
+                    if node.identity == step.target or _rotated_to(opts.reconfig, node, step.target):
+                        node.next_signers.append(signers[step.new_key])
         return nodes
 
-    def replica_config(self, index: int | None) -> ReplicaConfig:
+    def replica_config(self) -> ReplicaConfig:
         return ReplicaConfig(
             chain_id=CHAIN_ID,
             validators=self.validators,
             params=self.opts.params,
-            my_index=index,
+            my_index=None,
             genesis_hash=self.genesis_hash,
             genesis_state_root=self.genesis_state,
             genesis_results_root=self.genesis_results,
             genesis_time_ms=GENESIS_TIME_MS,
         )
 
+    def note_rotation(self, node: SimNode, old_key: bytes) -> None:
+        """`node` now holds a new key; messages to either key reach it."""
+        if node.key is not None:
+            self.by_key.setdefault(node.key, []).append(node)
+
     # ------------------------------------------------------------------ network plumbing
-    def _push(self, delay: float, kind: int, inst: int, sender: int, payload: Any) -> None:
+    def _push(self, delay: float, kind: int, inst: int, sender: bytes, payload: Any) -> None:
         self.order += 1
         heapq.heappush(self.heap, (self.now + delay, self.order, kind, inst, sender, payload))
 
     def broadcast(self, src: SimNode, data: bytes) -> None:
         sender = _sender(src)
         for node in self.nodes:
-            if node.index != sender:
+            if node.key != sender:
                 for d in self.network.delays(src.inst, node.inst, len(data)):
                     self._push(d, DELIVER, node.inst, sender, data)
 
-    def send(self, src: SimNode, to: int, data: bytes) -> None:
+    def send(self, src: SimNode, to: bytes, data: bytes) -> None:
         sender = _sender(src)
-        for node in self.by_index.get(to, ()):
+        for node in self.by_key.get(to, ()):
             if node is not src:
                 for d in self.network.delays(src.inst, node.inst, len(data)):
                     self._push(d, DELIVER, node.inst, sender, data)
 
     def transfer(self, src: SimNode, req: RequestTransfer) -> None:
-        peers = [p for p in self.by_index.get(req.peer, ()) if p.up]
+        peers = [p for p in self.by_key.get(req.peer, ()) if p.up]
         if not peers:
             return
         peer = self.rng.choice(peers)
@@ -376,7 +229,8 @@ class Simulation:
     def run(self) -> Result:
         opts = self.opts
         for node in self.nodes:
-            node.start()
+            if node.start_tick == 0:
+                node.start()
         crashes = list(opts.crashes)
         end = opts.safety_ticks + opts.liveness_ticks
         liveness: str | None = None
@@ -425,8 +279,8 @@ class Simulation:
                     self.network.set_episode(None)
             while crashes and crashes[0][0] == tick:
                 _, inst, power, down = crashes.pop(0)
-                node = self.nodes[inst]
-                if node.up:
+                node = self._primary_node() if inst < 0 else self.nodes[inst % len(self.nodes)]
+                if node is not None and node.up:
                     node.crash_armed, node.armed_at, node.down_until = power, tick, tick + down
             for node in self.nodes:
                 if node.crash_armed is not None and tick - node.armed_at > 20:
@@ -434,6 +288,8 @@ class Simulation:
                 if not node.up and node.down_until is not None and tick >= node.down_until:
                     node.down_until = None
                     node.start()
+                if node.start_tick == tick and not node.up and node.down_until is None:
+                    node.start()  # a spare that starts late: it syncs from genesis
         elif tick == opts.safety_ticks:
             self.network.heal()
             for node in self.nodes:
@@ -442,18 +298,35 @@ class Simulation:
                     node.down_until = None
                     node.start()
 
+    def _primary_node(self) -> SimNode | None:
+        """The node an honest validator sees as primary now (crash targets of -1)."""
+        for node in self.nodes:
+            r = node.replica
+            if node.honest and r is not None and r.me is not None:
+                key = r.validators.pubkeys[r.view % r.n]
+                holders = [nd for nd in self.by_key.get(key, ()) if nd.up]
+                return holders[0] if holders else None
+        return None
+
     def _workload(self, tick: int) -> None:
         opts = self.opts
         if tick < opts.safety_ticks and tick % opts.tx_every_ticks == 0:
             txs = tuple(self.workload.make_tx(self.rng, tick) for _ in range(opts.txs_per_burst))
             self._gossip(txs)
+        for step in opts.reconfig:
+            if step.tick == tick:
+                new_key = self.signers[step.new_key].public if step.action == "rotate" else b""
+                change = self.workload.make_change(
+                    tick, step.action, self.signers[step.target].public, new_key
+                )
+                self._gossip((change,))
         if tick % opts.retry_ticks == 0:
             outstanding = [tx for tx in self.workload.submitted if tx not in self._committed_txs()]
             if outstanding:
                 self._gossip(tuple(outstanding[:500]))
 
     def _committed_txs(self) -> set[bytes]:
-        honest = [nd for nd in self.nodes if nd.honest]
+        honest = self._honest_nodes()
         return {tx for nd in honest[:1] for b, _ in nd.chain for tx in b.txs} | self._canonical_txs()
 
     def _canonical_txs(self) -> set[bytes]:
@@ -462,17 +335,17 @@ class Simulation:
 
     def _gossip(self, txs: tuple[bytes, ...]) -> None:
         """A client submits to one validator; its mempool gossips to every validator it reaches."""
-        entries = [nd for nd in self.nodes if nd.index is not None and nd.up]
-        if not entries:
+        validators = [nd for nd in self.nodes if nd.replica is not None and nd.replica.is_validator]
+        if not validators:
             return
-        entry = self.rng.choice(entries)
-        for node in self.nodes:
-            if node.index is not None and (node is entry or self.network.connected(entry.inst, node.inst)):
-                self._push(self.opts.delay_min_ms, REQUESTS, node.inst, -1, txs)
+        entry = self.rng.choice(validators)
+        for node in validators:
+            if node is entry or self.network.connected(entry.inst, node.inst):
+                self._push(self.opts.delay_min_ms, REQUESTS, node.inst, b"", txs)
 
     # ------------------------------------------------------------------ liveness
     def _honest_nodes(self) -> list[SimNode]:
-        return [nd for nd in self.nodes if nd.honest]
+        return [nd for nd in self.nodes if nd.honest and not nd.gone]
 
     def _live(self) -> bool:
         honest = self._honest_nodes()
@@ -502,6 +375,7 @@ class Simulation:
             bytes=self.network.bytes,
             view_changes=sum(s.get("new_views_installed", 0) for s in stats),
             max_view=max_view,
+            epochs=sum(1 for s in self.checker.schedule.starts() if s > 1) if self.checker.schedule else 0,
             commit_latency_ms=[
                 self.tx_commit_ms[tx] - t * self.opts.params.tick_ms
                 for tx, t in self.workload.submitted.items()
@@ -510,10 +384,15 @@ class Simulation:
         )
 
 
-def _sender(node: SimNode) -> int:
-    if node.index is None:
+def _sender(node: SimNode) -> bytes:
+    if node.key is None:
         raise ConsensusError(f"observer {node.name} tried to send")
-    return node.index
+    return node.key
+
+
+def _rotated_to(plan: tuple[ReconfigStep, ...], node: SimNode, identity: int) -> bool:
+    """Whether `identity` is a key `node` is planned to rotate to (so a later rotation is its)."""
+    return any(s.action == "rotate" and s.new_key == identity and node.identity == s.target for s in plan)
 
 
 def simulate(opts: SimOptions) -> Result:

@@ -19,8 +19,9 @@ import time
 from dataclasses import replace
 
 from consensus.messages import TAG_VIEW_CHANGE, message_tag
+from consensus.sim.node import SimNode
 from consensus.sim.options import SimOptions
-from consensus.sim.runner import SimNode, Simulation
+from consensus.sim.runner import Simulation
 from wire.genesis import ConsensusParams
 
 SIZES = (4, 5, 7, 10, 16, 31)

@@ -11,8 +11,17 @@ import random
 from dataclasses import replace
 
 from consensus.sim.options import Episode, SimOptions, derive_options
+from consensus.sim.reconfig import ReconfigStep
 
-MUTANTS = ("quorum_f_plus_1", "quorum_2f_plus_1", "persist_after_send", "nv_no_recompute", "f_plus_1_twins")
+MUTANTS = (
+    "quorum_f_plus_1",
+    "quorum_2f_plus_1",
+    "persist_after_send",
+    "nv_no_recompute",
+    "f_plus_1_twins",
+    "epoch_at_commit",
+    "accept_rotated_key",
+)
 
 
 def _base(seed: int, n: int, ticks: int = 300) -> SimOptions:
@@ -40,6 +49,28 @@ def scenario(name: str, seed: int, *, mutant: bool = True) -> SimOptions:
         # Frequent crashes at write points: a vote sent but not persisted is forgotten on restart.
         crashes = tuple(sorted((t, rng.randrange(4), False, rng.randint(2, 10)) for t in range(10, 280, 7)))
         opts = replace(_base(seed, 4), crashes=crashes)
+    elif name == "epoch_at_commit":
+        # A spare is added early (and another validator rotated): the mutant puts each new set in
+        # force right after the block that scheduled it, not at the boundary.
+        plan: tuple[ReconfigStep, ...] = (
+            ReconfigStep(tick=10, action="add", target=4),
+            ReconfigStep(tick=90, action="rotate", target=2, new_key=5),
+        )
+        opts = replace(_base(seed, 4), spare_starts=(0,), rotation_keys=1, reconfig=plan)
+    elif name == "accept_rotated_key":
+        # Byzantine validator 1 is rotated out and keeps signing COMMITs with its old key (it never
+        # takes up the new one): the mutant accepts the old key at its old index.
+        plan = (ReconfigStep(tick=10, action="rotate", target=1, new_key=4),)
+        # Validator 3 crashes for a while, so during it a certificate needs the zombie's vote
+        # (correct code stalls instead, then drains the backlog: a longer liveness phase).
+        opts = replace(
+            _base(seed, 4),
+            byzantine=((1, ()),),
+            rotation_keys=1,
+            reconfig=plan,
+            crashes=((40, 3, False, 150),),
+            liveness_ticks=1500,
+        )
     elif name == "nv_no_recompute":
         # Validator 1 forges its NEW-VIEW; crashing primary 0 early makes 1 the next primary.
         crashes = ((20, 0, False, 200),)

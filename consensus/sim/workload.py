@@ -3,7 +3,8 @@
 A transaction is `b"T" + counter (8 bytes) + padding + mac (8 bytes)` where the mac is a keyed
 hash under a client secret that no replica (and so no byzantine replica) knows: the injected tx
 checker accepts only transactions a client really made, and the "no fabrication" checker can
-tell a made-up transaction from a submitted one.
+tell a made-up transaction from a submitted one. Validator-set changes
+(`consensus/sim/reconfig.py`) are transactions of the same client, `b"R" + ...` with the same mac.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from consensus.sim.reconfig import change_body
 from wire.crypto import sha256
 
 MAC_SIZE = 8
@@ -29,8 +31,16 @@ class Workload:
         self.submitted[tx] = tick
         return tx
 
+    def make_change(self, tick: int, action: str, key: bytes, new_key: bytes = b"") -> bytes:
+        """A validator-set change (add, remove or rotate) signed by the client's MAC."""
+        self.counter += 1
+        body = change_body(self.counter, action, key, new_key)
+        tx = body + sha256(self._secret + body)[:MAC_SIZE]
+        self.submitted[tx] = tick
+        return tx
+
     def tx_ok(self, tx: bytes) -> bool:
-        if len(tx) < 9 + MAC_SIZE or tx[:1] != b"T":
+        if len(tx) < 9 + MAC_SIZE or tx[:1] not in (b"T", b"R"):
             return False
         body, mac = tx[:-MAC_SIZE], tx[-MAC_SIZE:]
         return sha256(self._secret + body)[:MAC_SIZE] == mac

@@ -12,7 +12,9 @@ Rules (the scheme itself is defined in `wire/reqsign.py` and docs/api.md):
   memory; another node's token is refused with `wrong_audience`, an unknown one with `bad_token`.
 - The caller's org and roles come from ledger state (`user/<pubkey>`) at every request, tokens
   included, so a revocation or role change applies to the next request. Only ACTIVE keys pass.
-  A genesis node key reads as the node (root scope, for operations: it holds the ledger anyway).
+  A node key in force (`nodekey/<pubkey>` ACTIVE in the ledger: a genesis node's, an added
+  node's from its epoch, a rotated-in key) reads as the node (root scope, for operations: it
+  holds the ledger anyway); a removed node's key or a rotated-out one does not.
 - Rate limits: a token bucket per authenticated key (429 `rate_limited` with Retry-After), and
   one per remote address for failed attempts (429 `too_many_failures`), so a flood of bad
   signatures costs bounded CPU and cannot drain an honest key's bucket.
@@ -169,7 +171,7 @@ class Authenticator:
         chain_id: str,
         node_id: str,
         lookup_user: Callable[[bytes], dict[str, Any] | None],
-        node_keys: Mapping[bytes, tuple[str, str]],
+        lookup_node: Callable[[bytes], tuple[str, str] | None],
         root_org: str,
         settings: AuthSettings = AuthSettings(),
         *,
@@ -178,7 +180,7 @@ class Authenticator:
     ) -> None:
         self.chain_id, self.node_id = chain_id, node_id
         self.lookup_user = lookup_user
-        self.node_keys = dict(node_keys)  # pubkey -> (node id, org id)
+        self.lookup_node = lookup_node  # a node key in force -> (node id, org id)
         self.root_org = root_org
         self.settings = settings
         self.clock_ms, self.monotonic = clock_ms, monotonic
@@ -250,7 +252,7 @@ class Authenticator:
         return self.identify(pubkey, "signature")
 
     def identify(self, pubkey: bytes, via: str) -> Caller:
-        node = self.node_keys.get(pubkey)
+        node = self.lookup_node(pubkey)
         if node is not None:
             return Caller(
                 pubkey, "node", f"node:{node[0]}", self.root_org, frozenset({"node"}), via, self.root_org

@@ -2,8 +2,9 @@
 
 Rules:
 
-- Only the node's own key (the operator on the node's host holds `node.key`) or an admin of the
-  root org may take one (403 `forbidden` for everyone else); one backup at a time (429 `busy`).
+- Only the node's own key (the operator on the node's host holds `node.key`: the key the ledger
+  has in force for this node, `nodekey/<pubkey>`, so a rotated-out key no longer may) or an admin
+  of the root org may take one (403 `forbidden` for everyone else); one backup at a time (429 `busy`).
 - The archive, in this order: `store.kv` (every store record but the consensus records, from one
   store snapshot: `node/store/backup.py`), the files under the directories the composition root
   names (`blobs/`, never their `tmp/`; `accesslog/`, whose open segment is cut at its last whole
@@ -144,7 +145,7 @@ def _add(tar: tarfile.TarFile, name: str, size: int, chunks: Iterator[bytes]) ->
 def build_router(ctx: ApiContext, *, dirs: Sequence[tuple[str, Path]]) -> APIRouter:
     """`dirs`: (archive name, directory) of the node's files to back up beside the store."""
     router = APIRouter()
-    own_key = ctx.genesis.node(ctx.node_id).pubkey
+    own_id = f"node:{ctx.node_id}"  # how the authenticator names this node's key in force
     running = threading.Lock()
 
     def produce(q: queue.Queue[bytes | BaseException | None], stop: threading.Event) -> None:
@@ -193,7 +194,7 @@ def build_router(ctx: ApiContext, *, dirs: Sequence[tuple[str, Path]]) -> APIRou
     )
     async def backup(caller: Annotated[Caller, Depends(ctx.authn)]) -> StreamingResponse:
         root_admin = "admin" in caller.roles and caller.org_id == caller.root_org
-        if caller.pubkey != own_key and not root_admin:
+        if (caller.kind, caller.user_id) != ("node", own_id) and not root_admin:
             raise ApiError("forbidden", "a backup needs this node's key or an admin of the root org")
         if not running.acquire(blocking=False):
             raise BusyError("a backup is already running on this node; retry when it ends")

@@ -46,9 +46,11 @@ from node.errors import IndexInconsistentError, IndexUnavailableError, StorageCo
 from node.index.db import IndexDb
 from node.runtime.mempool import Pending
 from node.runtime.node import TxStatus
+from node.runtime.registry import validator_epochs
 from node.store.storage import BlockStore
 from wire.certificate import verify_certificate
-from wire.errors import CertificateError, DecodeError
+from wire.epochs import validators_at
+from wire.errors import CertificateError, DecodeError, ProofError
 from wire.families import RecordFamily, seg
 from wire.genesis import Genesis
 from wire.records import decode_value, project, same_row
@@ -265,7 +267,7 @@ class ApiContext:
     def block_checked(self, height: int) -> tuple[bytes, bytes, Block, CommitCertificate] | None:
         """A stored block and its certificate, checked before it is served: both decode, the
         transactions hash to the header's tx_root and the certificate is a quorum of the
-        validator set over this block's hash (remembered per height). None when not stored;
+        validator set in force at its height (the ledger's epoch records) over this block's hash (remembered per height). None when not stored;
         StorageCorruptError when what is stored is not a certified block."""
         found = self.chain.block(height)
         if found is None:
@@ -281,10 +283,11 @@ class ApiContext:
                     f"stored block {height}: the transactions do not hash to its tx_root"
                 )
             try:
+                validators = validators_at(validator_epochs(self.store), height)
                 verify_certificate(
-                    cert, self.genesis.validators, self.genesis.chain_id, height=height, block_hash=block.hash
+                    cert, validators, self.genesis.chain_id, height=height, block_hash=block.hash
                 )
-            except CertificateError as exc:
+            except (CertificateError, ProofError) as exc:
                 raise StorageCorruptError(
                     f"stored block {height} is not the certified one: {exc.message}"
                 ) from exc

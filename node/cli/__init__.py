@@ -15,6 +15,7 @@ commands live in one module per group and are added here:
 - `node/cli/client.py`: `api`, `tx`, `rules` (signed reads, transactions, the contracts' catalogue)
 - `node/cli/audit.py`: `audit`, `export` (verify the history without trusting any node)
 - `node/cli/bench.py`: `bench`, `sim` (measure a local network, the consensus simulator)
+- `node/cli/governance.py`: `governance` (propose, approve, withdraw, list, show node changes)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from node.cli import backup as cli_backup
 from node.cli import bench as cli_bench
 from node.cli import client as cli_client
 from node.cli import dev as cli_dev
+from node.cli import governance as cli_governance
 from node.cli import network as cli_network
 from node.cli import node as cli_node
 from node.cli.common import fail
@@ -59,6 +61,7 @@ cli.add_command(cli_audit.audit)
 cli.add_command(cli_audit.export)
 cli.add_command(cli_bench.bench)
 cli.add_command(cli_bench.sim)
+cli.add_command(cli_governance.governance)
 
 
 def main() -> None:

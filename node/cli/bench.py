@@ -146,6 +146,9 @@ def bench(
     help="Which faults the seeds may inject.",
 )
 @click.option("--ticks", type=int, default=None, help="Ticks to simulate (default: derived from each seed).")
+@click.option(
+    "--reconfig", is_flag=True, help="Also add, remove and rotate validators (validator-set epochs)."
+)
 def sim(
     seeds: int,
     seed_start: int,
@@ -154,6 +157,7 @@ def sim(
     observers: int,
     faults: str,
     ticks: int | None,
+    reconfig: bool,
 ) -> None:
     """Run the deterministic consensus simulator over many seeds."""
     from tqdm import tqdm
@@ -162,5 +166,15 @@ def sim(
 
     total = 1 if seed is not None else seeds
     with tqdm(total=total, unit="seed", desc="sim", disable=None, leave=False) as bar:
-        code = run(seeds, seed_start, seed, validators, observers, faults, ticks, progress=bar.update)
+        code = run(
+            seeds,
+            seed_start,
+            seed,
+            validators,
+            observers,
+            faults,
+            ticks,
+            progress=bar.update,
+            reconfig=reconfig,
+        )
     sys.exit(code)

@@ -1,4 +1,5 @@
-"""`orgledger dev`: a whole local network on loopback (up, down, seed, load).
+"""`orgledger dev`: a whole local network on loopback (up, down, seed, load, add-node, remove-node,
+rotate-key).
 
 Rules: every command takes `--dir` (default `.devnet`) and works only on the network found
 there; `seed` and `load` exit 0 only when what they sent is committed and checked (`load`:
@@ -14,6 +15,7 @@ from pathlib import Path
 import click
 
 from node.cli.common import fail
+from node.errors import DevError
 
 
 @click.group()
@@ -161,3 +163,97 @@ def dev_load(directory: Path, txs: int, rate: float | None, seed: int, timeout_s
     # exit 0 when this run's transactions all committed and the nodes agree, whatever else the
     # chain holds (an earlier seed, other clients, the nodes' access-log anchors)
     sys.exit(0 if report.committed == txs and report.own_ok and not reasons else 1)
+
+
+@dev.command("add-node")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path(".devnet"),
+    show_default=True,
+    help="The local network's directory.",
+)
+@click.option("--org", "org_id", required=True, help="The org that runs the new node.")
+@click.option(
+    "--role",
+    type=click.Choice(["validator", "observer"]),
+    required=True,
+    help="Validator (votes, counts toward the quorum) or observer (verifies and serves reads).",
+)
+@click.option("--node-id", default=None, help="Its id (default: made from the org and role).")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=180.0,
+    show_default=True,
+    help="Seconds to wait for the change to commit and its epoch to begin.",
+)
+def dev_add_node(directory: Path, org_id: str, role: str, node_id: str | None, timeout_s: float) -> None:
+    """Add a node: make its key, start it, propose and approve it with the dev admin keys, wait
+    for the epoch it joins in."""
+    from node.dev.nodes import add_node
+
+    try:
+        add_node(directory, org_id, role, node_id=node_id, timeout_s=timeout_s, echo=click.echo)
+    except DevError as exc:
+        fail(str(exc))
+
+
+@dev.command("remove-node")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path(".devnet"),
+    show_default=True,
+    help="The local network's directory.",
+)
+@click.option("--node", "node_id", required=True, help="The id of the node to remove.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=180.0,
+    show_default=True,
+    help="Seconds to wait for the change to commit and its epoch to begin.",
+)
+def dev_remove_node(directory: Path, node_id: str, timeout_s: float) -> None:
+    """Remove a node: propose and approve it with the dev admin keys, wait for the epoch, check the
+    node stopped (it says why in its log)."""
+    from node.dev.nodes import remove_node
+
+    try:
+        remove_node(directory, node_id, timeout_s=timeout_s, echo=click.echo)
+    except DevError as exc:
+        fail(str(exc))
+
+
+@dev.command("rotate-key")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path(".devnet"),
+    show_default=True,
+    help="The local network's directory.",
+)
+@click.option("--node", "node_id", required=True, help="The id of the node whose key to replace.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=180.0,
+    show_default=True,
+    help="Seconds to wait for the change to commit and its epoch to begin.",
+)
+def dev_rotate_key(directory: Path, node_id: str, timeout_s: float) -> None:
+    """Replace a node's key: make a new one, propose and approve the rotation, wait for the
+    epoch, restart the node with the new key."""
+    from node.dev.nodes import rotate_key
+
+    try:
+        rotate_key(directory, node_id, timeout_s=timeout_s, echo=click.echo)
+    except DevError as exc:
+        fail(str(exc))

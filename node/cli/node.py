@@ -71,8 +71,9 @@ def node_config() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def node_config_check(file: Path) -> None:
     """Validate FILE (a node.toml, with the ORGLEDGER_* overrides of this environment) and the
-    files it names: genesis, the node key (it must be the key genesis lists for the node) and the
-    person-key secret.
+    files it names: genesis, the node key and the person-key secret. A node of genesis must
+    hold its genesis key, unless the ledger rotated it (checked against the ledger at start); a
+    node added later must name its `org_id` and a `bootstrap` peer.
 
     Exit 0 when all is well (a summary is printed), 1 with one `error:` line per problem."""
     from node.config import NodeConfig
@@ -91,10 +92,22 @@ def node_config_check(file: Path) -> None:
     problems: list[str] = []
     try:
         genesis = load_genesis(cfg.genesis_file)
-        spec = genesis.node(cfg.node_id)
         key = load_signing_key(cfg.key_file)
-        if key.public != spec.pubkey:
-            problems.append(f"{cfg.key_file} is not the key genesis lists for node {cfg.node_id}")
+        spec = next((n for n in genesis.nodes if n.node_id == cfg.node_id), None)
+        if spec is None and not (cfg.org_id and cfg.bootstrap):
+            problems.append(
+                f"no node {cfg.node_id!r} in genesis: a node added later names its org_id and a "
+                "bootstrap peer's API URL"
+            )
+        owner = next((n.node_id for n in genesis.nodes if n.pubkey == key.public), None)
+        if owner is not None and owner != cfg.node_id:
+            problems.append(f"{cfg.key_file} is the key genesis lists for node {owner}, not {cfg.node_id}")
+        elif spec is not None and key.public != spec.pubkey:
+            click.echo(
+                f"note: {cfg.key_file} is not the key genesis lists for node {cfg.node_id}; the node "
+                "starts only if the ledger rotated its key to this one",
+                err=True,
+            )
     except WireError as exc:
         problems.append(f"{file}: {exc}")
     if cfg.person_key_secret_file is not None:

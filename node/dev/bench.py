@@ -42,6 +42,8 @@ import httpx
 import nacl.signing
 
 from client_sdk.auth import LedgerAuth, RequestSigner
+from client_sdk.errors import VerificationError
+from client_sdk.proofs import TrustAnchor
 from wire import codec
 from wire.certificate import verify_certificate
 from wire.files import load_genesis, load_signing_key
@@ -191,6 +193,7 @@ class Watcher(threading.Thread):
     def __init__(self, url: str, genesis: Genesis, auth: httpx.Auth, committed: Any) -> None:
         super().__init__(daemon=True)
         self.url, self.genesis, self.auth, self.committed = url, genesis, auth, committed
+        self.anchor = TrustAnchor.from_genesis(genesis)  # learns later validator epochs as they come
         self.height = 0
         self.blocks: list[tuple[int, int, float, list[bytes]]] = []  # height, header time, seen, tx ids
         self.stop = threading.Event()
@@ -203,7 +206,7 @@ class Watcher(threading.Thread):
                     top = int(http.get("/v1/status").json()["height"])
                     while self.height < top and not self.stop.is_set():
                         self._fetch(http, self.height + 1)
-                except (httpx.HTTPError, ValueError, KeyError):
+                except (httpx.HTTPError, ValueError, KeyError, VerificationError):
                     self.errors += 1
                 self.stop.wait(0.02)
 
@@ -212,8 +215,10 @@ class Watcher(threading.Thread):
         seen = time.time()
         block = Block.decode(bytes.fromhex(doc["block_bytes"]))
         cert = CommitCertificate.decode(bytes.fromhex(doc["certificate_bytes"]))
+        if block.header.validators_hash != self.anchor.validators_at(h).hash:  # a later epoch
+            self.anchor = self.anchor.from_validators_doc(http.get("/v1/validators").json())
         verify_certificate(
-            cert, self.genesis.validators, self.genesis.chain_id, height=h, block_hash=block.hash
+            cert, self.anchor.validators_at(h), self.genesis.chain_id, height=h, block_hash=block.hash
         )
         ids = [SignedTransaction.decode(t).tx_id for t in block.txs]
         self.blocks.append((h, block.header.timestamp_ms, seen, ids))

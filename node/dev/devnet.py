@@ -13,6 +13,8 @@ Rules:
 - Commands printed as hints (`commands()`) are spelled as the user can paste them where they
   stand: `orgledger` when that is what the shell finds, else the path of the one running
   (`.venv/bin/orgledger` after `make run`).
+- The network's nodes are those of genesis and those `dev add-node` added (a directory under
+  `DIR/nodes` with its node.toml), less those `dev remove-node` marked `REMOVED`.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from node.config import NodeConfig
 from node.dev.netinit import init_network
 from node.errors import DevError
-from wire.files import load_genesis
+from wire.files import load_genesis, load_signing_key
 from wire.genesis import NodeSpec
 
 
@@ -69,8 +72,27 @@ class NodeProcess:
         return f"http://{self.spec.host}:{self.spec.api_port}"
 
 
-def _nodes(directory: Path) -> list[NodeProcess]:
+def node_processes(directory: Path) -> list[NodeProcess]:
+    """Every node of the local network in DIR (see the module rules)."""
     genesis = load_genesis(directory / "genesis.json")
+    specs = list(genesis.nodes)
+    known = {n.node_id for n in specs}
+    for config in sorted((directory / "nodes").glob("*/node.toml")):
+        node_id = config.parent.name
+        if node_id in known:
+            continue
+        cfg = NodeConfig.load(config)
+        specs.append(
+            NodeSpec(
+                node_id=node_id,
+                org_id=cfg.org_id,
+                role="added",
+                pubkey=load_signing_key(cfg.key_file).public,
+                host=cfg.api_host,
+                p2p_port=cfg.p2p_port,
+                api_port=cfg.api_port,
+            )
+        )
     return [
         NodeProcess(
             spec=n,
@@ -78,8 +100,12 @@ def _nodes(directory: Path) -> list[NodeProcess]:
             pid_file=directory / "run" / f"{n.node_id}.pid",
             log_file=directory / "logs" / f"{n.node_id}.log",
         )
-        for n in genesis.nodes
+        for n in specs
+        if not (directory / "nodes" / n.node_id / "REMOVED").exists()
     ]
+
+
+_nodes = node_processes
 
 
 def running_pid(proc: NodeProcess) -> int | None:

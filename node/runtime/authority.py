@@ -3,11 +3,13 @@
 Rules:
 
 - A transaction is admitted (through the API or by gossip) only when its signer is, in the
-  node's current state, a registered user key that is ACTIVE (`user/<pubkey>`) or a genesis node
-  key (`nodekey/<pubkey>`), and every approval comes from an ACTIVE user key. Otherwise it is
-  refused with `unknown_signer`, `signer_revoked`, `signer_rotated` or `bad_approval`: it is
-  never gossiped, ordered or stored, so no key that no ledger record knows can make every node
-  keep a REJECTED receipt forever.
+  node's current state, a registered user key that is ACTIVE (`user/<pubkey>`) or a node key in
+  force (`nodekey/<pubkey>` ACTIVE: a genesis node's key, a key a governed rotation put in force,
+  an added node's key from its epoch on; `contracts/nodes.py`), and every approval comes from an
+  ACTIVE user key. Otherwise it is refused with `unknown_signer` (also a node key not in force
+  yet: PENDING until its epoch), `signer_revoked` (also a removed node's key), `signer_rotated`
+  (also a node key rotated out) or `bad_approval`: it is never gossiped, ordered or stored, so no
+  key that no ledger record knows can make every node keep a REJECTED receipt forever.
 - The state is read with the same key layout the contracts use (`contracts.keys`), so admission
   and execution agree on who is registered. Execution checks again (`unknown_signer` and the
   rest stay receipt codes): a key revoked between admission and execution, or a transaction a
@@ -52,11 +54,7 @@ class SignerAuthority:
         signer = tx.body.signer.hex()
         user = self._record(keys.user(signer))
         if user is None:
-            if self._record(keys.node_key(signer)) is None:
-                raise AdmissionError(
-                    "unknown_signer",
-                    f"the signer's key {signer[:16]}… is neither a registered user key nor a node key",
-                )
+            self._check_node_key(signer)
         elif user.get("status") == "REVOKED":
             raise AdmissionError("signer_revoked", "the signer's key was revoked")
         elif user.get("status") != "ACTIVE":
@@ -67,3 +65,20 @@ class SignerAuthority:
                 raise AdmissionError(
                     "bad_approval", f"approval key {approval.signer.hex()[:16]}… is not a live registered key"
                 )
+
+    def _check_node_key(self, signer: str) -> None:
+        node = self._record(keys.node_key(signer))
+        if node is None:
+            raise AdmissionError(
+                "unknown_signer",
+                f"the signer's key {signer[:16]}… is neither a registered user key nor a node key",
+            )
+        status = node.get("status")
+        if status == "ACTIVE":
+            return
+        who = f"node {node.get('node_id')}"
+        if status == "ROTATED":
+            raise AdmissionError("signer_rotated", f"this key of {who} was replaced by a rotation")
+        if status == "REMOVED":
+            raise AdmissionError("signer_revoked", f"{who} was removed from the network")
+        raise AdmissionError("unknown_signer", f"this key of {who} is not in force yet ({status})")

@@ -67,9 +67,9 @@ class Driver:
         store: BlockStore,
         executor: Executor,
         tick_ms: int,
-        send: Callable[[int, bytes], bool],
+        send: Callable[[bytes, bytes], bool],
         broadcast: Callable[[bytes], int],
-        fetch: Callable[[int, int, int], Awaitable[tuple[tuple[bytes, bytes], ...]]],
+        fetch: Callable[[bytes, int, int], Awaitable[tuple[tuple[bytes, bytes], ...]]],
         on_commit: CommitListener,
         on_dropped: DroppedListener,
         on_fatal: Callable[[BaseException], None],
@@ -119,7 +119,7 @@ class Driver:
     async def put(self, event: Event) -> None:
         await self._events.put(event)
 
-    def on_peer_message(self, sender: int, data: bytes) -> None:
+    def on_peer_message(self, sender: bytes, data: bytes) -> None:
         self.offer(MessageReceived(sender=sender, data=data))
 
     def offer_requests(self, raws: Sequence[bytes]) -> None:
@@ -189,11 +189,15 @@ class Driver:
                             meta=meta,
                             receipts=applied.receipts,
                             apply_seconds=time.perf_counter() - started,
+                            registry_changed=applied.registry_changed,
                         )
                     )
                     executed.append(
                         Executed(
-                            height=meta.height, state_root=meta.state_root, results_root=meta.results_root
+                            height=meta.height,
+                            state_root=meta.state_root,
+                            results_root=meta.results_root,
+                            epochs=applied.epochs,
                         )
                     )
                 case RequestTransfer(peer=peer, from_height=lo, to_height=hi):
@@ -216,14 +220,14 @@ class Driver:
         self._fail.hit("after_block_write")
         return applied
 
-    def _start_transfer(self, peer: int, lo: int, hi: int) -> None:
+    def _start_transfer(self, peer: bytes, lo: int, hi: int) -> None:
         self.counters["transfers"] += 1
 
         async def transfer() -> None:
             try:
                 items = await self._fetch(peer, lo, hi)
             except Exception as exc:  # remote failure: the replica times out and asks another peer
-                log.info("transfer %d..%d from validator %d failed: %s", lo, hi, peer, exc)
+                log.info("transfer %d..%d from %s failed: %s", lo, hi, peer.hex()[:16], exc)
                 items = ()
             await self._events.put(BlocksFetched(sender=peer, items=items))
 

@@ -23,6 +23,7 @@ class CommitEvent:
     meta: Meta
     receipts: tuple[Receipt, ...]
     apply_seconds: float  # executing and storing the block
+    registry_changed: bool = False  # a node or node-key record changed (the peer set follows)
 
     @property
     def height(self) -> int:

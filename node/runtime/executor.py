@@ -14,6 +14,8 @@ Rules:
   written once), so the upper levels are not read from LevelDB for every block.
 - The first occurrence of a transaction id keeps its index entry; a replay's receipt is stored at
   its position but never moves the index.
+- `apply` also says what the block did to the node registry: the validator epochs it scheduled
+  (for the replica) and whether any node or node-key record changed (for the peer set).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from consensus import EpochInfo
 from contracts import genesis_state, run_block
 from node.errors import StorageError
 from node.metrics import StageClock
+from node.runtime.registry import epochs_written, registry_written
 from node.store.storage import BlockStore, Meta, StoreReader
 from wire import statemap
 from wire.genesis import Genesis
@@ -39,6 +43,8 @@ class AppliedBlock:
 
     meta: Meta
     receipts: tuple[Receipt, ...]
+    epochs: tuple[EpochInfo, ...] = ()
+    registry_changed: bool = False
 
 
 NODE_CACHE_MAX = 200_000
@@ -131,4 +137,9 @@ class Executor:
             self._stages.add("execution", t1 - t0)
             self._stages.add("state_map", t2 - t1)
             self._stages.add("storage", t3 - t2)
-        return AppliedBlock(meta=meta, receipts=result.receipts)
+        return AppliedBlock(
+            meta=meta,
+            receipts=result.receipts,
+            epochs=epochs_written(result.writes),
+            registry_changed=registry_written(result.writes),
+        )

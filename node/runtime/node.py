@@ -28,6 +28,14 @@ Rules:
   listener that raises is logged and never stops consensus.
 - A fatal error (storage failure) sets `fatal` and `stop_requested`; the composition root stops
   everything in order.
+- The peer set follows the ledger (`node/runtime/registry.py`): after a block that changed a node
+  record the links are re-derived (new nodes linked, removed ones and rotated-out keys closed). A
+  node that a block removed, or whose key it rotated out, stops and says why (`left`): it may no
+  longer sign anything, and a rotated node restarts with its new key. Peers are named by public
+  key to the replica and by node id on the network.
+- A node joining with a `bootstrap` peer links first with the validators it verified from there
+  (`node/runtime/bootstrap.py`); an empty store then joins by verified snapshot (`statesync`,
+  its anchor checked against the epoch chain from genesis) or replays from genesis.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from consensus import RecoveredState, Replica, ReplicaConfig
-from network import NetworkConfig, PeerId, PeerNetwork, PeerSpec
+from network import NetworkConfig, PeerId, PeerNetwork, PeerSpec, UnknownPeer
 from node.config import NodeConfig
 from node.errors import AdmissionError, ConfigError, NodeStoppedError, StorageError
 from node.failpoints import FailPoints
@@ -52,13 +60,14 @@ from node.runtime.driver import KIND_CONSENSUS, KIND_TXS, Driver
 from node.runtime.events import CommitEvent, CommitListener
 from node.runtime.executor import Executor
 from node.runtime.mempool import Mempool, Pending
+from node.runtime.registry import NodeEntry, own_entry, peer_specs, read_epochs, read_registry
 from node.runtime.sigcache import SignatureCache
 from node.runtime.txcheck import TxChecker
 from node.store.storage import BlockStore
 from wire import codec
 from wire.crypto import SigningKey
 from wire.errors import DecodeError
-from wire.genesis import Genesis, NodeSpec
+from wire.genesis import Genesis
 from wire.types import Receipt, SignedTransaction
 
 log = logging.getLogger("orgledger.node")
@@ -94,12 +103,16 @@ class Node:
         key: SigningKey,
         store: BlockStore,
         metrics: NodeMetrics,
+        bootstrap: tuple[NodeEntry, ...] = (),
+        bootstrap_height: int = 0,
     ) -> None:
         self.config, self.genesis, self.key, self.store, self.metrics = config, genesis, key, store, metrics
-        self.spec = genesis.node(config.node_id)
-        self.validators = genesis.validators
-        self.my_index = self.validators.index_of(key.public)
         self.signatures = SignatureCache()
+        self.executor = self._executor()  # writes genesis into an empty store: the registry is there
+        self.registry = read_registry(store)
+        self._bootstrap = {e.node_id: e for e in bootstrap if e.node_id not in self.registry}
+        self._bootstrap_height = bootstrap_height
+        self.spec = own_entry(config, key.public, self.registry, bootstrap)
         self.mempool = Mempool(
             chain_id=genesis.chain_id,
             signatures=self.signatures,
@@ -108,14 +121,10 @@ class Node:
             max_tx_bytes=genesis.consensus.max_tx_bytes,
         )
         self.checker = TxChecker(genesis.chain_id, self.signatures, genesis.consensus.max_tx_bytes)
-        self._peer_index = {n.node_id: i for i, n in enumerate(genesis.validator_nodes)}
-        observers = [n.node_id for n in genesis.nodes if n.role == "observer"]
-        self._peer_index.update({node_id: -(i + 1) for i, node_id in enumerate(observers)})
-        self._validator_ids = [n.node_id for n in genesis.validator_nodes]
         self.network = PeerNetwork(
             NetworkConfig(node_id=config.node_id, listen_host=config.p2p_host, listen_port=config.p2p_port),
             key,
-            [self._peer_spec(n) for n in genesis.nodes],
+            self._peer_specs(),
             genesis.chain_id,
             genesis.hash,
             self._on_peer_message,
@@ -135,22 +144,18 @@ class Node:
         #: peer requests other than "blocks", by their first element (subscribed by node/app.py)
         self.peer_handlers: dict[str, PeerHandler] = {}
         self.fatal: BaseException | None = None
+        #: why this node stopped itself: removed from the network, or its key rotated out
+        self.left: str | None = None
         self.started_at = time.time()
         self._last_view = self.replica.view
 
     # ------------------------------------------------------------------ construction helpers
     def _build_core(self) -> None:
         """The executor, replica and driver over what the store holds now."""
-        self.executor = Executor(
-            self.store,
-            self.genesis,
-            self.signatures.decode,
-            retain_blocks=self.config.state.map_retain_blocks,
-            stages=self.metrics.stages,
-        )
+        self.executor = self._executor()
         self.replica = Replica(
             self._replica_config(),
-            self.key.signer() if self.my_index is not None else None,
+            self.key.signer(),
             self.checker,
             self._recovered(),
         )
@@ -159,13 +164,22 @@ class Node:
             store=self.store,
             executor=self.executor,
             tick_ms=self.genesis.consensus.tick_ms,
-            send=self._send_to_validator,
+            send=self._send_to_key,
             broadcast=self.network.broadcast,
             fetch=self._fetch_blocks,
             on_commit=self._on_commit,
             on_dropped=self._on_dropped,
             on_fatal=self._fatal,
             failpoints=FailPoints(),
+            stages=self.metrics.stages,
+        )
+
+    def _executor(self) -> Executor:
+        return Executor(
+            self.store,
+            self.genesis,
+            self.signatures.decode,
+            retain_blocks=self.config.state.map_retain_blocks,
             stages=self.metrics.stages,
         )
 
@@ -184,12 +198,15 @@ class Node:
             self.request_peer,
             lambda: [str(p) for p in self.network.connected_peers()],
             self.store,
-            self.validators,
+            self.genesis.validators,
             self.genesis.chain_id,
             self.genesis.consensus.exec_lag,
+            self.genesis.consensus.checkpoint_interval,
             genesis_roots,
         )
         self._build_core()  # over the snapshot, or over genesis again after a failed attempt
+        if installed is not None:  # the snapshot's registry: its peers, our role, or our removal
+            self._refresh_registry()
         return installed
 
     def _replica_config(self) -> ReplicaConfig:
@@ -198,9 +215,9 @@ class Node:
             raise ConfigError("the store has no genesis roots")
         return ReplicaConfig(
             chain_id=self.genesis.chain_id,
-            validators=self.validators,
+            validators=self.genesis.validators,
             params=self.genesis.consensus,
-            my_index=self.my_index,
+            my_index=self.genesis.validators.index_of(self.key.public),
             genesis_hash=self.genesis.hash,
             genesis_state_root=roots[0],
             genesis_results_root=roots[1],
@@ -233,14 +250,44 @@ class Node:
             committed_certificate=self.store.certificate(meta.height) if meta.height else None,
             executed=tuple(executed),
             recent_commits=tuple(recent),
+            epochs=read_epochs(self.store),
         )
 
     # ------------------------------------------------------------------ peers
-    def _peer_spec(self, node: NodeSpec) -> PeerSpec:
-        override = self.config.peer_addresses.get(node.node_id)
-        if override is None:
-            return PeerSpec.from_node(node)
-        return PeerSpec.from_node(node, host=override[0], port=override[1])
+    def _peer_specs(self) -> list[PeerSpec]:
+        entries = {**self._bootstrap, **self.registry}
+        self._key_to_peer = {e.pubkey: PeerId(e.node_id) for e in entries.values() if e.status != "REMOVED"}
+        self._peer_to_key = {pid: key for key, pid in self._key_to_peer.items()}
+        return peer_specs(entries.values(), self.config.peer_addresses, self.config.node_id)
+
+    def _refresh_registry(self) -> None:
+        """A block changed node records: follow the ledger's peer set; leave if we were removed."""
+        self.registry = read_registry(self.store)
+        if self._bootstrap and self.height() >= max(1, self._bootstrap_height):
+            self._bootstrap = {}
+        self.network.set_peers(self._peer_specs())
+        self._check_membership()
+
+    def _check_membership(self) -> None:
+        """Stop, saying why, when the ledger removed this node or rotated its key out."""
+        me = self.registry.get(self.config.node_id)
+        if me is None:
+            return
+        self.spec = me
+        at = me.changed_height if me.changed_height is not None else self.height()
+        if me.status == "REMOVED":
+            self._leave(f"node {me.node_id} was removed from the network at height {at}")
+        elif me.pubkey != self.key.public and me.status == "ACTIVE" and me.pending is None:
+            self._leave(
+                f"the key of node {me.node_id} was rotated to {me.pubkey.hex()[:16]}… at height "
+                f"{at}: restart it with the new key file"
+            )
+
+    def _leave(self, reason: str) -> None:
+        if self.left is None:
+            self.left = reason
+            log.critical("%s; stopping", reason)
+            self.stop_requested.set()
 
     def connected_peers(self) -> list[PeerId]:
         return self.network.connected_peers()
@@ -248,13 +295,17 @@ class Node:
     async def request_peer(self, peer: str, data: bytes, timeout_s: float) -> bytes:
         return await self.network.request(PeerId(peer), data, timeout_s)
 
-    def _send_to_validator(self, index: int, data: bytes) -> bool:
-        if not 0 <= index < len(self._validator_ids):
+    def _send_to_key(self, key: bytes, data: bytes) -> bool:
+        peer = self._key_to_peer.get(key)
+        if peer is None or peer == self.config.node_id:
             return False
-        return self.network.send(PeerId(self._validator_ids[index]), data)
+        try:
+            return self.network.send(peer, data)
+        except UnknownPeer:
+            return False
 
     async def _on_peer_message(self, peer: PeerId, data: bytes) -> None:
-        sender = self._peer_index.get(peer)
+        sender = self._peer_to_key.get(peer)
         if sender is None or not data:
             return
         kind, body = data[:1], data[1:]
@@ -314,12 +365,11 @@ class Node:
             items.append([block, cert])
         return codec.encode_trusted(["blocks", items])
 
-    async def _fetch_blocks(self, peer: int, lo: int, hi: int) -> tuple[tuple[bytes, bytes], ...]:
-        if not 0 <= peer < len(self._validator_ids):
+    async def _fetch_blocks(self, peer: bytes, lo: int, hi: int) -> tuple[tuple[bytes, bytes], ...]:
+        node_id = self._key_to_peer.get(peer)
+        if node_id is None:
             return ()
-        raw = await self.network.request(
-            PeerId(self._validator_ids[peer]), codec.encode_trusted(["blocks", lo, hi]), 10.0
-        )
+        raw = await self.network.request(node_id, codec.encode_trusted(["blocks", lo, hi]), 10.0)
         doc = codec.decode(raw)
         if not isinstance(doc, list) or len(doc) != 2 or doc[0] != "blocks" or not isinstance(doc[1], list):
             return ()
@@ -342,15 +392,24 @@ class Node:
         self._flush_scheduled = False
         offer, self._offer = self._offer, []
         gossip, self._gossip = self._gossip, []
-        if self.my_index is not None:
+        if self.replica.is_validator:
             self.driver.offer_requests(offer)
-        # transactions go to the validators only: observers never propose, and an observer that
-        # verified every signature would do a validator's work for nothing
+        # transactions go to the validators only (of the epoch in force and the next one):
+        # observers never propose, and an observer that verified every signature would do a
+        # validator's work for nothing
+        targets = self._gossip_targets()
         for i in range(0, len(gossip), GOSSIP_BATCH_MAX):
             frame = KIND_TXS + codec.encode_trusted(gossip[i : i + GOSSIP_BATCH_MAX])
-            for peer in self._validator_ids:
-                if peer != self.config.node_id:
-                    self.network.send(PeerId(peer), frame)
+            for key in targets:
+                self._send_to_key(key, frame)
+
+    def _gossip_targets(self) -> list[bytes]:
+        keys = dict.fromkeys(self.replica.validators.pubkeys)
+        nxt = self.replica.epochs.next_after(self.replica.epoch_start)
+        if nxt is not None:
+            keys.update(dict.fromkeys(nxt.validators.pubkeys))
+        keys.pop(self.key.public, None)
+        return list(keys)
 
     async def _reoffer_loop(self) -> None:
         """Re-offer transactions still pending after a while to consensus and re-gossip them."""
@@ -376,6 +435,8 @@ class Node:
         self.mempool.remove(ids)
 
     def _on_commit(self, event: CommitEvent) -> None:
+        if event.registry_changed:
+            self._refresh_registry()
         for listener in self.commit_listeners:
             try:
                 listener(event)
@@ -461,14 +522,16 @@ class Node:
         return {
             "node_id": self.config.node_id,
             "org_id": self.spec.org_id,
-            "role": self.spec.role,
+            "role": "validator" if self.replica.is_validator else "observer",
             "chain_id": self.genesis.chain_id,
             "genesis_hash": self.genesis.hash.hex(),
             "height": meta.height,
             "last_block_hash": meta.block_hash.hex(),
             "state_root": meta.state_root.hex(),
             "view": self.replica.view,
-            "validator_index": self.my_index,
+            "epoch": self.replica.epoch_start,
+            "validators": self.replica.validators.n,
+            "validator_index": self.replica.me,
             "peers": self.network.connected_peers(),
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.bytes},
             "uptime_s": round(time.time() - self.started_at, 1),
@@ -482,14 +545,16 @@ class Node:
         """The facts /readyz judges: height, best certified height seen, validator links, quorum."""
         height = self.height()
         connected = set(self.network.connected_peers())
-        linked = sum(1 for v in self._validator_ids if v in connected and v != self.config.node_id)
+        validators = self.replica.validators  # the set in force at the next height
+        peers = {self._key_to_peer.get(k) for k in validators.pubkeys if k != self.key.public}
+        linked = len(peers & connected)
         return {
             "alive": self.fatal is None and not self.stop_requested.is_set(),
             "height": height,
             # consensus learns "behind" only from verified certificates (consensus/catchup.py)
             "best_known_height": max(height, self.replica.st.target_height),
-            "validators_connected": linked + (1 if self.my_index is not None else 0),
-            "quorum": self.validators.quorum,
+            "validators_connected": linked + (1 if self.key.public in validators.pubkeys else 0),
+            "quorum": validators.quorum,
         }
 
     def block(self, height: int) -> tuple[bytes, bytes] | None:
@@ -524,7 +589,9 @@ class Node:
 
     async def start(self) -> None:
         """Open the peer network (unless a snapshot join opened it), start the driver and the
-        re-offer loop."""
+        re-offer loop (a node the ledger removed, or whose key it rotated out, stops at once and
+        says why)."""
+        self._check_membership()
         if not self._network_started:
             await self.network.start()
             self._network_started = True

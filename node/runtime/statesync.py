@@ -5,10 +5,19 @@ catches up the blocks after it; and the serving side of it.
 Rules:
 
 - The anchor is the peer's stable checkpoint proof: q CHECKPOINT signatures of the validator set
-  over (seq s, block hash, state root, results root) of height s, verified here against genesis;
-  block s comes with its commit certificate (its hash must be the proof's), and the headers of
-  blocks s+1 .. s+exec_lag-1 with theirs: they carry the roots of the heights just below s that
-  the replica needs to check the next blocks.
+  in force at s over (seq s, block hash, state root, results root) of height s; block s comes
+  with its commit certificate (its hash must be the proof's), and the headers of blocks s+1 ..
+  s+exec_lag-1 with theirs: they carry the roots of the heights just below s that the replica
+  needs to check the next blocks.
+- Which set is in force at each of those heights is derived from genesis and the certified
+  changes (issue 17): the answer carries the proof of every validator epoch that begins at or
+  below s+exec_lag (`wire.epochs.EpochProof`: its keys and the certified boundary header before
+  it), checked with `wire.epochs.verify_epoch_chain` from the genesis set; each certificate and
+  checkpoint signature is checked against the set of its own height, and every header must name
+  that set as in force (`validators_hash`) and the next height's as next: a peer that withholds
+  an epoch is caught by the header it certified. The proofs are kept with the snapshot
+  (`BlockStore.snapshot_boundaries`): the replica needs the boundary hashes, and the node serves
+  them on to the SDK and to the next joiner.
 - The state comes in chunks of consecutive keys, each a page of `wire.statemap.scan` at height s
   with its completeness proof: the chunk is checked against the certified root alone before a byte
   of it is kept (`ProofView.range`: no entry between its bounds left out). A peer whose chunk does
@@ -37,10 +46,12 @@ from typing import Any
 from consensus.messages import StableProof, checkpoint_payload
 from consensus.state import KEY_STABLE
 from node.errors import NodeError, StorageError
+from node.runtime.registry import encode_boundaries, epoch_proofs
 from node.store.storage import BlockStore, Meta
 from wire import codec, statemap, stateproofs
 from wire.certificate import ValidatorSet, verify_certificate
 from wire.crypto import Domain, verify
+from wire.epochs import EpochProof, ValidatorEpoch, validators_at, verify_epoch_chain
 from wire.errors import ProofError, WireError
 from wire.types import Block, BlockHeader, CommitCertificate
 
@@ -78,7 +89,8 @@ def serve_snapshot(store: BlockStore, lag: int) -> bytes:
         if b is None or c is None:
             return codec.encode_trusted(["none"])
         after.append([Block.header_of(b).encode(), c])
-    return codec.encode_trusted(["snapshot", raw, block, cert, after])
+    proofs, _ = epoch_proofs(store, up_to=s + lag)
+    return codec.encode_trusted(["snapshot", raw, block, cert, after, [p.to_wire() for p in proofs]])
 
 
 def serve_chunk(store: BlockStore, request: Sequence[Any]) -> bytes:
@@ -111,15 +123,28 @@ class Anchor:
     certificate: CommitCertificate
     certificate_bytes: bytes
     later_roots: tuple[tuple[int, bytes, bytes], ...]  # (height, state root, results root)
+    boundaries: tuple[EpochProof, ...] = ()  # the epochs that begin at or below s+lag, proven
 
 
-def verify_anchor(answer: Any, validators: ValidatorSet, chain_id: str, lag: int) -> Anchor:
-    """Check a peer's ["snapshot", ...] answer against the validator set (SnapshotError)."""
+def verify_anchor(
+    answer: Any, genesis_validators: ValidatorSet, chain_id: str, lag: int, checkpoint_interval: int
+) -> Anchor:
+    """Check a peer's ["snapshot", ...] answer against the validator sets in force, proven from
+    the genesis set by the epoch chain the answer carries (SnapshotError)."""
     try:
-        kind, proof_bytes, block_bytes, cert_bytes, after = answer
-        if kind != "snapshot":
+        kind, proof_bytes, block_bytes, cert_bytes, after, chain = answer
+        if kind != "snapshot" or not isinstance(chain, list):
             raise ValueError("not a snapshot answer")
+        boundaries = tuple(EpochProof.from_wire(p) for p in chain)
+        epochs = verify_epoch_chain(chain_id, genesis_validators, checkpoint_interval, boundaries)
         proof = StableProof.from_wire(codec.decode(proof_bytes))
+        if boundaries and boundaries[-1].start > proof.seq + lag:
+            raise ValueError("the epoch chain goes beyond the snapshot")
+        validators = validators_at(epochs, proof.seq)
+        block, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
+        if block.hash != proof.block_hash or block.header.height != proof.seq:
+            raise ValueError("block s is not the checkpoint's block")
+        _names_sets(block.header, epochs)
         payload = checkpoint_payload(proof.seq, proof.block_hash, proof.state_root, proof.results_root)
         signers = {i for i, _ in proof.signatures}
         if len(signers) != len(proof.signatures) or len(signers) < validators.quorum:
@@ -129,9 +154,6 @@ def verify_anchor(answer: Any, validators: ValidatorSet, chain_id: str, lag: int
                 Domain.CHECKPOINT, chain_id, validators.pubkeys[i], payload, sig
             ):
                 raise ValueError(f"checkpoint signature {i} does not verify")
-        block, cert = Block.decode(block_bytes), CommitCertificate.decode(cert_bytes)
-        if block.hash != proof.block_hash or block.header.height != proof.seq:
-            raise ValueError("block s is not the checkpoint's block")
         verify_certificate(cert, validators, chain_id, height=proof.seq, block_hash=block.hash)
         later: list[tuple[int, bytes, bytes]] = []
         prev = block.hash
@@ -140,8 +162,13 @@ def verify_anchor(answer: Any, validators: ValidatorSet, chain_id: str, lag: int
             h = proof.seq + 1 + i
             if header.height != h or header.prev_block_hash != prev:
                 raise ValueError(f"header {h} does not follow block {h - 1}")
+            _names_sets(header, epochs)
             verify_certificate(
-                CommitCertificate.decode(c_bytes), validators, chain_id, height=h, block_hash=header.hash
+                CommitCertificate.decode(c_bytes),
+                validators_at(epochs, h),
+                chain_id,
+                height=h,
+                block_hash=header.hash,
             )
             later.append((h - lag, header.prev_state_root, header.prev_results_root))
             prev = header.hash
@@ -149,7 +176,16 @@ def verify_anchor(answer: Any, validators: ValidatorSet, chain_id: str, lag: int
             raise ValueError(f"expected the {lag - 1} headers after the checkpoint")
     except (ValueError, TypeError, WireError) as exc:
         raise SnapshotError(f"the snapshot anchor does not verify: {exc}") from exc
-    return Anchor(proof, proof_bytes, block, block_bytes, cert, cert_bytes, tuple(later))
+    return Anchor(proof, proof_bytes, block, block_bytes, cert, cert_bytes, tuple(later), boundaries)
+
+
+def _names_sets(header: BlockHeader, epochs: Sequence[ValidatorEpoch]) -> None:
+    """The header names the set proven in force at its height, and the next height's."""
+    h = header.height
+    if header.validators_hash != validators_at(epochs, h).hash:
+        raise ValueError(f"block {h} names another validator set than the one proven (an epoch withheld?)")
+    if header.next_validators_hash != validators_at(epochs, h + 1).hash:
+        raise ValueError(f"block {h} names another next validator set than the one proven")
 
 
 async def fetch_state(
@@ -223,6 +259,7 @@ def install(
         certificate_bytes=anchor.certificate_bytes,
         earlier_roots=((0, *genesis_roots), *anchor.later_roots),
         consensus=[(KEY_STABLE, anchor.proof_bytes)],
+        boundaries=encode_boundaries(anchor.boundaries) if anchor.boundaries else b"",
     )
 
 
@@ -230,9 +267,10 @@ async def join(
     request: Request,
     peers: Callable[[], list[str]],
     store: BlockStore,
-    validators: ValidatorSet,
+    genesis_validators: ValidatorSet,
     chain_id: str,
     lag: int,
+    checkpoint_interval: int,
     genesis_roots: tuple[bytes, bytes],
     *,
     wait_peers_s: float = 15.0,
@@ -250,7 +288,7 @@ async def join(
                     await request(peer, codec.encode_trusted(["snapshot"]), REQUEST_TIMEOUT_S)
                 )
                 if isinstance(answer, list) and answer and answer[0] == "snapshot":
-                    anchor = verify_anchor(answer, validators, chain_id, lag)
+                    anchor = verify_anchor(answer, genesis_validators, chain_id, lag, checkpoint_interval)
                     anchors.append((anchor.proof.seq, peer, anchor))
             except SnapshotError as exc:
                 log.warning("peer %s offered a snapshot that does not verify: %s", peer, exc)

@@ -7,7 +7,8 @@ Rules (RELIABILITY A2, 5.6):
 - For each checked height h: the stored block decodes, names this chain and height h, its hash is
   in the hash index at h, its `prev_block_hash` is the hash of block h - 1 (the genesis hash for
   block 1), its transactions hash to its `tx_root`, its certificate verifies against the
-  validator set; the stored receipts are one per transaction with the transaction's id, the
+  validator set in force at h (the ledger's `valset/epoch/` records in the stored state, which the
+  state check below covers); the stored receipts are one per transaction with the transaction's id, the
   transaction index points at (or before) this position, the receipts hash to the results root
   stored for h, and the roots stored for h are the ones the header of h + exec_lag carries.
 - The genesis roots are re-derived from the genesis; the roots stored for the top height equal
@@ -27,10 +28,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from contracts import genesis_state
+from contracts.nodes import iter_epochs
 from node.errors import StorageCorruptError, StorageError
-from node.store.storage import BlockStore
+from node.store.storage import BlockStore, StoreReader
 from wire import statemap
-from wire.certificate import verify_certificate
+from wire.certificate import ValidatorSet, verify_certificate
+from wire.epochs import ValidatorEpoch, validators_at
 from wire.errors import CertificateError, DecodeError
 from wire.genesis import Genesis
 from wire.merkle import EMPTY_ROOT, merkle_root
@@ -121,9 +124,11 @@ def _verify(
         prev_hash = genesis.hash
     else:
         prev_hash = _block(store, lo - 1).hash
+    epochs = [ValidatorEpoch(start, ValidatorSet(keys)) for start, keys, _ in iter_epochs(StoreReader(store))]
     for h in range(lo, top + 1):
         try:
-            prev_hash = _check_height(store, genesis, h, prev_hash, genesis_roots)
+            validators = validators_at(epochs, h) if epochs else genesis.validators
+            prev_hash = _check_height(store, genesis, h, prev_hash, genesis_roots, validators)
         except IntegrityError:
             raise
         except StorageError as exc:  # a stored record that does not decode, a checksum mismatch
@@ -171,7 +176,12 @@ def _check_map(store: BlockStore, top: int, state_root: bytes, entries: int) -> 
 
 
 def _check_height(
-    store: BlockStore, genesis: Genesis, h: int, prev_hash: bytes, genesis_roots: tuple[bytes, bytes] | None
+    store: BlockStore,
+    genesis: Genesis,
+    h: int,
+    prev_hash: bytes,
+    genesis_roots: tuple[bytes, bytes] | None,
+    validators: ValidatorSet,
 ) -> bytes:
     """Check block h and what was stored with it; return its hash."""
     lag = genesis.consensus.exec_lag
@@ -193,7 +203,7 @@ def _check_height(
         raise IntegrityError("the commit certificate is missing", height=h)
     try:
         cert = CommitCertificate.decode(cert_raw)
-        verify_certificate(cert, genesis.validators, chain_id, height=h, block_hash=block.hash)
+        verify_certificate(cert, validators, chain_id, height=h, block_hash=block.hash)
     except DecodeError as exc:
         raise IntegrityError(f"the certificate does not decode ({exc.message})", height=h) from exc
     except CertificateError as exc:

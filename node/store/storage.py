@@ -53,6 +53,7 @@ GENESIS = b"M:genesis"
 PRUNED = b"M:map-pruned"  # the lowest height whose map root is still whole
 SNAPSHOT_PENDING = b"M:snapshot-pending"
 BASE = b"M:base"  # the height a snapshot installed (no block below it is stored); absent: 0
+BOUNDARIES = b"M:epoch-boundaries"  # a snapshot's proven epoch boundaries below its base
 NO_MAP = -2  # a roots record of a height whose map this store never held (below a snapshot)
 INSTALL_CHUNK = 10_000
 P_BLOCK = b"B"
@@ -267,7 +268,10 @@ class BlockStore:
                 if not keys:
                     break
                 self._write([(k, None) for k in keys], sync=False)
-        self._write([(META, None), (PRUNED, None), (BASE, None), (SNAPSHOT_PENDING, b"1")], sync=True)
+        self._write(
+            [(META, None), (PRUNED, None), (BASE, None), (BOUNDARIES, None), (SNAPSHOT_PENDING, b"1")],
+            sync=True,
+        )
 
     def clear_snapshot_pending(self) -> None:
         """Give up a snapshot install on an emptied store (it starts from genesis again)."""
@@ -298,8 +302,11 @@ class BlockStore:
         certificate_bytes: bytes,
         earlier_roots: Sequence[tuple[int, bytes, bytes]],
         consensus: Sequence[tuple[bytes, bytes]],
+        boundaries: bytes = b"",
     ) -> None:
-        """Finish a snapshot install: the store becomes a node at `meta.height` (one synced batch)."""
+        """Finish a snapshot install: the store becomes a node at `meta.height` (one synced batch).
+        `boundaries`: the encoded proofs of the validator epochs that began at or below it (their
+        boundary blocks are not stored; `snapshot_boundaries`)."""
         h = meta.height
         block_hash = meta.block_hash
         puts: list[tuple[bytes, bytes | None]] = [
@@ -311,6 +318,7 @@ class BlockStore:
             (BASE, _h(h)),
             (META, meta.encode()),
             (SNAPSHOT_PENDING, None),
+            (BOUNDARIES, boundaries or None),
         ]
         for height, state_root, results_root in earlier_roots:
             puts.append((P_ROOTS + _h(height), codec.encode_trusted([state_root, results_root, NO_MAP])))
@@ -400,6 +408,10 @@ class BlockStore:
         from genesis, s for one that joined by the snapshot of height s."""
         raw = self._get(BASE)
         return 0 if raw is None else int.from_bytes(raw, "big")
+
+    def snapshot_boundaries(self) -> bytes | None:
+        """What `install_snapshot` kept as `boundaries` (None: none, or no snapshot)."""
+        return self._get(BOUNDARIES)
 
     def map_pruned_below(self) -> int:
         raw = self._get(PRUNED)

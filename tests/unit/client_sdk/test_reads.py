@@ -1,9 +1,8 @@
 """Every read of the SDK verified against its proof (issue 16 item 4), served by a real node over a
 real chain (`readnode.py`): honest answers verify and come back rebuilt from the proven bytes,
 complete where the state's key layout orders them; every forgery of the node's answer (an edited
-value or value hash, a node dropped from the proof, an item left out of a complete page, a wrong
-range, a forged certificate, a header that does not carry the root, ...) raises
-VerificationError in both clients; `verify_reads=False` takes the node's word."""
+value or hash, a dropped proof node, an item left out of a complete page, a wrong range, a forged
+certificate, a header without the root, ...) raises VerificationError in both clients."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from consensus import (
     Send,
     Tick,
 )
+from consensus.config import EpochInfo
 from consensus.events import BlocksFetched
 from wire.certificate import ValidatorSet
 from wire.crypto import SigningKey, sha256
@@ -33,6 +34,11 @@ STATE0 = sha256(b"state0")
 RESULTS0 = sha256(b"results0")
 T0 = 1_700_000_000_000
 KEYS = [SigningKey(bytes([i + 1]) * 32) for i in range(8)]
+PUB = [k.public for k in KEYS]
+
+
+def index_of(pubkey: bytes) -> int:
+    return PUB.index(pubkey)
 
 
 def params(**kw: int) -> ConsensusParams:
@@ -80,12 +86,18 @@ class Cluster:
     drop: Callable[[int, int, bytes], bool] = lambda src, dst, data: False
     now: int = T0
     tx_checker: Callable[[object], bool] = lambda txs: True
+    # validator-set epochs: what executing a height reports (the ledger's scheduled epochs)
+    epochs_at: dict[int, tuple[EpochInfo, ...]] = field(default_factory=dict)
+    keyed_observers: bool = False  # observers hold keys KEYS[n..] (a later epoch may add them)
+    keys: list[bytes] = field(default_factory=list)  # the public key each replica slot answers to
 
     def __post_init__(self) -> None:
         total = self.n + self.observers
+        self.keys = PUB[:total]
         for i in range(total):
             me = i if i < self.n else None
-            signer = KEYS[i].signer() if me is not None else None
+            keyed = me is not None or self.keyed_observers
+            signer = KEYS[i].signer() if keyed else None
             self.replicas.append(Replica(config(self.n, me, self.p), signer, self.tx_checker))
             self.chains.append([])
             self.stores.append({})
@@ -117,18 +129,25 @@ class Cluster:
             elif isinstance(a, Broadcast):
                 for j in range(total):
                     if j != i and not self.drop(i, j, a.data):
-                        self.queue.append((j, MessageReceived(sender=i, data=a.data)))
+                        self.queue.append((j, MessageReceived(sender=self.keys[i], data=a.data)))
             elif isinstance(a, Send):
-                if not self.drop(i, a.to, a.data):
-                    self.queue.append((a.to, MessageReceived(sender=i, data=a.data)))
+                to = self.keys.index(a.to)
+                if not self.drop(i, to, a.data):
+                    self.queue.append((to, MessageReceived(sender=self.keys[i], data=a.data)))
             elif isinstance(a, Commit):
                 self.chains[i].append((a.block, a.certificate))
                 h = a.block.header.height
+                epochs = self.epochs_at.get(h, ())
                 self.queue.append(
-                    (i, Executed(height=h, state_root=sha256(b"state%d" % h), results_root=RESULTS0))
+                    (
+                        i,
+                        Executed(
+                            height=h, state_root=sha256(b"state%d" % h), results_root=RESULTS0, epochs=epochs
+                        ),
+                    )
                 )
             elif isinstance(a, RequestTransfer):
-                src = self.chains[a.peer]
+                src = self.chains[self.keys.index(a.peer)]
                 items = tuple((b.encode(), c.encode()) for b, c in src[a.from_height - 1 : a.to_height])
                 self.queue.append((i, BlocksFetched(sender=a.peer, items=items)))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from consensus import BlocksFetched, MessageReceived, RecoveredState, Replica, RequestTransfer, Tick
 from consensus.messages import decode_message
-from tests.unit.consensus.harness import KEYS, Cluster, config, tx
+from tests.unit.consensus.harness import KEYS, PUB, Cluster, config, tx
 
 
 def test_a_partitioned_replica_catches_up_by_verified_transfer() -> None:
@@ -36,9 +36,9 @@ def test_catch_up_rejects_forged_blocks_and_certificates_and_never_trusts_a_clai
         (b"\x93garbage", cert.encode()),  # undecodable
         (other_block.encode(), other_cert.encode()),  # valid but out of order: buffered
     )
-    out = fresh.step(BlocksFetched(sender=0, items=items))
+    out = fresh.step(BlocksFetched(sender=PUB[0], items=items))
     assert fresh.committed_height == 0 and fresh.stats.get("bad_transfer_item") == 2
-    out = fresh.step(BlocksFetched(sender=1, items=((block.encode(), cert.encode()),)))
+    out = fresh.step(BlocksFetched(sender=PUB[1], items=((block.encode(), cert.encode()),)))
     assert fresh.committed_height == 2  # block 1 arrived, the buffered block 2 followed
     assert len([a for a in out if type(a).__name__ == "Commit"]) == 2
 
@@ -73,6 +73,6 @@ def test_a_restarted_replica_re_sends_rather_than_contradicts_its_votes() -> Non
 def test_remote_garbage_never_raises() -> None:
     r = Replica(config(4, 1), KEYS[1].signer(), lambda txs: True)
     for data in (b"", b"\x00", b"\x93\x20\x01\x00", bytes(range(256)), b"\x92\x26\x01"):
-        for sender in (-1, 0, 2, 99):
+        for sender in (b"", PUB[0], PUB[2], b"\x63" * 32):
             r.step(MessageReceived(sender=sender, data=data))
     assert r.stats.get("undecodable", 0) > 0

@@ -43,6 +43,7 @@ BLOCK = Block(
 PC = PreparedCert(view=1, seq=3, block=BLOCK, pp_signature=SIG, prepares=((0, SIG), (2, SIG)))
 VC = ViewChange(
     view=2,
+    epoch=1,
     replica=1,
     checkpoint=StableProof(
         seq=2, block_hash=H, state_root=H, results_root=H, signatures=((0, SIG), (1, SIG))
@@ -58,6 +59,7 @@ MESSAGES: list[Message] = [
     VC,
     NewView(
         view=2,
+        epoch=1,
         replica=2,
         view_changes=(VC,),
         reproposals=(Reproposal(seq=3, digest=H, signature=SIG),),

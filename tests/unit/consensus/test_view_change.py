@@ -16,7 +16,7 @@ from consensus.messages import (
     pre_prepare_payload,
 )
 from consensus.view_change import compute_new_view
-from tests.unit.consensus.harness import GENESIS, KEYS, Cluster, tx
+from tests.unit.consensus.harness import GENESIS, KEYS, PUB, Cluster, tx
 from wire.crypto import Domain
 from wire.merkle import merkle_root
 from wire.types import Block, BlockHeader, CommitCertificate
@@ -47,7 +47,13 @@ def _vc(
     replica: int, prepared: tuple[PreparedCert, ...] = (), committed: tuple[CommittedProof, ...] = ()
 ) -> ViewChange:
     return ViewChange(
-        view=5, replica=replica, checkpoint=None, committed=committed, prepared=prepared, signature=bytes(64)
+        view=5,
+        epoch=1,
+        replica=replica,
+        checkpoint=None,
+        committed=committed,
+        prepared=prepared,
+        signature=bytes(64),
     )
 
 
@@ -61,14 +67,16 @@ B3X = _block(3, B2X.hash)
 def test_new_view_takes_the_highest_view_prepared_certificate_per_seq() -> None:
     """§4.4: for each seq the O set holds the digest of the prepared certificate with the highest view."""
     plan = compute_new_view(
-        [_vc(0, (_pc(B1, 0), _pc(B2, 1))), _vc(1, (_pc(B1, 0), _pc(B2X, 3))), _vc(2)], GENESIS
+        [_vc(0, (_pc(B1, 0), _pc(B2, 1))), _vc(1, (_pc(B1, 0), _pc(B2X, 3))), _vc(2)], 0, GENESIS
     )
     assert plan.reproposal_keys() == ((1, B1.hash), (2, B2X.hash))
 
 
 def test_new_view_keeps_only_the_hash_consistent_prefix() -> None:
     """Chain rule: B3 extends B2, but B2X won seq 2, so B3 is dropped and seq 3 is proposed afresh."""
-    plan = compute_new_view([_vc(0, (_pc(B1, 0), _pc(B2, 1), _pc(B3, 1))), _vc(1, (_pc(B2X, 2),))], GENESIS)
+    plan = compute_new_view(
+        [_vc(0, (_pc(B1, 0), _pc(B2, 1), _pc(B3, 1))), _vc(1, (_pc(B2X, 2),))], 0, GENESIS
+    )
     assert plan.reproposal_keys() == ((1, B1.hash), (2, B2X.hash))
 
 
@@ -80,13 +88,14 @@ def test_new_view_re_proposes_a_committed_block() -> None:
             _vc(0, (_pc(B1, 0), _pc(B2X, 3))),
             _vc(1, (_pc(B1, 0),), (CommittedProof(block=B2, certificate=cert),)),
         ],
+        0,
         GENESIS,
     )
     assert plan.reproposal_keys() == ((1, B1.hash), (2, B2.hash))
 
 
 def test_new_view_with_no_evidence_is_empty() -> None:
-    assert compute_new_view([_vc(0), _vc(1), _vc(2)], GENESIS).reproposal_keys() == ()
+    assert compute_new_view([_vc(0), _vc(1), _vc(2)], 0, GENESIS).reproposal_keys() == ()
 
 
 def test_a_crashed_primary_is_replaced_and_the_new_primary_commits() -> None:
@@ -123,13 +132,17 @@ def test_a_replica_joins_a_higher_view_only_on_f_plus_1_view_changes() -> None:
     c.tick()
     r1 = c.replicas[1]
     assert r1 is not None
-    vc = ViewChange(view=2**40, replica=3, checkpoint=None, committed=(), prepared=(), signature=bytes(64))
+    vc = ViewChange(
+        view=2**40, epoch=1, replica=3, checkpoint=None, committed=(), prepared=(), signature=bytes(64)
+    )
     vc = replace(vc, signature=KEYS[3].sign(Domain.VIEW_CHANGE, "test", vc.payload()))
-    r1.step(MessageReceived(sender=3, data=vc.encode()))
+    r1.step(MessageReceived(sender=PUB[3], data=vc.encode()))
     assert r1.view == 0
-    vc2 = ViewChange(view=7, replica=2, checkpoint=None, committed=(), prepared=(), signature=bytes(64))
+    vc2 = ViewChange(
+        view=7, epoch=1, replica=2, checkpoint=None, committed=(), prepared=(), signature=bytes(64)
+    )
     vc2 = replace(vc2, signature=KEYS[2].sign(Domain.VIEW_CHANGE, "test", vc2.payload()))
-    r1.step(MessageReceived(sender=2, data=vc2.encode()))
+    r1.step(MessageReceived(sender=PUB[2], data=vc2.encode()))
     assert r1.view == 7 and not r1.view_active  # f+1 = 2: joins the (f+1)-th highest view
 
 
@@ -162,5 +175,5 @@ def test_a_new_view_whose_reproposals_differ_from_the_recomputation_is_rejected(
     forged = replace(forged, signature=KEYS[nv.replica].sign(Domain.NEW_VIEW, "test", forged.payload()))
     r2 = c.replicas[2]
     assert r2 is not None and r2.view == nv.view and not r2.view_active
-    r2.step(MessageReceived(sender=nv.replica, data=forged.encode()))
+    r2.step(MessageReceived(sender=PUB[nv.replica], data=forged.encode()))
     assert r2.stats.get("bad_new_view") == 1 and not r2.view_active

@@ -110,4 +110,21 @@ def test_config_check_command(net: Path) -> None:
         wrong_key.read_text().replace('key_file = "node.key"', 'key_file = "../city/node.key"')
     )
     result = runner.invoke(cli, ["node", "config", "check", str(wrong_key)])
-    assert result.exit_code == 1 and "is not the key genesis lists" in result.output
+    assert result.exit_code == 1 and "is the key genesis lists for node city" in result.output
+
+
+def test_config_check_after_governance(net: Path, tmp_path: Path) -> None:
+    """A rotated key is a note (the ledger decides at start); a node added after genesis needs
+    its org and a bootstrap peer (issue 17)."""
+    runner = CliRunner()
+    fresh = tmp_path / "fresh.key"
+    assert runner.invoke(cli, ["keys", "new", "--out", str(fresh)]).exit_code == 0
+    rotated = _with(net, f'key_file = "{fresh}"\n', "rotated.toml")
+    result = runner.invoke(cli, ["node", "config", "check", str(rotated)])
+    assert result.exit_code == 0 and "the ledger rotated its key" in result.output, result.output
+    added = _with(net, f'node_id = "cg-validator"\nkey_file = "{fresh}"\n', "added.toml")
+    result = runner.invoke(cli, ["node", "config", "check", str(added)])
+    assert result.exit_code == 1 and "no node 'cg-validator' in genesis" in result.output, result.output
+    text = f'node_id = "cg-validator"\nkey_file = "{fresh}"\norg_id = "cn.gs.lz.cg"\nbootstrap = "http://127.0.0.1:28001"\n'
+    result = runner.invoke(cli, ["node", "config", "check", str(_with(net, text, "added.toml"))])
+    assert result.exit_code == 0 and ": ok: node cg-validator" in result.output, result.output

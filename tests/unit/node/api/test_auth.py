@@ -33,7 +33,7 @@ def make(
         CHAIN,
         node_id,
         users.get,
-        {NODE.public: ("v0", "cn.p1.c1")},
+        {NODE.public: ("v0", "cn.p1.c1")}.get,
         "cn",
         AuthSettings(**settings),
         clock_ms=lambda: clock.ms,

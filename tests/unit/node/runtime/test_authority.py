@@ -18,6 +18,9 @@ from wire.types import SignedTransaction, TxBody
 
 CHAIN = "authority-test"
 ALICE, NODE, GONE, OLD, BROKEN = (SigningKey(bytes([i]) * 32) for i in range(1, 6))
+# node keys through governance (issue 17): added and in force, added but its epoch not begun,
+# rotated out, of a removed node, and the key a rotation put in force
+ADDED, PENDING, ROTATED_OUT, REMOVED, ROTATED_IN = (SigningKey(bytes([i]) * 32) for i in range(6, 11))
 
 
 def _state() -> dict[bytes, bytes]:
@@ -25,12 +28,21 @@ def _state() -> dict[bytes, bytes]:
         doc = {"user_id": "u", "org_id": "cn.p1", "roles": ["operator"], "status": status}
         return keys.user(key.public.hex()).encode(), codec.encode(doc)
 
+    def node(key: SigningKey, node_id: str, status: str) -> tuple[bytes, bytes]:
+        doc = {"node_id": node_id, "org_id": "cn", "role": "validator", "status": status}
+        return keys.node_key(key.public.hex()).encode(), codec.encode(doc)
+
     return dict(
         [
             user(ALICE, "ACTIVE"),
             user(GONE, "REVOKED"),
             user(OLD, "ROTATED"),
-            (keys.node_key(NODE.public.hex()).encode(), codec.encode({"node_id": "v0", "org_id": "cn"})),
+            node(NODE, "v0", "ACTIVE"),
+            node(ADDED, "county", "ACTIVE"),
+            node(PENDING, "branch2", "PENDING"),
+            node(ROTATED_OUT, "city", "ROTATED"),
+            node(ROTATED_IN, "city", "ACTIVE"),
+            node(REMOVED, "branch", "REMOVED"),
             (keys.user(BROKEN.public.hex()).encode(), b"\xc1 not msgpack"),
         ]
     )
@@ -98,3 +110,15 @@ def test_a_key_registered_later_is_admitted_then() -> None:
         {"user_id": "n", "org_id": "cn.p1", "roles": ["operator"], "status": "ACTIVE"}
     )
     assert pool.admit(tx.encode())[1]
+
+
+def test_node_keys_follow_governance() -> None:
+    """An added node's key and a rotated-in key are admitted once in force; a key whose epoch has
+    not begun, a rotated-out key and a removed node's key are refused with their reason."""
+    pool = _mempool(_state())
+    assert pool.admit(_tx(ADDED).encode())[1]
+    assert pool.admit(_tx(ROTATED_IN).encode())[1]
+    assert _refusal(pool, _tx(PENDING)) == "unknown_signer"
+    assert _refusal(pool, _tx(ROTATED_OUT)) == "signer_rotated"
+    assert _refusal(pool, _tx(REMOVED)) == "signer_revoked"
+    assert len(pool) == 2

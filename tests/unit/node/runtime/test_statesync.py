@@ -65,6 +65,7 @@ def join(
                 chain.genesis.validators,
                 chain.genesis.chain_id,
                 lag,
+                chain.genesis.consensus.checkpoint_interval,
                 genesis_roots,
                 wait_peers_s=1,
             )
