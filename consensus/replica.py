@@ -46,6 +46,7 @@ from consensus.state import (
     KEY_STABLE,
     KEY_VIEW,
     KEY_VIEW_CHANGE,
+    MAX_BACKOFF_EXP,
     PREPARED_PREFIX,
     SLOT_PREFIX,
     ReplicaState,
@@ -57,7 +58,9 @@ from wire.crypto import verify
 from wire.errors import WireError
 from wire.types import Block, CommitCertificate
 
-KNOWN_MUTANTS = frozenset({"quorum_f_plus_1", "quorum_2f_plus_1", "persist_after_send", "nv_no_recompute"})
+KNOWN_MUTANTS = frozenset(
+    {"quorum_f_plus_1", "quorum_2f_plus_1", "persist_after_send", "nv_no_recompute", "no_rejoin"}
+)
 
 
 class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
@@ -120,6 +123,16 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
     @property
     def view_active(self) -> bool:
         return self.st.active
+
+    @property
+    def view_change_timeout_ticks(self) -> int:
+        """The view-change timeout in force (the base doubled per failed view change, up to 8x)."""
+        return self.cfg.params.view_change_timeout_ticks << min(self.st.backoff_exp, MAX_BACKOFF_EXP)
+
+    @property
+    def following(self) -> bool:
+        """True while it follows the network's view below the view it announced (it does not vote)."""
+        return self.muted
 
     @property
     def committed_height(self) -> int:
@@ -269,6 +282,7 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
         if KEY_VIEW in entries:
             view, active = codec.decode(entries[KEY_VIEW])
             st.view, st.active = int(view), bool(active)
+            st.entered_view = st.view
         if KEY_STABLE in entries:
             proof = StableProof.from_wire(codec.decode(entries[KEY_STABLE]))
             st.stable_seq, st.stable_proof = proof.seq, proof

@@ -3,7 +3,8 @@
 Phases (VOPR, Vortex): a *safety* phase of `safety_ticks` with every fault the seed chose, the
 checkers running on every step; then a *liveness* phase: the network heals, every crashed node
 restarts, at most f identities stay faulty, and every transaction a client submitted must be
-committed by every honest validator and observer within `liveness_ticks`.
+committed by every honest validator and observer within `liveness_ticks`; then every correct
+validator must be active in one view within two view-change timeouts (issue 18.8).
 
 The driver here does what the node's driver does: it carries out actions in order (a `Persist` is
 a synced write), stores committed blocks with their certificates, executes them with a fake
@@ -54,6 +55,8 @@ class Result:
     view_changes: int
     max_view: int
     commit_latency_ms: list[float] = field(default_factory=list)  # per transaction, simulated time
+    converge_ticks: int | None = None  # from "every request committed" to one active view everywhere
+    view_at_heal: int = 0  # the highest view of a correct validator when the network healed
 
     @property
     def ok(self) -> bool:
@@ -284,6 +287,8 @@ class Simulation:
         self.first_commit_tick: dict[int, int] = {}
         self.tx_commit_ms: dict[bytes, float] = {}
         self.crash_log: list[tuple[int, str]] = []
+        self.converge_ticks: int | None = None
+        self.view_at_heal = 0
 
     def _build_nodes(self, signers: list[SignerLike]) -> list[SimNode]:
         opts = self.opts
@@ -381,6 +386,8 @@ class Simulation:
         end = opts.safety_ticks + opts.liveness_ticks
         liveness: str | None = None
         tick_ms = opts.params.tick_ms
+        live_since: int | None = None
+        bound = 0
         for tick in range(1, end + 1):
             self.tick = tick
             tick_time = tick * tick_ms
@@ -393,8 +400,21 @@ class Simulation:
                     node.step(Tick(now_ms=GENESIS_TIME_MS + tick_time + node.skew_ms))
             if self.checker.violations:
                 break
-            if tick > opts.safety_ticks and tick % 10 == 0 and self._live():
-                break
+            if tick == opts.safety_ticks:
+                self.view_at_heal = self._max_view()
+            if tick <= opts.safety_ticks:
+                continue
+            if live_since is None and tick % 10 == 0 and self._live():
+                live_since, bound = tick, 2 * self._view_change_timeout()
+            if live_since is not None:
+                # Every request committed: every correct validator must be active in one view within
+                # two view-change timeouts (issue 18.8: a replica alone in a higher view).
+                if self._views_converged():
+                    self.converge_ticks = tick - live_since
+                    break
+                if tick - live_since > bound:
+                    liveness = self._views_report(bound)
+                    break
         else:
             liveness = self._liveness_report()
         return self._result(liveness)
@@ -474,6 +494,36 @@ class Simulation:
     def _honest_nodes(self) -> list[SimNode]:
         return [nd for nd in self.nodes if nd.honest]
 
+    def _correct_validators(self) -> list[SimNode]:
+        """Validators with no fault of their own: not byzantine, not twinned, clock not skewed."""
+        faulty = self.opts.faulty
+        return [nd for nd in self.nodes if nd.index is not None and nd.honest and nd.index not in faulty]
+
+    def _views_converged(self) -> bool:
+        states = {
+            (nd.replica.view, nd.replica.view_active) if nd.replica is not None else None
+            for nd in self._correct_validators()
+        }
+        return len(states) == 1 and all(s is not None and s[1] for s in states)
+
+    def _view_change_timeout(self) -> int:
+        """The longest view-change timeout in force on a correct validator (back-off included)."""
+        return max(
+            (nd.replica.view_change_timeout_ticks for nd in self._correct_validators() if nd.replica),
+            default=self.opts.params.view_change_timeout_ticks,
+        )
+
+    def _max_view(self) -> int:
+        return max((nd.replica.view for nd in self._correct_validators() if nd.replica), default=0)
+
+    def _views_report(self, bound: int) -> str:
+        views = ",".join(
+            f"{nd.name}:{nd.replica.view}{'' if nd.replica.view_active else '(changing)'}"
+            for nd in self._correct_validators()
+            if nd.replica is not None
+        )
+        return f"every request committed, but the views did not converge within {bound} ticks: {views}"
+
     def _live(self) -> bool:
         honest = self._honest_nodes()
         heights = {len(nd.chain) for nd in honest}
@@ -502,6 +552,8 @@ class Simulation:
             bytes=self.network.bytes,
             view_changes=sum(s.get("new_views_installed", 0) for s in stats),
             max_view=max_view,
+            converge_ticks=self.converge_ticks,
+            view_at_heal=self.view_at_heal,
             commit_latency_ms=[
                 self.tx_commit_ms[tx] - t * self.opts.params.tick_ms
                 for tx, t in self.workload.submitted.items()

@@ -460,6 +460,8 @@ class Node:
             "last_block_hash": meta.block_hash.hex(),
             "state_root": meta.state_root.hex(),
             "view": self.replica.view,
+            "view_active": self.replica.view_active,
+            "view_following": self.replica.following,
             "validator_index": self.my_index,
             "peers": self.network.connected_peers(),
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.bytes},
