@@ -395,9 +395,12 @@ class Simulation:
             self.now = tick_time
             self._faults(tick, crashes)
             self._workload(tick)
+            self.network.advance(tick)
             for node in self.nodes:
                 if node.up:
-                    node.step(Tick(now_ms=GENESIS_TIME_MS + tick_time + node.skew_ms))
+                    node.step(
+                        Tick(now_ms=GENESIS_TIME_MS + tick_time + node.skew_ms + self._strobe(node, tick))
+                    )
             if self.checker.violations:
                 break
             if tick == opts.safety_ticks:
@@ -489,6 +492,15 @@ class Simulation:
         for node in self.nodes:
             if node.index is not None and (node is entry or self.network.connected(entry.inst, node.inst)):
                 self._push(self.opts.delay_min_ms, REQUESTS, node.inst, -1, txs)
+
+    def _strobe(self, node: SimNode, tick: int) -> int:
+        """Clock strobing (RELIABILITY K2): +amplitude and -amplitude in turn, every period ticks."""
+        if tick >= self.opts.safety_ticks:
+            return 0
+        for index, amplitude, period in self.opts.strobe:
+            if node.index == index:
+                return amplitude if (tick // period) % 2 == 0 else -amplitude
+        return 0
 
     # ------------------------------------------------------------------ liveness
     def _honest_nodes(self) -> list[SimNode]:
