@@ -248,3 +248,29 @@ def test_a_bandwidth_starved_validator_lags_but_does_not_stall_the_others(cluste
     cluster.heal()
     cluster.wait_height([slow], max(cluster.height(n) for n in others), timeout_s=90)
     _assert_clean(cluster, ops)
+
+
+@pytest.mark.faults
+def test_a_validator_alone_in_a_higher_view_rejoins_the_others_view(cluster: Cluster) -> None:
+    """Issue 18.8, reproduced on purpose: a backup cut off from the others takes requests only it
+    holds, so its request timer fires and it enters view 1 alone. After the heal the others are
+    still healthy in view 0 and never follow it; before the fix it waited there for good (77 s in
+    the report). Now it follows view 0 (reporting view_following) within two view-change timeouts,
+    and every acknowledged transaction commits."""
+    primary = cluster.primary()
+    victim = next(n for n in reversed(cluster.validators) if n != primary)
+    others = [n for n in cluster.names if n != victim]
+    cluster.partition([victim], others)
+    load = cluster.load_in_background(40, rate=20, urls=[cluster.url(victim)])
+    deadline = time.monotonic() + 60
+    while (cluster.status(victim) or {}).get("view", 0) == 0:
+        assert time.monotonic() < deadline, "the cut-off backup never suspected the primary"
+        time.sleep(0.25)
+    alone = cluster.status(victim) or {}
+    assert alone["view"] >= 1 and not alone["view_active"], alone
+    cluster.heal()
+    view, waited = cluster.wait_one_view(cluster.validators, timeout_s=2 * MAX_TIMEOUT_S)
+    print(f"18.8: the lone validator was active in the others' view {view} {waited:.1f} s after the heal")
+    assert view < alone["view"], "the others were dragged into the lone validator's view"
+    assert (cluster.status(victim) or {}).get("view_following") is True
+    _assert_clean(cluster, load.result())

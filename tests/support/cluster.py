@@ -149,10 +149,11 @@ class Cluster:
         )
         log.close()
 
-    def start_all(self, names: Iterable[str] | None = None) -> None:
+    def start_all(self, names: Iterable[str] | None = None, timeout_s: float = 180) -> None:
+        """Start the nodes and wait until each answers (a loaded 2-core machine needs a minute)."""
         for name in names or self.names:
             self.start(name)
-        self.wait_healthy(names or self.names)
+        self.wait_healthy(names or self.names, timeout_s=timeout_s)
 
     def alive(self, name: str) -> bool:
         p = self.procs.get(name)
