@@ -10,7 +10,7 @@ DEVDIR ?= .devnet
 PIP_TOOLS := pip-tools==7.6.2
 LOCK_FLAGS := --quiet --strip-extras --no-emit-index-url --no-emit-find-links --unsafe-package orgledger
 
-.PHONY: venv run stop test lint typecheck unit sim-long sim-reconfig bench clean lock wheelhouse
+.PHONY: venv run stop test test-faults lint typecheck unit sim-long sim-reconfig bench clean lock wheelhouse
 
 # The development environment: the project with its test extras, at the versions of
 # requirements-dev.lock (a dependency added to pyproject.toml but not yet locked still installs).
@@ -32,9 +32,14 @@ run: $(STAMP)
 stop: $(STAMP)
 	$(BIN)/orgledger dev down --dir $(DEVDIR)
 
-## make test: set up, lint, type-check, run the default suite (slow tiers excluded).
+## make test: set up, lint, type-check, run the default suite (slow tiers and process faults excluded).
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
+	$(BIN)/python -m pytest -q -m "not slow and not faults" -p no:cacheprovider
+
+## make test-faults: the process-level fault tests (RELIABILITY tier P: f+1 down, all killed,
+## 2|2 partition, rolling restarts, disk faults; docs/reliability.md). CI runs it after make test.
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest -q -m "faults and not slow" -p no:cacheprovider --durations=0
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -85,8 +85,20 @@ class CatchUp(ReplicaBase):
         if same_epoch and not self.sender_is(s.replica, sender):
             self._count("spoofed_sender")
             return
-        if same_epoch and self.me is not None and s.view < st.view and st.active and st.new_view_bytes:
+        waiting = s.view == st.view and not s.active and "no_rejoin" not in self.mutants
+        if (
+            same_epoch
+            and self.me is not None
+            and st.active
+            and st.new_view_bytes
+            and (s.view < st.view or waiting)
+        ):
+            # A peer in an older view, or still waiting in ours for the NEW-VIEW it missed.
             self._send(sender, st.new_view_bytes)
+        if same_epoch:
+            st.peer_views[sender] = (s.view, s.active)
+            if not st.active and s.active and s.view < st.view:
+                self._maybe_follow()
         if st.peer_heights.get(sender) == s.committed_height:
             st.stuck_peers.add(sender)
         else:

@@ -69,7 +69,13 @@ class NormalCase(ReplicaBase):
         if pp.block.header.height != pp.seq or not block_body_ok(pp.block):
             self._count("bad_block")
             return
-        if not self.is_validator or ep.start != st.epoch_start or pp.view != st.view or not st.active:
+        if (
+            not self.is_validator
+            or ep.start != st.epoch_start
+            or pp.view != st.view
+            or not st.active
+            or self.muted
+        ):
             self._remember_block(pp.seq, pp.block)
             return
         if not self.in_window(pp.seq) or pp.seq <= st.view_floor:
@@ -259,7 +265,7 @@ class NormalCase(ReplicaBase):
         missed their certificates needs q COMMITs of this view.
         """
         st = self.st
-        if self.me is None or not st.active:
+        if self.me is None or not st.active or self.muted:
             return
         for seq in sorted(st.slots):
             slot = st.slots[seq]
@@ -340,7 +346,7 @@ class NormalCase(ReplicaBase):
 
     def _try_propose(self) -> None:
         st = self.st
-        if not self.is_primary or not st.active or st.now_ms is None:
+        if not self.is_primary or not st.active or st.now_ms is None or self.muted:
             return
         while st.pending:
             if not self._propose(self._next_batch):

@@ -53,6 +53,7 @@ from consensus.state import (
     KEY_STABLE,
     KEY_VIEW,
     KEY_VIEW_CHANGE,
+    MAX_BACKOFF_EXP,
     PREPARED_PREFIX,
     SLOT_PREFIX,
     ReplicaState,
@@ -74,6 +75,7 @@ KNOWN_MUTANTS = frozenset(
         "nv_no_recompute",
         "epoch_at_commit",
         "accept_rotated_key",
+        "no_rejoin",
     }
 )
 
@@ -158,6 +160,16 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
     @property
     def view_active(self) -> bool:
         return self.st.active
+
+    @property
+    def view_change_timeout_ticks(self) -> int:
+        """The view-change timeout in force (the base doubled per failed view change, up to 8x)."""
+        return self.cfg.params.view_change_timeout_ticks << min(self.st.backoff_exp, MAX_BACKOFF_EXP)
+
+    @property
+    def following(self) -> bool:
+        """True while it follows the network's view below the view it announced (it does not vote)."""
+        return self.muted
 
     @property
     def committed_height(self) -> int:
@@ -283,6 +295,8 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
         st.epoch_start = ep.start
         self._set_epoch(ep)
         st.view, st.active = 0, True
+        st.entered_view = 0  # views count from 0 in every epoch (a higher one would mute it)
+        st.peer_views.clear()
         st.new_view, st.new_view_bytes = None, b""
         st.view_floor, st.floor_hash = base, base_hash
         st.slots.clear()
@@ -398,6 +412,7 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
             view_epoch = _view_epoch(entries[KEY_VIEW])
             if view_epoch == st.epoch_start:
                 st.view, st.active = int(record[0]), bool(record[1])
+                st.entered_view = st.view
             elif view_epoch > st.epoch_start:
                 # voted in a later epoch than the executed blocks tell: resume it when re-entered
                 self._stashed = dict(entries)

@@ -103,6 +103,9 @@ class ReplicaState:
     epoch_start: int = 1
     view: int = 0
     active: bool = True
+    # The highest view this replica entered (persisted in `cs/view`). Below it, the replica only
+    # follows the network's view and signs no PRE-PREPARE, PREPARE or COMMIT (view_change.py).
+    entered_view: int = 0
     view_floor: int = 0  # the NEW-VIEW's base: seqs at or below it are not proposed in this view
     floor_hash: bytes = b""
     new_view: NewView | None = None
@@ -140,6 +143,7 @@ class ReplicaState:
     peer_hints: dict[bytes, int] = field(default_factory=dict)  # certificates of epochs not yet known
     peer_heights: dict[bytes, int] = field(default_factory=dict)  # claimed in STATUS: a hint only
     stuck_peers: set[bytes] = field(default_factory=set)
+    peer_views: dict[bytes, tuple[int, bool]] = field(default_factory=dict)  # (view, active) in STATUS
     transfer: Transfer | None = None
     transfer_attempt: int = 0
     behind_since: int | None = None
@@ -180,6 +184,11 @@ class ReplicaBase:
     @property
     def is_primary(self) -> bool:
         return self.me is not None and self.primary(self.st.view) == self.me
+
+    @property
+    def muted(self) -> bool:
+        """Following a view below the one this replica announced a VIEW-CHANGE for: no votes here."""
+        return self.st.view < self.st.entered_view
 
     @property
     def window(self) -> int:
@@ -270,7 +279,13 @@ class ReplicaBase:
     def _accept_slot(self, pp: PrePrepare, *, from_new_view: bool) -> None:
         raise NotImplementedError
 
+    def _remember_block(self, seq: int, block: Block) -> None:
+        raise NotImplementedError
+
     def _start_view_change(self, new_view: int) -> None:
+        raise NotImplementedError
+
+    def _maybe_follow(self) -> None:
         raise NotImplementedError
 
     def _note_certified(self, height: int, peer: bytes | None) -> None:

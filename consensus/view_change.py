@@ -5,8 +5,12 @@ Rules:
 - A replica leaves view v for v+1 when a timer expires (`_on_view_change_timeout`): a slot of v
   was accepted but nothing committed for `view_change_timeout_ticks`, or a request waited longer
   than `request_timeout_ticks`; or when it receives valid VIEW-CHANGEs for higher views from f+1
-  replicas (it joins the (f+1)-th highest, so f liars cannot drag it anywhere). It never goes back
-  to a lower view, and it persists the new view and its VIEW-CHANGE before sending it.
+  replicas (it joins the (f+1)-th highest, so f liars cannot drag it anywhere). It never votes in
+  a view lower than one it entered, and it persists the new view and its VIEW-CHANGE before
+  sending it.
+- Alone in a higher view while f+1 peers report (STATUS) that they are active in a lower one, it
+  follows that view without voting (`_maybe_follow`; `cs/view` keeps the view it announced), and
+  re-enters its announced view with the same VIEW-CHANGE when the others leave the followed one.
 - VIEW-CHANGE(v', i) carries i's stable checkpoint proof and, for each seq above it, its best
   evidence: the block with its commit certificate if i committed it, else i's highest-view
   prepared certificate.
@@ -116,7 +120,11 @@ class ViewChanges(ReplicaBase):
         st = self.st
         if self.me is None or new_view <= st.view:
             return
+        if new_view <= st.entered_view and self._reenter_announced_view():
+            return
+        new_view = max(new_view, st.entered_view)
         st.view = new_view
+        st.entered_view = new_view
         st.active = False
         st.new_view = None
         st.new_view_bytes = b""
@@ -152,7 +160,71 @@ class ViewChanges(ReplicaBase):
         self._maybe_send_new_view()
 
     def _persist_view(self) -> None:
+        if self.muted:
+            return  # `cs/view` keeps the announced view: a restart resumes there, never lower
         self._write(KEY_VIEW, codec.encode_trusted([self.st.view, self.st.active, self.st.epoch_start]))
+
+    # ------------------------------------------------------------------ following a lower view
+    def _maybe_follow(self) -> None:
+        """Alone in a higher view: follow the view f+1 peers are active in (issue 18.8).
+
+        A replica that entered view w on its own (a timer, or a NEW-VIEW it missed) waits there for
+        q VIEW-CHANGEs that never come while the others commit in v < w. When f+1 peers whose
+        VIEW-CHANGEs (if any) are below w report in STATUS that they are active in a view below
+        w, at least one honest replica is, and this replica follows the (f+1)-th highest of those
+        views: it counts COMMITs, commits, checkpoints and reports that view. It does not vote
+        there: its VIEW-CHANGE(w) promised to vote in no view below w (the (P) property of the
+        safety argument), so a NEW-VIEW(w) built on that VIEW-CHANGE still reflects every vote it
+        cast. It votes again from the next view change, where it re-sends that same VIEW-CHANGE.
+        """
+        st = self.st
+        if self.me is None or st.active or st.view != st.entered_view or "no_rejoin" in self.mutants:
+            return
+        views = []
+        for peer, (view, active) in st.peer_views.items():
+            index = self.epoch.validators.index_of(peer)  # STATUS of this epoch only (catchup.py)
+            if index is None or index == self.me:
+                continue
+            vc = st.view_changes.get(index)
+            if active and view < st.view and (vc is None or vc.view < st.view):
+                views.append(view)
+        if len(views) < self.f + 1:
+            return
+        views.sort(reverse=True)
+        st.view = views[self.f]
+        st.active = True
+        st.new_view = None
+        st.new_view_bytes = b""
+        st.view_floor = max(st.view_floor, st.committed_height)
+        st.slots.clear()
+        st.waiting_pps.clear()
+        st.prepare_votes.clear()
+        st.vc_timer_start = None
+        st.last_progress_tick = st.tick
+        self._restart_request_timers()
+        self._count("views_followed")
+
+    def _reenter_announced_view(self) -> bool:
+        """Back from following to the view this replica announced, with the same VIEW-CHANGE."""
+        st = self.st
+        data = st.my_view_change
+        if self.me is None or data is None:
+            return False
+        vc = st.view_changes.get(self.me)
+        if vc is None or vc.view != st.entered_view or st.view_change_bytes.get(self.me) != data:
+            return False
+        st.view = st.entered_view
+        st.active = False
+        st.new_view = None
+        st.new_view_bytes = b""
+        st.slots.clear()
+        st.waiting_pps.clear()
+        st.prepare_votes.clear()
+        st.vc_timer_start = None
+        self._broadcast(data)
+        self._count("views_reentered")
+        self._maybe_send_new_view()
+        return True
 
     # ------------------------------------------------------------------ VIEW-CHANGE
     def _on_view_change(self, sender: bytes, vc: ViewChange, data: bytes) -> None:
@@ -284,6 +356,8 @@ class ViewChanges(ReplicaBase):
         st = self.st
         st.view = nv.view
         st.active = True
+        if not self.muted:
+            st.entered_view = nv.view
         st.new_view = nv
         st.new_view_bytes = data
         st.view_floor = plan.base_height
@@ -304,6 +378,9 @@ class ViewChanges(ReplicaBase):
                 continue
             if not self.in_window(pick.seq) or pick.seq not in sigs:
                 break
+            if self.muted:
+                self._remember_block(pick.seq, pick.block)
+                continue
             mine = st.committed_hashes.get(pick.seq) if pick.seq <= st.committed_height else None
             if mine is not None and mine != pick.digest:
                 self._count("certified_fork")

@@ -11,6 +11,14 @@ directed links between *instances* (twins are separate instances of one validato
 - ring: Jepsen's majorities ring, each validator sees a different majority;
 - bridge: two halves and one instance that sees both;
 - twins_split: each twin pair split across two sides (the Twins partition).
+
+Two modes are only built by hand (`consensus.sim.scenarios.fault_row`), never drawn from a seed
+(that would change every pinned seed's scenario):
+
+- swizzle: FDB's swizzle-clog: instances in a random order are clogged (all links, both ways)
+  one by one every `SWIZZLE_STEP` ticks, then unclogged in the reverse order;
+- slow: no link is cut, but every delay is `SLOW_FACTOR` times longer (delay above the
+  view-change timeout: RELIABILITY N8).
 """
 
 from __future__ import annotations
@@ -19,6 +27,9 @@ import random
 
 from consensus.errors import invariant
 from consensus.sim.options import Episode, SimOptions
+
+SWIZZLE_STEP = 8
+SLOW_FACTOR = 40
 
 
 class SimNetwork:
@@ -31,14 +42,35 @@ class SimNetwork:
         self.duplicate = opts.duplicate
         self.messages = 0
         self.bytes = 0
+        self.slow = 1
+        self.swizzle: Episode | None = None
 
     def heal(self) -> None:
         self.blocked = set()
         self.loss = 0.0
         self.duplicate = 0.0
+        self.slow = 1
+        self.swizzle = None
 
     def set_episode(self, ep: Episode | None) -> None:
-        self.blocked = set() if ep is None else self._partition(ep)
+        self.slow = SLOW_FACTOR if ep is not None and ep.mode == "slow" else 1
+        self.swizzle = ep if ep is not None and ep.mode == "swizzle" else None
+        self.blocked = set() if ep is None or ep.mode in ("slow", "swizzle") else self._partition(ep)
+
+    def advance(self, tick: int) -> None:
+        """Swizzle-clog: recompute the clogged instances for this tick of the episode."""
+        ep = self.swizzle
+        if ep is None:
+            return
+        order = sorted(self.index_of)
+        random.Random(ep.salt).shuffle(order)
+        span = ep.end_tick - ep.start_tick
+        elapsed = tick - ep.start_tick
+        # clog one more instance every step up to half the episode, then unclog in reverse order
+        count = min(elapsed, span - elapsed) // SWIZZLE_STEP + 1
+        clogged = order[: max(0, min(count, len(order)))]
+        others = [i for i in order if i not in clogged]
+        self.blocked = self._cut(clogged, others) | {(a, b) for a in clogged for b in clogged if a != b}
 
     def delays(self, src: int, dst: int, size: int) -> list[float]:
         self.messages += 1
@@ -47,8 +79,9 @@ class SimNetwork:
             return []
         first = self.opts.delay_min_ms + self.rng.expovariate(1.0 / self.opts.delay_mean_ms)
         if self.duplicate and self.rng.random() < self.duplicate:
-            return [first, self.opts.delay_min_ms + self.rng.expovariate(1.0 / self.opts.delay_mean_ms)]
-        return [first]
+            second = self.opts.delay_min_ms + self.rng.expovariate(1.0 / self.opts.delay_mean_ms)
+            return [first * self.slow, second * self.slow]
+        return [first * self.slow]
 
     def connected(self, src: int, dst: int) -> bool:
         return (src, dst) not in self.blocked

@@ -65,6 +65,9 @@ class SimOptions:
     crashes: tuple[tuple[int, int, bool, int], ...] = ()
     # faulty identities
     skew_ms: tuple[tuple[int, int], ...] = ()  # (validator index, offset)
+    # clock strobing (RELIABILITY K2): (validator index, amplitude ms, period ticks); the clock
+    # jumps between +amplitude and -amplitude every period
+    strobe: tuple[tuple[int, int, int], ...] = ()
     byzantine: tuple[tuple[int, tuple[str, ...]], ...] = ()
     twins: tuple[int, ...] = ()
     # reconfiguration: spare nodes (identities n.., their start ticks), rotation keys, the plan
@@ -87,7 +90,8 @@ class SimOptions:
 
     @property
     def faulty(self) -> set[int]:
-        return {i for i, _ in self.skew_ms} | {i for i, _ in self.byzantine} | set(self.twins)
+        skewed = {i for i, _ in self.skew_ms} | {i for i, _, _ in self.strobe}
+        return skewed | {i for i, _ in self.byzantine} | set(self.twins)
 
     def describe(self) -> str:
         parts = []

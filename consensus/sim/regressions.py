@@ -18,4 +18,17 @@ REGRESSION_SEEDS: tuple[tuple[int, int, str], ...] = (
     (11, 4, "all"),
     # n=4: a skewed primary beyond the drift bound every fourth view, with 10% loss.
     (15, 4, "all"),
+    # Issue 18.8, found by the liveness checker's view convergence (every correct validator active
+    # in one view within two view-change timeouts once every request committed):
+    # v1 alone in view 5 (its timer fired) while v0, v2, v3 commit in view 4;
+    (20, 4, "all"),
+    # v0 waiting in view 6 for the NEW-VIEW the others installed while it was down;
+    (8, 4, "all"),
+    # n=5 and n=7: the same, with one replica alone a view ahead.
+    (1006, 5, "all"),
+    (2001, 7, "all"),
 )
+
+# The seeds above that failed before issue 18.8's fix: with the `no_rejoin` mutant (that code) the
+# checker must still report them (tests/sim/test_negative_controls.py).
+REJOIN_SEEDS: tuple[tuple[int, int], ...] = ((20, 4), (8, 4), (1006, 5), (2001, 7))

@@ -3,7 +3,8 @@
 Phases (VOPR, Vortex): a *safety* phase of `safety_ticks` with every fault the seed chose, the
 checkers running on every step; then a *liveness* phase: the network heals, every crashed node
 restarts, at most f identities stay faulty, and every transaction a client submitted must be
-committed by every honest validator and observer within `liveness_ticks`.
+committed by every honest validator and observer within `liveness_ticks`; then every correct
+validator must be active in one view within two view-change timeouts (issue 18.8).
 
 The driver here does what the node's driver does: it carries out actions in order (a `Persist` is
 a synced write), stores committed blocks with their certificates, executes them with a fake
@@ -60,6 +61,8 @@ class Result:
     max_view: int
     commit_latency_ms: list[float] = field(default_factory=list)  # per transaction, simulated time
     epochs: int = 0  # validator-set changes that took effect (epochs after the first)
+    converge_ticks: int | None = None  # from "every request committed" to one active view everywhere
+    view_at_heal: int = 0  # the highest view of a correct validator when the network healed
 
     @property
     def ok(self) -> bool:
@@ -116,6 +119,8 @@ class Simulation:
         self.first_commit_tick: dict[int, int] = {}
         self.tx_commit_ms: dict[bytes, float] = {}
         self.crash_log: list[tuple[int, str]] = []
+        self.converge_ticks: int | None = None
+        self.view_at_heal = 0
 
     def new_schedule(self) -> SetSchedule:
         p = self.opts.params
@@ -235,6 +240,8 @@ class Simulation:
         end = opts.safety_ticks + opts.liveness_ticks
         liveness: str | None = None
         tick_ms = opts.params.tick_ms
+        live_since: int | None = None
+        bound = 0
         for tick in range(1, end + 1):
             self.tick = tick
             tick_time = tick * tick_ms
@@ -242,13 +249,29 @@ class Simulation:
             self.now = tick_time
             self._faults(tick, crashes)
             self._workload(tick)
+            self.network.advance(tick)
             for node in self.nodes:
                 if node.up:
-                    node.step(Tick(now_ms=GENESIS_TIME_MS + tick_time + node.skew_ms))
+                    node.step(
+                        Tick(now_ms=GENESIS_TIME_MS + tick_time + node.skew_ms + self._strobe(node, tick))
+                    )
             if self.checker.violations:
                 break
-            if tick > opts.safety_ticks and tick % 10 == 0 and self._live():
-                break
+            if tick == opts.safety_ticks:
+                self.view_at_heal = self._max_view()
+            if tick <= opts.safety_ticks:
+                continue
+            if live_since is None and tick % 10 == 0 and self._live():
+                live_since, bound = tick, 2 * self._view_change_timeout()
+            if live_since is not None:
+                # Every request committed: every correct validator must be active in one view within
+                # two view-change timeouts (issue 18.8: a replica alone in a higher view).
+                if self._views_converged():
+                    self.converge_ticks = tick - live_since
+                    break
+                if tick - live_since > bound:
+                    liveness = self._views_report(bound)
+                    break
         else:
             liveness = self._liveness_report()
         return self._result(liveness)
@@ -343,9 +366,57 @@ class Simulation:
             if node is entry or self.network.connected(entry.inst, node.inst):
                 self._push(self.opts.delay_min_ms, REQUESTS, node.inst, b"", txs)
 
+    def _strobe(self, node: SimNode, tick: int) -> int:
+        """Clock strobing (RELIABILITY K2): +amplitude and -amplitude in turn, every period ticks."""
+        if tick >= self.opts.safety_ticks:
+            return 0
+        for index, amplitude, period in self.opts.strobe:
+            if node.identity == index:
+                return amplitude if (tick // period) % 2 == 0 else -amplitude
+        return 0
+
     # ------------------------------------------------------------------ liveness
     def _honest_nodes(self) -> list[SimNode]:
         return [nd for nd in self.nodes if nd.honest and not nd.gone]
+
+    def _correct_validators(self) -> list[SimNode]:
+        """Validators with no fault of their own (not byzantine, not twinned, clock not skewed) that
+        are in the validator set they last worked in and not removed from it."""
+        faulty = self.opts.faulty
+        return [
+            nd
+            for nd in self.nodes
+            if nd.identity is not None
+            and nd.honest
+            and nd.member
+            and not nd.gone
+            and nd.identity not in faulty
+        ]
+
+    def _views_converged(self) -> bool:
+        states = {
+            (nd.replica.view, nd.replica.view_active) if nd.replica is not None else None
+            for nd in self._correct_validators()
+        }
+        return len(states) == 1 and all(s is not None and s[1] for s in states)
+
+    def _view_change_timeout(self) -> int:
+        """The longest view-change timeout in force on a correct validator (back-off included)."""
+        return max(
+            (nd.replica.view_change_timeout_ticks for nd in self._correct_validators() if nd.replica),
+            default=self.opts.params.view_change_timeout_ticks,
+        )
+
+    def _max_view(self) -> int:
+        return max((nd.replica.view for nd in self._correct_validators() if nd.replica), default=0)
+
+    def _views_report(self, bound: int) -> str:
+        views = ",".join(
+            f"{nd.name}:{nd.replica.view}{'' if nd.replica.view_active else '(changing)'}"
+            for nd in self._correct_validators()
+            if nd.replica is not None
+        )
+        return f"every request committed, but the views did not converge within {bound} ticks: {views}"
 
     def _live(self) -> bool:
         honest = self._honest_nodes()
@@ -376,6 +447,8 @@ class Simulation:
             view_changes=sum(s.get("new_views_installed", 0) for s in stats),
             max_view=max_view,
             epochs=sum(1 for s in self.checker.schedule.starts() if s > 1) if self.checker.schedule else 0,
+            converge_ticks=self.converge_ticks,
+            view_at_heal=self.view_at_heal,
             commit_latency_ms=[
                 self.tx_commit_ms[tx] - t * self.opts.params.tick_ms
                 for tx, t in self.workload.submitted.items()

@@ -82,3 +82,33 @@ def scenario(name: str, seed: int, *, mutant: bool = True) -> SimOptions:
     if not mutant and name == "f_plus_1_twins":
         opts = replace(opts, twins=(0,))
     return opts
+
+
+FAULT_ROWS = ("N8", "N10", "K2")
+
+
+def fault_row(row: str, seed: int, n: int = 4) -> SimOptions:
+    """A hand-built scenario for one RELIABILITY row the seed sweep does not draw:
+
+    - N8: every delay 40x longer (2-3 s, above the 0.4-1 s view-change timeout) for most of the
+      safety phase, then healed;
+    - N10: two swizzle-clog episodes (instances clogged one by one, unclogged in reverse);
+    - K2: one validator's clock strobing between +A and -A (A up to 2.5 s, within the drift bound
+      of 3 s) every 1 to 20 ticks (50 ms to 1 s), Jepsen's strobe nemesis.
+    """
+    rng = random.Random(f"{row}/{seed}")
+    opts = replace(
+        derive_options(seed, validators=n, observers=1, faults="none", ticks=400), real_crypto=False
+    )
+    if row == "N8":
+        return replace(opts, episodes=(Episode(start_tick=20, end_tick=320, mode="slow", salt=seed),))
+    if row == "N10":
+        episodes = (
+            Episode(start_tick=20, end_tick=180, mode="swizzle", salt=seed),
+            Episode(start_tick=220, end_tick=380, mode="swizzle", salt=seed + 1),
+        )
+        return replace(opts, episodes=episodes)
+    if row == "K2":
+        strobe = ((rng.randrange(n), rng.choice((200, 1_000, 2_500)), rng.choice((1, 2, 5, 20))),)
+        return replace(opts, strobe=strobe)
+    raise ValueError(f"unknown fault row {row!r}")

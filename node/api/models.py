@@ -205,6 +205,10 @@ class StatusOut(BaseModel):
     last_block_hash: str
     state_root: str
     view: int
+    view_active: bool = Field(description="false while this node waits for the NEW-VIEW of its view")
+    view_following: bool = Field(
+        description="true while it follows the network's view below one it announced (it does not vote there)"
+    )
     validator_index: int | None
     peers: list[str]
     mempool: MempoolOut

@@ -532,6 +532,8 @@ class Node:
             "epoch": self.replica.epoch_start,
             "validators": self.replica.validators.n,
             "validator_index": self.replica.me,
+            "view_active": self.replica.view_active,
+            "view_following": self.replica.following,
             "peers": self.network.connected_peers(),
             "mempool": {"txs": len(self.mempool), "bytes": self.mempool.bytes},
             "uptime_s": round(time.time() - self.started_at, 1),

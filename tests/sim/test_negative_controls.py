@@ -8,6 +8,8 @@ from dataclasses import replace
 
 import pytest
 
+from consensus.sim.options import derive_options
+from consensus.sim.regressions import REJOIN_SEEDS
 from consensus.sim.runner import simulate
 from consensus.sim.scenarios import MUTANTS, scenario
 
@@ -36,3 +38,15 @@ def test_the_same_scenario_with_correct_code_is_clean(name: str) -> None:
         result = simulate(scenario(name, seed, mutant=False))
         assert not result.violations, (name, seed, result.violations[:2])
         assert result.liveness_failure is None, (name, seed, result.liveness_failure)
+
+
+@pytest.mark.parametrize(("seed", "n"), REJOIN_SEEDS)
+def test_the_liveness_checker_sees_a_replica_left_alone_in_another_view(seed: int, n: int) -> None:
+    """Issue 18.8: before the fix (the `no_rejoin` mutant) one correct validator stayed in another
+    view, or waited for a NEW-VIEW it had missed, while the others committed; every request
+    committed, so only the view-convergence check sees it. With the fix the seed is clean."""
+    opts = derive_options(seed, validators=n, observers=1, faults="all")
+    broken = simulate(replace(opts, mutants=frozenset({"no_rejoin"})))
+    assert broken.liveness_failure is not None and "views did not converge" in broken.liveness_failure
+    fixed = simulate(opts)
+    assert fixed.ok, (fixed.violations[:2], fixed.liveness_failure)

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -148,10 +149,11 @@ class Cluster:
         )
         log.close()
 
-    def start_all(self, names: Iterable[str] | None = None) -> None:
+    def start_all(self, names: Iterable[str] | None = None, timeout_s: float = 180) -> None:
+        """Start the nodes and wait until each answers (a loaded 2-core machine needs a minute)."""
         for name in names or self.names:
             self.start(name)
-        self.wait_healthy(names or self.names)
+        self.wait_healthy(names or self.names, timeout_s=timeout_s)
 
     def alive(self, name: str) -> bool:
         p = self.procs.get(name)
@@ -207,6 +209,49 @@ class Cluster:
 
     def height(self, name: str) -> int:
         return int((self.status(name) or {}).get("height", -1))
+
+    def views(self, names: Iterable[str]) -> dict[str, tuple[int, bool] | None]:
+        """(view, active) per node from its STATUS; None for a node that does not answer."""
+        out: dict[str, tuple[int, bool] | None] = {}
+        for name in names:
+            s = self.status(name)
+            out[name] = None if s is None else (int(s["view"]), bool(s["view_active"]))
+        return out
+
+    def wait_one_view(self, names: Iterable[str], timeout_s: float) -> tuple[int, float]:
+        """Wait until every node in `names` is active in one view: (that view, seconds waited)."""
+        names = list(names)
+        started = time.monotonic()
+        while True:
+            views = self.views(names)
+            states = set(views.values())
+            if len(states) == 1 and None not in states:
+                view, active = next(iter(states))  # type: ignore[misc]
+                if active:
+                    return view, time.monotonic() - started
+            if time.monotonic() - started > timeout_s:
+                raise AssertionError(f"no single active view within {timeout_s:.0f} s: {views}")
+            time.sleep(0.25)
+
+    def certificate_views(self, name: str, first: int, last: int) -> dict[int, int]:
+        """The view of the commit certificate of each block first..last on node `name`."""
+        node_id = (self.status(name) or {})["node_id"]
+        out = {}
+        for h in range(first, last + 1):
+            path = f"/v1/blocks/{h}"
+            for _ in range(5):
+                req = urllib.request.Request(
+                    self.url(name) + path, headers=self.signer.headers("GET", path, node_id=node_id)
+                )
+                try:
+                    with urllib.request.urlopen(req, timeout=5) as resp:
+                        out[h] = int(json.loads(resp.read())["certificate"]["view"])
+                    break
+                except urllib.error.HTTPError as exc:  # the read rate limit: wait it out
+                    if exc.code != 429:
+                        raise
+                    time.sleep(float(exc.headers.get("Retry-After", "1")))
+        return out
 
     def primary(self) -> str:
         views = [s["view"] for n in self.validators if self.alive(n) and (s := self.status(n)) is not None]
