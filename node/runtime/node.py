@@ -54,6 +54,7 @@ from node.runtime.mempool import Mempool, Pending
 from node.runtime.sigcache import SignatureCache
 from node.runtime.txcheck import TxChecker
 from node.store.storage import BlockStore
+from node.tls import p2p_contexts
 from wire import codec
 from wire.crypto import SigningKey
 from wire.errors import DecodeError
@@ -111,8 +112,16 @@ class Node:
         observers = [n.node_id for n in genesis.nodes if n.role == "observer"]
         self._peer_index.update({node_id: -(i + 1) for i, node_id in enumerate(observers)})
         self._validator_ids = [n.node_id for n in genesis.validator_nodes]
+        # [p2p] TLS: mutual, both ends' certificates signed by the network CA (node/tls.py)
+        server_ssl, client_ssl = p2p_contexts(config.p2p_tls) if config.p2p_tls else (None, None)
         self.network = PeerNetwork(
-            NetworkConfig(node_id=config.node_id, listen_host=config.p2p_host, listen_port=config.p2p_port),
+            NetworkConfig(
+                node_id=config.node_id,
+                listen_host=config.p2p_host,
+                listen_port=config.p2p_port,
+                server_ssl=server_ssl,
+                client_ssl=client_ssl,
+            ),
             key,
             [self._peer_spec(n) for n in genesis.nodes],
             genesis.chain_id,
