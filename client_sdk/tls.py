@@ -64,7 +64,8 @@ def certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | No
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         # aiohttp keeps the ssl error as an attribute (ClientConnectorCertificateError)
-        for found in (cur, getattr(cur, "certificate_error", None), *getattr(cur, "args", ())):
+        # (it is itself an ssl.CertificateError, but without the ssl error's details: look inside first)
+        for found in (getattr(cur, "certificate_error", None), cur, *getattr(cur, "args", ())):
             if isinstance(found, ssl.SSLCertVerificationError):
                 return found
         seen.add(id(cur))
@@ -72,9 +73,11 @@ def certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | No
     return None
 
 
-def certificate_error(url: str, failure: ssl.SSLCertVerificationError) -> CertificateError:
-    reason = failure.verify_message or failure.reason or str(failure)
+def certificate_error(
+    url: str, failure: ssl.SSLCertVerificationError, ca_option: str = "ca_file"
+) -> CertificateError:
+    reason = getattr(failure, "verify_message", None) or getattr(failure, "reason", None) or str(failure)
     return CertificateError(
         f"{url}: the node's TLS certificate does not verify ({reason}); "
-        "is ca_file the CA of this node's network, and the URL's host one the certificate names?"
+        f"is {ca_option} the CA of this node's network, and the URL's host one the certificate names?"
     )
