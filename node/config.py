@@ -414,7 +414,8 @@ def _tls_files(
             return None
         file = base / value
         if not file.is_file():
-            where = from_env.get((table, key), f"{path}: {table}.{key}")
+            var = from_env.get((table, key))
+            where = f"{var} ({table}.{key})" if var else f"{path}: {table}.{key}"
             missing.append(f"{where}: {file} does not exist")
         return file
 
