@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import ssl
 import subprocess
@@ -169,3 +170,20 @@ def test_the_p2p_port_serves_only_holders_of_a_network_certificate(cluster: Clus
     assert not _p2p_answer(port, client(None)).startswith(b"HTTP/")  # TLS without a certificate
     assert not _p2p_answer(port, client(other_ca / "stranger")).startswith(b"HTTP/")  # another CA's
     assert cluster.status("v0") is not None
+
+
+def test_the_https_example_of_docs_sdk_md_runs(cluster: Cluster) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "sdk.md").read_text(encoding="utf-8")
+    block = re.search(r"\*\*HTTPS\.\*\*.*?^```py\n(.*?)^```", text, flags=re.S | re.M)
+    assert block is not None, "docs/sdk.md lost its HTTPS example"
+    code = (
+        block[1]
+        .replace(".devnet-tls", str(cluster.net))
+        .replace("https://127.0.0.1:28005", cluster.url("v0"))
+    )
+    namespace: dict[str, object] = {"LedgerClient": LedgerClient}
+    exec(compile(code, "docs/sdk.md HTTPS example", "exec"), namespace)
+    secure = namespace["secure"]
+    assert isinstance(secure, LedgerClient)
+    with secure:
+        assert secure.whoami()["org_id"] == ORGS[0][0]
