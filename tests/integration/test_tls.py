@@ -187,3 +187,16 @@ def test_the_https_example_of_docs_sdk_md_runs(cluster: Cluster) -> None:
     assert isinstance(secure, LedgerClient)
     with secure:
         assert secure.whoami()["org_id"] == ORGS[0][0]
+
+
+def test_audit_verify_and_backup_work_over_https(cluster: Cluster, tmp_path: Path) -> None:
+    genesis = str(cluster.net / "genesis.json")
+    key = str(cluster.net / "keys" / "admins" / f"{ORGS[0][0]}.key")
+    audit = _orgledger(
+        "audit", "verify", "--node", cluster.url("v1"), "--genesis", genesis, "--key", key, "--no-progress"
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    # the node's own node.toml gives the https URL and its copy of the CA
+    backup = _orgledger("node", "backup", "--config", str(cluster.config("v2")), "--out", str(tmp_path / "b"))
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    assert "all checked" in backup.stdout
