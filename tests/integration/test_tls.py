@@ -107,6 +107,15 @@ def test_a_client_trusting_another_ca_is_refused_at_once(cluster: Cluster, other
     ):
         client.whoami()
     assert time.monotonic() - started < 5, "a certificate failure is not retried"
+
+    async def async_read() -> None:
+        async with AsyncLedgerClient(
+            cluster.url("v0"), cluster.genesis, key=cluster.root_admin, ca_file=other_ca / "ca.crt"
+        ) as client:
+            await client.whoami()
+
+    with pytest.raises(CertificateError, match="does not verify"):
+        asyncio.run(async_read())
     done = _orgledger(
         "api", "get", "/v1/auth/whoami", "--node", cluster.url("v0"), "--genesis", str(cluster.net / "genesis.json"),
         "--key", str(cluster.net / "keys" / "admins" / f"{ORGS[0][0]}.key"), "--ca", str(other_ca / "ca.crt"),
