@@ -406,7 +406,7 @@ def _tls_files(
     parsed: ConfigFile, base: Path, path: Path, from_env: Mapping[tuple[str, ...], str]
 ) -> tuple[TlsFiles | None, TlsFiles | None]:
     """The TLS files of [p2p] and [api], resolved; each must exist (what is in them is checked
-    when the node builds its TLS contexts, node/tls.py, and by `orgledger node check`)."""
+    when the node builds its TLS contexts, node/tls.py, and by `orgledger node config check`)."""
     missing: list[str] = []
 
     def resolve(table: str, key: str, value: str | None) -> Path | None:
