@@ -80,9 +80,13 @@ def concerns(line: Mapping[str, Any], org: str | None) -> bool:
     return bool(is_list and scope and (is_ancestor_or_self(scope, org) or is_ancestor_or_self(org, scope)))
 
 
-def http_client(url: str, genesis: Genesis, key_file: Path | None) -> httpx.Client:
-    """Requests signed with `key_file`, by default a dev network's root admin key (as `audit verify`)."""
+def http_client(
+    url: str, genesis: Genesis, key_file: Path | None, ca_file: Path | None = None
+) -> httpx.Client:
+    """Requests signed with `key_file`, by default a dev network's root admin key (as `audit verify`);
+    an https node verified against `ca_file` (the network CA) when given."""
     from client_sdk.auth import LedgerAuth, RequestSigner
+    from client_sdk.tls import tls_context
     from wire.files import load_signing_key
 
     if key_file is None:
@@ -91,7 +95,10 @@ def http_client(url: str, genesis: Genesis, key_file: Path | None) -> httpx.Clie
     auth = (
         None if key_file is None else LedgerAuth(RequestSigner(load_signing_key(key_file), genesis.chain_id))
     )
-    return httpx.Client(base_url=url.rstrip("/"), timeout=30, auth=auth)
+    tls = tls_context(url, ca_file)
+    return httpx.Client(
+        base_url=url.rstrip("/"), timeout=30, auth=auth, verify=tls if tls is not None else True
+    )
 
 
 def _get(http: httpx.Client, path: str) -> httpx.Response:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -33,6 +34,7 @@ from typing import IO, Any, TypeVar
 import httpx
 
 from auditor.errors import SourceError
+from client_sdk.tls import certificate_error, certificate_failure, tls_context
 from wire import codec
 from wire.crypto import sha256
 from wire.errors import DecodeError, GenesisError
@@ -60,12 +62,18 @@ class NodeReader:
         timeout_s: float = 30.0,
         client: httpx.Client | None = None,
         auth: httpx.Auth | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         # `client` lets tests put an in-process app (starlette's TestClient) behind the same code;
-        # `auth` signs every request (the read API wants a root-org auditor, admin or node key)
+        # `auth` signs every request (the read API wants a root-org auditor, admin or node key);
+        # `tls` verifies an https node against the network CA (client_sdk.tls)
         self._http = (
-            client if client is not None else httpx.Client(base_url=self.url, timeout=timeout_s, auth=auth)
+            client
+            if client is not None
+            else httpx.Client(
+                base_url=self.url, timeout=timeout_s, auth=auth, verify=tls if tls is not None else True
+            )
         )
 
     def close(self) -> None:
@@ -88,6 +96,9 @@ class NodeReader:
             try:
                 resp = self._http.get(path, params=params)
             except httpx.HTTPError as exc:
+                failure = certificate_failure(exc)
+                if failure is not None:  # not retried: it will not verify the next time either
+                    raise SourceError(str(certificate_error(self.url, failure, "--ca"))) from exc
                 if attempt == self.RETRIES:
                     raise SourceError(f"GET {self.url}{path}: {exc or type(exc).__name__}") from exc
             else:
@@ -406,15 +417,25 @@ def export_chain(
     )
 
 
-def signed_reader(url: str, genesis: Genesis, key_file: Path | None) -> NodeReader:
+def signed_reader(
+    url: str, genesis: Genesis, key_file: Path | None, ca_file: Path | None = None
+) -> NodeReader:
     """A reader whose requests are signed with `key_file`, or by default with the root org's admin key
-    of a local dev network (`keys/admins/<root>.key` next to genesis.json), when one is there."""
+    of a local dev network (`keys/admins/<root>.key` next to genesis.json), when one is there; an
+    https node is verified against `ca_file` (the network CA) when given."""
     from client_sdk.auth import LedgerAuth, RequestSigner
+    from client_sdk.errors import LedgerError
     from wire.files import load_signing_key
 
+    try:
+        tls = tls_context(url, ca_file)
+    except LedgerError as exc:
+        raise SourceError(str(exc)) from None
     if key_file is None:
         candidate = Path(".devnet") / "keys" / "admins" / f"{genesis.root_org}.key"
         key_file = candidate if candidate.exists() else None
     if key_file is None:
-        return NodeReader(url)
-    return NodeReader(url, auth=LedgerAuth(RequestSigner(load_signing_key(key_file), genesis.chain_id)))
+        return NodeReader(url, tls=tls)
+    return NodeReader(
+        url, auth=LedgerAuth(RequestSigner(load_signing_key(key_file), genesis.chain_id)), tls=tls
+    )

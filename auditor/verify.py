@@ -106,8 +106,9 @@ def audit_node(
     workers: int | None = None,
     progress: bool = False,
     key_file: Path | None = None,
+    ca_file: Path | None = None,
 ) -> AuditReport:
-    with signed_reader(url, genesis, key_file) as reader:
+    with signed_reader(url, genesis, key_file, ca_file) as reader:
         return Auditor(genesis, workers=workers, progress=progress).run(NodeSource(reader, proofs=proofs))
 
 

@@ -31,6 +31,7 @@ from client_sdk.errors import ApiError, LedgerError, NotFoundError, TransportErr
 from client_sdk.events import EventCursor, SseParser, final_error, kinds_of
 from client_sdk.models import Committed, Event
 from client_sdk.proofs import VerifiedTx, make_bundle, proof_from_json
+from client_sdk.tls import certificate_error, certificate_failure
 from client_sdk.tx import Payload, PayloadTransform
 from wire.genesis import Genesis
 from wire.types import Block, BlockHeader, CommitCertificate, SignedTransaction
@@ -41,8 +42,8 @@ T = TypeVar("T")
 class AsyncLedgerClient(AsyncReadMethods):
     """An asyncio client of one node (aiohttp). Use `async with AsyncLedgerClient(...) as client`.
 
-    `bearer` replaces request signing with a token from `POST /v1/auth/token`; `verify_reads` and
-    `verify_events` as for `LedgerClient`."""
+    `bearer` replaces request signing with a token from `POST /v1/auth/token`; `verify_reads`,
+    `verify_events`, `ca_file` and `client_cert` as for `LedgerClient`."""
 
     def __init__(
         self,
@@ -58,6 +59,8 @@ class AsyncLedgerClient(AsyncReadMethods):
         verify_reads: bool = True,
         verify_events: bool = True,
         transforms: Sequence[PayloadTransform] = (),
+        ca_file: str | Path | None = None,
+        client_cert: tuple[str | Path, str | Path] | None = None,
     ) -> None:
         super().__init__(
             url,
@@ -70,6 +73,8 @@ class AsyncLedgerClient(AsyncReadMethods):
             verify_reads=verify_reads,
             verify_events=verify_events,
             transforms=transforms,
+            ca_file=ca_file,
+            client_cert=client_cert,
         )
         self._signer_headers = (
             RequestSigner(self.key, self.genesis.chain_id, self.node_id)
@@ -92,7 +97,10 @@ class AsyncLedgerClient(AsyncReadMethods):
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+                connector=aiohttp.TCPConnector(ssl=self.tls if self.tls is not None else True),
+            )
         return self._session
 
     def _headers(self, call: core.Call) -> dict[str, str]:
@@ -135,6 +143,9 @@ class AsyncLedgerClient(AsyncReadMethods):
                 body = await resp.read()
                 status, retry_after = resp.status, resp.headers.get("retry-after")
         except (TimeoutError, aiohttp.ClientError) as exc:
+            failure = certificate_failure(exc)
+            if failure is not None:  # not retried: it will not verify the next time either
+                raise certificate_error(self.url, failure) from exc
             return core.Reply(0, error=f"{type(exc).__name__}: {exc}")
         try:
             doc = json.loads(body)
@@ -395,6 +406,9 @@ class AsyncLedgerClient(AsyncReadMethods):
                 return
             raise TransportError("the event stream went quiet (no keep-alive)") from None
         except aiohttp.ClientError as exc:
+            failure = certificate_failure(exc)
+            if failure is not None:
+                raise certificate_error(self.url, failure) from exc
             raise TransportError(f"event stream: {type(exc).__name__}: {exc}") from exc
 
 

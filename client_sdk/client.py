@@ -48,7 +48,10 @@ class LedgerClient(SubmitMethods, ReadMethods, EventMethods):
     signs requests and, by default, transactions. `auth` replaces request signing (e.g.
     `client_sdk.auth.BearerAuth(token)`). `verify_reads=False` takes reads on the node's word
     (no proofs asked; docs/sdk.md says what is then trusted); `verify_events=False` does not
-    check events. `transport` replaces httpx's (tests, proxies)."""
+    check events. `transport` replaces httpx's (tests, proxies). `ca_file` (the network CA's
+    certificate, `tls/ca.crt` of the network directory) makes the client speak HTTPS trusting
+    only that CA; `client_cert=(cert_file, key_file)` presents a client certificate to a node
+    that asks for one (`client_sdk.tls`)."""
 
     def __enter__(self) -> LedgerClient:
         return self

@@ -16,6 +16,8 @@ Rules:
 - What the client verifies elsewhere feeds the read verifier: the headers of its commits and of
   block events (certified state roots) and the heights of its own commits (the state changed
   there), so a node cannot claim an answer reflects a height those contradict.
+- `ca_file` / `client_cert` make the clients speak HTTPS trusting only the network's CA
+  (`client_sdk.tls`): `self.tls`, the context each client hands its HTTP library.
 - `KeyLike`, `load_genesis`, `load_key` accept a key or genesis object, or the path of its file.
 """
 
@@ -33,6 +35,7 @@ from client_sdk.models import Committed, Event
 from client_sdk.proofs import AnchorRef, TrustAnchor, VerifiedTx, verify_proof_response
 from client_sdk.readcore import ReadState
 from client_sdk.readproofs import ReadVerifier
+from client_sdk.tls import tls_context
 from client_sdk.tx import Payload, PayloadTransform, sign_tx
 from client_sdk.verify import verify_block, verify_header
 from wire import files
@@ -73,8 +76,12 @@ class ClientBase:
         verify_reads: bool = True,
         verify_events: bool = True,
         transforms: Sequence[PayloadTransform] = (),
+        ca_file: str | Path | None = None,
+        client_cert: tuple[str | Path, str | Path] | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        # HTTPS against the network's CA (client_sdk/tls.py); None: the HTTP library's default
+        self.tls = tls_context(self.url, ca_file, client_cert)
         self.genesis = load_genesis(genesis)
         self.key = load_key(key)
         # the node this client talks to: the audience of its signed requests (wire/reqsign.py):

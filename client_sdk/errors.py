@@ -4,6 +4,7 @@ LedgerError
 ├── PayloadError             a payload fails its schema on the client, before anything is signed
 │                            (`code`: the node's reason code, `path`: the field)
 ├── TransportError           the node could not be reached, or the connection failed mid-request
+│   └── CertificateError     the node's TLS certificate does not verify against `ca_file` (not retried)
 ├── ApiError                 the node answered with an error (`status`, stable `code`, `message`,
 │   │                        `height`, `retry_after_s`)
 │   ├── BadRequestError      400/413/415: a parameter or the transaction itself was refused
@@ -44,6 +45,12 @@ class PayloadError(LedgerError, ValueError):
 
 class TransportError(LedgerError):
     code = "transport_error"
+
+
+class CertificateError(TransportError):
+    """The node's TLS certificate does not verify (wrong CA, host not named, expired)."""
+
+    code = "certificate_error"
 
 
 class ApiError(LedgerError):

@@ -25,6 +25,7 @@ from client_sdk.errors import ApiError, TransportError, UnknownEpochError
 from client_sdk.events import EventCursor, SseParser, final_error, kinds_of
 from client_sdk.models import Event
 from client_sdk.sync_http import SyncDriver
+from client_sdk.tls import certificate_error, certificate_failure
 
 
 class EventMethods(SyncDriver):
@@ -110,4 +111,7 @@ class EventMethods(SyncDriver):
                 return
             raise TransportError("the event stream went quiet (no keep-alive)") from None
         except httpx.HTTPError as exc:
+            failure = certificate_failure(exc)
+            if failure is not None:
+                raise certificate_error(self.url, failure) from exc
             raise TransportError(f"event stream: {type(exc).__name__}: {exc}") from exc

@@ -8,7 +8,8 @@ Rules:
   for the node at `url` (`node_id`, else learned once from its `GET /v1/status`).
 - `run` is the only place that performs a flow's calls and sleeps; every answer's `height` moves
   the session height (`ClientBase._saw`). A transport failure becomes a `core.Reply` with status 0,
-  which the flow turns into a retry or a `TransportError`.
+  which the flow turns into a retry or a `TransportError`; a TLS certificate that does not
+  verify raises `CertificateError` at once (`client_sdk.tls`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from client_sdk import core
 from client_sdk.auth import LedgerAuth, RequestSigner
 from client_sdk.clientbase import ClientBase, KeyLike
 from client_sdk.errors import UnknownEpochError
+from client_sdk.tls import certificate_error, certificate_failure
 from client_sdk.tx import PayloadTransform
 from wire.genesis import Genesis
 
@@ -48,6 +50,8 @@ class SyncDriver(ClientBase):
         verify_events: bool = True,
         transforms: Sequence[PayloadTransform] = (),
         transport: httpx.BaseTransport | None = None,
+        ca_file: str | Path | None = None,
+        client_cert: tuple[str | Path, str | Path] | None = None,
     ) -> None:
         super().__init__(
             url,
@@ -60,10 +64,18 @@ class SyncDriver(ClientBase):
             verify_reads=verify_reads,
             verify_events=verify_events,
             transforms=transforms,
+            ca_file=ca_file,
+            client_cert=client_cert,
         )
         if auth is None and self.key is not None:
             auth = LedgerAuth(RequestSigner(self.key, self.genesis.chain_id, self.node_id))
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, auth=auth, transport=transport)
+        self._http = httpx.Client(
+            base_url=self.url,
+            timeout=timeout_s,
+            auth=auth,
+            transport=transport,
+            verify=self.tls if self.tls is not None else True,
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -83,6 +95,9 @@ class SyncDriver(ClientBase):
                 timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.HTTPError as exc:
+            failure = certificate_failure(exc)
+            if failure is not None:  # not retried: it will not verify the next time either
+                raise certificate_error(self.url, failure) from exc
             return core.Reply(0, error=f"{type(exc).__name__}: {exc}")
         try:
             doc = resp.json()

@@ -223,6 +223,7 @@ class NodeApp:
             host=self.config.api_host,
             port=self.config.api_port,
             limits=ServerLimits.from_config(self.config.api),
+            tls=self.config.api_tls,
         )
         install_log_limits(RepeatFilter())
         if self.config.state.sync == "snapshot":

@@ -37,6 +37,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from node.errors import ConfigError
@@ -75,10 +76,24 @@ class _Table(BaseModel):
 
 
 class P2PSettings(_Table):
-    """`[p2p]`: where the node listens for its peers."""
+    """`[p2p]`: where the node listens for its peers, and its TLS (mutual: all three files or none)."""
 
     host: NonEmpty
     port: Port
+    #: the node's certificate and key, and the network CA every peer's certificate must be
+    #: signed by (node/tls.py); with them the p2p port speaks only TLS and dials only TLS
+    tls_cert_file: NonEmpty | None = None
+    tls_key_file: NonEmpty | None = None
+    tls_ca_file: NonEmpty | None = None
+
+    @model_validator(mode="after")
+    def _tls_all_or_none(self) -> P2PSettings:
+        given = [self.tls_cert_file, self.tls_key_file, self.tls_ca_file]
+        if any(given) and not all(given):
+            raise ValueError(
+                "TLS on the p2p port is mutual: give tls_cert_file, tls_key_file and tls_ca_file, or none"
+            )
+        return self
 
 
 class ApiSettings(_Table):
@@ -105,6 +120,24 @@ class ApiSettings(_Table):
     body_timeout_s: float = Field(default=60.0, gt=0, le=3600)
     #: the largest request head (400 beyond)
     max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1 << 20)
+    #: HTTPS: the node's certificate and key (both or neither); without them the API is plain HTTP
+    tls_cert_file: NonEmpty | None = None
+    tls_key_file: NonEmpty | None = None
+    #: client certificates: "none" (not asked for), "optional" (checked when sent) or "required";
+    #: checked against tls_ca_file, which the other two need (when given, the node also checks
+    #: at start that its own certificate is signed by it)
+    tls_client_certs: Literal["none", "optional", "required"] = "none"
+    tls_ca_file: NonEmpty | None = None
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> ApiSettings:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ValueError("HTTPS needs both tls_cert_file and tls_key_file")
+        if self.tls_client_certs != "none" and not (self.tls_cert_file and self.tls_ca_file):
+            raise ValueError(
+                f'tls_client_certs = "{self.tls_client_certs}" needs tls_cert_file, tls_key_file and tls_ca_file'
+            )
+        return self
 
 
 class AdmissionTable(_Table):
@@ -199,6 +232,17 @@ class ConfigFile(_Table):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TlsFiles:
+    """TLS of one port, paths resolved: the node's certificate and key, the CA (None: the API
+    without client certificates), and for the API which client certificates it asks for."""
+
+    cert: Path
+    key: Path
+    ca: Path | None
+    client_certs: Literal["none", "optional", "required"] = "required"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeConfig:
     """What the node runs with: node.toml after overrides, paths resolved."""
 
@@ -223,6 +267,9 @@ class NodeConfig:
     # peer's API URL to learn the current validators from (verified from genesis)
     org_id: str = ""
     bootstrap: str = ""
+    #: [p2p] TLS (mutual, so with the CA) and [api] HTTPS; None: plaintext
+    p2p_tls: TlsFiles | None = None
+    api_tls: TlsFiles | None = None
 
     @property
     def log_level(self) -> str:
@@ -273,6 +320,7 @@ class NodeConfig:
                 ) from None
             log = log.model_copy(update={"level": level})
         base = path.resolve().parent
+        p2p_tls, api_tls = _tls_files(parsed, base, path, from_env)
         return cls(
             node_id=parsed.node_id,
             base_dir=base,
@@ -293,6 +341,8 @@ class NodeConfig:
             verify_on_start=parsed.integrity.verify_on_start,
             org_id=parsed.org_id,
             bootstrap=parsed.bootstrap,
+            p2p_tls=p2p_tls,
+            api_tls=api_tls,
         )
 
 
@@ -353,11 +403,45 @@ def _describe(exc: ValidationError, path: Path, from_env: Mapping[tuple[str, ...
             lines.append(
                 f"{path}: missing {'[' + key + '] table' if len(loc) == 1 and loc[0] in ('p2p', 'api') else 'key ' + key}"
             )
+        elif err["type"] == "value_error" and len(loc) == 1:  # a table's own check (TLS files)
+            lines.append(f"{path}: [{key}]: {err['msg'].removeprefix('Value error, ')}")
         elif loc in from_env:
             lines.append(f"{from_env[loc]} ({key}): {err['msg']}")
         else:
             lines.append(f"{path}: {key}: {err['msg']} (got {err.get('input')!r})")
     return "\n".join(lines)
+
+
+def _tls_files(
+    parsed: ConfigFile, base: Path, path: Path, from_env: Mapping[tuple[str, ...], str]
+) -> tuple[TlsFiles | None, TlsFiles | None]:
+    """The TLS files of [p2p] and [api], resolved; each must exist (what is in them is checked
+    when the node builds its TLS contexts, node/tls.py, and by `orgledger node config check`)."""
+    missing: list[str] = []
+
+    def resolve(table: str, key: str, value: str | None) -> Path | None:
+        if value is None:
+            return None
+        file = base / value
+        if not file.is_file():
+            var = from_env.get((table, key))
+            where = f"{var} ({table}.{key})" if var else f"{path}: {table}.{key}"
+            missing.append(f"{where}: {file} does not exist")
+        return file
+
+    p2p, api = parsed.p2p, parsed.api
+    p2p_files = [resolve("p2p", k, getattr(p2p, k)) for k in ("tls_cert_file", "tls_key_file", "tls_ca_file")]
+    api_files = [resolve("api", k, getattr(api, k)) for k in ("tls_cert_file", "tls_key_file", "tls_ca_file")]
+    if missing:
+        raise ConfigError("\n".join(missing))
+    p2p_tls = api_tls = None
+    if p2p_files[0] is not None and p2p_files[1] is not None:
+        p2p_tls = TlsFiles(cert=p2p_files[0], key=p2p_files[1], ca=p2p_files[2])
+    if api_files[0] is not None and api_files[1] is not None:
+        api_tls = TlsFiles(
+            cert=api_files[0], key=api_files[1], ca=api_files[2], client_certs=api.tls_client_certs
+        )
+    return p2p_tls, api_tls
 
 
 def _peers(table: Mapping[str, str], path: Path) -> dict[str, tuple[str, int]]:

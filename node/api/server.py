@@ -19,6 +19,11 @@ Rules:
   address: one over either limit is answered at once (503 `too_many_connections`, 429
   `client_connection_limit`, with `Retry-After`, in the one error format; statuses from
   `node/api/errors.py`) and closed, before anything is read.
+- HTTPS when node.toml's `[api]` names a certificate and key (`tls`): uvicorn then speaks only
+  TLS on the port (a plaintext request gets no HTTP answer), asks for client certificates per
+  `tls_client_certs` and checks them against `tls_ca_file`. A connection is counted once TLS is up
+  (asyncio hands the protocol a connection after the handshake; a handshake in progress is
+  bounded by asyncio's own 60 s handshake timeout, not by these limits).
 - Each server has its own `ConnectionGuard` (counts and limits); nothing is module-global.
   Deadlines are checked every TICK_S on the event loop, per connection.
 """
@@ -29,6 +34,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,11 +44,13 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from node.api.errors import ApiError, headers_of, status_of
-from node.config import ApiSettings
+from node.config import ApiSettings, TlsFiles
+from node.tls import check_tls_files
 
 log = logging.getLogger("orgledger.api")
 
 TICK_S = 0.25
+CLIENT_CERTS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 _REASONS = {429: "Too Many Requests", 503: "Service Unavailable"}
 
 
@@ -210,15 +218,32 @@ class ApiServer(uvicorn.Server):
 
 
 def api_server(
-    app: Any, *, host: str, port: int, limits: ServerLimits, log_level: str = "warning"
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    limits: ServerLimits,
+    log_level: str = "warning",
+    tls: TlsFiles | None = None,
 ) -> ApiServer:
-    """The node's API server for `app` on host:port under `limits`."""
+    """The node's API server for `app` on host:port under `limits`; HTTPS only when `tls` is
+    given (its files checked first: a TlsError names what is wrong)."""
     guard = ConnectionGuard(limits)
+    https: dict[str, Any] = {}
+    if tls is not None:
+        check_tls_files(tls)
+        https = {
+            "ssl_certfile": str(tls.cert),
+            "ssl_keyfile": str(tls.key),
+            "ssl_ca_certs": None if tls.ca is None else str(tls.ca),
+            "ssl_cert_reqs": CLIENT_CERTS[tls.client_certs],
+        }
     server = ApiServer(
         uvicorn.Config(
             app,
             host=host,
             port=port,
+            **https,
             http=guarded_protocol(guard),
             log_level=log_level,
             log_config=None,  # uvicorn's records go to the node's own handler (text or JSON)

@@ -12,7 +12,20 @@ from pathlib import Path
 
 import click
 
-from node.cli.common import GENESIS_OPTION, READER_KEY_OPTION, fail
+from node.cli.common import CA_OPTION, GENESIS_OPTION, READER_KEY_OPTION, ca_file_for, fail
+
+
+def _ca(node_url: str, ca_file: Path | None, genesis_file: Path) -> Path | None:
+    """The network CA for an https:// node (`--ca`, else tls/ca.crt beside the genesis), checked."""
+    from client_sdk.errors import LedgerError
+    from client_sdk.tls import tls_context
+
+    ca = ca_file_for(node_url, ca_file, genesis_file)
+    try:
+        tls_context(node_url, ca)
+    except LedgerError as exc:
+        fail(str(exc), 2)
+    return ca
 
 
 @click.group()
@@ -42,6 +55,7 @@ def audit() -> None:
     help="Show a progress bar on stderr (on a terminal).",
 )
 @READER_KEY_OPTION
+@CA_OPTION
 def audit_verify(
     node_url: str | None,
     archive: Path | None,
@@ -51,6 +65,7 @@ def audit_verify(
     workers: int | None,
     progress: bool,
     reader_key: Path | None,
+    ca_file: Path | None,
 ) -> None:
     """Verify every block, certificate and signature from genesis and replay the state.
 
@@ -71,7 +86,13 @@ def audit_verify(
         fail(str(exc), auditor.EXIT_INCOMPLETE)
     if node_url is not None:
         report = auditor.audit_node(
-            node_url, genesis, proofs=proofs, workers=workers, progress=progress, key_file=reader_key
+            node_url,
+            genesis,
+            proofs=proofs,
+            workers=workers,
+            progress=progress,
+            key_file=reader_key,
+            ca_file=_ca(node_url, ca_file, genesis_file),
         )
     else:
         assert archive is not None
@@ -113,8 +134,15 @@ def audit_verify(
     help="Seconds to wait for the receipt root.",
 )
 @READER_KEY_OPTION
+@CA_OPTION
 def audit_prove(
-    node_url: str, tx_hex: str, out: Path, genesis_file: Path, wait_s: float, reader_key: Path | None
+    node_url: str,
+    tx_hex: str,
+    out: Path,
+    genesis_file: Path,
+    wait_s: float,
+    reader_key: Path | None,
+    ca_file: Path | None,
 ) -> None:
     """Write a proof bundle of one transaction and its receipt that verifies with no node.
 
@@ -136,7 +164,7 @@ def audit_prove(
         fail(exc.message, 2)
     try:
         genesis = load_genesis(genesis_file)
-        with signed_reader(node_url, genesis, reader_key) as reader:
+        with signed_reader(node_url, genesis, reader_key, _ca(node_url, ca_file, genesis_file)) as reader:
             data = prove_tx(reader, genesis, tx_id, wait_s=wait_s)
         tmp = out.with_name(out.name + ".partial")
         tmp.write_bytes(data)
@@ -224,6 +252,7 @@ def audit_check_proof(
 )
 @GENESIS_OPTION
 @READER_KEY_OPTION
+@CA_OPTION
 @click.option("--no-proofs", is_flag=True, help="Do not verify the anchors' transaction proofs.")
 @click.option("--allow-unanchored", is_flag=True, help="Exit 0 without a node to check the anchors.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict and the lines as JSON.")
@@ -234,6 +263,7 @@ def audit_access(
     directory: Path | None,
     genesis_file: Path,
     reader_key: Path | None,
+    ca_file: Path | None,
     no_proofs: bool,
     allow_unanchored: bool,
     as_json: bool,
@@ -259,7 +289,7 @@ def audit_access(
         fail(str(exc), aa.EXIT_INCOMPLETE)
     try:
         if node_url is not None:
-            with aa.http_client(node_url, genesis, reader_key) as http:
+            with aa.http_client(node_url, genesis, reader_key, _ca(node_url, ca_file, genesis_file)) as http:
                 result = aa.audit_access(
                     genesis=genesis,
                     http=http,
@@ -320,8 +350,15 @@ def audit_access(
     help="Show a progress bar on stderr (on a terminal).",
 )
 @READER_KEY_OPTION
+@CA_OPTION
 def export(
-    node_url: str, out: Path, genesis_file: Path, force: bool, progress: bool, reader_key: Path | None
+    node_url: str,
+    out: Path,
+    genesis_file: Path,
+    force: bool,
+    progress: bool,
+    reader_key: Path | None,
+    ca_file: Path | None,
 ) -> None:
     """Export the node's chain (genesis, blocks, certificates, receipts) to an archive file."""
     from auditor.archive import export_chain, signed_reader
@@ -333,7 +370,7 @@ def export(
         fail(f"{out} exists; pass --force to overwrite it")
     try:
         genesis = load_genesis(genesis_file)
-        with signed_reader(node_url, genesis, reader_key) as reader:
+        with signed_reader(node_url, genesis, reader_key, _ca(node_url, ca_file, genesis_file)) as reader:
             result = export_chain(reader, genesis, out, progress=progress)
     except (WireError, SourceError, OSError) as exc:
         fail(str(exc))

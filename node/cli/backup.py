@@ -22,11 +22,11 @@ from typing import Any
 
 import click
 
-from node.cli.common import fail
+from node.cli.common import CA_OPTION, ca_file_for, fail
 
 
-def _api_url(host: str, port: int) -> str:
-    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
+def _api_url(host: str, port: int, https: bool = False) -> str:
+    return f"{'https' if https else 'http'}://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
 
 
 @click.command("backup")
@@ -62,6 +62,7 @@ def _api_url(host: str, port: int) -> str:
     show_default=True,
     help="Seconds to wait for each piece of the stream.",
 )
+@CA_OPTION
 def backup(
     out: Path,
     config: Path | None,
@@ -69,6 +70,7 @@ def backup(
     key_file: Path | None,
     genesis_file: Path | None,
     timeout_s: float,
+    ca_file: Path | None,
 ) -> None:
     """Take an online backup of a running node into OUT (the node keeps committing)."""
     import os
@@ -77,6 +79,8 @@ def backup(
     import httpx
 
     from client_sdk.auth import LedgerAuth, RequestSigner
+    from client_sdk.errors import LedgerError
+    from client_sdk.tls import certificate_error, certificate_failure, tls_context
     from node.config import NodeConfig
     from node.errors import NodeError
     from wire.errors import WireError
@@ -85,14 +89,17 @@ def backup(
     try:
         if config is not None:
             cfg = NodeConfig.load(config)
-            node_url = node_url or _api_url(cfg.api_host, cfg.api_port)
+            node_url = node_url or _api_url(cfg.api_host, cfg.api_port, cfg.api_tls is not None)
+            if ca_file is None and cfg.api_tls is not None and cfg.api_tls.ca is not None:
+                ca_file = cfg.api_tls.ca  # the node's own copy of the network CA
             key_file = key_file or cfg.key_file
             genesis_file = genesis_file or cfg.genesis_file
         if node_url is None or key_file is None or genesis_file is None:
             fail("give --config (on the node's host), or --node, --key and --genesis")
         genesis = load_genesis(genesis_file)
         signer = RequestSigner(load_signing_key(key_file), genesis.chain_id)
-    except (NodeError, WireError) as exc:
+        tls = tls_context(node_url, ca_file_for(node_url, ca_file, genesis_file))
+    except (NodeError, WireError, LedgerError) as exc:
         fail(str(exc))
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         fail(f"{out} exists and is not an empty directory")
@@ -101,7 +108,12 @@ def backup(
     partial.mkdir(parents=True)
     try:
         with (
-            httpx.Client(base_url=node_url.rstrip("/"), timeout=timeout_s, auth=LedgerAuth(signer)) as http,
+            httpx.Client(
+                base_url=node_url.rstrip("/"),
+                timeout=timeout_s,
+                auth=LedgerAuth(signer),
+                verify=tls if tls is not None else True,
+            ) as http,
             http.stream("GET", "/v1/admin/backup") as resp,
         ):
             if resp.status_code != 200:
@@ -112,7 +124,8 @@ def backup(
             out.rmdir()
         partial.rename(out)
     except httpx.HTTPError as exc:
-        fail(f"{node_url}: {exc}")
+        failure = certificate_failure(exc)
+        fail(str(certificate_error(node_url, failure, "--ca")) if failure else f"{node_url}: {exc}")
     except BackupReadError as exc:
         fail(str(exc))
     finally:

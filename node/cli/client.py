@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from node.cli.common import fail
+from node.cli.common import CA_OPTION, ca_file_for, fail
 
 T = TypeVar("T")
 
@@ -44,7 +44,15 @@ def api() -> None:
     help="The node's id (the audience the request is signed for; default: the genesis node at --node's "
     "address, else the node's GET /v1/status).",
 )
-def api_get(path: str, node_url: str, key_file: Path, genesis_file: Path | None, node_id: str | None) -> None:
+@CA_OPTION
+def api_get(
+    path: str,
+    node_url: str,
+    key_file: Path,
+    genesis_file: Path | None,
+    node_id: str | None,
+    ca_file: Path | None,
+) -> None:
     """GET PATH (e.g. /v1/alerts?colour=RED) signed with KEY and print the JSON answer.
 
     Exit 0 on 2xx, 1 otherwise (the error is printed)."""
@@ -54,6 +62,7 @@ def api_get(path: str, node_url: str, key_file: Path, genesis_file: Path | None,
 
     from client_sdk.auth import LedgerAuth, RequestSigner, node_in_genesis
     from client_sdk.errors import LedgerError
+    from client_sdk.tls import certificate_error, certificate_failure, tls_context
     from wire.errors import WireError
     from wire.files import load_genesis, load_signing_key
 
@@ -61,12 +70,23 @@ def api_get(path: str, node_url: str, key_file: Path, genesis_file: Path | None,
         genesis = load_genesis(genesis_file or Path(".devnet") / "genesis.json")
         audience = node_id or node_in_genesis(genesis, node_url)
         signer = RequestSigner(load_signing_key(key_file), genesis.chain_id, audience)
-    except WireError as exc:
+        tls = tls_context(node_url, ca_file_for(node_url, ca_file, genesis_file))
+    except (WireError, LedgerError) as exc:
         fail(str(exc))
     try:
-        with httpx.Client(base_url=node_url.rstrip("/"), timeout=10, auth=LedgerAuth(signer)) as http:
+        with httpx.Client(
+            base_url=node_url.rstrip("/"),
+            timeout=10,
+            auth=LedgerAuth(signer),
+            verify=tls if tls is not None else True,
+        ) as http:
             resp = http.get(path if path.startswith("/") else "/" + path)
-    except (httpx.HTTPError, LedgerError) as exc:
+    except httpx.HTTPError as exc:
+        failure = certificate_failure(exc)
+        if failure is not None:
+            fail(str(certificate_error(node_url, failure, "--ca")))
+        fail(f"{node_url}: {exc}{_https_hint(node_url)}")
+    except LedgerError as exc:
         fail(f"{node_url}: {exc}")
     try:
         click.echo(json.dumps(resp.json(), indent=2, ensure_ascii=False))
@@ -115,6 +135,7 @@ def tx() -> None:
     show_default=True,
     help="Seconds to wait for the verified receipt.",
 )
+@CA_OPTION
 def tx_submit(
     node_url: str,
     key_file: Path,
@@ -124,6 +145,7 @@ def tx_submit(
     genesis_file: Path | None,
     approver_files: tuple[Path, ...],
     timeout_s: float,
+    ca_file: Path | None,
 ) -> None:
     """Sign and submit one transaction and wait for its verified receipt.
 
@@ -166,10 +188,11 @@ def tx_submit(
         fail(f"invalid transaction ({exc.code}): {exc}", 2)
     except WireError as exc:
         fail(f"invalid transaction: {exc}", 2)
-    reachable(node_url)
+    ca = ca_file_for(node_url, ca_file, genesis_file)
+    reachable(node_url, ca)
     click.echo(f"tx {signed.tx_id.hex()}")
     try:
-        with LedgerClient(node_url, genesis, key=key) as client:
+        with LedgerClient(node_url, genesis, key=key, ca_file=ca) as client:
             done = _with_progress(lambda: client.submit(signed, timeout_s=timeout_s), timeout_s)
     except TxRejectedError as exc:
         click.echo(f"rejected at height {exc.height}: {exc}", err=True)
@@ -184,15 +207,35 @@ def tx_submit(
         click.echo(f"alerts: {alerts}")
 
 
-def reachable(node_url: str, timeout_s: float = 3.0) -> None:
+def reachable(node_url: str, ca_file: Path | None = None, timeout_s: float = 3.0) -> None:
     """Fail at once, in seconds, when nothing answers at `node_url` (rather than retry until the
-    submit timeout)."""
+    submit timeout), or when its certificate does not verify against `ca_file`."""
     import httpx
 
+    from client_sdk.errors import LedgerError
+    from client_sdk.tls import certificate_error, certificate_failure, tls_context
+
     try:
-        httpx.get(node_url.rstrip("/") + "/healthz", timeout=timeout_s)
+        tls = tls_context(node_url, ca_file)
+        httpx.get(
+            node_url.rstrip("/") + "/healthz", timeout=timeout_s, verify=tls if tls is not None else True
+        )
+    except LedgerError as exc:
+        fail(str(exc))
     except httpx.HTTPError as exc:
-        fail(f"no node answers at {node_url} ({type(exc).__name__}: {exc}); is it running, is the URL right?")
+        failure = certificate_failure(exc)
+        if failure is not None:
+            fail(str(certificate_error(node_url, failure, "--ca")))
+        fail(
+            f"no node answers at {node_url} ({type(exc).__name__}: {exc}); is it running, is the URL right?"
+            f"{_https_hint(node_url)}"
+        )
+
+
+def _https_hint(node_url: str) -> str:
+    if node_url.lower().startswith("http://"):
+        return " (a node with TLS answers only https:// URLs)"
+    return ""
 
 
 def _with_progress(work: Callable[[], T], timeout_s: float) -> T:

@@ -28,6 +28,32 @@ GENESIS_OPTION = click.option(
     show_default=True,
     help="The genesis to verify against (never taken from the node).",
 )
+CA_OPTION = click.option(
+    "--ca",
+    "ca_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The network CA's certificate to verify an https:// node against (default: tls/ca.crt "
+    "beside the genesis file, when it exists).",
+)
+
+
+def ca_file_for(node_url: str, ca_file: Path | None, genesis_file: Path | None) -> Path | None:
+    """The CA to verify `node_url` against: `--ca`, else the network directory's tls/ca.crt
+    (beside genesis.json) for an https:// URL; None for http:// (or a node with a public
+    certificate, checked against the system's CAs)."""
+    if ca_file is not None:
+        if not ca_file.is_file():
+            fail(f"--ca {ca_file}: no such file")
+        if not node_url.lower().startswith("https://"):
+            fail(f"--ca is for an https:// node; {node_url} would be read in clear", 2)
+        return ca_file
+    if not node_url.lower().startswith("https://"):
+        return None
+    found = (genesis_file or Path(".devnet") / "genesis.json").parent / "tls" / "ca.crt"
+    return found if found.is_file() else None
+
+
 READER_KEY_OPTION = click.option(
     "--key",
     "reader_key",

@@ -32,13 +32,19 @@ def dev() -> None:
     show_default=True,
     help="The local network's directory.",
 )
-def dev_up(directory: Path) -> None:
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="Make the network with TLS (a network CA in DIR/tls, mutual TLS between the nodes, HTTPS "
+    "for the API); a network already in DIR keeps what it was made with.",
+)
+def dev_up(directory: Path, tls: bool) -> None:
     """Initialise and start a local five-level network."""
     from node.dev.devnet import DevnetError, up
     from node.dev.netinit import NetInitError
 
     try:
-        up(directory)
+        up(directory, tls=tls)
     except (DevnetError, NetInitError) as exc:
         fail(str(exc))
 
@@ -131,7 +137,10 @@ def dev_load(directory: Path, txs: int, rate: float | None, seed: int, timeout_s
         )
     except (WireError, ValueError, StopIteration) as exc:
         fail(f"{directory} is not a dev network: {exc}")
-    urls = [f"http://{n.host}:{n.api_port}" for n in genesis.nodes]
+    from node.dev.devnet import api_urls, client_ssl
+
+    urls = api_urls(directory, genesis)
+    tls = client_ssl(directory)
     now = int(time.time() * 1000)
     batch = [work.next_tx(now) for _ in range(txs)]
     click.echo(f"mix: {', '.join(f'{k} {w}%' for k, w in MIX)}; {txs} transactions to {len(urls)} nodes")
@@ -140,13 +149,13 @@ def dev_load(directory: Path, txs: int, rate: float | None, seed: int, timeout_s
     started = time.monotonic()
     with tqdm(total=txs, unit="tx", desc="submitted", disable=None, leave=False) as bar:
         ops = asyncio.run(
-            submit_all(urls, batch, rate=rate, deadline_s=timeout_s, seed=seed, progress=bar.update)
+            submit_all(urls, batch, rate=rate, deadline_s=timeout_s, seed=seed, progress=bar.update, tls=tls)
         )
     click.echo(f"submitted in {time.monotonic() - started:.1f}s: {summary(ops)}")
     accepted = sum(1 for op in ops if op.outcome == "ok")
     with tqdm(total=accepted, unit="tx", desc="committed", disable=None, leave=False) as bar:
         report = asyncio.run(
-            wait_and_check(urls, ops, signer=signer, timeout_s=timeout_s, progress=bar.update)
+            wait_and_check(urls, ops, signer=signer, timeout_s=timeout_s, progress=bar.update, tls=tls)
         )
     elapsed = time.monotonic() - started
     heights = ", ".join(f"{url.rsplit(':', 1)[1]}={h}" for url, h in report.heights.items())

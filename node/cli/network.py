@@ -69,12 +69,26 @@ def network() -> None:
 )
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True, help="Directory to write.")
 @click.option("--force", is_flag=True, help="Replace an existing network directory.")
-def network_init(topology: Path | None, out: Path, force: bool) -> None:
+@click.option(
+    "--tls",
+    is_flag=True,
+    help="Also make a network CA (OUT/tls) and a certificate per node, and turn on TLS in every "
+    "node.toml: mutual TLS between nodes, HTTPS for the API.",
+)
+@click.option(
+    "--san",
+    "sans",
+    multiple=True,
+    metavar="NODE=HOST",
+    help="With --tls: another host name or address NODE's certificate names (besides its topology "
+    "host, 127.0.0.1 and localhost); repeatable.",
+)
+def network_init(topology: Path | None, out: Path, force: bool, tls: bool, sans: tuple[str, ...]) -> None:
     """Write node directories, genesis.json and admin keys for a topology; print the genesis hash."""
     from node.dev.netinit import NetInitError, init_network
 
     try:
-        result = init_network(topology, out, force=force)
+        result = init_network(topology, out, force=force, tls=tls, sans=_sans(sans))
     except NetInitError as exc:
         fail(str(exc))
     click.echo(f"chain id:      {result.genesis.chain_id}")
@@ -82,3 +96,47 @@ def network_init(topology: Path | None, out: Path, force: bool) -> None:
     click.echo(f"nodes:         {', '.join(n.node_id for n in result.genesis.nodes)}")
     click.echo(f"genesis:       {result.genesis_path}")
     click.echo(f"genesis hash:  {result.genesis.hash.hex()}")
+    if tls:
+        click.echo(f"network CA:    {result.out / 'tls' / 'ca.crt'} (its key ca.key stays off the nodes)")
+
+
+def _sans(given: tuple[str, ...]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in given:
+        node_id, sep, host = item.partition("=")
+        if not sep or not node_id.strip() or not host.strip():
+            fail(f"--san {item!r}: expected NODE=HOST, e.g. --san v1=v1.example.org", 2)
+        out.setdefault(node_id.strip(), []).append(host.strip())
+    return out
+
+
+@network.command("cert")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The network directory (made by `network init --tls`; its tls/ca.key signs).",
+)
+@click.option("--node", "node_id", required=True, help="The node whose certificate to (re)issue.")
+@click.option(
+    "--san",
+    "sans",
+    multiple=True,
+    metavar="HOST",
+    help="Another host name or address the certificate names (besides the node's genesis host, "
+    "127.0.0.1 and localhost); repeatable.",
+)
+def network_cert(directory: Path, node_id: str, sans: tuple[str, ...]) -> None:
+    """Issue a new certificate for NODE from the network CA (a rotation: the old one is replaced;
+    restart the node to use it)."""
+    from node.dev.netinit import NetInitError, issue_node_cert
+    from node.tls import NODE_CERT, cert_hosts, load_cert
+
+    try:
+        out = issue_node_cert(directory, node_id, sans)
+    except NetInitError as exc:
+        fail(str(exc))
+    cert = load_cert(out / NODE_CERT)
+    click.echo(f"{out / NODE_CERT}: node {node_id}, hosts {', '.join(cert_hosts(cert))}")
+    click.echo(f"valid until {cert.not_valid_after_utc:%Y-%m-%d} UTC; restart the node to use it")

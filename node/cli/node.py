@@ -71,15 +71,17 @@ def node_config() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 def node_config_check(file: Path) -> None:
     """Validate FILE (a node.toml, with the ORGLEDGER_* overrides of this environment) and the
-    files it names: genesis, the node key and the person-key secret. A node of genesis must
-    hold its genesis key, unless the ledger rotated it (checked against the ledger at start); a
-    node added later must name its `org_id` and a `bootstrap` peer.
+    files it names: genesis, the node key, the person-key secret, and the TLS certificates (each
+    against its key and the network CA, and in its validity period). A node of genesis must hold
+    its genesis key, unless the ledger rotated it (checked against the ledger at start); a node
+    added later must name its `org_id` and a `bootstrap` peer.
 
     Exit 0 when all is well (a summary is printed), 1 with one `error:` line per problem."""
     from node.config import NodeConfig
     from node.errors import NodeError
     from node.index import default_url, redact
     from node.privacy.personkeys import PersonKeySecrets
+    from node.tls import check_tls_files
     from wire.errors import WireError
     from wire.files import load_genesis, load_signing_key
 
@@ -115,6 +117,16 @@ def node_config_check(file: Path) -> None:
             PersonKeySecrets.load(cfg.person_key_secret_file)
         except NodeError as exc:
             problems.append(str(exc))
+    tls = []
+    try:
+        if cfg.p2p_tls is not None:
+            check_tls_files(cfg.p2p_tls)  # with the CA: p2p TLS always names one
+            tls.append("p2p mutual TLS")
+        if cfg.api_tls is not None:
+            check_tls_files(cfg.api_tls)
+            tls.append(f"api HTTPS (client certificates {cfg.api_tls.client_certs})")
+    except NodeError as exc:
+        problems.append(str(exc))
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     if problems:
@@ -122,7 +134,8 @@ def node_config_check(file: Path) -> None:
     index_url = redact(cfg.index_url or default_url(cfg.data_dir))
     click.echo(
         f"{file}: ok: node {cfg.node_id}, p2p {cfg.p2p_host}:{cfg.p2p_port}, api {cfg.api_host}:{cfg.api_port}, "
-        f"data {cfg.data_dir}, index {index_url}, log {cfg.log.level} {cfg.log.format}"
+        f"data {cfg.data_dir}, index {index_url}, log {cfg.log.level} {cfg.log.format}, "
+        f"{'; '.join(tls) or 'no TLS'}"
     )
 
 

@@ -2,10 +2,12 @@
 
 Rules:
 
-- `up` initialises DIR with the default topology when it holds no network yet, starts every node
+- `up` initialises DIR with the default topology when it holds no network yet (`tls`: with a
+  network CA and certificates, so the nodes link by mutual TLS and serve HTTPS), starts every node
   not already running as a detached process (`orgledger node run --config ...`, its own session,
   output to DIR/logs/<node>.log, pid in DIR/run/<node>.pid), waits until every node answers
-  /healthz, and prints each API URL. A node that exits or stays unhealthy past the timeout fails
+  /healthz (over HTTPS checked against DIR/tls/ca.crt when the network has TLS), and prints each
+  API URL. A node that exits or stays unhealthy past the timeout fails
   `up` with the tail of its log.
 - `down` sends SIGTERM to every recorded node, waits, then SIGKILLs stragglers. A pid is only
   signalled if its command line still names that node's config (pids get reused). It says how
@@ -24,6 +26,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -35,8 +38,9 @@ from pathlib import Path
 from node.config import NodeConfig
 from node.dev.netinit import init_network
 from node.errors import DevError
+from node.tls import CA_CERT, TLS_DIR
 from wire.files import load_genesis, load_signing_key
-from wire.genesis import NodeSpec
+from wire.genesis import Genesis, NodeSpec
 
 
 class DevnetError(DevError):
@@ -60,16 +64,39 @@ def commands() -> tuple[str, str]:
     return out[0], out[1]
 
 
+def network_ca(directory: Path) -> Path | None:
+    """The network CA's certificate when the network in `directory` was made with TLS."""
+    ca = directory / TLS_DIR / CA_CERT
+    return ca if ca.is_file() else None
+
+
+def api_url(spec: NodeSpec, tls: bool) -> str:
+    return f"{'https' if tls else 'http'}://{spec.host}:{spec.api_port}"
+
+
+def api_urls(directory: Path, genesis: Genesis, role: str | None = None) -> list[str]:
+    """The API URLs of the network in `directory` (of the nodes of `role`, if given)."""
+    tls = network_ca(directory) is not None
+    return [api_url(n, tls) for n in genesis.nodes if role is None or n.role == role]
+
+
+def client_ssl(directory: Path) -> ssl.SSLContext | None:
+    """A client context trusting the network's CA (None for a network without TLS)."""
+    ca = network_ca(directory)
+    return None if ca is None else ssl.create_default_context(cafile=str(ca))
+
+
 @dataclass(frozen=True, slots=True)
 class NodeProcess:
     spec: NodeSpec
     config: Path
     pid_file: Path
     log_file: Path
+    ssl: ssl.SSLContext | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.spec.host}:{self.spec.api_port}"
+        return api_url(self.spec, self.ssl is not None)
 
 
 def node_processes(directory: Path) -> list[NodeProcess]:
@@ -93,12 +120,14 @@ def node_processes(directory: Path) -> list[NodeProcess]:
                 api_port=cfg.api_port,
             )
         )
+    ctx = client_ssl(directory)
     return [
         NodeProcess(
             spec=n,
             config=directory / "nodes" / n.node_id / "node.toml",
             pid_file=directory / "run" / f"{n.node_id}.pid",
             log_file=directory / "logs" / f"{n.node_id}.log",
+            ssl=ctx,
         )
         for n in specs
         if not (directory / "nodes" / n.node_id / "REMOVED").exists()
@@ -118,9 +147,9 @@ def running_pid(proc: NodeProcess) -> int | None:
     return pid if str(proc.config).encode() in cmdline else None
 
 
-def healthy(url: str, timeout_s: float = 1.0) -> bool:
+def healthy(url: str, timeout_s: float = 1.0, context: ssl.SSLContext | None = None) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=timeout_s) as resp:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=timeout_s, context=context) as resp:
             return bool(resp.status == 200 and json.loads(resp.read()).get("ok"))
     except (OSError, ValueError, urllib.error.URLError):
         return False
@@ -149,12 +178,20 @@ def _log_tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def up(directory: Path, *, timeout_s: float = 90.0, echo: bool = True) -> list[NodeProcess]:
+def up(
+    directory: Path, *, timeout_s: float = 90.0, echo: bool = True, tls: bool = False
+) -> list[NodeProcess]:
     directory = directory.resolve()
     if not (directory / "genesis.json").exists():
-        result = init_network(None, directory)
+        result = init_network(None, directory, tls=tls)
         if echo:
-            print(f"initialised {directory} (genesis {result.genesis.hash.hex()[:16]}…)")
+            with_tls = f", TLS: CA {directory / TLS_DIR / CA_CERT}" if tls else ""
+            print(f"initialised {directory} (genesis {result.genesis.hash.hex()[:16]}…{with_tls})")
+    elif tls and network_ca(directory) is None:
+        raise DevnetError(
+            f"{directory} holds a network made without TLS; stop it (dev down), remove the directory "
+            "and run dev up --tls again, or use another --dir"
+        )
     procs = _nodes(directory)
     started: dict[str, subprocess.Popen[bytes]] = {}
     for proc in procs:
@@ -176,7 +213,7 @@ def up(directory: Path, *, timeout_s: float = 90.0, echo: bool = True) -> list[N
                     f"node {node_id} exited during start-up (status {code}); last log lines:\n"
                     f"{_log_tail(proc.log_file)}"
                 )
-            if healthy(proc.url):
+            if healthy(proc.url, context=proc.ssl):
                 del pending[node_id]
         if pending and time.monotonic() > deadline:
             names = ", ".join(sorted(pending))

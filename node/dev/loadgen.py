@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -100,6 +101,10 @@ class Report:
         return self.own_ok and self.unexpected == 0
 
 
+def _connector(tls: ssl.SSLContext | None) -> aiohttp.TCPConnector:
+    return aiohttp.TCPConnector(ssl=tls if tls is not None else True)
+
+
 async def submit_all(
     urls: Sequence[str],
     txs: Sequence[SignedTransaction],
@@ -109,15 +114,16 @@ async def submit_all(
     deadline_s: float = 120.0,
     seed: int = 1,
     progress: Callable[[int], object] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> list[Op]:
     """Submit every transaction (retrying unanswered ones at other nodes); return the history.
-    `progress(1)` is called as each one is answered (a progress bar)."""
+    `progress(1)` is called as each one is answered (a progress bar); `tls` verifies https URLs."""
     rnd = random.Random(seed)
     ops = [Op(tx=t) for t in txs]
     sem = asyncio.Semaphore(concurrency)
     started = time.monotonic()
     timeout = aiohttp.ClientTimeout(total=10)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with aiohttp.ClientSession(timeout=timeout, connector=_connector(tls)) as session:
 
         async def one(i: int, op: Op) -> None:
             try:
@@ -205,13 +211,15 @@ async def wait_and_check(
     timeout_s: float = 120.0,
     quiet_s: float = 2.0,
     progress: Callable[[int], object] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> Report:
     """Poll every node until every `ok` transaction is on a chain (or time runs out), then check.
 
     A 202 means a node admitted the transaction to its memory, not that it is durable: a client
     that has not seen its transaction committed submits the same bytes again (idempotent), as the
     SDK does. So every few seconds the transactions not yet on a chain are resubmitted.
-    `progress(n)` is told how many more of them it saw committed (a progress bar).
+    `progress(n)` is told how many more of them it saw committed (a progress bar); `tls`
+    verifies https URLs.
     """
     chains = [Chain(url=u) for u in urls]
     wanted = {op.tx.tx_id for op in ops if op.outcome == "ok"}
@@ -219,7 +227,9 @@ async def wait_and_check(
     problems: list[str] = []
     resubmit_at = time.monotonic() + RESUBMIT_AFTER_S
     reported = 0
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+    async with aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=10), connector=_connector(tls)
+    ) as session:
         while True:
             try:
                 await asyncio.gather(*(read_chain(session, c, signer=signer) for c in chains))

@@ -11,9 +11,20 @@ failure never leaves half a network):
     OUT/keys/admins/<org_id>.key          the first admin user key of every org (0600)
     OUT/keys/orgs/<org_id>.x25519.key     every org's encryption key pair (0600)
 
+With `tls` (node/tls.py), also:
+
+    OUT/tls/ca.crt, OUT/tls/ca.key        the network CA (ca.key 0600: keep it off the nodes)
+    OUT/nodes/<node_id>/tls/node.crt      the node's certificate, for its host, 127.0.0.1,
+                                          localhost and the extra names of `sans[node_id]`
+    OUT/nodes/<node_id>/tls/node.key      its key (0600)
+    OUT/nodes/<node_id>/tls/ca.crt        a copy of the CA certificate
+
+and each node.toml's `[p2p]` (mutual TLS) and `[api]` (HTTPS) name those files.
+
 Rules: an existing network directory is never overwritten without `force`; with `force` the old
 genesis, nodes and keys are replaced (their data belonged to the old chain). Every node of one
-network shares the person-key secret (person keys must agree across the tree).
+network shares the person-key secret (person keys must agree across the tree). `issue_node_cert`
+replaces one node's certificate with a new one from the network's CA (a rotation).
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +41,10 @@ from contracts.config import default_rule_config
 from node.config import toml_dumps
 from node.dev.topology import DEFAULT_TOPOLOGY, Topology, TopologyError, load_topology
 from node.errors import DevError
+from node.tls import CA_CERT, TLS_DIR, TlsError, issue_node_files, write_ca
 from wire.crypto import EncryptionKey, SigningKey
-from wire.errors import GenesisError
-from wire.files import write_key_file
+from wire.errors import GenesisError, WireError
+from wire.files import load_genesis, write_key_file
 from wire.genesis import Genesis, NodeSpec, OrgSpec, UserSpec
 
 
@@ -46,11 +59,26 @@ class InitResult:
     genesis_path: Path
 
 
-def init_network(topology_path: Path | None, out: Path, *, force: bool = False) -> InitResult:
+def init_network(
+    topology_path: Path | None,
+    out: Path,
+    *,
+    force: bool = False,
+    tls: bool = False,
+    sans: Mapping[str, Sequence[str]] | None = None,
+) -> InitResult:
+    """Write the network of `topology_path` to `out`; with `tls`, its CA and node certificates
+    (`sans`: extra host names or addresses per node id)."""
     try:
         topology = load_topology(topology_path)
     except TopologyError as exc:
         raise NetInitError(str(exc)) from exc
+    sans = dict(sans or {})
+    unknown = sorted(set(sans) - {n.node_id for n in topology.nodes})
+    if unknown:
+        raise NetInitError(f"--san names node(s) the topology does not have: {', '.join(unknown)}")
+    if sans and not tls:
+        raise NetInitError("--san names certificate hosts: it needs --tls")
     out = out.resolve()
     if out.exists() and not out.is_dir():
         raise NetInitError(f"{out} exists and is not a directory")
@@ -62,8 +90,10 @@ def init_network(topology_path: Path | None, out: Path, *, force: bool = False) 
     staging = out.parent / f".{out.name}.init-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        genesis = _write_network(topology, topology_path or DEFAULT_TOPOLOGY, staging)
+        genesis = _write_network(topology, topology_path or DEFAULT_TOPOLOGY, staging, tls, sans)
         _swap_into_place(staging, out)
+    except TlsError as exc:
+        raise NetInitError(str(exc)) from exc
     except OSError as exc:
         raise NetInitError(f"cannot write the network to {out}: {exc}") from exc
     except GenesisError as exc:
@@ -83,8 +113,42 @@ def _swap_into_place(staging: Path, out: Path) -> None:
         staging.rename(out)
 
 
-def _write_network(topology: Topology, source: Path, root: Path) -> Genesis:
+def issue_node_cert(network: Path, node_id: str, sans: Sequence[str] = ()) -> Path:
+    """A new certificate for `node_id` from the CA in `network`/tls, for the node's genesis host,
+    loopback and `sans`, written over `network`/nodes/<node_id>/tls/ (node.crt, node.key, ca.crt);
+    the directory written. The node reads it when it next starts."""
+    try:
+        genesis = load_genesis(network / "genesis.json")
+        spec = genesis.node(node_id)
+    except (WireError, KeyError, ValueError) as exc:
+        raise NetInitError(f"{network} has no node {node_id!r}: {exc}") from exc
+    if not (network / TLS_DIR / CA_CERT).exists():
+        raise NetInitError(f"{network / TLS_DIR} holds no network CA (make the network with --tls)")
+    out = network / "nodes" / node_id / TLS_DIR
+    try:
+        issue_node_files(network / TLS_DIR, out, node_id, [spec.host, *sans])
+    except TlsError as exc:
+        raise NetInitError(str(exc)) from exc
+    except OSError as exc:
+        raise NetInitError(f"cannot write {out}: {exc}") from exc
+    return out
+
+
+def _tls_settings(table: str) -> dict[str, str]:
+    files = {
+        "tls_cert_file": f"{TLS_DIR}/node.crt",
+        "tls_key_file": f"{TLS_DIR}/node.key",
+        "tls_ca_file": f"{TLS_DIR}/{CA_CERT}",
+    }
+    return {**files, "tls_client_certs": "none"} if table == "api" else files
+
+
+def _write_network(
+    topology: Topology, source: Path, root: Path, tls: bool, sans: Mapping[str, Sequence[str]]
+) -> Genesis:
     root.mkdir(parents=True)
+    if tls:
+        write_ca(root / TLS_DIR, topology.chain_id)
     (root / "topology.toml").write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
     orgs, users = [], []
     for org in topology.orgs:
@@ -131,13 +195,21 @@ def _write_network(topology: Topology, source: Path, root: Path) -> Genesis:
                 api_port=n.api_port,
             )
         )
+        p2p: dict[str, object] = {"host": n.host, "port": n.p2p_port}
+        api: dict[str, object] = {"host": n.host, "port": n.api_port}
+        if tls:
+            issue_node_files(
+                root / TLS_DIR, node_dir / TLS_DIR, n.node_id, [n.host, *sans.get(n.node_id, ())]
+            )
+            p2p.update(_tls_settings("p2p"))
+            api.update(_tls_settings("api"))
         config = {
             "node_id": n.node_id,
             "genesis": "../../genesis.json",
             "key_file": "node.key",
             "data_dir": "data",
-            "p2p": {"host": n.host, "port": n.p2p_port},
-            "api": {"host": n.host, "port": n.api_port},
+            "p2p": p2p,
+            "api": api,
             "privacy": {"person_key_secret_file": "person_key.secret"},
             "log": {"level": "INFO", "format": "text"},
         }

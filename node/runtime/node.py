@@ -64,6 +64,7 @@ from node.runtime.registry import NodeEntry, own_entry, peer_specs, read_epochs,
 from node.runtime.sigcache import SignatureCache
 from node.runtime.txcheck import TxChecker
 from node.store.storage import BlockStore
+from node.tls import p2p_contexts
 from wire import codec
 from wire.crypto import SigningKey
 from wire.errors import DecodeError
@@ -121,8 +122,16 @@ class Node:
             max_tx_bytes=genesis.consensus.max_tx_bytes,
         )
         self.checker = TxChecker(genesis.chain_id, self.signatures, genesis.consensus.max_tx_bytes)
+        # [p2p] TLS: mutual, both ends' certificates signed by the network CA (node/tls.py)
+        server_ssl, client_ssl = p2p_contexts(config.p2p_tls) if config.p2p_tls else (None, None)
         self.network = PeerNetwork(
-            NetworkConfig(node_id=config.node_id, listen_host=config.p2p_host, listen_port=config.p2p_port),
+            NetworkConfig(
+                node_id=config.node_id,
+                listen_host=config.p2p_host,
+                listen_port=config.p2p_port,
+                server_ssl=server_ssl,
+                client_ssl=client_ssl,
+            ),
             key,
             self._peer_specs(),
             genesis.chain_id,

@@ -3,7 +3,9 @@
 Every node is its own `orgledger node run` process with its own LevelDB directory and ports.
 With `proxies=True` every directed peer link A->B goes through its own TCP fault proxy (A's
 node.toml `[peers]` points B's address at the proxy), so partitions of any shape are made by
-blackholing the proxies of the links that cross them.
+blackholing the proxies of the links that cross them. With `tls=True` the network is made by
+`network init --tls` (mutual TLS between the nodes, HTTPS for the API): the cluster's URLs are
+https:// and its own reads and load verify the network CA (`self.ca`, `self.tls`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -71,6 +74,7 @@ class Cluster:
         observers: int = 1,
         proxies: bool = True,
         consensus: dict[str, int] | None = None,
+        tls: bool = False,
     ) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
@@ -98,7 +102,11 @@ class Cluster:
         topo = root / "topology.toml"
         topo.write_text("\n".join(lines) + "\n")
         self.net = root / "net"
-        self.genesis: Genesis = init_network(topo, self.net).genesis
+        self.genesis: Genesis = init_network(topo, self.net, tls=tls).genesis
+        self.ca: Path | None = self.net / "tls" / "ca.crt" if tls else None
+        self.tls: ssl.SSLContext | None = (
+            None if self.ca is None else ssl.create_default_context(cafile=str(self.ca))
+        )
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.proxies: ProxyHarness | None = ProxyHarness() if proxies else None
         if self.proxies is not None:
@@ -132,7 +140,7 @@ class Cluster:
 
     def url(self, name: str) -> str:
         spec = self.genesis.node(name)
-        return f"http://{spec.host}:{spec.api_port}"
+        return f"{'https' if self.tls else 'http'}://{spec.host}:{spec.api_port}"
 
     @property
     def urls(self) -> list[str]:
@@ -177,7 +185,7 @@ class Cluster:
 
     def status(self, name: str) -> dict[str, Any] | None:
         try:
-            with urllib.request.urlopen(f"{self.url(name)}/v1/status", timeout=2) as resp:
+            with urllib.request.urlopen(f"{self.url(name)}/v1/status", timeout=2, context=self.tls) as resp:
                 doc: dict[str, Any] = json.loads(resp.read())
                 return doc
         except (OSError, ValueError):
@@ -285,13 +293,13 @@ class Cluster:
         return [self.work.next_tx(now) for _ in range(n)]
 
     def load_in_background(self, n: int, rate: float, urls: Sequence[str] | None = None) -> LoadThread:
-        thread = LoadThread(list(urls or self.urls), self.transactions(n), rate)
+        thread = LoadThread(list(urls or self.urls), self.transactions(n), rate, self.tls)
         thread.start()
         return thread
 
     def check(self, ops: Sequence[Op], names: Iterable[str] | None = None, timeout_s: float = 90) -> Report:
         urls = [self.url(n) for n in (names or self.names)]
-        return asyncio.run(wait_and_check(urls, ops, signer=self.signer, timeout_s=timeout_s))
+        return asyncio.run(wait_and_check(urls, ops, signer=self.signer, timeout_s=timeout_s, tls=self.tls))
 
     def close(self) -> None:
         for p in self.procs.values():
@@ -306,13 +314,15 @@ class Cluster:
 class LoadThread(threading.Thread):
     """Runs `submit_all` on its own event loop so the test can inject faults meanwhile."""
 
-    def __init__(self, urls: list[str], txs: list[Any], rate: float) -> None:
+    def __init__(
+        self, urls: list[str], txs: list[Any], rate: float, tls: ssl.SSLContext | None = None
+    ) -> None:
         super().__init__(daemon=True)
-        self.urls, self.txs, self.rate = urls, txs, rate
+        self.urls, self.txs, self.rate, self.tls = urls, txs, rate, tls
         self.ops: list[Op] = []
 
     def run(self) -> None:
-        self.ops = asyncio.run(submit_all(self.urls, self.txs, rate=self.rate, deadline_s=120))
+        self.ops = asyncio.run(submit_all(self.urls, self.txs, rate=self.rate, deadline_s=120, tls=self.tls))
 
     def result(self, timeout_s: float = 180) -> list[Op]:
         self.join(timeout_s)

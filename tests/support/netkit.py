@@ -244,8 +244,8 @@ class RawWs:
 
 def self_signed_cert(directory: Path, name: str = "node") -> tuple[Path, Path]:
     """A throwaway self-signed certificate for 127.0.0.1 (cert, key), made with the
-    `cryptography` package when it is installed, else with the `openssl` CLI; neither: skip.
-    (Neither is a runtime dependency of orgledger.)"""
+    `cryptography` package (a dependency of orgledger since node/tls.py), else with the
+    `openssl` CLI; neither: skip. A network's real CA and node certificates: node/tls.py."""
     cert, key = directory / f"{name}.crt", directory / f"{name}.key"
     try:
         _cert_with_cryptography(cert, key)

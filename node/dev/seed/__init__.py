@@ -35,7 +35,7 @@ from typing import Any
 from client_sdk import AsyncLedgerClient, LedgerError, TxRejectedError
 from client_sdk.models import Committed, receipt_dict
 from contracts.testing import person
-from node.dev.devnet import commands
+from node.dev.devnet import api_url, api_urls, commands, network_ca
 from node.dev.seed.plan import BRANCHES, MARKER_DONE, MARKER_STARTED, NEW_ORGS, Plan, PlannedTx, make_plan
 from node.errors import DevError
 from wire.crypto import SigningKey
@@ -104,6 +104,8 @@ class DevNetwork:
     genesis: Genesis
     admins: dict[str, SigningKey]
     urls: list[str]
+    #: the network CA when the network has TLS (`dev up --tls`): the clients verify against it
+    ca: Path | None = None
 
     @classmethod
     def load(cls, directory: Path) -> DevNetwork:
@@ -124,8 +126,8 @@ class DevNetwork:
                 f"{directory} was not made from the default topology (no {', '.join(missing)}); "
                 "dev seed writes the history of that tree"
             )
-        urls = [f"http://{n.host}:{n.api_port}" for n in genesis.nodes if n.role == "validator"]
-        return cls(directory.resolve(), genesis, admins, urls)
+        urls = api_urls(directory, genesis, "validator")
+        return cls(directory.resolve(), genesis, admins, urls, network_ca(directory.resolve()))
 
     @property
     def root(self) -> str:
@@ -152,7 +154,7 @@ class Replayer:
         found = self.clients.get((user, url))
         if found is None:
             found = self.clients[(user, url)] = AsyncLedgerClient(
-                url, self.net.genesis, key=self.keys[user], submit_timeout_s=60.0
+                url, self.net.genesis, key=self.keys[user], submit_timeout_s=60.0, ca_file=self.net.ca
             )
         return found
 
@@ -248,7 +250,7 @@ async def _marker(client: AsyncLedgerClient, doc_id: str) -> bool:
 async def _seed(net: DevNetwork, echo: Echo, *, now_ms: int | None) -> SeedReport:
     report = SeedReport()
     root_key = net.admins[net.root]
-    async with AsyncLedgerClient(net.urls[0], net.genesis, key=root_key) as root:
+    async with AsyncLedgerClient(net.urls[0], net.genesis, key=root_key, ca_file=net.ca) as root:
         try:
             status = await root.status()
         except LedgerError as exc:
@@ -355,20 +357,21 @@ def _what_to_try(net: DevNetwork) -> list[str]:
     d = net.directory
     url = net.urls[0]
     ol, py = commands()
-    branch_url = next(
-        (f"http://{n.host}:{n.api_port}" for n in net.genesis.nodes if n.org_id.endswith("b001")), url
-    )
+    tls = net.ca is not None
+    branch_url = next((api_url(n, tls) for n in net.genesis.nodes if n.org_id.endswith("b001")), url)
+    ca = f" --ca {net.ca}" if tls else ""
     return [
         "",
         "where to look and what to try:",
-        f"  curl {url}/v1/status",
-        f"  {ol} api get '/v1/alerts?colour=RED&type=DEC-06' --node {url} --key {d}/keys/admins/cn.key",
+        f"  curl{f' --cacert {net.ca}' if tls else ''} {url}/v1/status",
+        f"  {ol} api get '/v1/alerts?colour=RED&type=DEC-06' --node {url} --key {d}/keys/admins/cn.key{ca}",
         f"  {ol} api get /v1/members/{person('applicant-liu')}/history --node {branch_url} "
-        f"--key {d}/keys/users/cn.gs.lz.cg.b001.operator.key   # a member's whole pipeline",
+        f"--key {d}/keys/users/cn.gs.lz.cg.b001.operator.key{ca}   # a member's whole pipeline",
         f"  {ol} audit verify --node {url} --genesis {d}/genesis.json",
         f"  {py} - <<'EOF'",
         "  from client_sdk import LedgerClient",
-        f"  c = LedgerClient('{url}', '{d}/genesis.json', key='{d}/keys/users/cn.gs.operator.key')",
+        f"  c = LedgerClient('{url}', '{d}/genesis.json', key='{d}/keys/users/cn.gs.operator.key'"
+        + (f", ca_file='{net.ca}')" if tls else ")"),
         "  for a in c.alerts(colour='RED'): print(a.kind, a.org_id, a.record['reason'])",
         "  for ev in c.events(after_height=0, timeout_s=3): print(ev.kind, ev.height, ev.rule_id or '')",
         "  EOF",

@@ -46,7 +46,7 @@ def test_a_started_node_not_yet_recognisable_in_proc_is_not_called_gone(
     monkeypatch.setattr(devnet, "start_node", _fake_start("import time; time.sleep(30)", started))
     polls = {"n": 0}
 
-    def healthy(url: str, timeout_s: float = 1.0) -> bool:
+    def healthy(url: str, timeout_s: float = 1.0, context: object = None) -> bool:
         polls["n"] += 1
         return polls["n"] > 12  # healthy after a few rounds
 
@@ -73,7 +73,7 @@ def test_a_node_that_exits_at_start_is_reported_with_its_status_and_the_rest_sto
         return _fake_start(script.format(first), started)(proc, env)
 
     monkeypatch.setattr(devnet, "start_node", start)
-    monkeypatch.setattr(devnet, "healthy", lambda url, timeout_s=1.0: False)
+    monkeypatch.setattr(devnet, "healthy", lambda url, timeout_s=1.0, context=None: False)
     try:
         with pytest.raises(devnet.DevnetError, match=r"exited during start-up \(status 3\)"):
             devnet.up(net, timeout_s=20, echo=False)
