@@ -1,4 +1,4 @@
-"""`orgledger dev`: a whole local network on loopback (up, down, seed, load).
+"""`orgledger dev`: a whole local network on loopback (up, down, seed, load, console).
 
 Rules: every command takes `--dir` (default `.devnet`) and works only on the network found
 there; `seed` and `load` exit 0 only when what they sent is committed and checked (`load`:
@@ -161,3 +161,34 @@ def dev_load(directory: Path, txs: int, rate: float | None, seed: int, timeout_s
     # exit 0 when this run's transactions all committed and the nodes agree, whatever else the
     # chain holds (an earlier seed, other clients, the nodes' access-log anchors)
     sys.exit(0 if report.committed == txs and report.own_ok and not reasons else 1)
+
+
+@dev.command("console")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path(".devnet"),
+    show_default=True,
+    help="The local network's directory.",
+)
+def dev_console(directory: Path) -> None:
+    """Print where the console of each node is and how to sign in (docs/console.md)."""
+    from node.dev.devnet import commands
+    from wire.errors import WireError
+    from wire.files import load_genesis
+
+    try:
+        genesis = load_genesis(directory / "genesis.json")
+    except WireError as exc:
+        fail(f"{exc} (start the network first: make run)")
+    ol, _ = commands()
+    urls = [(n.node_id, f"http://{n.host}:{n.api_port}") for n in genesis.nodes]
+    first = urls[0][1]
+    key = directory / "keys" / "users" / "cn.gs.lz.cg.auditor.key"
+    click.echo("")
+    click.echo(f"console (every node serves one; Chinese, English on switch): {first}/console/")
+    for node_id, url in urls[1:]:
+        click.echo(f"  {node_id:<10} {url}/console/")
+    click.echo(f"  sign in with a key file, e.g. {key} (a county auditor), or a token link:")
+    click.echo(f"  {ol} api token --node {first} --key {key} --genesis {directory}/genesis.json")
