@@ -151,6 +151,7 @@ REASONS_ZH = {
     "oath_missing": "未进行入党宣誓",
     "probation_not_one_year": "预备期不是自支部大会通过之日起一年",
     "conversion_application_missing": "预备期满尚未提交转正申请",
+    "premature": "预备期未满即讨论转正",
     "no_conversion_application": "没有书面转正申请",
     "conversion_late": "未及时讨论转正",
     "conversion_very_late": "转正讨论拖延超过三个月",

@@ -49,7 +49,7 @@ function main() {
 function show(...nodes) {
   app.charts.forEach((c) => c.destroy());
   app.charts = [];
-  main().replaceChildren(...nodes);
+  main().replaceChildren(...nodes.filter((n) => n !== null && n !== undefined));
 }
 
 // ID numbers inside any text shown (wire/idnumber.py mask_text: 18 characters, first 6 and last 4 kept)
@@ -250,14 +250,19 @@ async function dashboardView() {
     return show(err instanceof VerificationError ? failBanner(err) : errorBox(err));
   }
   const alerts = res.items.map(alertFields);
-  const months = [...new Set(alerts.map((a) => String(a.day).slice(0, 7)))].sort();
+  // by day over the last two months of alerts, else by month
+  const days = alerts.map((a) => String(a.day)).sort();
+  const span = days.length ? (Date.parse(days[days.length - 1]) - Date.parse(days[0])) / 86400000 : 0;
+  const bucket = (day) => (span <= 62 ? String(day) : String(day).slice(0, 7));
+  const months = [...new Set(alerts.map((a) => bucket(a.day)))].sort();
   const colours = ["RED", "YELLOW", "BLUE"];
   const palette = { RED: "#c62828", YELLOW: "#f9a825", BLUE: "#1565c0" };
   const canvas = h("canvas", { id: "chart-colour", width: 900, height: 300 });
   const byRule = {};
   for (const a of alerts) byRule[a.rule] = (byRule[a.rule] || 0) + 1;
   const rules = Object.keys(byRule).sort((a, b) => byRule[b] - byRule[a]);
-  const ruleCanvas = h("canvas", { id: "chart-rule", width: 900, height: 300 });
+  const ruleCanvas = h("canvas", { id: "chart-rule", width: 900, height: 60 + 26 * rules.length });
+
   show(
     res.state ? okBanner(res.state) : null,
     h("h2", {}, t("by_colour_month")),
@@ -281,7 +286,7 @@ async function dashboardView() {
         datasets: colours.map((c) => ({
           label: colourText(c),
           backgroundColor: palette[c],
-          data: months.map((m) => alerts.filter((a) => a.colour === c && String(a.day).startsWith(m)).length),
+          data: months.map((m) => alerts.filter((a) => a.colour === c && bucket(a.day) === m).length),
         })),
       },
       options: { animation: false, responsive: false, scales: { x: { stacked: true }, y: { stacked: true } } },
@@ -296,7 +301,12 @@ async function dashboardView() {
           data: rules.map((r) => alerts.filter((a) => a.rule === r && a.colour === c).length),
         })),
       },
-      options: { animation: false, responsive: false, indexAxis: "y", scales: { x: { stacked: true }, y: { stacked: true } } },
+      options: {
+        animation: false,
+        responsive: false,
+        indexAxis: "y",
+        scales: { x: { stacked: true }, y: { stacked: true, ticks: { autoSkip: false } } },
+      },
     }),
   );
 }
@@ -362,7 +372,7 @@ async function alertsView(_, params) {
       if (bad) throw new VerificationError(`the node returned alert ${a.id}, which does not match the filter`);
     }
     out.replaceChildren(
-      res.state ? okBanner(res.state) : null,
+      ...(res.state ? [okBanner(res.state)] : []),
       rows.length === 0
         ? h("p", {}, t("no_items"))
         : h(
