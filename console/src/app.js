@@ -11,7 +11,7 @@
 
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from "chart.js";
 import { ApiError, nodeStatus, parseKeyFile, Session } from "./api.js";
-import { colourText, getLang, reasonText, ruleTitle, setCatalogue, setLang, stateText, t } from "./i18n.js";
+import { colourText, familyText, getLang, reasonText, ruleTitle, setCatalogue, setLang, stateText, t } from "./i18n.js";
 import { checkBundle } from "./bundle.js";
 import { anchorOf, certifiedHeader, hex, merkleRoot, sha256, unhex, VerificationError, verifyAnswer } from "./verify.js";
 
@@ -24,6 +24,7 @@ const app = {
   me: null,
   status: null,
   charts: [],
+  current: null,
 };
 
 // ------------------------------------------------------------------------------------ DOM helpers
@@ -44,6 +45,17 @@ function h(tag, attrs = {}, ...children) {
 
 function main() {
   return document.getElementById("main");
+}
+
+// A view renders only while it is the current one: a slow view that finishes after the user moved
+// on (or after sign-in's first view) must not overwrite the newer one.
+function shower() {
+  const mine = app.current;
+  const fn = (...nodes) => {
+    if (app.current === mine) show(...nodes);
+  };
+  fn.stale = () => app.current !== mine;
+  return fn;
 }
 
 function show(...nodes) {
@@ -104,9 +116,11 @@ async function proven(target) {
     throw err;
   }
   const { state, items } = verifyAnswer(app.anchor, doc);
+  // alerts carry their subject org in the proven bytes: one outside the caller's subtree is refused
+  // (other families follow the node's own visibility rules, e.g. a county's step in a branch's pipeline)
   for (const it of items) {
-    const org = it._record?.org_id ?? it.org_id;
-    if (it.family && org && !inScope(org) && !(it.family === "transfer" && inScope(it._record?.to_org_id))) {
+    const org = it._record?.org_id;
+    if (it.family === "alert" && org && !inScope(org)) {
       throw new VerificationError(`the node served ${it._key}, which is outside your subtree`);
     }
   }
@@ -208,6 +222,7 @@ function route() {
   const [name, ...rest] = location.hash.replace(/^#\/?/, "").split("/");
   const [view, query] = (name || "dashboard").split("?");
   const fn = VIEWS[view] || dashboardView;
+  app.current = {};
   const params = new URLSearchParams(query || "");
   fn(rest.map(decodeURIComponent).join("/"), params).catch((err) => show(errorBox(err)));
 }
@@ -242,6 +257,7 @@ function alertFields(item) {
 }
 
 async function dashboardView() {
+  const show = shower();
   show(h("p", {}, t("verifying")));
   let res;
   try {
@@ -278,6 +294,7 @@ async function dashboardView() {
       ),
     ),
   );
+  if (show.stale()) return;
   app.charts.push(
     new Chart(canvas, {
       type: "bar",
@@ -321,6 +338,7 @@ function select(id, options, value) {
 }
 
 async function alertsView(_, params) {
+  const show = shower();
   const ruleIds = Object.keys((await catalogueOnce()).rules);
   const f = {
     colour: params.get("colour") || "",
@@ -419,6 +437,7 @@ function refLink(ref) {
 }
 
 async function alertView(id) {
+  const show = shower();
   show(h("p", {}, t("verifying")));
   let res;
   try {
@@ -476,6 +495,7 @@ async function alertView(id) {
 }
 
 async function recordView(path) {
+  const show = shower();
   show(h("p", {}, t("verifying")));
   const [family, ...rest] = path.split("/");
   let res;
@@ -487,7 +507,7 @@ async function recordView(path) {
   const item = res.items[0];
   show(
     okBanner(res.state),
-    h("h2", { id: "record-title" }, `${item.family} ${item.id}`),
+    h("h2", { id: "record-title" }, `${familyText(item.family)} ${item.family} ${item.id}`),
     item._record === null ? h("p", { class: "muted", id: "hash-only" }, t("contents_hidden")) : null,
     kv({ state_key: item._key, value_hash: item.value_hash, org_id: item.org_id }),
     item._record === null ? null : kv(item._record),
@@ -496,6 +516,7 @@ async function recordView(path) {
 
 // ------------------------------------------------------------------------------------ orgs
 async function orgsView() {
+  const show = shower();
   show(h("p", {}, t("verifying")));
   let orgs;
   let alerts;
@@ -544,7 +565,9 @@ async function orgsView() {
 }
 
 // ------------------------------------------------------------------------------------ member
+const HISTORY_ORDER = ["archive", "archive_version", "pipeline", "pipeline_step", "material", "material_version", "transfer", "transfer_in", "meeting", "meeting_version", "decision", "decision_version", "alert"];
 async function memberView(pk) {
+  const show = shower();
   const input = h("input", { id: "person-key", value: pk || "", size: 70, placeholder: t("person_key") });
   const out = h("div", { id: "member-history" });
   show(
@@ -576,12 +599,14 @@ async function memberView(pk) {
     out.replaceChildren(
       okBanner(res.state),
       h("p", { class: "muted" }, t("history_note")),
-      Object.entries(groups).map(([fam, items]) =>
+      ...Object.entries(groups)
+        .sort(([a], [b]) => HISTORY_ORDER.indexOf(a) - HISTORY_ORDER.indexOf(b))
+        .map(([fam, items]) =>
         h(
           "section",
           { class: "history-group" },
-          h("h3", {}, fam),
-          items.map((it) => h("details", {}, h("summary", {}, `${it.id} · ${it.day ?? ""} · ${it.status ?? it.kind ?? ""}`), it._record ? kv(it._record) : t("contents_hidden"))),
+          h("h3", {}, `${familyText(fam)} (${items.length})`),
+          items.map((it) => h("details", {}, h("summary", {}, `${it.id} · ${it.day ?? ""} · ${[it.kind, it.status].filter(Boolean).join(" · ")}`), it._record ? kv(it._record) : t("contents_hidden"))),
         ),
       ),
     );
@@ -592,6 +617,7 @@ async function memberView(pk) {
 
 // ------------------------------------------------------------------------------------ blocks
 async function blocksView(from) {
+  const show = shower();
   const top = from ? Number(from) : app.status.height ?? (await nodeStatus()).height;
   const status = await nodeStatus();
   const start = Math.min(top || status.height, status.height);
@@ -604,6 +630,7 @@ async function blocksView(from) {
   );
   show(h("h2", {}, t("nav_blocks")), table, start > 20 ? h("a", { href: `#/blocks/${start - 20}` }, t("load_more")) : null, h("div", { id: "block-detail" }));
   for (let height = start; height > Math.max(0, start - 20); height--) {
+    if (show.stale()) return;
     let cells;
     try {
       const doc = await app.session.get(`/v1/blocks/${height}/header`);
@@ -647,6 +674,7 @@ async function blockDetail(height) {
 
 // ------------------------------------------------------------------------------------ proof bundle
 async function bundleView() {
+  const show = shower();
   const out = h("div", { id: "bundle-result" });
   const input = h("input", { type: "file", id: "bundle-file" });
   const check = async (file) => {
@@ -673,6 +701,7 @@ async function bundleView() {
 
 // ------------------------------------------------------------------------------------ access log
 async function accessLogView() {
+  const show = shower();
   if (!app.me.reads_blocks) return show(h("p", { id: "access-denied" }, t("access_only_root")));
   const seg = await app.session.get("/v1/access-log/segments");
   const resp = await fetch("/v1/access-log/segments/current", { headers: app.session.headers("GET", "/v1/access-log/segments/current", new Uint8Array(0)) });

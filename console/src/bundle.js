@@ -69,8 +69,17 @@ export function checkBundle(anchor, data) {
   if (!verifyInclusion(leafHash(receiptBytes), index, size, want(p, "receipt_path", "list"), rootHeader.prevResultsRoot)) {
     throw new VerificationError(`the receipt's inclusion proof does not lead to the results root of block ${rootHeight}`);
   }
+  let body = [];
+  try {
+    const signed = decodeMsgpack(tx, { useBigInt64: true });
+    body = decodeMsgpack(signed[2], { useBigInt64: true });
+  } catch {
+    body = []; // a block entry that does not decode: its receipt says `malformed`
+  }
   return {
     tx_id: hex(txId),
+    tx_type: body[3] ?? "",
+    org_id: body[4] ?? "",
     block_height: h,
     block_time: new Date(header.timestampMs).toISOString(),
     receipt_status: receipt[3],

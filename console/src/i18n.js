@@ -179,6 +179,26 @@ export function reasonText(alert) {
   return alert.reason || alert.reason_code || "";
 }
 
+const FAMILIES_ZH = {
+  archive: "党员档案",
+  archive_version: "档案版本",
+  pipeline: "发展党员程序",
+  pipeline_step: "发展步骤（阶段与期限）",
+  material: "材料",
+  material_version: "材料版本",
+  transfer: "组织关系转接",
+  transfer_in: "转入报到",
+  meeting: "会议",
+  meeting_version: "会议版本",
+  decision: "决策",
+  decision_version: "决策版本",
+  alert: "预警",
+};
+
+export function familyText(f) {
+  return lang === "zh" ? FAMILIES_ZH[f] || f : f;
+}
+
 export function colourText(c) {
   return lang === "zh" ? catalogue.colours[c] || c : c;
 }
