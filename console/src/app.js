@@ -700,25 +700,75 @@ async function bundleView() {
 }
 
 // ------------------------------------------------------------------------------------ access log
+// wire/accesslog.py: a line is canonical JSON (sorted keys, no blanks, ASCII); its `h` is
+// SHA-256("orgledger/access-log" NUL || the canonical line without h), and `prev` is the previous h
+function canonicalJson(v) {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (v && typeof v === "object") {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${canonicalJson(k)}:${canonicalJson(v[k])}`)
+      .join(",")}}`;
+  }
+  if (typeof v === "string") return JSON.stringify(v).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return JSON.stringify(v);
+}
+
+function lineHash(entry) {
+  const { h: _, ...rest } = entry;
+  const enc = new TextEncoder();
+  const domain = enc.encode("orgledger/access-log\u0000");
+  const body = enc.encode(canonicalJson(rest));
+  const all = new Uint8Array(domain.length + body.length);
+  all.set(domain);
+  all.set(body, domain.length);
+  return hex(sha256(all));
+}
+
 async function accessLogView() {
   const show = shower();
   if (!app.me.reads_blocks) return show(h("p", { id: "access-denied" }, t("access_only_root")));
   const seg = await app.session.get("/v1/access-log/segments");
-  const resp = await fetch("/v1/access-log/segments/current", { headers: app.session.headers("GET", "/v1/access-log/segments/current", new Uint8Array(0)) });
-  const text = resp.ok ? await resp.text() : "";
-  const lines = text.split("\n").filter(Boolean).slice(-200).reverse();
-  const parsed = lines.map((l) => {
-    try {
-      return JSON.parse(l);
-    } catch {
-      return { line: l };
-    }
-  });
-  const cols = [...new Set(parsed.flatMap((p) => Object.keys(p)))].slice(0, 8);
+  const target = "/v1/access-log/segments/current";
+  const resp = await fetch(target, { headers: app.session.headers("GET", target, new Uint8Array(0)) });
+  if (!resp.ok) return show(errorBox(new ApiError(resp.status, "http_error", `GET ${target}: ${resp.status}`)));
+  const lines = (await resp.text()).split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  let check;
+  try {
+    lines.forEach((e, i) => {
+      if (lineHash(e) !== e.h) throw new VerificationError(`line ${e.seq}: its hash does not match its contents`);
+      if (i > 0 && (e.seq !== lines[i - 1].seq + 1 || (e.prev !== lines[i - 1].h && e.prev !== "0".repeat(64)))) {
+        throw new VerificationError(`line ${e.seq} does not follow line ${lines[i - 1].seq}`);
+      }
+    });
+    check = h("div", { class: "banner ok", "data-verified": "true" }, h("strong", {}, `✔ ${t("verified")}`), " ", t("access_chain_ok", { n: lines.length }));
+  } catch (err) {
+    check = failBanner(err);
+  }
+  const shown = lines.slice(-200).reverse();
   show(
     h("h2", {}, t("nav_accesslog")),
-    h("p", {}, `${t("access_segments")}: ${JSON.stringify(seg.segments)} · current ${seg.current_lines}`),
-    h("table", { id: "access-log" }, h("tr", {}, cols.map((c) => h("th", {}, c))), parsed.map((p) => h("tr", {}, cols.map((c) => h("td", {}, maskIds(typeof p[c] === "object" ? JSON.stringify(p[c]) : p[c] ?? "")))))),
+    check,
+    h("p", { class: "muted" }, `${t("access_segments")}: ${seg.segments.length} · ${t("access_current")} ${seg.current_lines} · ${t("node")} ${seg.node_id}`),
+    h(
+      "table",
+      { id: "access-log" },
+      h("tr", {}, ...["seq", "time", "caller", "org", "access_what", "access_path", "count", "state"].map((k) => h("th", {}, t(k)))),
+      shown.map((e) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, e.seq),
+          h("td", {}, new Date(e.at_ms).toLocaleString(getLang() === "zh" ? "zh-CN" : "en-GB")),
+          h("td", {}, e.caller?.user_id ?? ""),
+          h("td", {}, e.caller?.org_id ?? ""),
+          h("td", {}, familyText(e.what ?? "")),
+          h("td", {}, maskIds(`${e.method ?? ""} ${e.path ?? ""}`)),
+          h("td", {}, Array.isArray(e.ids) ? e.ids.length : ""),
+          h("td", {}, `${e.status ?? ""} ${e.outcome ?? ""}`),
+        ),
+      ),
+    ),
   );
 }
 

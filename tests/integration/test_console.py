@@ -500,7 +500,9 @@ def test_the_page_verifier_agrees_with_the_sdk_on_real_and_forged_answers(net: N
         )
         expected[name] = py_header(hb, cb)
     with net.client(28001, "admins/cn.key") as c:  # the root admin may prove any transaction
-        tx_id = next(o.tx_id for o in net.report.outcomes if o.receipt.get("status") == "ACCEPTED" and o.tx_id)
+        tx_id = next(
+            o.tx_id for o in net.report.outcomes if o.receipt.get("status") == "ACCEPTED" and o.tx_id
+        )
         bundle = c.bundle(tx_id)
 
     def py_bundle(data: bytes) -> bool:
