@@ -448,7 +448,12 @@ async function alertView(id) {
   const a = alertFields(res.items[0]);
   const r = a.record;
   const actions = h("div", { id: "alert-actions", class: "actions" });
-  if (app.session.key && ["OPEN", "ACKED"].includes(a.status)) {
+  const roles = new Set(app.me.roles);
+  const mayAct = ["operator", "admin", "approver"].some((r) => roles.has(r));
+  const mayWaive = ["admin", "approver"].some((r) => roles.has(r));
+  if (!mayAct) {
+    actions.append(h("p", { class: "muted", id: "read-only" }, t("read_only_role")));
+  } else if (app.session.key && ["OPEN", "ACKED"].includes(a.status)) {
     const reason = h("input", { id: "close-reason", placeholder: t("close_reason") });
     const status = h("span", { id: "action-status" });
     const act = async (txType, payload) => {
@@ -477,6 +482,20 @@ async function alertView(id) {
         },
         t("close"),
       ),
+      mayWaive
+        ? h(
+            "button",
+            {
+              id: "waive",
+              onclick: async () => {
+                const text = reason.value.trim();
+                if (!text) return (status.textContent = t("close_reason"));
+                await act("alert.waive", { alert_id: a.id, reason: text });
+              },
+            },
+            t("waive"),
+          )
+        : null,
       status,
     );
   } else if (!app.session.key) {
