@@ -13,7 +13,18 @@ import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, T
 import { ApiError, nodeStatus, parseKeyFile, Session } from "./api.js";
 import { colourText, familyText, getLang, reasonText, ruleTitle, setCatalogue, setLang, stateText, t } from "./i18n.js";
 import { checkBundle } from "./bundle.js";
-import { anchorOf, certifiedHeader, hex, merkleRoot, sha256, unhex, VerificationError, verifyAnswer } from "./verify.js";
+import {
+  anchorOf,
+  certifiedHeader,
+  decodeMsgpack,
+  hex,
+  merkleRoot,
+  sha256,
+  txIdOf,
+  unhex,
+  VerificationError,
+  verifyAnswer,
+} from "./verify.js";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
@@ -682,12 +693,35 @@ async function blockDetail(height) {
     out.replaceChildren(
       h("div", { class: "banner ok", "data-verified": "true" }, `✔ ${t("verified")} · ${t("height")} ${height} · ${certificate.signatures.length} ${t("signatures")}`),
       h("h3", {}, `${t("txs")} (${txs.length})`),
-      h("ul", {}, doc.txs.map((x) => h("li", {}, h("code", {}, x.slice(0, 64) + "…")))),
-      h("h3", {}, "certificate"),
-      kv(doc.certificate),
+      h(
+        "table",
+        { id: "block-txs" },
+        h("tr", {}, h("th", {}, "tx_id"), h("th", {}, t("tx_type")), h("th", {}, t("org"))),
+        txs.map((raw) => {
+          const body = txBody(raw);
+          return h("tr", {}, h("td", {}, h("code", {}, hex(txIdOf(raw)))), h("td", {}, body[3] ?? "?"), h("td", {}, body[4] ?? "?"));
+        }),
+      ),
+      h("h3", {}, t("certificate")),
+      kv({
+        height: certificate.height,
+        view: certificate.view,
+        block_hash: hex(certificate.blockHash),
+        ...Object.fromEntries(certificate.signatures.map(([i, sig]) => [`validator ${i}`, hex(sig)])),
+      }),
     );
   } catch (err) {
     out.replaceChildren(err instanceof VerificationError ? failBanner(err) : errorBox(err));
+  }
+}
+
+// a block entry's body fields [tag, version, chain, type, org, signer, ...] (wire/types.py TxBody)
+function txBody(raw) {
+  try {
+    const signed = decodeMsgpack(raw, { useBigInt64: true });
+    return decodeMsgpack(signed[2], { useBigInt64: true });
+  } catch {
+    return []; // an entry that does not decode (its receipt says `malformed`)
   }
 }
 

@@ -229,9 +229,14 @@ def test_a_tampered_index_row_shows_not_verified(page: Page, net: Net) -> None:
 
 
 @contextlib.contextmanager
-def forging_proxy(target: str, forge: Callable[[str, dict[str, Any]], None]) -> Iterator[str]:
+def forging_proxy(
+    target: str,
+    forge: Callable[[str, dict[str, Any]], None],
+    seen: list[tuple[str, str, bytes]] | None = None,
+) -> Iterator[str]:
     """An HTTP proxy in front of `target` that lets `forge(path, doc)` edit JSON answers: what a
-    compromised node or a man in the middle could serve. Yields the proxy's base URL."""
+    compromised node or a man in the middle could serve; it records each request (path, headers as
+    text, body) in `seen`. Yields the proxy's base URL."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
@@ -241,6 +246,8 @@ def forging_proxy(target: str, forge: Callable[[str, dict[str, Any]], None]) -> 
             n = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(n) if n else b""
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            if seen is not None:
+                seen.append((self.path, json.dumps(headers).lower(), body))
             resp = httpx.request(self.command, target + self.path, headers=headers, content=body, timeout=30)
             data = resp.content
             if resp.headers.get("content-type", "").startswith("application/json") and self.path.startswith(
@@ -288,6 +295,22 @@ def test_an_answer_forged_on_its_way_shows_not_verified(page: Page, net: Net) ->
         verified, text = page.verdict()
         assert verified == "false" and "未通过验证" in text and "does not match its proof" in text
         assert not page.all("tr.alert-row")  # the banner instead of the data
+
+
+def test_the_key_never_leaves_the_page_and_requests_are_bound_to_the_node(page: Page, net: Net) -> None:
+    key_path = net.directory / "keys" / "users" / f"{COUNTY}.auditor.key"
+    secret = json.loads(key_path.read_text())["secret"].lower()
+    seen: list[tuple[str, str, bytes]] = []
+    with forging_proxy(net.url(28001), lambda path, doc: None, seen) as proxy:
+        page.sign_in(f"{COUNTY}.auditor.key", base=proxy)
+        for view in ("#/alerts?colour=RED", "#/orgs", "#/blocks"):
+            page.go(view)
+            page.verdict()
+    reads = [(p, h) for p, h, _ in seen if p.startswith("/v1/") and p != "/v1/status"]
+    assert len(reads) > 5
+    assert not any(secret in p.lower() or secret in h or secret.encode() in b.lower() for p, h, b in seen)
+    central = load_genesis(net.directory / "genesis.json").nodes[0].node_id
+    assert all(f'"x-orgledger-audience": "{central}"' in h and "x-orgledger-signature" in h for _, h in reads)
 
 
 def test_a_token_link_opens_the_console_signed_in(page: Page, net: Net) -> None:

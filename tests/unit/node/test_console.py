@@ -88,3 +88,19 @@ def test_the_page_verifier_unit_tests_pass() -> None:
         )
     out = subprocess.run([node, "--test", "test/"], cwd=CONSOLE, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_dev_console_prints_each_nodes_console_and_how_to_sign_in(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from node.cli import cli
+
+    genesis = make_genesis()
+    (tmp_path / "genesis.json").write_text(genesis.dumps(), encoding="utf-8")
+    out = CliRunner().invoke(cli, ["dev", "console", "--dir", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    for n in genesis.nodes:
+        assert f"http://{n.host}:{n.api_port}/console/" in out.output
+    assert "cn.gs.lz.cg.auditor.key" in out.output and "api token --node" in out.output
+    missing = CliRunner().invoke(cli, ["dev", "console", "--dir", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 1 and "make run" in missing.output
