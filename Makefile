@@ -10,7 +10,7 @@ DEVDIR ?= .devnet
 PIP_TOOLS := pip-tools==7.6.2
 LOCK_FLAGS := --quiet --strip-extras --no-emit-index-url --no-emit-find-links --unsafe-package orgledger
 
-.PHONY: venv run stop test test-faults lint typecheck unit sim-long sim-reconfig bench clean lock wheelhouse
+.PHONY: venv run stop test test-faults lint typecheck unit sim-long sim-reconfig bench clean lock wheelhouse console console-deps
 
 # The development environment: the project with its test extras, at the versions of
 # requirements-dev.lock (a dependency added to pyproject.toml but not yet locked still installs).
@@ -28,12 +28,13 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/orgledger dev up --dir $(DEVDIR)
 	$(BIN)/orgledger dev seed --dir $(DEVDIR)
+	@$(BIN)/orgledger dev console --dir $(DEVDIR)
 
 stop: $(STAMP)
 	$(BIN)/orgledger dev down --dir $(DEVDIR)
 
 ## make test: set up, lint, type-check, run the default suite (slow tiers and process faults excluded).
-test: $(STAMP) lint typecheck
+test: $(STAMP) console-deps lint typecheck
 	$(BIN)/python -m pytest -q -m "not slow and not faults" -p no:cacheprovider
 
 ## make test-faults: the process-level fault tests (RELIABILITY tier P: f+1 down, all killed,
@@ -81,5 +82,20 @@ wheelhouse: $(STAMP)
 	$(BIN)/python -m pip wheel --quiet --no-deps . ./sdk -w wheelhouse
 	@echo "wheelhouse/: $$(ls wheelhouse | wc -l) wheels; offline: pip install --no-index --find-links wheelhouse 'orgledger[postgres,bench]'"
 
+## The console (issue 21): its sources are in console/, built into node/console/static/ (package
+## data, committed, so `make run` and a pip install need no npm). `make console` rebuilds them after
+## a change under console/src; a test fails while the committed build is stale. The front-end
+## dependencies are pinned in console/package-lock.json (npm ci installs exactly those).
+CONSOLE_DEPS := console/node_modules/.package-lock.json
+$(CONSOLE_DEPS): console/package.json console/package-lock.json
+	@command -v npm >/dev/null || { echo "warning: npm not found; the console build check skips (the built console is committed)" >&2; exit 0; }
+	cd console && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+
+console-deps: $(CONSOLE_DEPS)
+
+console: $(CONSOLE_DEPS)
+	cd console && npm run --silent build
+	cd console && node --test test/
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info sdk/build wheelhouse
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info sdk/build wheelhouse console/node_modules

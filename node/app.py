@@ -50,6 +50,7 @@ from node.api.logfilter import RepeatFilter, install_log_limits
 from node.api.ratelimit import AdmissionBudget, AdmissionSettings
 from node.api.server import ServerLimits, api_server
 from node.config import NodeConfig
+from node.console import build_router as build_console_router
 from node.errors import ConfigError
 from node.index import Indexer, default_url
 from node.metrics import NodeMetrics
@@ -191,6 +192,7 @@ class NodeApp:
                     api,
                     dirs=[("blobs", config.data_dir / "blobs"), ("accesslog", config.data_dir / "accesslog")],
                 ),
+                build_console_router(genesis),
             ],
             height=runtime.height,
             title=f"orgledger node {config.node_id}",

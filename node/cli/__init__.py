@@ -11,7 +11,7 @@ commands live in one module per group and are added here:
 - `node/cli/network.py`: `keys`, `network` (key files, network init)
 - `node/cli/node.py`: `node`, `index` (run one node, check its config, rebuild its read index)
 - `node/cli/backup.py`: `node backup`, `node restore` (online backup, restore)
-- `node/cli/dev.py`: `dev` (the local network: up, down, seed, load)
+- `node/cli/dev.py`: `dev` (the local network: up, down, seed, load, console)
 - `node/cli/client.py`: `api`, `tx`, `rules` (signed reads, transactions, the contracts' catalogue)
 - `node/cli/audit.py`: `audit`, `export` (verify the history without trusting any node)
 - `node/cli/bench.py`: `bench`, `sim` (measure a local network, the consensus simulator)

@@ -95,6 +95,67 @@ def api_get(
     sys.exit(0 if resp.status_code < 300 else 1)
 
 
+@api.command("token")
+@click.option("--node", "node_url", required=True, help="A node's API URL, e.g. http://127.0.0.1:28001.")
+@click.option(
+    "--key", "key_file", type=click.Path(path_type=Path), required=True, help="Your ed25519 key file."
+)
+@click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="genesis.json for the chain id (default: .devnet/genesis.json).",
+)
+@click.option(
+    "--ttl",
+    "ttl_s",
+    type=click.IntRange(1, 3600),
+    default=3600,
+    show_default=True,
+    help="Seconds the token lives (at most 3600; it lives in that node's memory only).",
+)
+@click.option("--quiet", is_flag=True, help="Print the token only (for scripts).")
+def api_token(node_url: str, key_file: Path, genesis_file: Path | None, ttl_s: int, quiet: bool) -> None:
+    """A bearer token for NODE, obtained with a request signed by KEY, and the console link that
+    opens the console signed in with it (`/console/#token=...`: the fragment never reaches a server).
+
+    The token reads as your key, on that node only, until it expires. Exit 1 when the node refuses."""
+    import httpx
+
+    from client_sdk.auth import LedgerAuth, RequestSigner, node_in_genesis
+    from client_sdk.errors import LedgerError
+    from wire.errors import WireError
+    from wire.files import load_genesis, load_signing_key
+
+    base = node_url.rstrip("/")
+    try:
+        genesis = load_genesis(genesis_file or Path(".devnet") / "genesis.json")
+        signer = RequestSigner(load_signing_key(key_file), genesis.chain_id, node_in_genesis(genesis, base))
+    except WireError as exc:
+        fail(str(exc))
+    try:
+        with httpx.Client(base_url=base, timeout=10, auth=LedgerAuth(signer)) as http:
+            resp = http.post("/v1/auth/token", json={"ttl_s": ttl_s})
+    except (httpx.HTTPError, LedgerError) as exc:
+        fail(f"{node_url}: {exc}")
+    try:
+        doc = resp.json()
+    except ValueError:
+        doc = {}
+    if resp.status_code != 200 or not isinstance(doc.get("token"), str):
+        err = doc.get("error", {}) if isinstance(doc, dict) else {}
+        fail(
+            f"{node_url} refused a token ({resp.status_code} {err.get('code', '')}): {err.get('message', resp.text)}"
+        )
+    token = doc["token"]
+    if quiet:
+        click.echo(token)
+        return
+    click.echo(f"token (valid {doc.get('expires_in_s', ttl_s)} s on this node only): {token}")
+    click.echo(f"console, signed in:  {base}/console/#token={token}")
+
+
 @click.group()
 def tx() -> None:
     """Build, sign and submit transactions."""
@@ -314,13 +375,24 @@ def rules() -> None:
 
 @rules.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def rules_list(as_json: bool) -> None:
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="zh: titles from the message catalogue (contracts/messages.py, the console's too), in Chinese.",
+)
+def rules_list(as_json: bool, lang: str) -> None:
     """List every rule with its id, colours, disposition and description."""
     import json
 
+    from contracts.messages import rule_title
     from contracts.rules import registry
 
     rows = [r.to_json() for r in registry()]
+    if lang == "zh":
+        for r in rows:
+            r["description"] = rule_title(r["id"], "zh") or r["description"]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return

@@ -1,5 +1,5 @@
 """`orgledger dev`: a whole local network on loopback (up, down, seed, load, add-node, remove-node,
-rotate-key).
+rotate-key, console).
 
 Rules: every command takes `--dir` (default `.devnet`) and works only on the network found
 there; `seed` and `load` exit 0 only when what they sent is committed and checked (`load`:
@@ -266,3 +266,35 @@ def dev_rotate_key(directory: Path, node_id: str, timeout_s: float) -> None:
         rotate_key(directory, node_id, timeout_s=timeout_s, echo=click.echo)
     except DevError as exc:
         fail(str(exc))
+
+
+@dev.command("console")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path(".devnet"),
+    show_default=True,
+    help="The local network's directory.",
+)
+def dev_console(directory: Path) -> None:
+    """Print where the console of each node is and how to sign in (docs/console.md)."""
+    from node.dev.devnet import api_url, commands, network_ca
+    from wire.errors import WireError
+    from wire.files import load_genesis
+
+    try:
+        genesis = load_genesis(directory / "genesis.json")
+    except WireError as exc:
+        fail(f"{exc} (start the network first: make run)")
+    ol, _ = commands()
+    tls = network_ca(directory) is not None
+    urls = [(n.node_id, api_url(n, tls)) for n in genesis.nodes]
+    first = urls[0][1]
+    key = directory / "keys" / "users" / "cn.gs.lz.cg.auditor.key"
+    click.echo("")
+    click.echo(f"console (every node serves one; Chinese, English on switch): {first}/console/")
+    for node_id, url in urls[1:]:
+        click.echo(f"  {node_id:<10} {url}/console/")
+    click.echo(f"  sign in with a key file, e.g. {key} (a county auditor), or a token link:")
+    click.echo(f"  {ol} api token --node {first} --key {key} --genesis {directory}/genesis.json")

@@ -74,6 +74,8 @@ class HistoryPhases(ScenarioBase):
                 county = branch.rsplit(".", 1)[0]
                 self.register(f"{county}/admin", branch, "operator")
             self.register("cn.gs.lz.cg/admin", "cn.gs.lz.cg.b001", "integration")
+            # a county auditor (the console's first user: docs/console.md)
+            self.register("cn.gs.lz.cg/admin", "cn.gs.lz.cg", "auditor")
             # a key that left its post, and a role granted then withdrawn
             gone = self.register("cn.gs.lz.cg/admin", "cn.gs.lz.cg.b002", "operator", suffix="former")
             L.label = "user.revoke"
