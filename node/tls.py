@@ -10,6 +10,8 @@ Rules:
   and its subject alternative names are the host addresses it is reached by: IP addresses as
   IP SANs, anything else as DNS names (`node_hosts` adds 127.0.0.1 and localhost).
 - Private keys are written 0600 (PEM, unencrypted: the node must start unattended).
+- The node accepts any key type OpenSSL serves with (a certificate of the operator's own PKI may
+  be RSA); what this module makes is ECDSA P-256.
 - Loading checks what an operator gets wrong, each a `TlsError` naming the file: a missing or
   unreadable file, a file that is not a PEM certificate or key, a key that is not the
   certificate's, a certificate the CA did not sign, and one outside its validity period.
@@ -35,9 +37,10 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from node.config import TlsFiles
@@ -228,14 +231,17 @@ def load_cert(path: Path, what: str = "certificate") -> x509.Certificate:
         raise TlsError(f"{what} {path} is not a PEM certificate") from None
 
 
-def load_key(path: Path, what: str = "private key") -> ec.EllipticCurvePrivateKey:
+def load_key(path: Path, what: str = "private key") -> PrivateKeyTypes:
+    """Any unencrypted PEM private key (a certificate from the operator's own PKI may be RSA)."""
     try:
-        key = serialization.load_pem_private_key(_read(path, what), password=None)
-    except (ValueError, TypeError):
+        return serialization.load_pem_private_key(_read(path, what), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise TlsError(f"{what} {path} is not an unencrypted PEM private key") from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise TlsError(f"{what} {path} is not an ECDSA key")
-    return key
+
+
+def _same_key(key: PrivateKeyTypes, cert: x509.Certificate) -> bool:
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return bool(key.public_key().public_bytes(*spki) == cert.public_key().public_bytes(*spki))
 
 
 def write_ca(directory: Path, name: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -251,8 +257,10 @@ def issue_node_files(ca_dir: Path, out_dir: Path, node_id: str, hosts: Iterable[
     (0600) and a copy of ca.crt to `out_dir` (replacing what was there: a rotation)."""
     ca_cert = load_cert(ca_dir / CA_CERT, "CA certificate")
     ca_key = load_key(ca_dir / CA_KEY, "CA key")
-    if ca_key.public_key().public_numbers() != _ec_public(ca_cert, ca_dir / CA_CERT).public_numbers():
+    if not _same_key(ca_key, ca_cert):
         raise TlsError(f"{ca_dir / CA_KEY} is not the key of {ca_dir / CA_CERT}")
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise TlsError(f"{ca_dir / CA_KEY}: network cert signs only with an ECDSA CA (as network init makes)")
     cert, key = make_node_cert(ca_cert, ca_key, node_id, node_hosts(*hosts))
     files = CertFiles(cert=out_dir / NODE_CERT, key=out_dir / NODE_KEY, ca=out_dir / CA_CERT)
     write_key(files.key, key)
@@ -261,20 +269,13 @@ def issue_node_files(ca_dir: Path, out_dir: Path, node_id: str, hosts: Iterable[
     return files
 
 
-def _ec_public(cert: x509.Certificate, path: Path) -> ec.EllipticCurvePublicKey:
-    public = cert.public_key()
-    if not isinstance(public, ec.EllipticCurvePublicKey):
-        raise TlsError(f"{path} does not hold an ECDSA public key")
-    return public
-
-
 # ------------------------------------------------------------------------------------ checking
 def check_files(files: CertFiles, *, now: dt.datetime | None = None) -> x509.Certificate:
     """The node certificate of `files` after checking it against its key and the CA (TlsError)."""
     ca = load_cert(files.ca, "CA certificate")
     cert = load_cert(files.cert)
     key = load_key(files.key)
-    if key.public_key().public_numbers() != _ec_public(cert, files.cert).public_numbers():
+    if not _same_key(key, cert):
         raise TlsError(f"{files.key} is not the private key of {files.cert}")
     try:
         cert.verify_directly_issued_by(ca)
@@ -348,7 +349,7 @@ def check_tls_files(files: TlsFiles) -> x509.Certificate:
     if files.ca is not None:
         return check_files(_cert_files(files))
     cert, key = load_cert(files.cert), load_key(files.key)
-    if key.public_key().public_numbers() != _ec_public(cert, files.cert).public_numbers():
+    if not _same_key(key, cert):
         raise TlsError(f"{files.key} is not the private key of {files.cert}")
     _check_valid("certificate", cert, files.cert, None)
     return cert

@@ -278,3 +278,47 @@ def test_dev_up_tls_refuses_a_network_made_without_tls(tmp_path: Path) -> None:
     out = init_network(None, tmp_path / "plain").out
     result = CliRunner().invoke(cli, ["dev", "up", "--tls", "--dir", str(out)])
     assert result.exit_code == 1 and "made without TLS" in result.output
+
+
+def test_certificates_of_an_operators_own_rsa_pki_are_accepted(tmp_path: Path) -> None:
+    """The node takes any key type; only `network init` / `network cert` make ECDSA ones."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    def pem_key(key: rsa.RSAPrivateKey, path: Path) -> None:
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, node_key = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "corp CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(1).not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    cert = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "n1")]))
+        .issuer_name(ca_name).public_key(node_key.public_key()).serial_number(2)
+        .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    tls.write_cert(tmp_path / "ca.crt", ca)
+    tls.write_cert(tmp_path / "node.crt", cert)
+    pem_key(node_key, tmp_path / "node.key")
+    pem_key(ca_key, tmp_path / "ca.key")
+    files = tls.TlsFiles(cert=tmp_path / "node.crt", key=tmp_path / "node.key", ca=tmp_path / "ca.crt")
+    assert tls.check_tls_files(files).serial_number == 2
+    server, client = tls.p2p_contexts(files)
+    assert server.verify_mode == ssl.CERT_REQUIRED and client.check_hostname
+    with pytest.raises(tls.TlsError, match="is not the private key of"):
+        tls.check_tls_files(
+            tls.TlsFiles(cert=tmp_path / "node.crt", key=tmp_path / "ca.key", ca=tmp_path / "ca.crt")
+        )
+    with pytest.raises(tls.TlsError, match="signs only with an ECDSA CA"):
+        tls.issue_node_files(tmp_path, tmp_path / "out", "n2", ["127.0.0.1"])
