@@ -175,8 +175,8 @@ export function anchorOf(genesis) {
 // ------------------------------------------------------------------------------------ headers and certificates
 export function decodeHeader(bytes) {
   const v = decodeStrict(bytes, "the header");
-  if (!Array.isArray(v) || v.length !== 12 || v[0] !== TAG_HEADER || v[1] !== 1) {
-    throw new VerificationError("the header is not a version-1 block header");
+  if (!Array.isArray(v) || v.length !== 13 || v[0] !== TAG_HEADER || v[1] !== 2) {
+    throw new VerificationError("the header is not a version-2 block header");
   }
   return {
     chainId: v[2],
@@ -189,6 +189,9 @@ export function decodeHeader(bytes) {
     prevResultsRoot: bin(v[9], "prev_results_root", 32),
     validatorsHash: bin(v[10], "validators_hash", 32),
     proposer: int(v[11], "proposer"),
+    // the set that signs the next block (wire/epochs.py); the page verifies only blocks signed by
+    // the genesis set, so a header that names another set is refused by certifiedHeader's check
+    nextValidatorsHash: bin(v[12], "next_validators_hash", 32),
     hash: sha256(bytes),
   };
 }

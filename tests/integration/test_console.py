@@ -105,12 +105,17 @@ class Page:
         self.d.execute_script("location.hash = arguments[0]", fragment)
 
     def verdict(self) -> tuple[str, str]:
-        """('true' | 'false', banner text) of the first verification banner the view shows."""
-        self.wait(lambda d: self.all("[data-verified]") or self.all(".banner.error"))
-        found = self.all("[data-verified]")
-        if not found:
-            return "error", self.find(".banner.error").text
-        return found[0].get_attribute("data-verified"), found[0].text
+        """('true' | 'false', banner text) of the first verification banner the view shows, or
+        ('error', its text). Read in one script: a view that re-renders between finding the
+        banner and reading it left a stale element under load."""
+        script = """
+            const v = document.querySelector('[data-verified]');
+            if (v) return [v.getAttribute('data-verified'), v.innerText];
+            const e = document.querySelector('.banner.error');
+            return e ? ['error', e.innerText] : null;
+        """
+        found = self.wait(lambda d: d.execute_script(script))
+        return str(found[0]), str(found[1])
 
     def shot(self, path: Path) -> None:
         time.sleep(0.5)  # charts draw
