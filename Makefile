@@ -57,7 +57,8 @@ sim-long: $(STAMP)
 	$(BIN)/orgledger sim --seeds 500 --validators 5 --faults all
 	$(BIN)/orgledger sim --seeds 500 --validators 7 --faults all
 
-## make sim-reconfig: issue 17's sweeps, 2000 seeds per n with validator-set changes (~1 h on 2 cores)
+## make sim-reconfig: issue 17's sweeps, 2000 seeds per n with validator-set changes (docs/consensus.md
+## has the figures: 56-114 min per n on a shared 2-core machine, the three at once)
 sim-reconfig: $(STAMP)
 	$(BIN)/orgledger sim --seeds 2000 --validators 4 --faults all --reconfig
 	$(BIN)/orgledger sim --seeds 2000 --validators 5 --faults all --reconfig

@@ -7,9 +7,10 @@ Rules:
   is verified from the caller's genesis (`wire.epochs.verify_epoch_chain`): a peer can withhold a
   later epoch, never forge one. Only nodes whose key is in the last verified set are trusted as
   first peers (their addresses are hints: the handshake authenticates the keys).
-- Nothing else is taken from the peer: the node replays every block from genesis and verifies
-  every certificate against the set its own execution derives. `state_snapshot` is the seam where
-  issue 16's verified state snapshot will start a joining node from a recent height instead.
+- Nothing else is taken from the peer: with an empty store the node then joins by a verified
+  state snapshot (`node/runtime/statesync.py`, its anchor checked against the epoch chain the
+  serving peer sends, verified from genesis) or replays from genesis, verifying every
+  certificate against the set of its height either way.
 - Any failure is a `BootstrapError` naming it; the node does not start on a bootstrap it could
   not verify.
 """
@@ -81,8 +82,3 @@ def verify_document(doc: dict[str, Any], genesis: Genesis) -> Bootstrap:
 
 def bootstrap(url: str, genesis: Genesis) -> Bootstrap:
     return verify_document(fetch_document(url), genesis)
-
-
-def state_snapshot(boot: Bootstrap) -> None:
-    """Where a verified state snapshot would start the node (issue 16); None: replay from genesis."""
-    return None

@@ -281,3 +281,18 @@ def test_backup_streams_a_consistent_archive_to_the_node_key_only(
     signer = RequestSigner(key, sealed_chain.genesis.chain_id, built.config.node_id)
     refused = client.get(path, headers=signer.headers("GET", path))
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+
+
+def test_an_empty_node_links_with_the_genesis_registry(sealed_chain: BuiltChain, tmp_path: Path) -> None:
+    """The registry is read after genesis is written into an empty store: a node with only genesis
+    and its key knows its peers (it joins by snapshot or replays), and its own key in force."""
+    node = build(sealed_chain, tmp_path / "empty", tmp_path)
+    try:
+        me = sealed_chain.genesis.validator_nodes[0]
+        others = {n.node_id for n in sealed_chain.genesis.nodes} - {me.node_id}
+        assert set(node.runtime.registry) == {n.node_id for n in sealed_chain.genesis.nodes}
+        assert {str(p.peer_id) for p in node.runtime._peer_specs()} == others
+        assert node.runtime.spec.status == "ACTIVE" and node.runtime.spec.pubkey == me.pubkey
+        assert node.api.auth.lookup_node(me.pubkey) == (me.node_id, me.org_id)
+    finally:
+        node.close()
