@@ -29,7 +29,7 @@ import pytest
 
 from tests.support.cluster import Cluster
 
-pytestmark = [pytest.mark.integration, pytest.mark.faults]
+pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(600)]
 
 VICTIM = "v3"
 

@@ -495,7 +495,6 @@ def test_a_pending_transaction_is_marked_unverified(node: ReadNode) -> None:
     assert tx is not None and tx["status"] == "pending" and not tx["verified"]
 
 
-# ------------------------------------------------------------------------------------ hostile input
 JUNK: list[Any] = [None, 0, -1, 2**70, True, "", "zz", "00" * 32, [], {}, ["00"], {"lo": "00"}, 1.5]
 
 

@@ -8,7 +8,15 @@ from dataclasses import replace
 import pytest
 
 from consensus import Broadcast, Commit, MessageReceived, Persist, Replica, Send, Tick
-from consensus.messages import PrepareVote, PrePrepare, decode_message, pre_prepare_payload
+from consensus.messages import (
+    CommitVote,
+    PrepareVote,
+    PrePrepare,
+    commit_payload,
+    decode_message,
+    pre_prepare_payload,
+    prepare_payload,
+)
 from tests.unit.consensus.harness import GENESIS, KEYS, PUB, RESULTS0, STATE0, T0, Cluster, config, tx
 from wire.crypto import Domain
 from wire.merkle import merkle_root
@@ -198,3 +206,28 @@ def test_prepare_from_a_spoofed_sender_is_dropped() -> None:
     vote = PrepareVote(view=0, seq=1, digest=bytes(32), replica=2, signature=bytes(64))
     backup.step(MessageReceived(sender=PUB[3], data=vote.encode()))
     assert backup.stats.get("spoofed_sender") == 1
+
+
+def test_votes_from_outside_the_validator_set_are_ignored() -> None:
+    """RELIABILITY S3: a PREPARE or COMMIT arriving from a sender outside the validator set (an
+    observer, index >= n) is dropped before its signature is even looked at, and counted."""
+    c = Cluster(4, observers=1)
+    c.tick()
+    r1 = c.replicas[1]
+    assert r1 is not None
+    digest = bytes(32)
+    sig = KEYS[4].sign(Domain.PREPARE, "test", prepare_payload(0, 1, digest))
+    r1.step(
+        MessageReceived(
+            sender=PUB[4], data=PrepareVote(view=0, seq=1, digest=digest, replica=4, signature=sig).encode()
+        )
+    )
+    sig = KEYS[4].sign(Domain.COMMIT, "test", commit_payload(0, 1, digest))
+    r1.step(
+        MessageReceived(
+            sender=PUB[4], data=CommitVote(view=0, seq=1, digest=digest, replica=4, signature=sig).encode()
+        )
+    )
+    # the sender's key holds no index of the epoch's set: dropped as a spoofed sender
+    assert r1.stats.get("spoofed_sender") == 2
+    assert not r1.st.prepare_votes and not r1.st.commit_votes

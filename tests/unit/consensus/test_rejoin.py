@@ -16,7 +16,7 @@ from consensus.messages import (
     decode_message,
 )
 from consensus.state import KEY_VIEW
-from tests.unit.consensus.harness import KEYS, Cluster, config, tx
+from tests.unit.consensus.harness import KEYS, PUB, Cluster, config, tx
 from wire import codec
 
 
@@ -62,7 +62,7 @@ def test_a_replica_alone_in_a_higher_view_follows_the_view_the_others_commit_in(
     # Its VIEW-CHANGE(1) promised no vote below view 1: it signs no PREPARE or COMMIT in view 0.
     assert not _sent(c, 3, mark, TAG_PREPARE) and not _sent(c, 3, mark, TAG_COMMIT)
     # A restart resumes in the announced view, never in the followed one.
-    assert codec.decode(c.stores[3][KEY_VIEW]) == [1, False]
+    assert codec.decode(c.stores[3][KEY_VIEW]) == [1, False, 1]  # view, active, epoch start
 
 
 def test_the_code_before_the_fix_stays_alone_in_the_higher_view() -> None:
@@ -141,9 +141,9 @@ def test_stale_or_byzantine_status_alone_does_not_move_a_replica() -> None:
     r3 = c.replicas[3]
     assert r3 is not None and r3.view == 1
     claim = Status(replica=1, view=0, active=True, committed_height=0, certificate=b"", stable_seq=0)
-    r3.step(MessageReceived(sender=1, data=claim.encode()))
-    r3.step(MessageReceived(sender=1, data=claim.encode()))
+    r3.step(MessageReceived(sender=PUB[1], data=claim.encode()))
+    r3.step(MessageReceived(sender=PUB[1], data=claim.encode()))
     assert r3.view == 1 and not r3.view_active
     other = Status(replica=2, view=0, active=True, committed_height=0, certificate=b"", stable_seq=0)
-    r3.step(MessageReceived(sender=2, data=other.encode()))
+    r3.step(MessageReceived(sender=PUB[2], data=other.encode()))
     assert r3.view == 0 and r3.view_active and r3.following
