@@ -21,9 +21,8 @@ Rules:
   intervals up to 4 x REOFFER_AFTER_S, until a stored block commits it.
 - Requests the replica refused (`RequestsDropped`, reason "refused") are evicted from the
   mempool: no block will ever carry them. Those it could not queue stay and are re-offered.
-- Catch-up: a peer's `RequestTransfer` is answered from the store with at most
-  `TRANSFER_BLOCKS_MAX` blocks and `TRANSFER_BYTES_MAX` bytes, with their certificates. Other
-  peer requests go to `peer_handlers` by their first element (blob transfer).
+- Catch-up: a peer's `RequestTransfer` is answered from the store within `transfer.py`'s bounds.
+  Other peer requests go to `peer_handlers` by their first element (blob transfer).
 - After each stored block the `CommitEvent` goes to every listener in `commit_listeners`; a
   listener that raises is logged and never stops consensus.
 - A fatal error (storage failure) sets `fatal` and `stop_requested`; the composition root stops
@@ -62,6 +61,7 @@ from node.runtime.executor import Executor
 from node.runtime.mempool import Mempool, Pending
 from node.runtime.registry import NodeEntry, own_entry, peer_specs, read_epochs, read_registry
 from node.runtime.sigcache import SignatureCache
+from node.runtime.transfer import blocks_request, parse_blocks, serve_blocks
 from node.runtime.txcheck import TxChecker
 from node.store.storage import BlockStore
 from node.tls import p2p_contexts
@@ -73,8 +73,6 @@ from wire.types import Receipt, SignedTransaction
 
 log = logging.getLogger("orgledger.node")
 
-TRANSFER_BLOCKS_MAX = 64
-TRANSFER_BYTES_MAX = 8 * 1024 * 1024
 GOSSIP_BATCH_MAX = 512
 REOFFER_AFTER_S = 2.0
 REOFFER_MAX = 4096
@@ -361,32 +359,14 @@ class Node:
                 raise ValueError
         except (DecodeError, ValueError, TypeError, StorageError):
             return codec.encode_trusted(["error", "bad_request"])
-        top = min(hi, self.executor.meta.height, lo + TRANSFER_BLOCKS_MAX - 1)
-        items: list[list[bytes]] = []
-        size = 0
-        for h in range(max(lo, 1), top + 1):
-            block, cert = self.store.block_bytes(h), self.store.certificate_bytes(h)
-            if block is None or cert is None:
-                break
-            size += len(block) + len(cert)
-            if items and size > TRANSFER_BYTES_MAX:
-                break
-            items.append([block, cert])
-        return codec.encode_trusted(["blocks", items])
+        return serve_blocks(self.store, self.executor.meta.height, lo, hi)
 
     async def _fetch_blocks(self, peer: bytes, lo: int, hi: int) -> tuple[tuple[bytes, bytes], ...]:
         node_id = self._key_to_peer.get(peer)
         if node_id is None:
             return ()
-        raw = await self.network.request(node_id, codec.encode_trusted(["blocks", lo, hi]), 10.0)
-        doc = codec.decode(raw)
-        if not isinstance(doc, list) or len(doc) != 2 or doc[0] != "blocks" or not isinstance(doc[1], list):
-            return ()
-        out = []
-        for item in doc[1][:TRANSFER_BLOCKS_MAX]:
-            if isinstance(item, list) and len(item) == 2 and all(isinstance(x, bytes) for x in item):
-                out.append((item[0], item[1]))
-        return tuple(out)
+        raw = await self.network.request(node_id, blocks_request(lo, hi), 10.0)
+        return parse_blocks(raw)
 
     # ------------------------------------------------------------------ transactions
     def _queue_offer(self, raw: bytes, *, gossip: bool) -> None:
