@@ -17,14 +17,8 @@ import click
 from node.cli.common import fail
 from node.errors import DevError
 
-
-@click.group()
-def dev() -> None:
-    """A whole local network on loopback."""
-
-
-@dev.command("up")
-@click.option(
+# the options every dev command shares
+DIR_OPTION = click.option(
     "--dir",
     "directory",
     type=click.Path(path_type=Path),
@@ -32,6 +26,23 @@ def dev() -> None:
     show_default=True,
     help="The local network's directory.",
 )
+EPOCH_TIMEOUT_OPTION = click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=180.0,
+    show_default=True,
+    help="Seconds to wait for the change to commit and its epoch to begin.",
+)
+
+
+@click.group()
+def dev() -> None:
+    """A whole local network on loopback."""
+
+
+@dev.command("up")
+@DIR_OPTION
 @click.option(
     "--tls",
     is_flag=True,
@@ -50,14 +61,7 @@ def dev_up(directory: Path, tls: bool) -> None:
 
 
 @dev.command("down")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path),
-    default=Path(".devnet"),
-    show_default=True,
-    help="The local network's directory.",
-)
+@DIR_OPTION
 def dev_down(directory: Path) -> None:
     """Stop the local network started by `dev up`."""
     from node.dev.devnet import DevnetError, down
@@ -69,14 +73,7 @@ def dev_down(directory: Path) -> None:
 
 
 @dev.command("seed")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path),
-    default=Path(".devnet"),
-    show_default=True,
-    help="The local network's directory.",
-)
+@DIR_OPTION
 def dev_seed(directory: Path) -> None:
     """Fill the running local network with a realistic history through the SDK (run once)."""
     from node.dev.seed import SeedError, seed
@@ -89,14 +86,7 @@ def dev_seed(directory: Path) -> None:
 
 
 @dev.command("load")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path),
-    default=Path(".devnet"),
-    show_default=True,
-    help="The local network's directory.",
-)
+@DIR_OPTION
 @click.option(
     "--txs",
     type=click.IntRange(1, 10_000_000),
@@ -175,14 +165,7 @@ def dev_load(directory: Path, txs: int, rate: float | None, seed: int, timeout_s
 
 
 @dev.command("add-node")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path),
-    default=Path(".devnet"),
-    show_default=True,
-    help="The local network's directory.",
-)
+@DIR_OPTION
 @click.option("--org", "org_id", required=True, help="The org that runs the new node.")
 @click.option(
     "--role",
@@ -191,14 +174,7 @@ def dev_load(directory: Path, txs: int, rate: float | None, seed: int, timeout_s
     help="Validator (votes, counts toward the quorum) or observer (verifies and serves reads).",
 )
 @click.option("--node-id", default=None, help="Its id (default: made from the org and role).")
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=float,
-    default=180.0,
-    show_default=True,
-    help="Seconds to wait for the change to commit and its epoch to begin.",
-)
+@EPOCH_TIMEOUT_OPTION
 def dev_add_node(directory: Path, org_id: str, role: str, node_id: str | None, timeout_s: float) -> None:
     """Add a node: make its key, start it, propose and approve it with the dev admin keys, wait
     for the epoch it joins in."""
@@ -211,23 +187,9 @@ def dev_add_node(directory: Path, org_id: str, role: str, node_id: str | None, t
 
 
 @dev.command("remove-node")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path),
-    default=Path(".devnet"),
-    show_default=True,
-    help="The local network's directory.",
-)
+@DIR_OPTION
 @click.option("--node", "node_id", required=True, help="The id of the node to remove.")
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=float,
-    default=180.0,
-    show_default=True,
-    help="Seconds to wait for the change to commit and its epoch to begin.",
-)
+@EPOCH_TIMEOUT_OPTION
 def dev_remove_node(directory: Path, node_id: str, timeout_s: float) -> None:
     """Remove a node: propose and approve it with the dev admin keys, wait for the epoch, check the
     node stopped (it says why in its log)."""
@@ -240,23 +202,9 @@ def dev_remove_node(directory: Path, node_id: str, timeout_s: float) -> None:
 
 
 @dev.command("rotate-key")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path),
-    default=Path(".devnet"),
-    show_default=True,
-    help="The local network's directory.",
-)
+@DIR_OPTION
 @click.option("--node", "node_id", required=True, help="The id of the node whose key to replace.")
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=float,
-    default=180.0,
-    show_default=True,
-    help="Seconds to wait for the change to commit and its epoch to begin.",
-)
+@EPOCH_TIMEOUT_OPTION
 def dev_rotate_key(directory: Path, node_id: str, timeout_s: float) -> None:
     """Replace a node's key: make a new one, propose and approve the rotation, wait for the
     epoch, restart the node with the new key."""
@@ -269,14 +217,7 @@ def dev_rotate_key(directory: Path, node_id: str, timeout_s: float) -> None:
 
 
 @dev.command("console")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path),
-    default=Path(".devnet"),
-    show_default=True,
-    help="The local network's directory.",
-)
+@DIR_OPTION
 def dev_console(directory: Path) -> None:
     """Print where the console of each node is and how to sign in (docs/console.md)."""
     from node.dev.devnet import api_url, commands, network_ca

@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from node.cli.common import fail
+from node.cli.common import GENESIS_OPTION, fail
 
 EXIT_REFUSED = 2
 EXIT_PREFLIGHT = 3
@@ -29,14 +29,6 @@ DEFAULT_NODE = "http://127.0.0.1:28001"
 
 NODE_OPTION = click.option(
     "--node", "node_url", default=DEFAULT_NODE, show_default=True, help="A node's API URL."
-)
-GENESIS = click.option(
-    "--genesis",
-    "genesis_file",
-    type=click.Path(path_type=Path),
-    default=Path(".devnet") / "genesis.json",
-    show_default=True,
-    help="The genesis to verify against (never taken from the node).",
 )
 SIGNER = click.option(
     "--key", "key_file", type=click.Path(path_type=Path), required=True, help="The signing admin's key file."
@@ -163,7 +155,7 @@ def describe(p: dict[str, Any]) -> str:
 
 @propose.command("node-add")
 @NODE_OPTION
-@GENESIS
+@GENESIS_OPTION
 @SIGNER
 @APPROVERS
 @REASON
@@ -249,7 +241,7 @@ def _pubkey(pubkey: str | None, key_file: Path | None) -> str:
 
 @propose.command("node-remove")
 @NODE_OPTION
-@GENESIS
+@GENESIS_OPTION
 @SIGNER
 @APPROVERS
 @REASON
@@ -271,7 +263,7 @@ def node_remove(
 
 @propose.command("node-rotate-key")
 @NODE_OPTION
-@GENESIS
+@GENESIS_OPTION
 @SIGNER
 @APPROVERS
 @REASON
@@ -301,7 +293,7 @@ def node_rotate_key(
 
 @propose.command("node-set-role")
 @NODE_OPTION
-@GENESIS
+@GENESIS_OPTION
 @SIGNER
 @APPROVERS
 @REASON
@@ -331,7 +323,7 @@ def node_set_role(
 @governance.command("approve")
 @click.argument("proposal_id")
 @NODE_OPTION
-@GENESIS
+@GENESIS_OPTION
 @SIGNER
 @APPROVERS
 def approve(
@@ -346,7 +338,7 @@ def approve(
 @governance.command("withdraw")
 @click.argument("proposal_id")
 @NODE_OPTION
-@GENESIS
+@GENESIS_OPTION
 @SIGNER
 @REASON
 def withdraw(proposal_id: str, node_url: str, genesis_file: Path, key_file: Path, reason: str) -> None:
@@ -367,7 +359,7 @@ def _pid(text: str) -> str:
 
 @governance.command("list")
 @NODE_OPTION
-@GENESIS
+@GENESIS_OPTION
 @click.option("--key", "key_file", type=click.Path(path_type=Path), default=None, help="Reader key.")
 @click.option(
     "--status",
@@ -396,7 +388,7 @@ def list_(node_url: str, genesis_file: Path, key_file: Path | None, status: str 
 @governance.command("show")
 @click.argument("proposal_id")
 @NODE_OPTION
-@GENESIS
+@GENESIS_OPTION
 @click.option("--key", "key_file", type=click.Path(path_type=Path), default=None, help="Reader key.")
 def show(proposal_id: str, node_url: str, genesis_file: Path, key_file: Path | None) -> None:
     """Show one proposal: the change, approvals, what it needs, the outcome."""
