@@ -15,9 +15,16 @@ from typing import Any, TypeVar
 
 import click
 
-from node.cli.common import CA_OPTION, ca_file_for, fail
+from node.cli.common import CA_OPTION, GENESIS_OPTION, ca_file_for, fail
 
 T = TypeVar("T")
+
+NODE_URL_OPTION = click.option(
+    "--node", "node_url", required=True, help="A node's API URL, e.g. http://127.0.0.1:28001."
+)
+KEY_FILE_OPTION = click.option(
+    "--key", "key_file", type=click.Path(path_type=Path), required=True, help="The signing ed25519 key file."
+)
 
 
 @click.group()
@@ -27,17 +34,9 @@ def api() -> None:
 
 @api.command("get")
 @click.argument("path")
-@click.option("--node", "node_url", required=True, help="A node's API URL, e.g. http://127.0.0.1:28001.")
-@click.option(
-    "--key", "key_file", type=click.Path(path_type=Path), required=True, help="Your ed25519 key file."
-)
-@click.option(
-    "--genesis",
-    "genesis_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="genesis.json for the chain id (default: .devnet/genesis.json).",
-)
+@NODE_URL_OPTION
+@KEY_FILE_OPTION
+@GENESIS_OPTION
 @click.option(
     "--node-id",
     default=None,
@@ -49,7 +48,7 @@ def api_get(
     path: str,
     node_url: str,
     key_file: Path,
-    genesis_file: Path | None,
+    genesis_file: Path,
     node_id: str | None,
     ca_file: Path | None,
 ) -> None:
@@ -58,36 +57,7 @@ def api_get(
     Exit 0 on 2xx, 1 otherwise (the error is printed)."""
     import json
 
-    import httpx
-
-    from client_sdk.auth import LedgerAuth, RequestSigner, node_in_genesis
-    from client_sdk.errors import LedgerError
-    from client_sdk.tls import certificate_error, certificate_failure, tls_context
-    from wire.errors import WireError
-    from wire.files import load_genesis, load_signing_key
-
-    try:
-        genesis = load_genesis(genesis_file or Path(".devnet") / "genesis.json")
-        audience = node_id or node_in_genesis(genesis, node_url)
-        signer = RequestSigner(load_signing_key(key_file), genesis.chain_id, audience)
-        tls = tls_context(node_url, ca_file_for(node_url, ca_file, genesis_file))
-    except (WireError, LedgerError) as exc:
-        fail(str(exc))
-    try:
-        with httpx.Client(
-            base_url=node_url.rstrip("/"),
-            timeout=10,
-            auth=LedgerAuth(signer),
-            verify=tls if tls is not None else True,
-        ) as http:
-            resp = http.get(path if path.startswith("/") else "/" + path)
-    except httpx.HTTPError as exc:
-        failure = certificate_failure(exc)
-        if failure is not None:
-            fail(str(certificate_error(node_url, failure, "--ca")))
-        fail(f"{node_url}: {exc}{_https_hint(node_url)}")
-    except LedgerError as exc:
-        fail(f"{node_url}: {exc}")
+    resp = _signed_request(node_url, key_file, genesis_file, node_id, ca_file, "GET", path)
     try:
         click.echo(json.dumps(resp.json(), indent=2, ensure_ascii=False))
     except ValueError:
@@ -96,17 +66,9 @@ def api_get(
 
 
 @api.command("token")
-@click.option("--node", "node_url", required=True, help="A node's API URL, e.g. http://127.0.0.1:28001.")
-@click.option(
-    "--key", "key_file", type=click.Path(path_type=Path), required=True, help="Your ed25519 key file."
-)
-@click.option(
-    "--genesis",
-    "genesis_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="genesis.json for the chain id (default: .devnet/genesis.json).",
-)
+@NODE_URL_OPTION
+@KEY_FILE_OPTION
+@GENESIS_OPTION
 @click.option(
     "--ttl",
     "ttl_s",
@@ -116,29 +78,18 @@ def api_get(
     help="Seconds the token lives (at most 3600; it lives in that node's memory only).",
 )
 @click.option("--quiet", is_flag=True, help="Print the token only (for scripts).")
-def api_token(node_url: str, key_file: Path, genesis_file: Path | None, ttl_s: int, quiet: bool) -> None:
+@CA_OPTION
+def api_token(
+    node_url: str, key_file: Path, genesis_file: Path, ttl_s: int, quiet: bool, ca_file: Path | None
+) -> None:
     """A bearer token for NODE, obtained with a request signed by KEY, and the console link that
     opens the console signed in with it (`/console/#token=...`: the fragment never reaches a server).
 
     The token reads as your key, on that node only, until it expires. Exit 1 when the node refuses."""
-    import httpx
-
-    from client_sdk.auth import LedgerAuth, RequestSigner, node_in_genesis
-    from client_sdk.errors import LedgerError
-    from wire.errors import WireError
-    from wire.files import load_genesis, load_signing_key
-
     base = node_url.rstrip("/")
-    try:
-        genesis = load_genesis(genesis_file or Path(".devnet") / "genesis.json")
-        signer = RequestSigner(load_signing_key(key_file), genesis.chain_id, node_in_genesis(genesis, base))
-    except WireError as exc:
-        fail(str(exc))
-    try:
-        with httpx.Client(base_url=base, timeout=10, auth=LedgerAuth(signer)) as http:
-            resp = http.post("/v1/auth/token", json={"ttl_s": ttl_s})
-    except (httpx.HTTPError, LedgerError) as exc:
-        fail(f"{node_url}: {exc}")
+    resp = _signed_request(
+        node_url, key_file, genesis_file, None, ca_file, "POST", "/v1/auth/token", {"ttl_s": ttl_s}
+    )
     try:
         doc = resp.json()
     except ValueError:
@@ -162,10 +113,8 @@ def tx() -> None:
 
 
 @tx.command("submit")
-@click.option("--node", "node_url", required=True, help="A node's API URL, e.g. http://127.0.0.1:28001.")
-@click.option(
-    "--key", "key_file", type=click.Path(path_type=Path), required=True, help="The signer's ed25519 key file."
-)
+@NODE_URL_OPTION
+@KEY_FILE_OPTION
 @click.option("--type", "tx_type", required=True, help="Transaction type (see `orgledger tx types`).")
 @click.option("--payload", required=True, help="The payload as JSON (or @FILE to read it from a file).")
 @click.option(
@@ -174,13 +123,7 @@ def tx() -> None:
     default=None,
     help="The org the transaction acts for (default: the signer's org in genesis).",
 )
-@click.option(
-    "--genesis",
-    "genesis_file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="genesis.json to verify against (default: .devnet/genesis.json).",
-)
+@GENESIS_OPTION
 @click.option(
     "--approver",
     "approver_files",
@@ -203,7 +146,7 @@ def tx_submit(
     tx_type: str,
     payload: str,
     org_id: str | None,
-    genesis_file: Path | None,
+    genesis_file: Path,
     approver_files: tuple[Path, ...],
     timeout_s: float,
     ca_file: Path | None,
@@ -221,7 +164,7 @@ def tx_submit(
     from wire.files import load_genesis, load_signing_key
 
     try:
-        genesis = load_genesis(genesis_file or Path(".devnet") / "genesis.json")
+        genesis = load_genesis(genesis_file)
         key = load_signing_key(key_file)
         approvers = tuple(load_signing_key(p) for p in approver_files)
     except WireError as exc:
@@ -291,6 +234,51 @@ def reachable(node_url: str, ca_file: Path | None = None, timeout_s: float = 3.0
             f"no node answers at {node_url} ({type(exc).__name__}: {exc}); is it running, is the URL right?"
             f"{_https_hint(node_url)}"
         )
+
+
+def _signed_request(
+    node_url: str,
+    key_file: Path,
+    genesis_file: Path,
+    node_id: str | None,
+    ca_file: Path | None,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+) -> Any:
+    """One request to `node_url` signed with the key for the genesis' chain and the node's id
+    (`node_id`, else the genesis node at that address, else the node's /v1/status), over TLS
+    verified against the network CA for an https:// URL: the httpx response, or exit 1 with why."""
+    import httpx
+
+    from client_sdk.auth import LedgerAuth, RequestSigner, node_in_genesis
+    from client_sdk.errors import LedgerError
+    from client_sdk.tls import certificate_error, certificate_failure, tls_context
+    from wire.errors import WireError
+    from wire.files import load_genesis, load_signing_key
+
+    try:
+        genesis = load_genesis(genesis_file)
+        tls = tls_context(node_url, ca_file_for(node_url, ca_file, genesis_file))
+        audience = node_id or node_in_genesis(genesis, node_url)
+        signer = RequestSigner(load_signing_key(key_file), genesis.chain_id, audience)
+    except (WireError, LedgerError) as exc:
+        fail(str(exc))
+    try:
+        with httpx.Client(
+            base_url=node_url.rstrip("/"),
+            timeout=10,
+            auth=LedgerAuth(signer),
+            verify=tls if tls is not None else True,
+        ) as http:
+            return http.request(method, path if path.startswith("/") else "/" + path, json=body)
+    except httpx.HTTPError as exc:
+        failure = certificate_failure(exc)
+        if failure is not None:
+            fail(str(certificate_error(node_url, failure, "--ca")))
+        fail(f"{node_url}: {exc}{_https_hint(node_url)}")
+    except LedgerError as exc:
+        fail(f"{node_url}: {exc}")
 
 
 def _https_hint(node_url: str) -> str:

@@ -126,6 +126,20 @@ def test_a_client_trusting_another_ca_is_refused_at_once(cluster: Cluster, other
         httpx.get(cluster.url("v0") + "/healthz")
 
 
+def test_a_console_token_is_fetched_over_verified_tls(cluster: Cluster, other_ca: Path) -> None:
+    """`api token` speaks HTTPS like `api get`: the network CA beside the genesis by default,
+    and a node whose certificate another CA signed is refused at once."""
+    args = (
+        "api", "token", "--node", cluster.url("v0"), "--genesis", str(cluster.net / "genesis.json"),
+        "--key", str(cluster.net / "keys" / "admins" / f"{ORGS[0][0]}.key"), "--quiet",
+    )  # fmt: skip
+    done = _orgledger(*args)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() and "\n" not in done.stdout.strip()
+    refused = _orgledger(*args, "--ca", str(other_ca / "ca.crt"))
+    assert refused.returncode == 1 and "does not verify" in refused.stderr, refused.stderr
+
+
 def _exchange(sock: socket.socket, data: bytes) -> bytes:
     """Send `data`, return what comes back before the other side closes or goes quiet (2 s)."""
     sock.settimeout(2.0)
