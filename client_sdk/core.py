@@ -45,7 +45,7 @@ from client_sdk.errors import (
     VerificationError,
     api_error,
 )
-from client_sdk.models import Committed, receipt_dict
+from client_sdk.models import Committed
 from client_sdk.proofs import AnchorRef, TrustAnchor, VerifiedTx, verify_proof_response
 from wire.genesis import Genesis
 from wire.types import SignedTransaction
@@ -273,7 +273,7 @@ def verify_with_epochs(
 def committed_of(verified: VerifiedTx, doc: dict[str, Any]) -> Committed:
     """The result of a verified proof; raises TxRejectedError for a rejected transaction."""
     if verified.receipt is not None:
-        receipt, proven = receipt_dict(verified.receipt), True
+        receipt, proven = verified.receipt.to_json(), True
     else:
         raw = doc.get("receipt")
         if not isinstance(raw, dict) or raw.get("tx_id") != verified.tx_id.hex():

@@ -14,7 +14,7 @@ from typing import Any
 
 from client_sdk.proofs import VerifiedTx
 from wire.families import FAMILIES as RECORD_FAMILIES
-from wire.types import BlockHeader, CommitCertificate, Receipt
+from wire.types import BlockHeader, CommitCertificate
 
 FAMILIES: dict[str, str] = {f.family: f.path for f in RECORD_FAMILIES}
 """Record family -> its path under /v1 (docs/api.md; the table is `wire/families.py`)."""
@@ -23,29 +23,6 @@ CHILDREN: dict[str, tuple[str, str]] = {
     c.family: (f.path, c.sub_path) for f in RECORD_FAMILIES for c in f.children
 }
 """Child family -> (parent path, sub-path): /v1/<parent>/<id>/<sub>."""
-
-
-def receipt_dict(r: Receipt) -> dict[str, Any]:
-    """A receipt as JSON, in the node's rendering (`node.api.render.receipt_json`)."""
-    return {
-        "tx_id": r.tx_id.hex(),
-        "status": r.status,
-        "rule_id": r.rule_id,
-        "reason_code": r.reason_code,
-        "reason": r.reason,
-        "alerts": [{"alert_id": a.alert_id, "rule_id": a.rule_id, "colour": a.colour} for a in r.alerts],
-        "writes": list(r.writes),
-        "shadow": [
-            {
-                "rule_id": s.rule_id,
-                "colour": s.colour,
-                "disposition": s.disposition,
-                "reason_code": s.reason_code,
-            }
-            for s in r.shadow
-        ],
-        "receipt_bytes": r.encode().hex(),
-    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from typing import Any
 
 from client_sdk.core import POLL_FIRST_S, POLL_MAX_S, Backoff, Call, Flow, Sleep, params_of, request
 from client_sdk.errors import ApiError, NotFoundError, UnknownEpochError, VerificationError
-from client_sdk.models import Event, History, Page, Record, receipt_dict
+from client_sdk.models import Event, History, Page, Record
 from client_sdk.proofs import VerifiedTx, verify_proof_response
 from client_sdk.readpages import (
     LIMIT_MAX,
@@ -219,7 +219,7 @@ def tx_flow(
 def tx_answer(verified: VerifiedTx, doc: dict[str, Any]) -> dict[str, Any]:
     """What `tx()` returns for a verified transaction: everything from the verified proof."""
     body = None if verified.tx is None else verified.tx.body
-    receipt = None if verified.receipt is None else receipt_dict(verified.receipt)
+    receipt = None if verified.receipt is None else verified.receipt.to_json()
     accepted = receipt is None or receipt["status"] == "ACCEPTED"
     return {
         "tx_id": verified.tx_id.hex(),

@@ -45,7 +45,7 @@ from wire import stateproofs
 from wire.crypto import HASH_SIZE, sha256
 from wire.errors import ProofError, WireError
 from wire.genesis import Genesis
-from wire.records import classify, project
+from wire.records import classify, org_view, project, user_view
 from wire.types import BlockHeader
 
 MAX_PROOF_NODES = 200_000
@@ -368,44 +368,18 @@ def _entity(
         return out
 
 
-def org_out(row: dict[str, Any]) -> dict[str, Any]:
-    """An org as the read API renders it (`node.api.models.org_out`)."""
-    return {
-        "org_id": row["org_id"],
-        "parent": row["parent"],
-        "level": row["level"],
-        "name": row["name"],
-        "depth": row["depth"],
-        "value_hash": row["value_hash"],
-        "record": json.loads(row["body"]),
-    }
-
-
-def user_out(row: dict[str, Any]) -> dict[str, Any]:
-    """A user as the read API renders it (`node.api.models.user_out`)."""
-    return {
-        "pubkey": row["pubkey"],
-        "user_id": row["user_id"],
-        "org_id": row["org_id"],
-        "status": row["status"],
-        "roles": str(row["roles"]).split(),
-        "value_hash": row["value_hash"],
-        "record": json.loads(row["body"]),
-    }
-
-
 def org_item(state: ProvenState, item: Any, org_id: str | None = None) -> dict[str, Any]:
     """An org item (of `org_id` when given) checked against the proof, rebuilt from its bytes."""
     with hostile("the org item"):
         oid = org_id if org_id is not None else want_str(want_dict(item, "the org item")["org_id"], "org_id")
-    return _entity(state, item, f"org/{oid}", "org", org_out)
+    return _entity(state, item, f"org/{oid}", "org", org_view)
 
 
 def user_item(state: ProvenState, item: Any, pubkey: str | None = None) -> dict[str, Any]:
     """A user item (of `pubkey` when given) checked against the proof, rebuilt from its bytes."""
     with hostile("the user item"):
         pk = pubkey if pubkey is not None else want_str(want_dict(item, "the user item")["pubkey"], "pubkey")
-    return _entity(state, item, f"user/{pk.lower()}", "user", user_out)
+    return _entity(state, item, f"user/{pk.lower()}", "user", user_view)
 
 
 def alert_event(event: Event, proven: Record) -> Event:

@@ -248,3 +248,31 @@ def same_row(projected: dict[str, Any], row: dict[str, Any]) -> bool:
     """A stored row says what the projection of the state says, field by field (all but the
     height the row was written at)."""
     return all(row.get(k) == v for k, v in projected.items() if k != "updated_height")
+
+
+def org_view(row: dict[str, Any]) -> dict[str, Any]:
+    """An org index row as the read API serves it (and the SDK rebuilds it from proven bytes)."""
+    return {
+        "org_id": row["org_id"],
+        "parent": row["parent"],
+        "level": row["level"],
+        "name": row["name"],
+        "depth": row["depth"],
+        "value_hash": row["value_hash"],
+        "record": json.loads(row["body"]),
+    }
+
+
+def user_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A user index row as the read API serves it; `roles` is a list, or the index's
+    space-separated column."""
+    roles = row["roles"] if isinstance(row["roles"], list) else str(row["roles"]).split()
+    return {
+        "pubkey": row["pubkey"],
+        "user_id": row["user_id"],
+        "org_id": row["org_id"],
+        "status": row["status"],
+        "roles": roles,
+        "value_hash": row["value_hash"],
+        "record": json.loads(row["body"]),
+    }

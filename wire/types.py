@@ -460,6 +460,30 @@ class Receipt:
     def encode(self) -> bytes:
         return codec.encode_trusted(self.to_wire())
 
+    def to_json(self) -> dict[str, Any]:
+        """The receipt as the read API renders it (and the SDK recomputes it from proven bytes)."""
+        return {
+            "tx_id": self.tx_id.hex(),
+            "status": self.status,
+            "rule_id": self.rule_id,
+            "reason_code": self.reason_code,
+            "reason": self.reason,
+            "alerts": [
+                {"alert_id": a.alert_id, "rule_id": a.rule_id, "colour": a.colour} for a in self.alerts
+            ],
+            "writes": list(self.writes),
+            "shadow": [
+                {
+                    "rule_id": v.rule_id,
+                    "colour": v.colour,
+                    "disposition": v.disposition,
+                    "reason_code": v.reason_code,
+                }
+                for v in self.shadow
+            ],
+            "receipt_bytes": self.encode().hex(),
+        }
+
     @classmethod
     def decode(cls, data: bytes) -> Receipt:
         f = want_record(codec.decode(data), "receipt", cls.TAG, cls.VERSION, 8)

@@ -21,7 +21,7 @@ from node.api.context import ApiContext
 from node.api.errors import ApiError
 from node.api.models import READ_ERRORS, BlockOut, HeaderOut, ReceiptsOut, TxOut
 from node.api.params import MinHeight
-from node.api.render import certificate_json, header_json, receipt_json, tx_status_json
+from node.api.render import certificate_json, header_json, tx_status_json
 from wire.errors import DecodeError
 from wire.hexid import parse_hex_id
 from wire.merkle import inclusion_proof, leaf_hash
@@ -148,7 +148,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
             {
                 "height": chain.height(),
                 "block_height": height,
-                "receipts": [receipt_json(r) for r in receipts],
+                "receipts": [r.to_json() for r in receipts],
             }
         )
 

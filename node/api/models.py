@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -240,31 +239,6 @@ SUBMIT_BODY: dict[str, Any] = {
         },
     }
 }
-
-
-def org_out(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "org_id": row["org_id"],
-        "parent": row["parent"],
-        "level": row["level"],
-        "name": row["name"],
-        "depth": row["depth"],
-        "value_hash": row["value_hash"],
-        "record": json.loads(row["body"]),
-    }
-
-
-def user_out(row: dict[str, Any]) -> dict[str, Any]:
-    roles = row["roles"] if isinstance(row["roles"], list) else str(row["roles"]).split()
-    return {
-        "pubkey": row["pubkey"],
-        "user_id": row["user_id"],
-        "org_id": row["org_id"],
-        "status": row["status"],
-        "roles": roles,
-        "value_hash": row["value_hash"],
-        "record": json.loads(row["body"]),
-    }
 
 
 READ_ERRORS: dict[int | str, dict[str, Any]] = {

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from node.api.auth import Caller
 from node.api.context import ApiContext
 from node.api.errors import ApiError
-from node.api.models import READ_ERRORS, OrgOne, OrgPage, UserOne, UserPage, org_out, user_out
+from node.api.models import READ_ERRORS, OrgOne, OrgPage, UserOne, UserPage
 from node.api.params import (
     LIMIT_DEFAULT,
     Cursor,
@@ -30,7 +30,7 @@ from node.api.params import (
 from node.api.proven import ProofBuilder
 from node.index.queries import list_orgs, list_users
 from wire.hexid import parse_hex_id
-from wire.records import project
+from wire.records import org_view, project, user_view
 
 Render = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -97,7 +97,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
             lambda: list_orgs(db, scope=caller.scope, root=start, subtree=subtree, after=after, limit=limit)
         )
         nxt = encode_cursor("org", page.rows[-1]["org_id"]) if page.more and page.rows else None
-        return await proven_page(page.rows, page.height, lambda r: f"org/{r['org_id']}", org_out, nxt, proof)
+        return await proven_page(page.rows, page.height, lambda r: f"org/{r['org_id']}", org_view, nxt, proof)
 
     @router.get("/v1/orgs/{org_id}", response_model=OrgOne)
     async def org(
@@ -110,7 +110,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         if not caller.sees(org_id):
             raise ApiError("not_found", "no organisation with this id in your scope")
         await ctx.wait_provable(min_height)
-        return proven_one(f"org/{org_id}", org_out, lambda row: True, "organisation", proof)
+        return proven_one(f"org/{org_id}", org_view, lambda row: True, "organisation", proof)
 
     @router.get("/v1/users", response_model=UserPage)
     async def users(
@@ -143,7 +143,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
         )
         nxt = encode_cursor("user", page.rows[-1]["pubkey"]) if page.more and page.rows else None
         return await proven_page(
-            page.rows, page.height, lambda r: f"user/{r['pubkey']}", user_out, nxt, proof
+            page.rows, page.height, lambda r: f"user/{r['pubkey']}", user_view, nxt, proof
         )
 
     @router.get("/v1/users/{pubkey}", response_model=UserOne)
@@ -156,6 +156,6 @@ def build_router(ctx: ApiContext) -> APIRouter:
         """One user by public key (from the ledger state)."""
         parse_hex_id(pubkey, "pubkey")
         await ctx.wait_provable(min_height)
-        return proven_one(f"user/{pubkey}", user_out, lambda row: caller.sees(row["org_id"]), "user", proof)
+        return proven_one(f"user/{pubkey}", user_view, lambda row: caller.sees(row["org_id"]), "user", proof)
 
     return router

@@ -26,7 +26,6 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from node.api.errors import ApiError
-from node.api.render import receipt_json
 from node.store.proofs import build_tx_proof, state_digest_page
 from node.store.storage import BlockStore
 from wire.errors import DecodeError
@@ -138,7 +137,7 @@ def build_router(src: ProofSource, authn: Callable[..., Awaitable[Any]] | None =
         proof, receipt, height = found
         doc = proof_to_json(proof)
         doc["height"] = height
-        doc["receipt"] = None if receipt is None else receipt_json(receipt)
+        doc["receipt"] = None if receipt is None else receipt.to_json()
         return doc
 
     @router.get(

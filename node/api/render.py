@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from node.runtime.node import TxStatus
-from wire.types import BlockHeader, CommitCertificate, Receipt
+from wire.types import BlockHeader, CommitCertificate
 
 
 def header_json(h: BlockHeader) -> dict[str, Any]:
@@ -37,33 +37,11 @@ def certificate_json(c: CommitCertificate) -> dict[str, Any]:
     }
 
 
-def receipt_json(r: Receipt) -> dict[str, Any]:
-    return {
-        "tx_id": r.tx_id.hex(),
-        "status": r.status,
-        "rule_id": r.rule_id,
-        "reason_code": r.reason_code,
-        "reason": r.reason,
-        "alerts": [{"alert_id": a.alert_id, "rule_id": a.rule_id, "colour": a.colour} for a in r.alerts],
-        "writes": list(r.writes),
-        "shadow": [
-            {
-                "rule_id": s.rule_id,
-                "colour": s.colour,
-                "disposition": s.disposition,
-                "reason_code": s.reason_code,
-            }
-            for s in r.shadow
-        ],
-        "receipt_bytes": r.encode().hex(),
-    }
-
-
 def tx_status_json(s: TxStatus) -> dict[str, Any]:
     out: dict[str, Any] = {"tx_id": s.tx_id.hex(), "status": s.state}
     if s.block_height is not None:
         out["block_height"] = s.block_height
         out["index"] = s.index
-        out["receipt"] = None if s.receipt is None else receipt_json(s.receipt)
+        out["receipt"] = None if s.receipt is None else s.receipt.to_json()
     out["height"] = s.height
     return out

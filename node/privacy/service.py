@@ -43,7 +43,6 @@ from node.api.body import read_body
 from node.api.context import ApiContext
 from node.api.errors import ApiError
 from node.api.ratelimit import TokenBucket
-from node.api.render import receipt_json
 from node.config import NodeConfig
 from node.privacy.accesslog import AccessLog
 from node.privacy.blobs import BlobPeers, BlobStore
@@ -189,7 +188,7 @@ class Privacy:
                         proof, receipt, top = found
                         doc = proof_to_json(proof)
                         doc["height"] = top
-                        doc["receipt"] = None if receipt is None else receipt_json(receipt)
+                        doc["receipt"] = None if receipt is None else receipt.to_json()
                         entry["proof"] = doc
             out.append(entry)
         return out

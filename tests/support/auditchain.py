@@ -25,7 +25,7 @@ from fastapi import APIRouter, FastAPI
 from node.api.app import create_app
 from node.api.errors import ApiError
 from node.api.proofs import build_router
-from node.api.render import certificate_json, header_json, receipt_json
+from node.api.render import certificate_json, header_json
 from node.dev.netinit import init_network
 from node.dev.workload import Workload
 from node.runtime.executor import Executor
@@ -203,7 +203,7 @@ def chain_router(node: StoreNode) -> APIRouter:
         found = node.receipts(height)
         if found is None:
             raise ApiError("unknown_block", f"no block at height {height}")
-        return {"height": node.height(), "block_height": height, "receipts": [receipt_json(r) for r in found]}
+        return {"height": node.height(), "block_height": height, "receipts": [r.to_json() for r in found]}
 
     return router
 

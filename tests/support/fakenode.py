@@ -22,7 +22,6 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from node.api.render import receipt_json
 from node.store.proofs import build_tx_proof
 from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain
@@ -79,7 +78,7 @@ class FakeNode:
                     "status": "committed" if receipt.accepted else "rejected",
                     "block_height": loc.height,
                     "index": loc.index,
-                    "receipt": receipt_json(receipt),
+                    "receipt": receipt.to_json(),
                     "height": self.store.height,
                 }
             )
@@ -93,7 +92,7 @@ class FakeNode:
                 )
             doc = proof_to_json(found[0])
             doc["height"] = found[2]
-            doc["receipt"] = None if found[1] is None else receipt_json(found[1])
+            doc["receipt"] = None if found[1] is None else found[1].to_json()
             return JSONResponse(doc if self.forge_proof is None else self.forge_proof(doc))
 
         @app.get("/v1/events")

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from client_sdk import AsyncLedgerClient, LedgerError, TxRejectedError
-from client_sdk.models import Committed, receipt_dict
+from client_sdk.models import Committed
 from contracts.testing import person
 from node.dev.devnet import api_url, api_urls, commands, network_ca
 from node.dev.seed.plan import BRANCHES, MARKER_DONE, MARKER_STARTED, NEW_ORGS, Plan, PlannedTx, make_plan
@@ -196,7 +196,7 @@ class Replayer:
                 if proven.receipt is None:
                     o.error = "receipt not provable in time"
                     return
-                receipt = receipt_dict(proven.receipt)
+                receipt = proven.receipt.to_json()
                 if receipt["status"] != o.receipt.get("status"):
                     o.error = "the node's receipt differs from the proven one"
                 o.receipt = receipt
