@@ -412,15 +412,20 @@ def _node_verdicts(cases: list[dict[str, Any]], genesis_doc: dict[str, Any], tmp
     return {r["name"]: r["ok"] for r in json.loads(out.stdout)}
 
 
+def _py_answer_checked(verifier: ReadVerifier, doc: dict[str, Any]) -> None:
+    """client_sdk's check of a proven answer and its items (VerificationError when it fails)."""
+    state = verifier.state(doc)
+    items = [doc["item"]] if "item" in doc else doc.get("items", [])
+    for item in items:
+        if "state_key" in item:
+            record_item(state, item)
+        else:
+            org_item(state, item)
+
+
 def _py_answer(verifier: ReadVerifier, doc: dict[str, Any]) -> bool:
     try:
-        state = verifier.state(doc)
-        items = [doc["item"]] if "item" in doc else doc.get("items", [])
-        for item in items:
-            if "state_key" in item:
-                record_item(state, item)
-            else:
-                org_item(state, item)
+        _py_answer_checked(verifier, doc)
     except VerificationError:
         return False
     return True
