@@ -10,17 +10,21 @@ a header names one it does not know, check again) and client_sdk must agree on e
 answers, headers and a proof bundle of the later epochs verify; a certificate signed by the
 rotated-out or the removed key after its boundary, a block the old set certified after the
 boundary, and an epoch chain that is forged (a change certified by the new set itself, a changed
-key list, a moved boundary, an edited boundary header) or withheld do not.
+key list, a moved boundary, an edited boundary header) or withheld do not. Then in Chromium, the
+node's own app (`tests.unit.client_sdk.readnode`) serving the chain: blocks and state of the later
+epochs show 已验证, and 未通过验证 once the node's epoch chain is forged on its way.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from client_sdk import VerificationError, check_bundle
@@ -33,8 +37,15 @@ from node.api.proven import ProofBuilder, ProvenView
 from node.api.validators import validators_document
 from node.store.proofs import build_tx_proof
 from node.store.storage import BlockStore
-from tests.integration.test_console import _flip, _forgeries, _node_verdicts, _py_answer_checked
+from tests.integration.test_console import (
+    Page,
+    _flip,
+    _forgeries,
+    _node_verdicts,
+    _py_answer_checked,
+)
 from tests.support.auditchain import BuiltChain, build_chain, governance_tx
+from tests.unit.client_sdk.readnode import ReadNode, read_node
 from wire.certificate import make_certificate
 from wire.crypto import Domain, SigningKey
 from wire.epochs import EpochProof
@@ -65,7 +76,7 @@ def _changes(height: int, chain: BuiltChain) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BuiltChain, BlockStore]]:
+def chain(tmp_path_factory: pytest.TempPathFactory) -> BuiltChain:
     built = build_chain(
         tmp_path_factory.mktemp("epochchain"), blocks=36, txs_per_block=1, sealed=2, extra=_changes
     )
@@ -74,8 +85,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BuiltChain
         (ROTATION_START, 5),
         (REMOVAL_START, 4),
     ]
-    with BlockStore.open(built.data_dir, built.genesis.hash) as store:
-        yield built, store
+    return built
 
 
 def _header(store: BlockStore, height: int) -> tuple[bytes, bytes]:
@@ -137,9 +147,13 @@ def _forged_chains(chain: BuiltChain, vdoc: dict[str, Any]) -> dict[str, dict[st
 
 
 def test_the_page_verifier_agrees_with_the_sdk_across_validator_epochs(
-    chain: tuple[BuiltChain, BlockStore], tmp_path: Path
+    chain: BuiltChain, tmp_path: Path
 ) -> None:
-    built, store = chain
+    with BlockStore.open(chain.data_dir, chain.genesis.hash) as store:
+        _cross_check(chain, store, tmp_path)
+
+
+def _cross_check(built: BuiltChain, store: BlockStore, tmp_path: Path) -> None:
     genesis = built.genesis
     lag = genesis.consensus.exec_lag
     vdoc = json.loads(json.dumps(validators_document(store)))
@@ -258,3 +272,58 @@ def test_the_page_verifier_agrees_with_the_sdk_across_validator_epochs(
     assert not any(v for n, v in expected.items() if "forged" in n), [
         n for n, v in expected.items() if "forged" in n and v
     ]
+
+
+# ------------------------------------------------------------------------------------ in the browser
+@pytest.fixture(scope="module")
+def epoch_node(chain: BuiltChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadNode]:
+    """The node's real app (console included) over a copy of the chain, served in-process."""
+    root = tmp_path_factory.mktemp("epochnode")
+    shutil.copytree(chain.data_dir, root / "data")
+    with read_node(chain, root / "data", root / "index.sqlite") as node:
+        yield node
+
+
+def _block_rows(page: Page, top: int) -> dict[int, bool]:
+    """The blocks view from `top` down: {height: shown 已验证}, once every row is checked."""
+    page.go(f"#/blocks/{top}")
+    rows = "#blocks tr[data-height]"
+    page.wait(lambda d: len(page.all(rows)) == min(20, top))
+    return {
+        int(r.get_attribute("data-height")): bool(r.find_elements("css selector", "td.ok-cell"))
+        for r in page.all(rows)
+    }
+
+
+@pytest.mark.browser
+def test_the_page_shows_blocks_and_state_of_later_epochs_verified_and_a_forged_chain_not(
+    browser: Any, epoch_node: ReadNode, chain: BuiltChain
+) -> None:
+    browser.delete_all_cookies()
+    page = Page(browser, epoch_node.url, chain.net / "keys" / "admins")
+    epoch_node.forger.reset()
+    page.sign_in("cn.key")
+    assert _block_rows(page, 36) == {h: True for h in range(17, 37)}  # epochs from 17 and 33
+    assert sum(r.startswith("/v1/validators") for r in epoch_node.forger.requests) == 1  # learnt once
+    page.go("#/orgs")
+    page.wait(lambda d: page.all("#org-tree li"))
+    verified, text = page.verdict()
+    assert verified == "true" and "已验证" in text  # anchored in the epoch from 33
+    # a node that serves an epoch chain the genesis set did not certify: later blocks fail, earlier pass
+    forged = _forged_chains(chain, _validators_doc(epoch_node))["certified by the new set itself"]
+    epoch_node.forger.forge = lambda path, doc: forged if path.startswith("/v1/validators") else doc
+    try:
+        page.sign_in("cn.key")
+        shown = _block_rows(page, 36)
+        assert shown == {h: False for h in range(17, 37)}
+        assert "epochs do not verify" in page.find("#blocks td.fail-cell").text
+        assert _block_rows(page, 16) == {h: True for h in range(1, 17)}
+        page.go("#/orgs")
+        verified, text = page.verdict()
+        assert verified == "false" and "未通过验证" in text
+    finally:
+        epoch_node.forger.reset()
+
+
+def _validators_doc(node: ReadNode) -> dict[str, Any]:
+    return httpx.get(f"{node.url}/v1/validators", timeout=30).json()
