@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -278,9 +277,7 @@ def _cross_check(built: BuiltChain, store: BlockStore, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def epoch_node(chain: BuiltChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadNode]:
     """The node's real app (console included) over a copy of the chain, served in-process."""
-    root = tmp_path_factory.mktemp("epochnode")
-    shutil.copytree(chain.data_dir, root / "data")
-    with read_node(chain, root / "data", root / "index.sqlite") as node:
+    with read_node(chain, tmp_path_factory.mktemp("epochnode")) as node:
         yield node
 
 
