@@ -1,7 +1,10 @@
 // A proof bundle (`orgledger audit prove`, client_sdk/proofs.py make_bundle) checked in the page:
-// the same steps as client_sdk/proofs.py verify_tx_proof, against the validator set the page
-// trusts (the genesis it signed in with), not against the one the bundle brings along.
+// the same steps as client_sdk/proofs.py verify_tx_proof, against the genesis the page trusts (the
+// one it signed in with), not the one the bundle brings along: the bundle's first validator set
+// must be that genesis set, and the later epochs a version 2 bundle carries are verified from it
+// (epochs.js) before a certificate of theirs counts.
 
+import { bundleAnchor } from "./epochs.js";
 import { certifiedHeader, decodeHeader, decodeMsgpack, equal, hex, leafHash, sha256, txIdOf, VerificationError, verifyInclusion } from "./verify.js";
 
 const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
@@ -14,7 +17,7 @@ function want(doc, key, kind) {
   return kind === "int" ? Number(v) : v;
 }
 
-export function checkBundle(anchor, data) {
+export function checkBundle(pageAnchor, data) {
   if (data.length > MAX_BUNDLE_BYTES) throw new VerificationError(`a proof bundle is at most ${MAX_BUNDLE_BYTES} bytes`);
   let doc;
   try {
@@ -23,13 +26,19 @@ export function checkBundle(anchor, data) {
     throw new VerificationError(`not a proof bundle (${err.message})`);
   }
   if (!doc || doc.format !== "orgledger/proof-bundle") throw new VerificationError("not a proof bundle (format)");
-  if (Number(doc.version) !== 1) throw new VerificationError(`unsupported bundle version ${doc.version}`);
+  const version = Number(doc.version);
+  if (version !== 1 && version !== 2) throw new VerificationError(`unsupported bundle version ${doc.version}`);
   const genesis = doc.genesis || {};
-  if (genesis.chain_id !== anchor.chainId) throw new VerificationError(`the bundle is of chain ${genesis.chain_id}, not ${anchor.chainId}`);
+  if (genesis.chain_id !== pageAnchor.chainId) throw new VerificationError(`the bundle is of chain ${genesis.chain_id}, not ${pageAnchor.chainId}`);
   const sets = want(doc, "validator_sets", "list");
-  if (sets.length !== 1 || sets[0].validators.length !== anchor.validators.length || !sets[0].validators.every((k, i) => equal(k, anchor.validators[i]))) {
-    throw new VerificationError("the bundle's validator set is not the one this page trusts");
+  if (sets.length < 1 || (version === 1 && sets.length !== 1)) throw new VerificationError(`a version ${version} bundle lists ${sets.length} validator sets`);
+  const trusted = pageAnchor.epochs[0].validators.keys;
+  const first = sets[0] || {};
+  const keys = Array.isArray(first.validators) ? first.validators : [];
+  if (Number(first.from_height) !== 1 || keys.length !== trusted.length || !keys.every((k, i) => equal(k, trusted[i]))) {
+    throw new VerificationError("the bundle's first validator set is not the genesis set this page trusts");
   }
+  const anchor = bundleAnchor(pageAnchor, sets.slice(1));
   const p = doc.proof || {};
   if (p.kind !== "tx") throw new VerificationError(`unknown proof kind ${p.kind}`);
   const h = want(p, "block_height", "int");

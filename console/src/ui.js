@@ -1,8 +1,11 @@
-// Shared by the views: the session state, DOM helpers, the verification banners, and `proven`,
-// which fetches an answer with its proof and checks it in the page (verify.js).
+// Shared by the views: the session state, DOM helpers, the verification banners, `proven`, which
+// fetches an answer with its proof and checks it in the page (verify.js), and `checked`, which runs
+// a check against the validator epochs the page verified, learning them once from the node
+// (`/v1/validators`, epochs.js) when a header names an epoch it does not know yet.
 
 import { ApiError } from "./api.js";
 import { t } from "./i18n.js";
+import { withEpochs } from "./epochs.js";
 import { VerificationError, verifyAnswer } from "./verify.js";
 
 export const app = {
@@ -88,6 +91,11 @@ export function inScope(orgId) {
   return orgId === scope || String(orgId).startsWith(scope + ".");
 }
 
+/** `check(anchor)` with the page's anchor; on an epoch it does not know, learn the epochs, check again. */
+export function checked(check) {
+  return withEpochs(app, () => app.session.get("/v1/validators"), check);
+}
+
 /**
  * GET `target` with proof=true and verify it in the page. A refusal by the node because its data
  * disagrees with its certified state (index_inconsistent, storage_corrupt) is a failed check as well.
@@ -103,7 +111,7 @@ export async function proven(target) {
     }
     throw err;
   }
-  const { state, items } = verifyAnswer(app.anchor, doc);
+  const { state, items } = await checked((anchor) => verifyAnswer(anchor, doc));
   // alerts carry their subject org in the proven bytes: one outside the caller's subtree is refused
   // (other families follow the node's own visibility rules, e.g. a county's step in a branch's pipeline)
   for (const it of items) {

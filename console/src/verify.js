@@ -3,14 +3,20 @@
 // A port of the Python checkers it must agree with (a test runs both on the same real and forged
 // answers, tests/integration/test_console.py):
 //   wire/crypto.py        sign_bytes: "orgledger/" + domain + NUL + len(chain id) + chain id + payload
-//   wire/certificate.py   a quorum q = ceil((n + f + 1) / 2) of distinct validators, each a valid
-//                         `commit` signature over commit_vote_bytes(height, view, block_hash)
-//   client_sdk/proofs.py  the header decodes, is of this chain, this height, this validator set, and
-//                         its hash (SHA-256 of its bytes) is the certificate's block hash
+//   wire/certificate.py   a validator set is 1..256 distinct 32-byte keys, its hash the SHA-256 of
+//                         the canonical [keys]; a quorum q = ceil((n + f + 1) / 2) of distinct
+//                         validators, each a valid `commit` signature over
+//                         commit_vote_bytes(height, view, block_hash)
+//   client_sdk/proofs.py  the header decodes, is of this chain, this height, names the validator
+//                         set the anchor knows in force at that height (else UnknownEpochError:
+//                         the caller learns the epochs, epochs.js, and checks again once), and its
+//                         hash (SHA-256 of its bytes) is the certificate's block hash
 //   client_sdk/readproofs.py  the state of height v is certified by block max(1, v + exec_lag)
 //                         whose header carries the root as prev_state_root
 //   wire/stateproofs.py   ProofView: value_hash(key) and range(lo, hi) over node preimages
 //
+// The anchor (what the page trusts): a genesis, and the validator epochs verified from it
+// (`anchorOf` gives the genesis epoch only; epochs.js extends it from `/v1/validators`).
 // Signatures are checked with @noble/ed25519 in its strict RFC 8032 mode ({zip215: false}),
 // as libsodium (PyNaCl) checks them: a signature has exactly one accepted byte form.
 // Pure: no DOM, no network; it runs in the browser and under node (the cross-check test).
@@ -25,6 +31,15 @@ export class VerificationError extends Error {
   constructor(message) {
     super(message);
     this.name = "VerificationError";
+  }
+}
+
+/** A header names another validator set than the one the anchor knows in force at its height:
+ * an epoch the page has not verified yet (client_sdk.errors.UnknownEpochError). */
+export class UnknownEpochError extends VerificationError {
+  constructor(message) {
+    super(message);
+    this.name = "UnknownEpochError";
   }
 }
 
@@ -149,12 +164,23 @@ export function verifySignature(domain, chainId, pubkey, payload, signature) {
 }
 
 // ------------------------------------------------------------------------------------ the trust anchor
+const MAX_VALIDATORS = 256;
+
 export function quorumSize(n) {
   const f = Math.floor((n - 1) / 3);
   return Math.floor((n + f + 2) / 2);
 }
 
-/** What the page trusts: a genesis.json (chain id, exec_lag, the validators' keys). */
+/** A validator set (wire/certificate.py ValidatorSet): its keys in index order, hash and quorum. */
+export function validatorSet(keys) {
+  if (!(keys.length > 0 && keys.length <= MAX_VALIDATORS)) throw new VerificationError(`a validator set has 1..${MAX_VALIDATORS} members`);
+  if (keys.some((k) => !(k instanceof Uint8Array) || k.length !== 32)) throw new VerificationError("validator keys are 32-byte ed25519 public keys");
+  if (new Set(keys.map(hex)).size !== keys.length) throw new VerificationError("a validator key appears twice");
+  return { keys, hash: sha256(canonical([keys])), quorum: quorumSize(keys.length) };
+}
+
+/** What the page trusts: a genesis.json (chain id, exec_lag, checkpoint interval, the validators'
+ * keys), as its first and only epoch; epochs.js extends it with the epochs verified from it. */
 export function anchorOf(genesis) {
   if (!genesis || typeof genesis.chain_id !== "string") throw new VerificationError("not a genesis document");
   // wire/genesis.py: the validator set is the genesis nodes of role "validator", in order
@@ -162,14 +188,25 @@ export function anchorOf(genesis) {
     .filter((n) => n.role === "validator")
     .map((n) => unhex(n.pubkey, "a validator key", 32));
   if (validators.length < 1) throw new VerificationError("the genesis names no validator");
-  const lag = int((genesis.consensus || {}).exec_lag ?? 2, "exec_lag");
+  const consensus = genesis.consensus || {};
+  const lag = int(consensus.exec_lag ?? 2, "exec_lag");
+  const interval = int(consensus.checkpoint_interval ?? 16, "checkpoint_interval");
+  if (interval < 1) throw new VerificationError("checkpoint_interval is at least 1");
   return {
     chainId: genesis.chain_id,
     execLag: lag,
-    validators,
-    validatorsHash: sha256(canonical([validators])),
-    quorum: quorumSize(validators.length),
+    checkpointInterval: interval,
+    epochs: [{ fromHeight: 1, validators: validatorSet(validators) }],
+    proofs: [],
   };
+}
+
+/** The set of the epoch with the largest start <= `height` (TrustAnchor.validators_at). */
+export function validatorsAt(anchor, height) {
+  let chosen = null;
+  for (const epoch of anchor.epochs) if (epoch.fromHeight <= height) chosen = epoch.validators;
+  if (chosen === null) throw new VerificationError(`no validator set is in force at height ${height}`);
+  return chosen;
 }
 
 // ------------------------------------------------------------------------------------ headers and certificates
@@ -189,8 +226,8 @@ export function decodeHeader(bytes) {
     prevResultsRoot: bin(v[9], "prev_results_root", 32),
     validatorsHash: bin(v[10], "validators_hash", 32),
     proposer: int(v[11], "proposer"),
-    // the set that signs the next block (wire/epochs.py); the page verifies only blocks signed by
-    // the genesis set, so a header that names another set is refused by certifiedHeader's check
+    // the set in force at the next height (wire/epochs.py): the last header of an epoch, certified
+    // by its set, names the next one (epochs.js checks the boundaries)
     nextValidatorsHash: bin(v[12], "next_validators_hash", 32),
     hash: sha256(bytes),
   };
@@ -208,31 +245,39 @@ export function decodeCertificate(bytes) {
   return { height: int(v[2], "height"), view: int(v[3], "view"), blockHash: bin(v[4], "block_hash", 32), signatures };
 }
 
-/** Block `height`'s header, its certificate verified against the anchor (client_sdk/proofs.py). */
-export function certifiedHeader(anchor, height, headerBytes, certBytes) {
-  const header = decodeHeader(headerBytes);
-  if (header.chainId !== anchor.chainId) throw new VerificationError(`block ${height} belongs to chain ${header.chainId}`);
-  if (header.height !== height) throw new VerificationError(`the header is for height ${header.height}, expected ${height}`);
-  if (!equal(header.validatorsHash, anchor.validatorsHash)) {
-    throw new VerificationError(`block ${height} names another validator set than the one in force`);
-  }
-  const cert = decodeCertificate(certBytes);
-  if (cert.height !== height) throw new VerificationError(`the certificate is for height ${cert.height}`);
-  if (!equal(cert.blockHash, header.hash)) throw new VerificationError(`the certificate of block ${height} is for another block hash`);
+/** wire/certificate.py verify_certificate: a quorum of `validators` committed `blockHash` at `height`. */
+export function verifyCertificate(cert, validators, chainId, height, blockHash) {
+  if (cert.height !== height) throw new VerificationError(`the certificate is for height ${cert.height}, expected ${height}`);
+  if (!equal(cert.blockHash, blockHash)) throw new VerificationError(`the certificate of block ${height} is for another block hash`);
   const vote = canonical([TAG_COMMIT_VOTE, 1, cert.height, cert.view, cert.blockHash]);
   const seen = new Set();
   for (const [index, signature] of cert.signatures) {
     if (seen.has(index)) throw new VerificationError(`validator ${index} signs twice`);
-    if (index >= anchor.validators.length) throw new VerificationError(`validator index ${index} is not in the set`);
-    if (!verifySignature("commit", anchor.chainId, anchor.validators[index], vote, signature)) {
+    if (index >= validators.keys.length) throw new VerificationError(`validator index ${index} is not in the set of ${validators.keys.length}`);
+    if (!verifySignature("commit", chainId, validators.keys[index], vote, signature)) {
       throw new VerificationError(`the signature of validator ${index} does not verify at height ${height}`);
     }
     seen.add(index);
   }
-  if (seen.size < anchor.quorum) {
-    throw new VerificationError(`block ${height} has ${seen.size} signatures, the quorum is ${anchor.quorum}`);
+  if (seen.size < validators.quorum) {
+    throw new VerificationError(`block ${height} has ${seen.size} signatures, the quorum is ${validators.quorum}`);
   }
-  return { header, certificate: cert };
+}
+
+/** Block `height`'s header, its certificate verified against the set the anchor knows in force at
+ * that height (client_sdk/proofs.py certified_header); UnknownEpochError when the header names
+ * another set. Returns the header, the certificate and that set. */
+export function certifiedHeader(anchor, height, headerBytes, certBytes) {
+  const header = decodeHeader(headerBytes);
+  if (header.chainId !== anchor.chainId) throw new VerificationError(`block ${height} belongs to chain ${header.chainId}`);
+  if (header.height !== height) throw new VerificationError(`the header is for height ${header.height}, expected ${height}`);
+  const validators = validatorsAt(anchor, height);
+  if (!equal(header.validatorsHash, validators.hash)) {
+    throw new UnknownEpochError(`block ${height} names another validator set than the one known in force`);
+  }
+  const certificate = decodeCertificate(certBytes);
+  verifyCertificate(certificate, validators, anchor.chainId, height, header.hash);
+  return { header, certificate, validators };
 }
 
 // ------------------------------------------------------------------------------------ state-map proofs

@@ -5,7 +5,7 @@ import { ApiError, nodeStatus } from "./api.js";
 import { checkBundle } from "./bundle.js";
 import { familyText, getLang, t } from "./i18n.js";
 import { allAlerts, alertFields } from "./views_alerts.js";
-import { app, errorBox, failBanner, h, kv, maskIds, okBanner, proven, shower } from "./ui.js";
+import { app, checked, errorBox, failBanner, h, kv, maskIds, okBanner, proven, shower } from "./ui.js";
 import {
   anchorOf,
   certifiedHeader,
@@ -139,13 +139,15 @@ export async function blocksView(from) {
     let cells;
     try {
       const doc = await app.session.get(`/v1/blocks/${height}/header`);
-      const { header, certificate } = certifiedHeader(app.anchor, height, unhex(doc.header_bytes), unhex(doc.certificate_bytes));
+      const { header, certificate, validators } = await checked((anchor) =>
+        certifiedHeader(anchor, height, unhex(doc.header_bytes), unhex(doc.certificate_bytes)),
+      );
       cells = [
         h("td", {}, height),
         h("td", {}, new Date(header.timestampMs).toISOString()),
         h("td", {}, h("code", {}, hex(header.hash).slice(0, 16) + "…")),
         h("td", {}, header.proposer),
-        h("td", {}, `${certificate.signatures.length}/${app.anchor.validators.length}`),
+        h("td", {}, `${certificate.signatures.length}/${validators.keys.length}`),
         h("td", {}, app.me.reads_blocks ? h("a", { href: "#", onclick: (e) => { e.preventDefault(); blockDetail(height); } }, t("open_detail")) : "—"),
         h("td", { class: "ok-cell" }, `✔ ${t("verified")}`),
       ];
@@ -162,7 +164,9 @@ async function blockDetail(height) {
   try {
     const doc = await app.session.get(`/v1/blocks/${height}`);
     const hdr = await app.session.get(`/v1/blocks/${height}/header`);
-    const { header, certificate } = certifiedHeader(app.anchor, height, unhex(hdr.header_bytes), unhex(hdr.certificate_bytes));
+    const { header, certificate } = await checked((anchor) =>
+      certifiedHeader(anchor, height, unhex(hdr.header_bytes), unhex(hdr.certificate_bytes)),
+    );
     const txs = doc.txs.map((x) => unhex(x));
     if (hex(merkleRoot(txs)) !== hex(header.txRoot)) throw new VerificationError(`the transactions of block ${height} do not hash to its tx root`);
     out.replaceChildren(

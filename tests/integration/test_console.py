@@ -46,8 +46,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSOLE = ROOT / "console"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 COUNTY = "cn.gs.lz.cg"
 B001, B002 = "cn.gs.lz.cg.b001", "cn.gs.lz.cg.b002"
 WAIT_S = 40
@@ -120,27 +118,6 @@ class Page:
     def shot(self, path: Path) -> None:
         time.sleep(0.5)  # charts draw
         self.d.save_screenshot(str(path))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None or CHROMEDRIVER is None:
-        pytest.skip(
-            "Chromium is not installed (apt-get install chromium chromium-driver; .ci/run does): "
-            "the console's browser tests need it"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
@@ -412,15 +389,20 @@ def _node_verdicts(cases: list[dict[str, Any]], genesis_doc: dict[str, Any], tmp
     return {r["name"]: r["ok"] for r in json.loads(out.stdout)}
 
 
+def _py_answer_checked(verifier: ReadVerifier, doc: dict[str, Any]) -> None:
+    """client_sdk's check of a proven answer and its items (VerificationError when it fails)."""
+    state = verifier.state(doc)
+    items = [doc["item"]] if "item" in doc else doc.get("items", [])
+    for item in items:
+        if "state_key" in item:
+            record_item(state, item)
+        else:
+            org_item(state, item)
+
+
 def _py_answer(verifier: ReadVerifier, doc: dict[str, Any]) -> bool:
     try:
-        state = verifier.state(doc)
-        items = [doc["item"]] if "item" in doc else doc.get("items", [])
-        for item in items:
-            if "state_key" in item:
-                record_item(state, item)
-            else:
-                org_item(state, item)
+        _py_answer_checked(verifier, doc)
     except VerificationError:
         return False
     return True

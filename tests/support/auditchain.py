@@ -5,6 +5,11 @@ then for each height builds the block a primary would (header roots from h - exe
 workload of `node.dev.workload`), signs a commit certificate with a quorum of the validators' own
 keys, and applies it through the node's `Executor` into a LevelDB store. The result is exactly
 what a node's data directory holds after committing those blocks.
+
+Validator-set changes (issue 17): `extra` adds transactions to a block (a `node.propose` signed by
+every admin it needs, `governance_tx`); the epochs the executor schedules are followed as a
+primary would: each header names the set in force at its height and the one at the next, and is
+certified by a quorum of the set in force (the keys of new validators come from `signing_keys`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import dataclasses
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,9 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
+from client_sdk.builders import NodePropose
+from client_sdk.tx import sign_tx
+from consensus import EpochInfo
 from node.api.app import create_app
 from node.api.errors import ApiError
 from node.api.proofs import build_router
@@ -30,15 +38,18 @@ from node.dev.netinit import init_network
 from node.dev.workload import Workload
 from node.runtime.executor import Executor
 from node.store.storage import BlockStore
-from wire.certificate import make_certificate
+from wire.certificate import ValidatorSet, make_certificate
 from wire.crypto import Domain, SigningKey
+from wire.epochs import ValidatorEpoch, validators_at
 from wire.files import load_signing_key
 from wire.genesis import Genesis
 from wire.merkle import merkle_root
-from wire.types import Block, BlockHeader, CommitCertificate, Receipt, commit_vote_bytes
+from wire.types import Block, BlockHeader, CommitCertificate, Receipt, SignedTransaction, commit_vote_bytes
 
 # (height, the block a primary would build) -> the block to certify instead (Byzantine quorum tests)
 BlockHook = Callable[[int, Block], Block]
+# (height, the chain so far) -> transactions to add to that block (validator-set changes)
+TxHook = Callable[[int, "BuiltChain"], Sequence[SignedTransaction]]
 
 
 @dataclass
@@ -49,21 +60,41 @@ class BuiltChain:
     keys: list[SigningKey]
     blocks: list[tuple[Block, CommitCertificate]] = field(default_factory=list)
     roots: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)
+    epochs: list[ValidatorEpoch] = field(default_factory=list)  # genesis first, in start order
+    signing_keys: dict[bytes, SigningKey] = field(default_factory=dict)  # every validator key, by pubkey
+
+    def __post_init__(self) -> None:
+        self.epochs = self.epochs or [ValidatorEpoch(1, self.genesis.validators)]
+        self.signing_keys.update((k.public, k) for k in self.keys)
 
     @property
     def height(self) -> int:
         return len(self.blocks)
 
+    def validators_at(self, height: int) -> ValidatorSet:
+        return validators_at(self.epochs, height)
+
     def sign(
         self, height: int, view: int, block_hash: bytes, signers: int | None = None
     ) -> CommitCertificate:
-        """A certificate by the first `signers` validators (default: a quorum)."""
-        n = self.genesis.validators.quorum if signers is None else signers
+        """A certificate by the first `signers` validators of the set in force (default: a quorum)."""
+        validators = self.validators_at(height)
+        n = validators.quorum if signers is None else signers
         payload = commit_vote_bytes(height, view, block_hash)
-        sigs = [
-            (i, k.sign(Domain.COMMIT, self.genesis.chain_id, payload)) for i, k in enumerate(self.keys[:n])
-        ]
+        keys = [self.signing_keys[pk] for pk in validators.pubkeys[:n]]
+        sigs = [(i, k.sign(Domain.COMMIT, self.genesis.chain_id, payload)) for i, k in enumerate(keys)]
         return make_certificate(height, view, block_hash, sigs)
+
+    def admin(self, org_id: str) -> SigningKey:
+        """The dev admin key of `org_id` (`network init` writes one per org)."""
+        return load_signing_key(self.net / "keys" / "admins" / f"{org_id}.key")
+
+    def learn_epochs(self, epochs: Sequence[EpochInfo]) -> None:
+        """Follow the epochs a block scheduled (a later record of one start replaces the earlier)."""
+        for e in epochs:
+            self.epochs = [x for x in self.epochs if x.from_height != e.start]
+            self.epochs.append(ValidatorEpoch(e.start, e.validators))
+            self.epochs.sort(key=lambda x: x.from_height)
 
 
 def build_chain(
@@ -74,9 +105,11 @@ def build_chain(
     seed: int = 1,
     hook: BlockHook | None = None,
     sealed: int = 0,
+    extra: TxHook | None = None,
 ) -> BuiltChain:
-    """`blocks` blocks of `txs_per_block` workload transactions, then `sealed` empty blocks (as the
-    primary proposes to certify the last state: with exec_lag of them every root is certified)."""
+    """`blocks` blocks of `txs_per_block` workload transactions (and what `extra` adds), then
+    `sealed` empty blocks (as the primary proposes to certify the last state: with exec_lag of them
+    every root is certified)."""
     result = init_network(None, root / "net")
     genesis = result.genesis
     keys = [
@@ -94,6 +127,8 @@ def build_chain(
         prev_hash, ts = genesis.hash, max(now, genesis.genesis_time_ms + 1)
         for h in range(1, blocks + sealed + 1):
             txs = tuple(work.next_tx(now).encode() for _ in range(txs_per_block if h <= blocks else 0))
+            if extra is not None:
+                txs += tuple(tx.encode() for tx in extra(h, chain))
             state_root, results_root = chain.roots[max(0, h - lag)]
             ts += 10
             header = BlockHeader(
@@ -105,18 +140,35 @@ def build_chain(
                 tx_root=merkle_root(txs),
                 prev_state_root=state_root,
                 prev_results_root=results_root,
-                validators_hash=genesis.validators.hash,
+                validators_hash=chain.validators_at(h).hash,
                 proposer=0,
+                next_validators_hash=chain.validators_at(h + 1).hash,
             )
             block = Block(header=header, txs=txs)
             if hook is not None:
                 block = hook(h, block)
             cert = chain.sign(h, 0, block.hash)
-            meta = executor.apply(block, cert).meta
+            applied = executor.apply(block, cert)
+            chain.learn_epochs(applied.epochs)
+            meta = applied.meta
             chain.roots[h] = (meta.state_root, meta.results_root)
             chain.blocks.append((block, cert))
             prev_hash = block.hash
     return chain
+
+
+def governance_tx(chain: BuiltChain, payload: NodePropose, org_id: str) -> SignedTransaction:
+    """`payload` for a node of `org_id`, signed by its org's admin with the approval of every other
+    org hosting a genesis validator: all a validator change needs while the validators' orgs are
+    those of genesis, so it executes at once."""
+    orgs = {n.org_id for n in chain.genesis.nodes if n.role == "validator"} - {org_id}
+    return sign_tx(
+        payload,
+        chain_id=chain.genesis.chain_id,
+        org_id=org_id,
+        key=chain.admin(org_id),
+        approvers=[chain.admin(o) for o in sorted(orgs)],
+    )
 
 
 def reheader(block: Block, **changes: Any) -> Block:

@@ -3,7 +3,6 @@ real node's read API over a chain with alerts and users (`readnode.py`), shared 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -31,9 +30,7 @@ def read_chain(tmp_path_factory: pytest.TempPathFactory) -> BuiltChain:
 @pytest.fixture(scope="module")
 def reads(read_chain: BuiltChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadNode]:
     """The node serving the read chain; each test leaves the forger as it found it (`forged`)."""
-    root = tmp_path_factory.mktemp("readnode")
-    shutil.copytree(read_chain.data_dir, root / "data")
-    with read_node(read_chain, root / "data", root / "index.sqlite") as node:
+    with read_node(read_chain, tmp_path_factory.mktemp("readnode")) as node:
         yield node
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -164,8 +165,11 @@ class ReadNode:
 
 
 @contextlib.contextmanager
-def read_node(chain: BuiltChain, data_dir: Path, index: Path) -> Iterator[ReadNode]:
-    """The node over `data_dir` (a copy of the chain's), its index built, served behind a Forger."""
+def read_node(chain: BuiltChain, root: Path) -> Iterator[ReadNode]:
+    """The node over a copy of the chain's data in `root` (the chain stays as built), its index
+    built, served behind a Forger."""
+    data_dir, index = root / "data", root / "index.sqlite"
+    shutil.copytree(chain.data_dir, data_dir)
     validator = chain.genesis.validator_nodes[0].node_id
     cfg = NodeConfig.load(chain.net / "nodes" / validator / "node.toml")
     cfg = dataclasses.replace(

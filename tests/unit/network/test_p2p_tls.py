@@ -7,17 +7,12 @@ import ssl
 from dataclasses import replace
 from pathlib import Path
 
-from network import PeerId, PeerNetwork
+from network import PeerId
 from tests.support.faultproxy import Corrupt, FaultProxy, Pass
-from tests.support.netkit import Cluster, eventually, only_lower_dials, run, self_signed_cert
+from tests.support.netkit import Cluster, eventually, run, self_signed_cert
+from tests.support.tlslinks import FAST_RETRY, assert_link_carries, dial_failures
 
-N0, N1 = PeerId("n0"), PeerId("n1")
-FAST = {
-    "reconnect_base_s": 0.05,
-    "reconnect_max_s": 0.3,
-    "handshake_timeout_s": 1.0,
-    "connect_timeout_s": 1.0,
-}
+N1 = PeerId("n1")
 
 
 def contexts(tmp: Path, trusted: list[Path] | None = None) -> tuple[ssl.SSLContext, ssl.SSLContext]:
@@ -32,26 +27,8 @@ def contexts(tmp: Path, trusted: list[Path] | None = None) -> tuple[ssl.SSLConte
 
 def test_tls_link_carries_messages_and_requests(tmp_path: Path) -> None:
     server_ctx, client_ctx = contexts(tmp_path)
-
-    async def echo(peer: PeerId, data: bytes) -> bytes:
-        return data[::-1]
-
-    async def body() -> None:
-        c = Cluster(2, server_ssl=server_ctx, client_ssl=client_ctx)
-        a = c.make(0, dial=only_lower_dials)
-        c.make(1, dial=only_lower_dials, on_request=echo)
-        await c.start(0)
-        await c.start(1)
-        try:
-            assert await a.wait_connected(timeout_s=5)
-            assert a.send(N1, b"over tls")
-            await c[1].recorder.wait_for(1)
-            assert c[1].recorder.payloads() == [b"over tls"]
-            assert await a.request(N1, b"abc", 2.0) == b"cba"
-        finally:
-            await c.stop_all()
-
-    run(body())
+    tls = {"server_ssl": server_ctx, "client_ssl": client_ctx}
+    run(assert_link_carries(Cluster(2), b"over tls", tls, tls))
 
 
 def test_plaintext_and_untrusted_dialers_are_refused(tmp_path: Path) -> None:
@@ -61,7 +38,7 @@ def test_plaintext_and_untrusted_dialers_are_refused(tmp_path: Path) -> None:
     _, untrusting = contexts(tmp_path / "other", trusted=[other_cert])
 
     async def body() -> None:
-        c = Cluster(3, **FAST)
+        c = Cluster(3, **FAST_RETRY)
         # n0 dials in plaintext, n2 with TLS that does not trust n1's certificate.
         plain = c.make(0, peers=[replace(s, dial=s.peer_id == "n1") for s in c.specs()])
         untrusted = c.make(
@@ -71,12 +48,8 @@ def test_plaintext_and_untrusted_dialers_are_refused(tmp_path: Path) -> None:
         for i in range(3):
             await c.start(i)
         try:
-
-            def failures(net: PeerNetwork) -> int:
-                return sum(v for k, v in net.stats().items() if k.startswith("dial_failures."))
-
-            await eventually(lambda: failures(plain) >= 2 and failures(untrusted) >= 2)
-            assert untrusted.stats()["dial_failures.tls"] == failures(untrusted)
+            await eventually(lambda: dial_failures(plain) >= 2 and dial_failures(untrusted) >= 2)
+            assert untrusted.stats()["dial_failures.tls"] == dial_failures(untrusted)
             assert c[1].net.connected_peers() == []
             assert "frames_in" not in c[1].net.stats()
         finally:
@@ -89,7 +62,7 @@ def test_corrupted_tls_stream_is_rejected_and_the_link_recovers(tmp_path: Path) 
     server_ctx, client_ctx = contexts(tmp_path)
 
     async def body() -> None:
-        c = Cluster(2, server_ssl=server_ctx, client_ssl=client_ctx, **FAST)
+        c = Cluster(2, server_ssl=server_ctx, client_ssl=client_ctx, **FAST_RETRY)
         proxy = FaultProxy("127.0.0.1", c[1].port, seed=11)
         await proxy.start()
         peers = [replace(s, port=proxy.port, dial=True) if s.peer_id == "n1" else s for s in c.specs()]

@@ -11,18 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from network import PeerId, PeerNetwork
 from node import tls
 from node.config import TlsFiles
-from tests.support.netkit import Cluster, eventually, only_lower_dials, run
-
-N0, N1 = PeerId("n0"), PeerId("n1")
-FAST = {
-    "reconnect_base_s": 0.05,
-    "reconnect_max_s": 0.3,
-    "handshake_timeout_s": 1.0,
-    "connect_timeout_s": 1.0,
-}
+from tests.support.netkit import Cluster, eventually, run
+from tests.support.tlslinks import FAST_RETRY, assert_link_carries, dial_failures
 
 
 @pytest.fixture
@@ -55,34 +47,12 @@ def stranger_contexts(
     return server, client
 
 
-def failures(net: PeerNetwork) -> int:
-    return sum(v for k, v in net.stats().items() if k.startswith("dial_failures."))
-
-
 def test_nodes_of_one_ca_link_by_mutual_tls(cas: tuple[Path, Path], tmp_path: Path) -> None:
     ca, _ = cas
     s0, c0 = contexts(ca, tmp_path, "n0")
     s1, c1 = contexts(ca, tmp_path, "n1")
-
-    async def echo(peer: PeerId, data: bytes) -> bytes:
-        return data[::-1]
-
-    async def body() -> None:
-        c = Cluster(2)
-        a = c.make(0, dial=only_lower_dials, server_ssl=s0, client_ssl=c0)
-        c.make(1, dial=only_lower_dials, on_request=echo, server_ssl=s1, client_ssl=c1)
-        await c.start(0)
-        await c.start(1)
-        try:
-            assert await a.wait_connected(timeout_s=5)
-            assert a.send(N1, b"over mutual tls")
-            await c[1].recorder.wait_for(1)
-            assert c[1].recorder.payloads() == [b"over mutual tls"]
-            assert await a.request(N1, b"abc", 2.0) == b"cba"
-        finally:
-            await c.stop_all()
-
-    run(body())
+    first, second = {"server_ssl": s0, "client_ssl": c0}, {"server_ssl": s1, "client_ssl": c1}
+    run(assert_link_carries(Cluster(2), b"over mutual tls", first, second))
 
 
 @pytest.mark.parametrize("stranger_dials", [True, False])
@@ -96,7 +66,7 @@ def test_a_peer_with_a_certificate_of_another_ca_is_refused(
     s1, c1 = contexts(ca, tmp_path, "n1")
 
     async def body() -> None:
-        c = Cluster(2, **FAST)
+        c = Cluster(2, **FAST_RETRY)
         dials = {"n0": stranger_dials, "n1": not stranger_dials}
         stranger = c.make(
             0, peers=[replace(s, dial=dials["n0"]) for s in c.specs()], server_ssl=s0, client_ssl=c0
@@ -108,11 +78,11 @@ def test_a_peer_with_a_certificate_of_another_ca_is_refused(
         await c.start(1)
         try:
             dialer = stranger if stranger_dials else honest
-            await eventually(lambda: failures(dialer) >= 2, timeout_s=10)
+            await eventually(lambda: dial_failures(dialer) >= 2, timeout_s=10)
             assert honest.connected_peers() == [] and stranger.connected_peers() == []
             assert "frames_in" not in honest.stats() and "frames_in" not in stranger.stats()
             if not stranger_dials:  # the honest dialer rejected the listener's certificate itself
-                assert honest.stats()["dial_failures.tls"] == failures(honest)
+                assert honest.stats()["dial_failures.tls"] == dial_failures(honest)
         finally:
             await c.stop_all()
 
@@ -127,7 +97,7 @@ def test_a_dialer_without_a_certificate_or_without_tls_is_refused(
     no_cert = tls.client_context(ca / tls.CA_CERT)  # trusts the CA, presents nothing
 
     async def body() -> None:
-        c = Cluster(3, **FAST)
+        c = Cluster(3, **FAST_RETRY)
         peers = [replace(s, dial=s.peer_id == "n1") for s in c.specs()]
         anonymous = c.make(0, peers=peers, client_ssl=no_cert)
         plain = c.make(2, peers=peers)
@@ -135,7 +105,9 @@ def test_a_dialer_without_a_certificate_or_without_tls_is_refused(
         for i in range(3):
             await c.start(i)
         try:
-            await eventually(lambda: failures(anonymous) >= 2 and failures(plain) >= 2, timeout_s=10)
+            await eventually(
+                lambda: dial_failures(anonymous) >= 2 and dial_failures(plain) >= 2, timeout_s=10
+            )
             assert listener.connected_peers() == []
             assert "frames_in" not in listener.stats()
         finally:
