@@ -31,7 +31,6 @@ from client_sdk.builders import NodePropose
 from client_sdk.errors import UnknownEpochError
 from client_sdk.proofs import AnchorRef, TrustAnchor, certified_header, make_bundle
 from client_sdk.readproofs import ReadVerifier
-from node.api.models import org_out
 from node.api.proven import ProofBuilder, ProvenView
 from node.api.validators import validators_document
 from node.store.proofs import build_tx_proof
@@ -48,7 +47,7 @@ from tests.unit.client_sdk.readnode import ReadNode, read_node
 from wire.certificate import make_certificate
 from wire.crypto import Domain, SigningKey
 from wire.epochs import EpochProof
-from wire.records import project
+from wire.records import org_view, project
 from wire.txproof import tx_id_of
 from wire.types import Block, BlockHeader, commit_vote_bytes
 
@@ -106,7 +105,7 @@ def _org_answer(store: BlockStore, lag: int, height: int, org_id: str) -> dict[s
         view.prove(builder, [key])
         return {
             "height": view.reflects,
-            "item": {**org_out(proj.row), "value": raw.hex()},
+            "item": {**org_view(proj.row), "value": raw.hex()},
             "proof": view.proof_json(builder, {key: raw}),
         }
 
