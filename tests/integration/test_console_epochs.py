@@ -11,7 +11,7 @@ answers, headers and a proof bundle of the later epochs verify; a certificate si
 rotated-out or the removed key after its boundary, a block the old set certified after the
 boundary, and an epoch chain that is forged (a change certified by the new set itself, a changed
 key list, a moved boundary, an edited boundary header) or withheld do not. Then in Chromium, the
-node's own app (`tests.unit.client_sdk.readnode`) serving the chain: blocks and state of the later
+node's own app (`tests.support.readnode`) serving the chain: blocks and state of the later
 epochs show 已验证, and 未通过验证 once the node's epoch chain is forged on its way.
 """
 
@@ -43,7 +43,7 @@ from tests.integration.test_console import (
     _py_answer_checked,
 )
 from tests.support.auditchain import BuiltChain, build_chain, governance_tx
-from tests.unit.client_sdk.readnode import ReadNode, read_node
+from tests.support.readnode import ReadNode, read_node
 from wire.certificate import make_certificate
 from wire.crypto import Domain, SigningKey
 from wire.epochs import EpochProof

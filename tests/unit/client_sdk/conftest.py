@@ -1,5 +1,5 @@
 """One real chain (built in-process) and a scriptable fake node over it, for the SDK tests; and a
-real node's read API over a chain with alerts and users (`readnode.py`), shared by the read tests."""
+real node's read API over a chain with alerts and users (`tests/support/readnode.py`), shared by the read tests."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain
 from tests.support.fakenode import FakeNode, free_port, serve_on
-from tests.unit.client_sdk.readnode import ReadNode, build_read_chain, read_node
+from tests.support.readnode import ReadNode, build_read_chain, read_node
 
 
 @pytest.fixture

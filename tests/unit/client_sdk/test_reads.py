@@ -1,5 +1,5 @@
 """Every read of the SDK verified against its proof (issue 16 item 4), served by a real node over a
-real chain (`readnode.py`): honest answers verify and come back rebuilt from the proven bytes,
+real chain (`tests/support/readnode.py`): honest answers verify and come back rebuilt from the proven bytes,
 complete where the state's key layout orders them; every forgery of the node's answer (an edited
 value or hash, a dropped proof node, an item left out of a complete page, a wrong range, a forged
 certificate, a header without the root, ...) raises VerificationError in both clients."""
@@ -18,7 +18,7 @@ import pytest
 from client_sdk import AsyncLedgerClient, LedgerClient, VerificationError
 from client_sdk.auth import LedgerAuth, RequestSigner
 from client_sdk.readpages import encode_cursor
-from tests.unit.client_sdk.readnode import B001, B002, ReadNode
+from tests.support.readnode import B001, B002, ReadNode
 from wire.certificate import make_certificate
 from wire.crypto import sha256
 from wire.types import CommitCertificate, SignedTransaction
