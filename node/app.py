@@ -67,6 +67,7 @@ from node.store import BlockStore, open_store
 from wire.errors import GenesisError
 from wire.files import load_genesis, load_signing_key
 from wire.genesis import Genesis
+from wire.nodekeys import node_in_force, node_key_state_key
 from wire.records import decode_value
 
 log = logging.getLogger("orgledger.node")
@@ -119,11 +120,8 @@ class NodeApp:
                 return None if raw is None else decode_value(raw)
 
             def lookup_node(pubkey: bytes) -> tuple[str, str] | None:
-                raw = store.state_get(b"nodekey/" + pubkey.hex().encode())
-                rec = None if raw is None else decode_value(raw)
-                if not isinstance(rec, dict) or rec.get("status") != "ACTIVE":
-                    return None  # not a node key, or not in force (pending, rotated out, removed)
-                return str(rec["node_id"]), str(rec["org_id"])
+                raw = store.state_get(node_key_state_key(pubkey.hex()).encode())
+                return None if raw is None else node_in_force(decode_value(raw))
 
             def render_metrics() -> tuple[bytes, str]:
                 runtime.refresh_metrics()
