@@ -11,7 +11,8 @@ Rules:
 - The caller's scope (the org subtree a list without `org_id` covers: its complete range, the
   orgs every item must belong to) is learnt once per client from its own user record, read with its proof at least at the height the node authenticated
   it (`/v1/auth/whoami` says which); a node key (a genesis node's, or a validator's of a verified epoch) reads as the root ("" = the
-  whole tree).
+  whole tree), and so does any other node key whose own `nodekey/` record, read with its proof
+  (`/v1/nodekeys/{pubkey}`), is in force (`wire.nodekeys.node_in_force`: the node's rule too).
 - `tx`: a committed or rejected transaction is verified by its proof (`/v1/proofs/tx/{id}`: the
   block's certificate, the inclusion proof, and, once block h + exec_lag exists, the receipt's);
   with `wait_receipt` the flow waits for the receipt's proof until the deadline. A pending
@@ -44,8 +45,16 @@ from client_sdk.readpages import (
     verify_page,
     verify_record,
 )
-from client_sdk.readproofs import ProvenState, ReadVerifier, alert_event, hostile, want_dict
+from client_sdk.readproofs import (
+    ProvenState,
+    ReadVerifier,
+    alert_event,
+    hostile,
+    node_key_item,
+    want_dict,
+)
 from wire.genesis import Genesis
+from wire.nodekeys import NODE_SCOPE, node_in_force
 
 
 @dataclass(slots=True)
@@ -159,6 +168,22 @@ def entity_flow(
     return verify_entity(state, doc, what, ident)
 
 
+def node_key_flow(
+    rs: ReadState, pubkey_hex: str, *, min_height: int | None, deadline: float
+) -> Flow[dict[str, Any] | None]:
+    """A node key's record (`GET /v1/nodekeys/{pubkey}`), proven; None when the node says absent."""
+    try:
+        doc = yield from request(read_call(f"/v1/nodekeys/{pubkey_hex}", rs, min_height), deadline=deadline)
+    except NotFoundError:
+        return None
+    v = rs.verifier
+    assert v is not None
+    state = yield from proven_flow(v, doc, deadline=deadline)
+    with hostile("the node key answer"):
+        item = want_dict(doc, "the answer")["item"]
+    return node_key_item(state, item, pubkey_hex)
+
+
 def scope_flow(rs: ReadState, *, deadline: float) -> Flow[str]:
     """The root of the caller's subtree ("" = the whole tree), learnt once (see the module rules)."""
     if rs.scope is not None:
@@ -173,8 +198,14 @@ def scope_flow(rs: ReadState, *, deadline: float) -> Flow[str]:
         rs.scope = ""
         return ""
     user = yield from entity_flow(rs, "user", pub.hex(), min_height=height, deadline=deadline)
-    if user is None:
-        raise VerificationError("the node does not prove the caller's own user record")
+    if user is None:  # a node key added after genesis: its own proven `nodekey/` record
+        node = yield from node_key_flow(rs, pub.hex(), min_height=height, deadline=deadline)
+        if node is None or node_in_force(node) is None:
+            raise VerificationError(
+                "the node proves neither the caller's user record nor a node key in force"
+            )
+        rs.scope = NODE_SCOPE
+        return rs.scope
     org = str(user["org_id"])
     rs.scope = "" if org == v.root_org else org
     return rs.scope
@@ -253,6 +284,7 @@ __all__ = [
     "entity_flow",
     "history_flow",
     "learn_epochs_flow",
+    "node_key_flow",
     "page_flow",
     "proven_flow",
     "read_call",

@@ -45,7 +45,8 @@ from wire import stateproofs
 from wire.crypto import HASH_SIZE, sha256
 from wire.errors import ProofError, WireError
 from wire.genesis import Genesis
-from wire.records import classify, org_view, project, user_view
+from wire.nodekeys import node_key_state_key
+from wire.records import classify, decode_value, org_view, project, user_view
 from wire.types import BlockHeader
 
 MAX_PROOF_NODES = 200_000
@@ -382,6 +383,17 @@ def user_item(state: ProvenState, item: Any, pubkey: str | None = None) -> dict[
     return _entity(state, item, f"user/{pk.lower()}", "user", user_view)
 
 
+def node_key_item(state: ProvenState, item: Any, pubkey_hex: str) -> dict[str, Any]:
+    """The record of node key `pubkey_hex` (`wire.nodekeys`), decoded from its proven bytes."""
+    key = node_key_state_key(pubkey_hex.lower())
+    with hostile("the node key item"):
+        raw = proven_value(state, key, want_dict(item, "the node key item"))
+    record = None if raw is None else decode_value(raw)
+    if record is None:
+        raise VerificationError(f"the proven value of {key[:80]} is not a node key record")
+    return record
+
+
 def alert_event(event: Event, proven: Record) -> Event:
     """An alert event checked against the alert read with its proof at or after the event's height:
     the same alert, raised at that height, with the same fixed fields; its data is the proven record."""
@@ -401,6 +413,7 @@ __all__ = [
     "ReadVerifier",
     "alert_event",
     "hostile",
+    "node_key_item",
     "org_item",
     "proven_value",
     "record_item",

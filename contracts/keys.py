@@ -9,6 +9,7 @@ due times 20 digits of epoch ms).
 from __future__ import annotations
 
 from wire.families import seg
+from wire.nodekeys import node_key_state_key
 
 DUE_TIME_DIGITS = 20
 
@@ -281,8 +282,9 @@ def due_until(time_ms: int) -> str:
 
 # data protection (contracts/privacy.py)
 def node_key(pubkey_hex: str) -> str:
-    """A node's key: `{node_id, org_id, role, status}` (node-signed transaction types need ACTIVE)."""
-    return f"nodekey/{pubkey_hex}"
+    """A node's key: `{node_id, org_id, role, status}` (node-signed transaction types need ACTIVE;
+    the rule a reader applies is `wire.nodekeys.node_in_force`)."""
+    return node_key_state_key(pubkey_hex)
 
 
 def blob_ref(h: str, ref: str = "") -> str:

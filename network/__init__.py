@@ -23,6 +23,8 @@ Public API (everything else is internal):
             RequestTimeout, TooManyRequests, RemoteError, FrameTooLarge, NotRunning, UnknownPeer
         connected_peers() -> list[PeerId]         sorted ids with a live authenticated link
         peer_ids() -> list[PeerId]                the configured peer set (without ourselves)
+        unlinked() -> dict[str, str]              why each peer without a link has none (the
+                                                  handshake refusals and dial failures counted)
         set_peers(peers: Sequence[PeerSpec]) -> None   replace the peer set (the ledger changed it):
                                                   links of peers that left or changed key close
         stats(peer: PeerId | None = None) -> dict[str, int]   counters, see PeerNetwork.stats

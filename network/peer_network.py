@@ -255,6 +255,21 @@ class PeerNetwork:
     def peer_ids(self) -> list[PeerId]:
         return sorted(self._peers)
 
+    def unlinked(self) -> dict[str, str]:
+        """Why each peer without a link has none: its handshake refusals and dial failures so far."""
+        why: dict[str, str] = {}
+        for pid, p in sorted(self._peers.items()):
+            if p.link is not None:
+                continue
+            counts: dict[str, int] = dict(self._stats.per_peer.get(pid, {}))
+            failed = [
+                f"{k.split('.', 1)[1]} x{n}"
+                for k, n in sorted(counts.items())
+                if n and k.startswith(("handshake_failures.", "dial_failures."))
+            ]
+            why[pid] = f"has no link ({', '.join(failed)})" if failed else "is not linked yet"
+        return why
+
     def stats(self, peer: PeerId | None = None) -> dict[str, int]:
         """Counters (all peers, or one): frames_in/out, bytes_in/out, drops.<reason>,
         handshake_failures.<reason>, dials, reconnects, links_opened, links_closed.<reason>,

@@ -15,7 +15,9 @@ Rules:
   (node/runtime/statesync.py; `[state] sync = "replay"` replays from genesis instead), then
   starts the index, the runtime, the anchoring loop and the API server (`node/api/server.py`:
   uvicorn with bounded connections; the node owns SIGTERM and SIGINT) and stops them in the
-  reverse order: API, anchoring, runtime (network,
+  reverse order. A node added after genesis (`Node.awaits_admission`) starts its API before the
+  join, which waits for a peer to admit it: meanwhile only health and status answer (503
+  `joining` else), and a stop ends the wait. The stop order is: API, anchoring, runtime (network,
   driver finishing the action in progress), index, privacy, store. A fatal error (storage
   failure) stops the node the same way; the exit code is 1 then, 3 when the node left the network
   (removed, or its key rotated out: it says why), else 0.
@@ -65,6 +67,7 @@ from node.store import BlockStore, open_store
 from wire.errors import GenesisError
 from wire.files import load_genesis, load_signing_key
 from wire.genesis import Genesis
+from wire.nodekeys import node_in_force, node_key_state_key
 from wire.records import decode_value
 
 log = logging.getLogger("orgledger.node")
@@ -117,11 +120,8 @@ class NodeApp:
                 return None if raw is None else decode_value(raw)
 
             def lookup_node(pubkey: bytes) -> tuple[str, str] | None:
-                raw = store.state_get(b"nodekey/" + pubkey.hex().encode())
-                rec = None if raw is None else decode_value(raw)
-                if not isinstance(rec, dict) or rec.get("status") != "ACTIVE":
-                    return None  # not a node key, or not in force (pending, rotated out, removed)
-                return str(rec["node_id"]), str(rec["org_id"])
+                raw = store.state_get(node_key_state_key(pubkey.hex()).encode())
+                return None if raw is None else node_in_force(decode_value(raw))
 
             def render_metrics() -> tuple[bytes, str]:
                 runtime.refresh_metrics()
@@ -196,6 +196,7 @@ class NodeApp:
             ],
             height=runtime.height,
             title=f"orgledger node {config.node_id}",
+            joining=lambda: runtime.joining,
         )
         app.add_middleware(AttemptLogger, recorder=privacy.recorder)
         return cls(
@@ -228,27 +229,29 @@ class NodeApp:
             tls=self.config.api_tls,
         )
         install_log_limits(RepeatFilter())
-        if self.config.state.sync == "snapshot":
-            installed = await runtime.join_by_snapshot()
-            if installed is not None:
-                log.info(
-                    "node %s joined by the verified snapshot of height %d", self.config.node_id, installed
-                )
-        self.indexer.start()
-        await runtime.start()
-        anchoring = asyncio.create_task(self.privacy.run(), name="privacy")
-        api = asyncio.create_task(server.serve(), name="api")
-        log.info(
-            "node %s (%s) running at height %d", self.config.node_id, runtime.spec.role, runtime.height()
-        )
         stop = asyncio.create_task(runtime.stop_requested.wait())
-        await asyncio.wait({api, stop}, return_when=asyncio.FIRST_COMPLETED)
-        if api.done() and api.exception() is not None:
+        api: asyncio.Task[None] | None = None
+        anchoring: asyncio.Task[None] | None = None
+        joined = True
+        if self.config.state.sync == "snapshot":
+            if runtime.awaits_admission():  # health and status answer while it waits (JoiningGate)
+                api = asyncio.create_task(server.serve(), name="api")
+            joined = await self._join(stop, api)
+        if joined:
+            self.indexer.start()
+            await runtime.start()
+            anchoring = asyncio.create_task(self.privacy.run(), name="privacy")
+            api = api or asyncio.create_task(server.serve(), name="api")
+            log.info(
+                "node %s (%s) running at height %d", self.config.node_id, runtime.spec.role, runtime.height()
+            )
+            await asyncio.wait({api, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if api is not None and api.done() and api.exception() is not None:
             runtime.fatal = runtime.fatal or api.exception()
         server.should_exit = True
-        await asyncio.gather(api, return_exceptions=True)
-        anchoring.cancel()
-        await asyncio.gather(anchoring, return_exceptions=True)
+        if anchoring is not None:
+            anchoring.cancel()
+        await asyncio.gather(*(t for t in (api, anchoring) if t is not None), return_exceptions=True)
         await runtime.stop()
         await asyncio.to_thread(self.indexer.stop)
         self.privacy.close()
@@ -262,6 +265,20 @@ class NodeApp:
             return EXIT_LEFT
         log.info("node %s stopped cleanly at height %d", self.config.node_id, runtime.height())
         return 0
+
+    async def _join(self, stop: asyncio.Task[bool], api: asyncio.Task[None] | None) -> bool:
+        """Join by snapshot (`Node.join_by_snapshot`) unless the node is stopped meanwhile (or its
+        early API fails): True once joined (by snapshot or not), False when stopped first."""
+        join = asyncio.create_task(self.runtime.join_by_snapshot(), name="join")
+        await asyncio.wait({join, stop, *([api] if api else [])}, return_when=asyncio.FIRST_COMPLETED)
+        if not join.done():
+            join.cancel()
+            await asyncio.gather(join, return_exceptions=True)
+            return False
+        installed = join.result()
+        if installed is not None:
+            log.info("node %s joined by the verified snapshot of height %d", self.config.node_id, installed)
+        return True
 
 
 def _bootstrap(config: NodeConfig, genesis: Genesis, store: BlockStore) -> Bootstrap | None:

@@ -15,6 +15,8 @@ Rules:
 - `/docs` is Swagger UI served entirely by the node: its assets come from the installed
   `swagger-ui-bundle-v2` package (Apache-2.0, licence in its dist-info) under `/docs/assets/`,
   never from a CDN, so the page works on an intranet without internet.
+- While the node joins (waiting for its admission, installing a snapshot) every route but
+  `/healthz`, `/readyz`, `/v1/status` and `/metrics` answers 503 `joining` (`JoiningGate`).
 - Every request has a request id: the caller's `X-Request-Id` when it is 1-64 characters of
   `[A-Za-z0-9._-]`, else a fresh one; it is echoed in the response's `X-Request-Id` and carried
   by the API's log records (`extra={"request_id": ...}`, a field of the JSON log).
@@ -78,14 +80,47 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+class JoiningGate:
+    """While `joining()` names a reason (a node waiting for its admission or installing a
+    snapshot: its store is genesis, or being replaced), every route but JOINING_OPEN answers 503
+    `joining` (pure ASGI)."""
+
+    def __init__(self, app: Any, joining: Callable[[], str | None], height: Callable[[], int]) -> None:
+        self.app, self.joining, self.height = app, joining, height
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        reason = self.joining() if scope["type"] == "http" else None
+        if reason is None or scope.get("path") in JOINING_OPEN:
+            await self.app(scope, receive, send)
+            return
+        answer = JSONResponse(
+            {
+                "error": {"code": "joining", "message": f"the node is not serving yet: {reason}"},
+                "height": self.height(),
+            },
+            status_code=503,
+            headers={"Retry-After": str(JOINING_RETRY_S)},
+        )
+        await answer(scope, receive, send)
+
+
+JOINING_OPEN = frozenset({"/healthz", "/readyz", "/v1/status", "/metrics"})
+JOINING_RETRY_S = 5
+
+
 def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
 def create_app(
-    routers: Sequence[APIRouter], *, height: Callable[[], int], title: str = "orgledger node"
+    routers: Sequence[APIRouter],
+    *,
+    height: Callable[[], int],
+    title: str = "orgledger node",
+    joining: Callable[[], str | None] = lambda: None,
 ) -> FastAPI:
-    """The app serving `routers`; `height` is the node's height, stated in every error answer."""
+    """The app serving `routers`; `height` is the node's height, stated in every error answer;
+    `joining` says why the node serves nothing but its health and status yet (`JoiningGate`)."""
     app = FastAPI(title=title, version="1", docs_url=None, redoc_url=None)
     for router in routers:
         app.include_router(router)
@@ -161,6 +196,7 @@ def create_app(
             headers=headers,
         )
 
+    app.add_middleware(JoiningGate, joining=joining, height=height)
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -13,8 +13,9 @@ Rules (the scheme itself is defined in `wire/reqsign.py` and docs/api.md):
 - The caller's org and roles come from ledger state (`user/<pubkey>`) at every request, tokens
   included, so a revocation or role change applies to the next request. Only ACTIVE keys pass.
   A node key in force (`nodekey/<pubkey>` ACTIVE in the ledger: a genesis node's, an added
-  node's from its epoch, a rotated-in key) reads as the node (root scope, for operations: it
-  holds the ledger anyway); a removed node's key or a rotated-out one does not.
+  node's from its epoch, a rotated-in key; the rule is `wire.nodekeys.node_in_force`, which the
+  SDK applies to the proven record too) reads as the node (root scope, `wire.nodekeys.NODE_SCOPE`,
+  for operations: it holds the ledger anyway); a removed node's key or a rotated-out one does not.
 - Rate limits: a token bucket per authenticated key (429 `rate_limited` with Retry-After), and
   one per remote address for failed attempts (429 `too_many_failures`), so a flood of bad
   signatures costs bounded CPU and cannot drain an honest key's bucket.
@@ -36,6 +37,7 @@ from node.api.ratelimit import TokenBucket
 from node.config import ApiSettings
 from node.errors import BusyError
 from wire.crypto import Domain, sha256, verify
+from wire.nodekeys import NODE_SCOPE
 from wire.reqsign import (
     AUDIENCE_MAX,
     H_AUDIENCE,
@@ -95,7 +97,9 @@ class Caller:
 
     @property
     def scope(self) -> str:
-        """The root of the caller's subtree ("" = the whole tree)."""
+        """The root of the caller's subtree ("" = the whole tree; a node key's: `NODE_SCOPE`)."""
+        if self.kind == "node":
+            return NODE_SCOPE
         return "" if self.org_id == self.root_org else self.org_id
 
     def sees(self, org_id: str | None) -> bool:

@@ -77,6 +77,7 @@ STATUS: dict[str, int] = {
     "busy": 429,
     # 503: the node cannot serve right now
     "node_stopped": 503,
+    "joining": 503,
     "mempool_full": 503,
     "admission_busy": 503,
     "too_many_connections": 503,

@@ -10,9 +10,14 @@ Rules:
 - `GET /v1/governance/proposals` (optionally `status=OPEN|EXECUTED|WITHDRAWN|EXPIRED`) and
   `GET /v1/governance/proposals/{id}` serve the `nodeprop/` records to any authenticated caller:
   governance of the network is visible to everyone on it. An unknown id is 404 `not_found`.
+- `GET /v1/nodekeys/{pubkey}` (any authenticated caller): a node key's record (`nodekey/<pubkey>`:
+  node, org, role, status) read from the state map at the newest certified height, with its
+  proof when `proof=true`; 404 `not_found` when the ledger has none. The SDK reads its own key
+  here to learn the scope the node gives it (`wire.nodekeys.node_in_force`).
 - Every answer is read from one store snapshot.
 """
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -23,10 +28,14 @@ from node.api.auth import Caller
 from node.api.context import ApiContext
 from node.api.errors import ApiError
 from node.api.models import READ_ERRORS
+from node.api.params import MinHeight, Prove
+from node.api.proven import ProofBuilder
 from node.errors import StorageError
 from node.runtime.registry import epoch_proofs, read_registry
 from node.store.storage import BlockStore
 from wire.families import prefix_end
+from wire.nodekeys import node_key_state_key
+from wire.records import body_json, decode_value
 
 PROPOSAL_PREFIX = b"nodeprop/"
 STATUSES = ("OPEN", "EXECUTED", "WITHDRAWN", "EXPIRED")
@@ -60,6 +69,29 @@ def build_router(ctx: ApiContext) -> APIRouter:
     async def validators() -> JSONResponse:
         """The validator epochs with their proofs, the scheduled ones, and the node registry."""
         return JSONResponse(snapshot_read(validators_document))
+
+    @router.get("/v1/nodekeys/{pubkey}")
+    async def node_key(
+        caller: Auth,
+        pubkey: Annotated[str, Path(pattern="^[0-9a-f]{64}$")],
+        min_height: MinHeight = None,
+        proof: Prove = False,
+    ) -> JSONResponse:
+        """A node key's record (node, org, role, status), proven with `proof=true`."""
+        await ctx.wait_provable(min_height)
+        key = node_key_state_key(pubkey).encode()
+        with ctx.proven() as view:
+            raw = view.get(key)
+            rec = None if raw is None else decode_value(raw)
+            if raw is None or rec is None:
+                raise ApiError("not_found", "no node key with this public key")
+            item = {"pubkey": pubkey, "record": json.loads(body_json(rec)), "value": raw.hex()}
+            doc: dict[str, Any] = {"height": view.reflects, "item": item}
+            if proof:
+                b = ProofBuilder()
+                view.prove(b, [key])
+                doc["proof"] = view.proof_json(b, {key: raw})
+        return JSONResponse(doc)
 
     @router.get("/v1/governance/proposals")
     async def proposals(

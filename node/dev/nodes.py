@@ -4,8 +4,8 @@ ledger, the way a department would, with the dev network's admin keys (issue 17)
 Rules:
 
 - `add_node` makes the node's key and directory (`DIR/nodes/<id>`, with `org_id` and a
-  `bootstrap` peer in its node.toml), starts it (an unregistered node serves its API and keeps
-  dialing until the ledger admits it), proposes `node.propose add` signed by an admin of the
+  `bootstrap` peer in its node.toml), starts it (an unregistered node serves its health and
+  status and keeps asking its peers until the ledger admits it, then joins by verified snapshot), proposes `node.propose add` signed by an admin of the
   node's org with the approval signatures of every admin it needs (more as `node.approve` when a
   transaction cannot carry them all), waits for the epoch the change takes effect in, and until
   the node followed (a validator: it is one of the set its replica works with).

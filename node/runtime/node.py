@@ -47,7 +47,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from consensus import RecoveredState, Replica, ReplicaConfig
+from consensus import Replica, ReplicaConfig
 from network import NetworkConfig, PeerId, PeerNetwork, PeerSpec, UnknownPeer
 from node.config import NodeConfig
 from node.errors import AdmissionError, ConfigError, NodeStoppedError, StorageError
@@ -59,7 +59,8 @@ from node.runtime.driver import KIND_CONSENSUS, KIND_TXS, Driver
 from node.runtime.events import CommitEvent, CommitListener
 from node.runtime.executor import Executor
 from node.runtime.mempool import Mempool, Pending
-from node.runtime.registry import NodeEntry, own_entry, peer_specs, read_epochs, read_registry
+from node.runtime.recovery import recovered_state
+from node.runtime.registry import NodeEntry, own_entry, peer_specs, read_registry
 from node.runtime.sigcache import SignatureCache
 from node.runtime.transfer import blocks_request, parse_blocks, serve_blocks
 from node.runtime.txcheck import TxChecker
@@ -153,6 +154,8 @@ class Node:
         self.fatal: BaseException | None = None
         #: why this node stopped itself: removed from the network, or its key rotated out
         self.left: str | None = None
+        #: why the node cannot serve reads yet (a snapshot join in progress), else None
+        self.joining: str | None = None
         self.started_at = time.time()
         self._last_view = self.replica.view
 
@@ -164,7 +167,7 @@ class Node:
             self._replica_config(),
             self.key.signer(),
             self.checker,
-            self._recovered(),
+            recovered_state(self.store, self.genesis, self.executor.meta),
         )
         self.driver = Driver(
             replica=self.replica,
@@ -190,9 +193,16 @@ class Node:
             stages=self.metrics.stages,
         )
 
+    def awaits_admission(self) -> bool:
+        """An empty store and a key outside the genesis node set: no peer lets this node in until
+        the ledger admits its key, so its snapshot join waits for that (statesync `admission`)."""
+        return self.executor.meta.height == 0 and all(n.pubkey != self.key.public for n in self.genesis.nodes)
+
     async def join_by_snapshot(self) -> int | None:
         """Before `start`: with an empty store, join by a verified snapshot of a peer's state if one
-        is far enough ahead (node/runtime/statesync.py); the height installed, or None."""
+        is far enough ahead (node/runtime/statesync.py); the height installed, or None. A node
+        added after genesis keeps asking until a peer admits it (`awaits_admission`); `joining`
+        says so meanwhile."""
         if self.executor.meta.height != 0:
             return None
         genesis_roots = self.store.roots(0)
@@ -201,19 +211,26 @@ class Node:
         if not self._network_started:
             await self.network.start()
             self._network_started = True
-        installed = await statesync.join(
-            self.request_peer,
-            lambda: [str(p) for p in self.network.connected_peers()],
-            self.store,
-            self.genesis.validators,
-            self.genesis.chain_id,
-            self.genesis.consensus.exec_lag,
-            self.genesis.consensus.checkpoint_interval,
-            genesis_roots,
-        )
-        self._build_core()  # over the snapshot, or over genesis again after a failed attempt
-        if installed is not None:  # the snapshot's registry: its peers, our role, or our removal
-            self._refresh_registry()
+        added = self.awaits_admission()
+        self.joining = "waiting for admission by a peer" if added else "joining by snapshot"
+        try:
+            installed = await statesync.join(
+                self.request_peer,
+                lambda: [str(p) for p in self.network.connected_peers()],
+                self.store,
+                self.genesis.validators,
+                self.genesis.chain_id,
+                self.genesis.consensus.exec_lag,
+                self.genesis.consensus.checkpoint_interval,
+                genesis_roots,
+                admission=statesync.Retry() if added else None,
+                unlinked=self.network.unlinked,
+            )
+            self._build_core()  # over the snapshot, or over genesis again after a failed attempt
+            if installed is not None:  # the snapshot's registry: its peers, our role, or our removal
+                self._refresh_registry()
+        finally:
+            self.joining = None
         return installed
 
     def _replica_config(self) -> ReplicaConfig:
@@ -229,35 +246,6 @@ class Node:
             genesis_state_root=roots[0],
             genesis_results_root=roots[1],
             genesis_time_ms=self.genesis.genesis_time_ms,
-        )
-
-    def _recovered(self) -> RecoveredState | None:
-        meta = self.executor.meta
-        entries = tuple(self.store.consensus_entries())
-        if meta.height == 0 and not entries:
-            return None
-        lag = self.genesis.consensus.exec_lag
-        executed = []
-        for h in range(max(0, meta.height - lag - 1), meta.height + 1):
-            roots = self.store.roots(h)
-            if roots is not None:
-                executed.append((h, roots[0], roots[1]))
-        block = self.store.block(meta.height) if meta.height else None
-        window = self.genesis.consensus.watermark_window
-        recent = []
-        for h in range(max(1, meta.height - window + 1), meta.height + 1):
-            b, c = self.store.block(h), self.store.certificate(h)
-            if b is not None and c is not None:
-                recent.append((b, c))
-        return RecoveredState(
-            entries=entries,
-            committed_height=meta.height,
-            committed_hash=meta.block_hash,
-            committed_timestamp_ms=block.header.timestamp_ms if block else self.genesis.genesis_time_ms,
-            committed_certificate=self.store.certificate(meta.height) if meta.height else None,
-            executed=tuple(executed),
-            recent_commits=tuple(recent),
-            epochs=read_epochs(self.store),
         )
 
     # ------------------------------------------------------------------ peers

@@ -30,6 +30,13 @@ Rules:
   again (`BlockStore.snapshot_pending`).
 - A snapshot is taken only by an empty store (height 0), from a peer at least SNAPSHOT_MIN_BLOCKS
   ahead; the blocks before s are not fetched (the node serves no history below s).
+- A peer that lets us in but fails (no answer, an anchor or chunk that does not verify, its link
+  lost mid-transfer) is skipped and the next one asked; a failed install leaves the store empty.
+- A node of the genesis node set asks for `wait_peers_s`, then replays. A node added later
+  (`admission`) is let in by no peer until the ledger admits it, so it keeps asking with back-off
+  (the store kept empty), logging "waiting for admission by a peer" with every peer it tried and
+  why it gave nothing, until a snapshot is installed, or a peer that let it in is too close to
+  genesis for one (fewer than SNAPSHOT_MIN_BLOCKS: it replays then).
 - Serving: `snapshot` answers the stable checkpoint, block s and the headers after it; `chunk`
   answers at most CHUNK_ENTRIES_MAX entries and CHUNK_BYTES_MAX bytes of the state at s.
 """
@@ -45,6 +52,7 @@ from typing import Any
 
 from consensus.messages import StableProof, checkpoint_payload
 from consensus.state import KEY_STABLE
+from network.errors import NetworkError
 from node.errors import NodeError, StorageError
 from node.runtime.registry import encode_boundaries, epoch_proofs
 from node.store.storage import BlockStore, Meta
@@ -263,6 +271,87 @@ def install(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """How a node that waits for its admission keeps asking: back-off from `first_s` doubling to
+    `max_s`, and the "waiting for admission" line at most every `log_every_s`."""
+
+    first_s: float = 1.0
+    max_s: float = 10.0
+    log_every_s: float = 30.0
+
+
+@dataclass(slots=True)
+class _Round:
+    """One round of asking every linked peer: the anchors that verified and why the others gave none."""
+
+    anchors: list[tuple[int, str, Anchor]]
+    answered: bool  # a peer answered with a snapshot or with "none": it let us in
+    why: dict[str, str]
+
+
+async def _ask(
+    request: Request,
+    peers: Sequence[str],
+    genesis_validators: ValidatorSet,
+    chain_id: str,
+    lag: int,
+    checkpoint_interval: int,
+) -> _Round:
+    found = _Round([], False, {})
+    for peer in peers:
+        try:
+            answer = codec.decode(await request(peer, codec.encode_trusted(["snapshot"]), REQUEST_TIMEOUT_S))
+        except Exception as exc:  # a peer that does not answer: ask the others
+            found.why[peer] = f"gave no snapshot: {exc}"
+            log.info("peer %s gave no snapshot: %s", peer, exc)
+            continue
+        if answer == ["none"]:
+            found.answered = True
+            found.why[peer] = "has no stable checkpoint yet"
+            continue
+        if not (isinstance(answer, list) and answer and answer[0] == "snapshot"):
+            found.why[peer] = f"answered no snapshot: {str(answer)[:80]}"
+            continue
+        try:
+            anchor = verify_anchor(answer, genesis_validators, chain_id, lag, checkpoint_interval)
+        except SnapshotError as exc:
+            found.why[peer] = f"offered a snapshot that does not verify: {exc}"
+            log.warning("peer %s offered a snapshot that does not verify: %s", peer, exc)
+            continue
+        found.answered = True
+        found.anchors.append((anchor.proof.seq, peer, anchor))
+        if anchor.proof.seq < SNAPSHOT_MIN_BLOCKS:
+            found.why[peer] = f"is at checkpoint {anchor.proof.seq}, too close to genesis for a snapshot"
+    found.anchors.sort(key=lambda a: -a[0])
+    return found
+
+
+async def _install_best(
+    request: Request, store: BlockStore, found: _Round, genesis_roots: tuple[bytes, bytes]
+) -> int | None:
+    """Install the highest anchor whose state verifies; a peer that fails (a chunk that does not
+    verify, a link lost mid-transfer) is noted in `found.why` and the next one asked."""
+    for seq, peer, anchor in found.anchors:
+        if seq < SNAPSHOT_MIN_BLOCKS:
+            break
+        log.info("joining by snapshot: the state of height %d from %s", seq, peer)
+        await asyncio.to_thread(store.reset_for_snapshot)
+        try:
+            entries = await fetch_state(request, peer, anchor, store.write_state)
+            await asyncio.to_thread(install, store, anchor, anchor.proof.results_root, genesis_roots)
+        except (SnapshotError, NodeError, NetworkError, OSError) as exc:
+            found.why[peer] = f"failed mid-transfer: {exc}"
+            log.warning("snapshot from %s failed, trying another peer: %s", peer, exc)
+            continue
+        log.info("installed %d state entries of height %d from %s, verified", entries, seq, peer)
+        return seq
+    if store.snapshot_pending():  # a failed install: empty again (genesis is written by the caller)
+        await asyncio.to_thread(store.reset_for_snapshot)
+        store.clear_snapshot_pending()
+    return None
+
+
 async def join(
     request: Request,
     peers: Callable[[], list[str]],
@@ -274,43 +363,82 @@ async def join(
     genesis_roots: tuple[bytes, bytes],
     *,
     wait_peers_s: float = 15.0,
+    admission: Retry | None = None,
+    unlinked: Callable[[], dict[str, str]] = dict,
 ) -> int | None:
     """Join by snapshot if a peer is far enough ahead: the height installed, or None (the store is
     left holding genesis only, to replay from it). Peers are tried highest checkpoint first; a peer
-    whose anchor or chunk does not verify is skipped."""
+    whose anchor or chunk does not verify, or whose link is lost mid-transfer, is skipped.
+
+    A node that is not in the genesis node set passes `admission`: no peer links with it until the
+    ledger admits it, so it keeps asking (back-off, a "waiting for admission" line naming the peers
+    and why each gave nothing: `unlinked` says why the peers not linked are not) until a snapshot
+    is installed, or a peer that let it in is too close to genesis for one (None: replay). Without
+    `admission` it asks for `wait_peers_s`, then gives up (None)."""
+    if admission is not None:
+        return await _join_when_admitted(
+            request,
+            peers,
+            store,
+            genesis_validators,
+            chain_id,
+            lag,
+            checkpoint_interval,
+            genesis_roots,
+            admission,
+            unlinked,
+        )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_peers_s
-    anchors: list[tuple[int, str, Anchor]] = []
-    while not anchors and loop.time() < deadline:
-        for peer in peers():
-            try:
-                answer = codec.decode(
-                    await request(peer, codec.encode_trusted(["snapshot"]), REQUEST_TIMEOUT_S)
-                )
-                if isinstance(answer, list) and answer and answer[0] == "snapshot":
-                    anchor = verify_anchor(answer, genesis_validators, chain_id, lag, checkpoint_interval)
-                    anchors.append((anchor.proof.seq, peer, anchor))
-            except SnapshotError as exc:
-                log.warning("peer %s offered a snapshot that does not verify: %s", peer, exc)
-            except Exception as exc:  # a peer that does not answer: ask the others
-                log.info("peer %s gave no snapshot: %s", peer, exc)
-        if not anchors:
-            await asyncio.sleep(0.5)
-    anchors.sort(key=lambda a: -a[0])
-    for seq, peer, anchor in anchors:
-        if seq < SNAPSHOT_MIN_BLOCKS:
+    found = _Round([], False, {})
+    while True:
+        found = await _ask(request, peers(), genesis_validators, chain_id, lag, checkpoint_interval)
+        if found.anchors or loop.time() >= deadline:
             break
-        log.info("joining by snapshot: the state of height %d from %s", seq, peer)
-        await asyncio.to_thread(store.reset_for_snapshot)
-        try:
-            entries = await fetch_state(request, peer, anchor, store.write_state)
-            await asyncio.to_thread(install, store, anchor, anchor.proof.results_root, genesis_roots)
-        except (SnapshotError, NodeError, OSError) as exc:
-            log.warning("snapshot from %s failed, trying another peer: %s", peer, exc)
-            continue
-        log.info("installed %d state entries of height %d from %s, verified", entries, seq, peer)
-        return seq
-    if store.snapshot_pending():
-        await asyncio.to_thread(store.reset_for_snapshot)
-        store.clear_snapshot_pending()
-    return None
+        await asyncio.sleep(0.5)
+    return await _install_best(request, store, found, genesis_roots)
+
+
+async def _join_when_admitted(
+    request: Request,
+    peers: Callable[[], list[str]],
+    store: BlockStore,
+    genesis_validators: ValidatorSet,
+    chain_id: str,
+    lag: int,
+    checkpoint_interval: int,
+    genesis_roots: tuple[bytes, bytes],
+    retry: Retry,
+    unlinked: Callable[[], dict[str, str]],
+) -> int | None:
+    loop = asyncio.get_running_loop()
+    delay, attempt, logged_at = retry.first_s, 0, None
+    while True:
+        attempt += 1
+        found = await _ask(request, peers(), genesis_validators, chain_id, lag, checkpoint_interval)
+        installed = await _install_best(request, store, found, genesis_roots)
+        if installed is not None:
+            return installed
+        if found.answered and not any(seq >= SNAPSHOT_MIN_BLOCKS for seq, _, _ in found.anchors):
+            log.info(
+                "admitted, but the peers are too close to genesis for a snapshot (%s): replaying",
+                _tried({**unlinked(), **found.why}),
+            )
+            return None
+        now = loop.time()
+        if logged_at is None or now - logged_at >= retry.log_every_s:
+            logged_at = now
+            log.warning(
+                "waiting for admission by a peer (attempt %d, next in %.0f s): %s",
+                attempt,
+                delay,
+                _tried({**unlinked(), **found.why}),
+            )
+        await asyncio.sleep(delay)
+        delay = min(retry.max_s, max(delay * 2, retry.first_s))
+
+
+def _tried(why: dict[str, str]) -> str:
+    if not why:
+        return "no peer to ask (no bootstrap peer, or none is linked)"
+    return "; ".join(f"{peer} {reason}" for peer, reason in sorted(why.items()))

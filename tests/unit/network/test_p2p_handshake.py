@@ -350,3 +350,22 @@ def test_handshake_timeout_is_counted() -> None:
             await c.stop_all()
 
     run(body())
+
+
+def test_a_node_not_in_the_peers_set_yet_says_why_it_has_no_link() -> None:
+    """n0 (added after genesis, say) dials n1, whose peer set has another key for n0."""
+
+    async def body() -> None:
+        c = Cluster(2)
+        c.make(0, dial=only_lower_dials)
+        c.make(1, peers=[replace(c[0].spec, pubkey=SigningKey.generate().public), c[1].spec])
+        await c.start(1)
+        await c.start(0)
+        try:
+            await eventually(lambda: "peer_refused.unknown_key" in c[0].net.unlinked().get("n1", ""))
+            assert c[0].net.unlinked()["n1"].startswith("has no link (peer_refused.unknown_key x")
+            assert c[0].net.connected_peers() == []
+        finally:
+            await c.stop_all()
+
+    run(body())

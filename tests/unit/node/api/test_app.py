@@ -225,6 +225,19 @@ def test_readyz_is_503_with_its_reasons_while_healthz_is_200(built: NodeApp) -> 
     assert body["quorum"] == built.genesis.validators.quorum and body["validators_connected"] == 1
 
 
+def test_a_joining_node_answers_health_and_status_only(built: NodeApp) -> None:
+    client = TestClient(built.app)
+    built.runtime.joining = "waiting for admission by a peer"
+    for path in ("/healthz", "/v1/status"):
+        assert client.get(path).status_code == 200, path
+    resp = client.get("/v1/orgs")
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "5"
+    assert resp.json()["error"]["code"] == "joining"
+    assert "waiting for admission by a peer" in resp.json()["error"]["message"]
+    built.runtime.joining = None
+    assert client.get("/v1/orgs").status_code != 503
+
+
 def test_readiness_reasons_apply_each_bound() -> None:
     facts = {"alive": True, "height": 100, "best_known_height": 100, "validators_connected": 4, "quorum": 4}
     bounds = {"max_behind": 5, "max_index_lag": 10}

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from network.errors import PeerDisconnected
 from node.dev.chaingen import _certify_checkpoint
 from node.runtime import statesync
 from node.runtime.executor import Executor
@@ -122,3 +123,80 @@ def test_only_liars_means_no_snapshot_and_genesis_again(long_chain: BuiltChain, 
         assert not store.snapshot_pending() and store.meta() is None  # emptied: genesis is written again
         Executor(store, long_chain.genesis)
         assert store.height == 0
+
+
+# ------------------------------------------------------------------ a node added after genesis
+def join_added(
+    chain: BuiltChain,
+    tmp_path: Path,
+    request: Callable[..., Any],
+    peers: Callable[[], list[str]],
+    unlinked: Callable[[], dict[str, str]] = dict,
+) -> int | None:
+    """statesync.join as a node outside the genesis node set runs it (`admission`), no back-off."""
+    lag = chain.genesis.consensus.exec_lag
+    with open_store(tmp_path / "added", chain.genesis, "off") as store:
+        Executor(store, chain.genesis)
+        genesis_roots = store.roots(0)
+        assert genesis_roots is not None
+        return asyncio.run(
+            statesync.join(
+                request,
+                peers,
+                store,
+                chain.genesis.validators,
+                chain.genesis.chain_id,
+                lag,
+                chain.genesis.consensus.checkpoint_interval,
+                genesis_roots,
+                admission=statesync.Retry(first_s=0, max_s=0, log_every_s=0),
+                unlinked=unlinked,
+            )
+        )
+
+
+def test_a_node_added_later_waits_until_a_peer_admits_it_then_joins_by_snapshot(
+    long_chain: BuiltChain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rounds = iter([[], [], ["central"]])  # refused twice (not admitted yet), then linked
+    refused = {"central": "has no link (peer_refused.unknown_key x2)"}
+    with BlockStore.open(long_chain.data_dir, long_chain.genesis.hash) as src:
+        installed = join_added(
+            long_chain,
+            tmp_path,
+            peers_over(src, long_chain.genesis.consensus.exec_lag, {}),
+            lambda: next(rounds),
+            lambda: refused,
+        )
+    assert installed == 64  # by snapshot, not a replay from genesis
+    waiting = [r.getMessage() for r in caplog.records if "waiting for admission by a peer" in r.getMessage()]
+    assert len(waiting) == 2 and "central has no link (peer_refused.unknown_key x2)" in waiting[0]
+    with BlockStore.open(tmp_path / "added", long_chain.genesis.hash) as store:
+        assert store.height == 64 and store.base_height() == 64
+
+
+def test_a_peer_lost_mid_transfer_is_asked_again(long_chain: BuiltChain, tmp_path: Path) -> None:
+    with BlockStore.open(long_chain.data_dir, long_chain.genesis.hash) as src:
+        honest = peers_over(src, long_chain.genesis.consensus.exec_lag, {})
+        lost = [False]
+
+        async def request(peer: str, data: bytes, timeout_s: float) -> bytes:
+            if codec.decode(data)[0] == "chunk" and not lost[0]:
+                lost[0] = True
+                raise PeerDisconnected("the link closed while a request was outstanding")
+            return await honest(peer, data, timeout_s)
+
+        installed = join_added(long_chain, tmp_path, request, lambda: ["central"])
+    assert lost[0] and installed == 64
+    with BlockStore.open(tmp_path / "added", long_chain.genesis.hash) as store:
+        assert not store.snapshot_pending() and store.roots(64) is not None
+        verify_store(store, long_chain.genesis, "full")
+
+
+def test_an_added_node_replays_when_the_peers_are_too_close_to_genesis(
+    long_chain: BuiltChain, tmp_path: Path
+) -> None:
+    async def request(peer: str, data: bytes, timeout_s: float) -> bytes:
+        return codec.encode_trusted(["none"])  # linked (admitted), but no stable checkpoint yet
+
+    assert join_added(long_chain, tmp_path, request, lambda: ["central"]) is None
