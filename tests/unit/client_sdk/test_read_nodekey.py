@@ -17,7 +17,7 @@ import pytest
 from client_sdk.client import LedgerClient, build_tx
 from client_sdk.errors import VerificationError
 from tests.support.auditchain import build_chain, reheader
-from tests.unit.client_sdk.readnode import B002, ReadNode, read_node
+from tests.support.readnode import B002, ReadNode, read_node
 from wire import codec
 from wire.crypto import SigningKey
 from wire.epochs import epoch_start
@@ -63,7 +63,7 @@ def late_observer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReadNode
 
     chain = build_chain(root, blocks=3, txs_per_block=2, hook=hook, sealed=18)
     assert epoch_start(2, chain.genesis.consensus.checkpoint_interval, chain.genesis.consensus.exec_lag) == 17
-    with read_node(chain, chain.data_dir, root / "index.sqlite") as node:
+    with read_node(chain, root / "node") as node:
         yield node
 
 
