@@ -45,6 +45,7 @@ import nacl.signing
 
 from client_sdk.auth import LedgerAuth, RequestSigner
 from client_sdk.errors import VerificationError
+from client_sdk.events import SseParser
 from client_sdk.proofs import TrustAnchor
 from wire import codec
 from wire.certificate import verify_certificate
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 PORT_OFFSET = 200
 FIRST_COMMIT_WAIT_S = 120.0  # at most this long after the warm-up for the phase's first commit
 WINDOW_SETTLE_S = 30.0  # at most this long after the window for its last blocks to be seen
+STREAM_READ_TIMEOUT_S = 60.0  # the event stream sends a keep-alive every 15 s
 GC = "gc (within)"  # the garbage collector's CPU, part of the stages it ran in
 
 
@@ -191,7 +193,9 @@ def _client(
 
 # ------------------------------------------------------------------------------- the watcher
 class Watcher(threading.Thread):
-    """Follows committed blocks on one node, verifying each certificate; records when each was seen."""
+    """Follows committed blocks on one node, verifying each certificate; records when each was seen.
+    It learns of each new height from the node's event stream (`GET /v1/events?kinds=block`), not
+    by polling `/v1/status`, then fetches the block with its certificate."""
 
     def __init__(self, url: str, genesis: Genesis, auth: httpx.Auth, committed: Any) -> None:
         super().__init__(daemon=True)
@@ -203,15 +207,31 @@ class Watcher(threading.Thread):
         self.errors = 0
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=10, auth=self.auth) as http:
+        timeout = httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT_S)
+        with httpx.Client(base_url=self.url, timeout=timeout, auth=self.auth) as http:
             while not self.stop.is_set():
                 try:
-                    top = int(http.get("/v1/status").json()["height"])
-                    while self.height < top and not self.stop.is_set():
-                        self._fetch(http, self.height + 1)
+                    self._follow(http)
                 except (httpx.HTTPError, ValueError, KeyError, VerificationError):
                     self.errors += 1
-                self.stop.wait(0.02)
+                self.stop.wait(0.2)
+
+    def _follow(self, http: httpx.Client) -> None:
+        """Read the block events from the next height on; fetch every height up to each one."""
+        params = {"kinds": "block", "after_height": str(self.height)}
+        with http.stream("GET", "/v1/events", params=params) as resp:
+            resp.raise_for_status()
+            parser = SseParser()
+            for text in resp.iter_text():
+                for msg in parser.feed(text):
+                    if msg.event == "error":
+                        raise ValueError(f"event stream ended: {msg.data}")
+                    if msg.event == "block" and msg.id is not None:
+                        top = int(msg.id)
+                        while self.height < top and not self.stop.is_set():
+                            self._fetch(http, self.height + 1)
+                if self.stop.is_set():
+                    return
 
     def _fetch(self, http: httpx.Client, h: int) -> None:
         doc = http.get(f"/v1/blocks/{h}").json()
