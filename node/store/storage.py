@@ -24,9 +24,9 @@ Rules:
   (position, version) nodes that block replaced. The roots record of each height names the map root's
   (hash, version), so the map as of any height whose stale nodes are not yet pruned can be read
   and proven. `prune_map(keep_from)` deletes the nodes no root of `keep_from` or later needs.
-- LevelDB's write buffer (memtable) is WRITE_BUFFER_BYTES, not its 4 MiB default: the map's
-  nodes land at hash positions, so every level-0 table overlaps all of level 1 and each flush
-  rewrote level 1; a larger buffer flushes less often and LevelDB's compaction thread used about
+- LevelDB's write buffer (memtable) is WRITE_BUFFER_BYTES, not its 4 MiB default: each block
+  writes keys spread over the whole key space (transaction ids, state keys, deletions of old map
+  nodes), so every level-0 table overlaps all of level 1 and each flush rewrote level 1; a larger buffer flushes less often and LevelDB's compaction thread used about
   30% less CPU per transaction (docs/benchmarks.md, issue 19), for up to twice the buffer in
   memory (the buffer and the one being flushed).
 """
