@@ -44,7 +44,7 @@ from node.api import records as record_routes
 from node.api import session as session_routes
 from node.api import state as state_routes
 from node.api import validators as validator_routes
-from node.api.app import create_app
+from node.api.app import StageMiddleware, create_app
 from node.api.auth import Authenticator, AuthSettings
 from node.api.context import ApiContext
 from node.api.eventhub import EventHub
@@ -199,6 +199,7 @@ class NodeApp:
             joining=lambda: runtime.joining,
         )
         app.add_middleware(AttemptLogger, recorder=privacy.recorder)
+        app.add_middleware(StageMiddleware, clock=metrics.stages)  # outermost: all of the handling
         return cls(
             config=config,
             genesis=genesis,

@@ -7,9 +7,15 @@ no label ever carries personal data or unbounded values (ids, keys).
 
 from __future__ import annotations
 
+import gc
+import os
+import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Awaitable, Generator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -21,33 +27,146 @@ from prometheus_client import (
     generate_latest,
 )
 
+T = TypeVar("T")
+
 #: The stages of a node's work whose CPU time `StageClock` measures (a closed set: label values).
-#: What no stage covers (the API's request handling, network IO, gossip, GC) is the rest of the
-#: process's CPU time; `orgledger bench` prints it as "other".
-STAGES = ("admission", "consensus", "execution", "state_map", "storage", "index")
+#: `api` is the HTTP handlers' own work (middleware, routes, JSON; the admission they call counts
+#: as admission); `compaction` is the CPU of the threads Python did not start (LevelDB's
+#: background compaction). What no stage covers (HTTP parsing, the peer links, gossip framing,
+#: the event loop) is the rest of the process's CPU time; `orgledger bench` prints it as "other".
+STAGES = (
+    "admission",
+    "consensus",
+    "execution",
+    "state_map",
+    "storage",
+    "index",
+    "api",
+    "compaction",
+)
 
 
 class StageClock:
     """CPU seconds by stage (`orgledger_stage_cpu_seconds_total{stage}`), measured with the
     calling thread's CPU clock (`time.thread_time`), so work of other threads running meanwhile
-    is not counted. Wrap synchronous work only: across an `await`, other tasks of the same event
-    loop would run and be counted to this stage."""
+    is not counted. Stages nest exclusively: while an inner `measure` runs, the outer stage's
+    clock is paused, so no CPU second is counted twice. Wrap synchronous work with `measure`; a
+    coroutine with `run`, which measures each of its steps and none of its waits."""
 
     def __init__(self, counter: Counter) -> None:
         self._children = {stage: counter.labels(stage=stage) for stage in STAGES}
+        self._local = threading.local()
+        self._native: dict[int, float] = {}
 
     @contextmanager
     def measure(self, stage: str) -> Iterator[None]:
         child = self._children[stage]
+        stack: list[list[Any]] | None = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
         started = time.thread_time()
+        if stack:
+            outer = stack[-1]
+            outer[0].inc(started - outer[1])
+        frame: list[Any] = [child, started]
+        stack.append(frame)
         try:
             yield
         finally:
-            child.inc(time.thread_time() - started)
+            ended = time.thread_time()
+            child.inc(ended - frame[1])
+            stack.pop()
+            if stack:
+                stack[-1][1] = ended
 
     def add(self, stage: str, seconds: float) -> None:
         """Count `seconds` of CPU already measured by the caller to `stage`."""
         self._children[stage].inc(seconds)
+
+    async def run(self, stage: str, awaitable: Awaitable[T]) -> T:
+        """Await `awaitable`, counting the CPU of each of its steps (not its waits) to `stage`."""
+        result: T = await _Stepped(self, stage, awaitable)
+        return result
+
+    def sample_native(self) -> None:
+        """Count the CPU the threads Python did not start used since the last call (Linux:
+        `/proc/self/task`; LevelDB's compaction thread) to `compaction`."""
+        python = {t.native_id for t in threading.enumerate()}
+        tick = os.sysconf("SC_CLK_TCK")
+        seen: dict[int, float] = {}
+        try:
+            tasks = list(Path("/proc/self/task").iterdir())
+        except OSError:
+            return
+        for task in tasks:
+            try:
+                tid = int(task.name)
+                if tid in python:
+                    continue
+                stat = (task / "stat").read_text()
+            except (OSError, ValueError):
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            seen[tid] = (int(fields[11]) + int(fields[12])) / tick
+        used = sum(max(0.0, cpu - self._native.get(tid, 0.0)) for tid, cpu in seen.items())
+        self._native = seen
+        if used:
+            self._children["compaction"].inc(used)
+
+
+class _Stepped:
+    """An awaitable that steps the wrapped one, timing each step under `StageClock.measure`."""
+
+    def __init__(self, clock: StageClock, stage: str, awaitable: Awaitable[Any]) -> None:
+        self._clock, self._stage, self._inner = clock, stage, awaitable.__await__()
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        inner = self._inner
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            with self._clock.measure(self._stage):
+                try:
+                    yielded = inner.send(value) if error is None else inner.throw(error)
+                except StopIteration as stop:
+                    done, result = True, stop.value
+                else:
+                    done = False
+            if done:
+                return result
+            try:
+                value, error = (yield yielded), None
+            except BaseException as exc:  # cancellation and the like go to the inner awaitable
+                value, error = None, exc
+
+
+class GcClock:
+    """CPU seconds of the cyclic garbage collector (`orgledger_gc_cpu_seconds_total`), in
+    whichever stage it ran (so it is part of the stages' figures, not beside them). The hook in
+    `gc.callbacks` holds the clock weakly and removes itself once the clock is gone."""
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+        self._local = threading.local()
+        ref = weakref.ref(self)
+
+        def hook(phase: str, info: dict[str, int]) -> None:
+            clock = ref()
+            if clock is None:
+                gc.callbacks.remove(hook)
+            else:
+                clock._on_gc(phase)
+
+        gc.callbacks.append(hook)
+
+    def _on_gc(self, phase: str) -> None:
+        if phase == "start":
+            self._local.started = time.thread_time()
+            return
+        started = getattr(self._local, "started", None)
+        if started is not None:
+            self._counter.inc(time.thread_time() - started)
+            self._local.started = None
 
 
 class NodeMetrics:
@@ -149,9 +268,14 @@ class NodeMetrics:
                 registry=r,
             )
         )
+        #: CPU seconds of Python's cyclic garbage collector (already inside the stages above).
+        self.gc = GcClock(
+            Counter("orgledger_gc_cpu_seconds", "CPU seconds of the cyclic garbage collector.", registry=r)
+        )
         ProcessCollector(registry=r)
         #: Signature-cache hits and misses (every signature is verified once per node).
         self.sigcache = Gauge("orgledger_sigcache", "Signature cache counters.", ["kind"], registry=r)
 
     def render(self) -> tuple[bytes, str]:
+        self.stages.sample_native()
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

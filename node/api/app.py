@@ -24,6 +24,8 @@ Rules:
   422 (never sent: validation errors are 400) is removed from every operation, and every
   operation documents 429 and 503, which the connection limits of `node/api/server.py` can
   answer on any route.
+- `StageMiddleware` (added outermost by the composition root) counts the CPU of request handling
+  to the node's `api` stage, so `orgledger bench` can tell it from the rest of the process.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from node.api.errors import headers_of, status_of
+from node.metrics import StageClock
 from wire.errors import CodedError
 
 log = logging.getLogger("orgledger.api")
@@ -106,6 +109,20 @@ class JoiningGate:
 
 JOINING_OPEN = frozenset({"/healthz", "/readyz", "/v1/status", "/metrics"})
 JOINING_RETRY_S = 5
+
+
+class StageMiddleware:
+    """Count the CPU of handling each HTTP request (the middleware, the route, building the
+    answer; not the waits) to the `api` stage of the node's `StageClock` (node/metrics.py)."""
+
+    def __init__(self, app: Any, clock: StageClock) -> None:
+        self.app, self.clock = app, clock
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.clock.run("api", self.app(scope, receive, send))
 
 
 def request_id(request: Request) -> str | None:

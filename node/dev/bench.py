@@ -16,8 +16,10 @@ What it does:
    the moment a watcher sees the transaction in a block whose commit certificate it verified.
 5. Per-node CPU and RSS (psutil), CPU µs per committed transaction for each node and where it
    goes (the node's `orgledger_stage_cpu_seconds_total{stage}` counters over the same window:
-   admission, consensus, execution, state_map, storage, index, and "other" for the rest of the
-   process: API, network, gossip, GC), then one line:
+   admission, consensus, execution, state_map, storage, index, api, compaction, and "other" for
+   the rest of the process: HTTP parsing, the peer links, gossip framing, the event loop; and
+   the garbage collector's share of all of them, `orgledger_gc_cpu_seconds_total`, as
+   "gc (within)"), then one line:
    `committed_tps=X p50_ms=Y p99_ms=Z limit_tps=L ratio=X/L cpu_us_per_tx_validator=U` (U: the
    validators' mean over the saturation window); `--json FILE` writes everything.
 """
@@ -43,6 +45,7 @@ import nacl.signing
 
 from client_sdk.auth import LedgerAuth, RequestSigner
 from client_sdk.errors import VerificationError
+from client_sdk.events import SseParser
 from client_sdk.proofs import TrustAnchor
 from wire import codec
 from wire.certificate import verify_certificate
@@ -56,6 +59,8 @@ if TYPE_CHECKING:
 PORT_OFFSET = 200
 FIRST_COMMIT_WAIT_S = 120.0  # at most this long after the warm-up for the phase's first commit
 WINDOW_SETTLE_S = 30.0  # at most this long after the window for its last blocks to be seen
+STREAM_READ_TIMEOUT_S = 60.0  # the event stream sends a keep-alive every 15 s
+GC = "gc (within)"  # the garbage collector's CPU, part of the stages it ran in
 
 
 @dataclass
@@ -89,7 +94,7 @@ class Phase:
     # RSS without the file pages LevelDB maps (its table files, reclaimable page cache): the heap
     node_anon_mb: dict[str, float] = field(default_factory=dict)
     # CPU µs of each node's process per transaction committed in the window, and by stage
-    # (node.metrics.STAGES, "other" = the rest of the process: API, network, gossip, GC)
+    # (node.metrics.STAGES, "other" = the rest of the process: HTTP parsing, links, the event loop)
     node_cpu_us_per_tx: dict[str, float] = field(default_factory=dict)
     node_stage_us_per_tx: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -188,7 +193,9 @@ def _client(
 
 # ------------------------------------------------------------------------------- the watcher
 class Watcher(threading.Thread):
-    """Follows committed blocks on one node, verifying each certificate; records when each was seen."""
+    """Follows committed blocks on one node, verifying each certificate; records when each was seen.
+    It learns of each new height from the node's event stream (`GET /v1/events?kinds=block`), not
+    by polling `/v1/status`, then fetches the block with its certificate."""
 
     def __init__(self, url: str, genesis: Genesis, auth: httpx.Auth, committed: Any) -> None:
         super().__init__(daemon=True)
@@ -200,15 +207,31 @@ class Watcher(threading.Thread):
         self.errors = 0
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=10, auth=self.auth) as http:
+        timeout = httpx.Timeout(10.0, read=STREAM_READ_TIMEOUT_S)
+        with httpx.Client(base_url=self.url, timeout=timeout, auth=self.auth) as http:
             while not self.stop.is_set():
                 try:
-                    top = int(http.get("/v1/status").json()["height"])
-                    while self.height < top and not self.stop.is_set():
-                        self._fetch(http, self.height + 1)
+                    self._follow(http)
                 except (httpx.HTTPError, ValueError, KeyError, VerificationError):
                     self.errors += 1
-                self.stop.wait(0.02)
+                self.stop.wait(0.2)
+
+    def _follow(self, http: httpx.Client) -> None:
+        """Read the block events from the next height on; fetch every height up to each one."""
+        params = {"kinds": "block", "after_height": str(self.height)}
+        with http.stream("GET", "/v1/events", params=params) as resp:
+            resp.raise_for_status()
+            parser = SseParser()
+            for text in resp.iter_text():
+                for msg in parser.feed(text):
+                    if msg.event == "error":
+                        raise ValueError(f"event stream ended: {msg.data}")
+                    if msg.event == "block" and msg.id is not None:
+                        top = int(msg.id)
+                        while self.height < top and not self.stop.is_set():
+                            self._fetch(http, self.height + 1)
+                if self.stop.is_set():
+                    return
 
     def _fetch(self, http: httpx.Client, h: int) -> None:
         doc = http.get(f"/v1/blocks/{h}").json()
@@ -267,6 +290,8 @@ def stage_cpu(text: str) -> dict[str, float]:
             for sample in family.samples:
                 if sample.name.endswith("_total"):
                     out[sample.labels["stage"]] = sample.value
+        elif family.name == "orgledger_gc_cpu_seconds":  # inside the stages: reported beside them
+            out[GC] = sum(x.value for x in family.samples if x.name.endswith("_total"))
     return out
 
 
@@ -284,11 +309,14 @@ def _scrape_stages(urls: dict[str, str]) -> dict[str, dict[str, float]]:
 def per_tx_breakdown(
     used_s: float, before: dict[str, float], after: dict[str, float], committed: int
 ) -> tuple[float, dict[str, float]]:
-    """(CPU µs per committed transaction, the same by stage with "other" for the rest)."""
+    """(CPU µs per committed transaction, the same by stage with "other" for the rest; the
+    garbage collector's share, already inside the stages and "other", as "gc (within)")."""
     if committed <= 0:
         return 0.0, {}
-    stages = {k: max(0.0, after.get(k, 0.0) - before.get(k, 0.0)) for k in after}
+    stages = {k: max(0.0, after.get(k, 0.0) - before.get(k, 0.0)) for k in after if k != GC}
     stages["other"] = max(0.0, used_s - sum(stages.values()))
+    if GC in after:
+        stages[GC] = max(0.0, after[GC] - before.get(GC, 0.0))
     per = {k: round(v * 1e6 / committed, 1) for k, v in stages.items()}
     return round(used_s * 1e6 / committed, 1), per
 

@@ -17,8 +17,12 @@ Rules:
 - Transactions reach validators by gossip: a transaction admitted through `submit` is sent to
   every other validator once (observers never propose, so they get none); a transaction
   received by gossip is admitted but not re-gossiped. A pending transaction is re-offered to
-  consensus and re-gossiped REOFFER_AFTER_S after it was last offered, then at doubling
-  intervals up to 4 x REOFFER_AFTER_S, until a stored block commits it.
+  consensus REOFFER_AFTER_S after it was last offered, then at doubling intervals up to
+  4 x REOFFER_AFTER_S, until a stored block commits it; only the node a client submitted it to
+  (its origin) re-gossips it then. Every validator re-gossiping every pending transaction sent
+  each one to each validator n-1 times per round, for peers that already held it; a validator
+  that missed it still gets it from the origin, and a backup holding a request the primary never
+  proposes moves the view as PBFT does.
 - Requests the replica refused (`RequestsDropped`, reason "refused") are evicted from the
   mempool: no block will ever carry them. Those it could not queue stay and are re-offered.
 - Catch-up: a peer's `RequestTransfer` is answered from the store within `transfer.py`'s bounds.
@@ -141,6 +145,8 @@ class Node:
         self._build_core()
         self._gossip: list[bytes] = []
         self._offer: list[bytes] = []
+        #: pending transactions a client submitted here (this node re-gossips them; see the rules)
+        self._origin: set[bytes] = set()
         self._flush_scheduled = False
         self._reoffer_task: asyncio.Task[None] | None = None
         self.stop_requested = asyncio.Event()
@@ -392,11 +398,14 @@ class Node:
         """Re-offer transactions still pending after a while to consensus and re-gossip them."""
         while True:
             await asyncio.sleep(REOFFER_AFTER_S / 2)
-            stale = self.mempool.stale(time.monotonic(), REOFFER_AFTER_S, REOFFER_MAX)
-            if stale:
-                self.reoffered += len(stale)
-                for raw in stale:
-                    self._queue_offer(raw, gossip=True)
+            self._reoffer(time.monotonic())
+
+    def _reoffer(self, now_s: float) -> None:
+        """Offer the transactions due again to consensus; re-gossip those submitted here."""
+        stale = self.mempool.stale(now_s, REOFFER_AFTER_S, REOFFER_MAX)
+        self.reoffered += len(stale)
+        for raw in stale:
+            self._queue_offer(raw, gossip=raw in self._origin)
 
     def _on_dropped(self, txs: tuple[bytes, ...], reason: str) -> None:
         """The replica refused (or could not queue) these requests."""
@@ -409,6 +418,7 @@ class Node:
             except DecodeError:
                 continue
         self.evicted += len(ids)
+        self._origin.difference_update(txs)
         self.mempool.remove(ids)
 
     def _on_commit(self, event: CommitEvent) -> None:
@@ -423,8 +433,10 @@ class Node:
         m = self.metrics
         for r in event.receipts:
             pending = self.mempool.get(r.tx_id)
-            if pending is not None and pending.admitted_s > 0:
-                m.commit_latency_seconds.observe(max(0.0, now - pending.admitted_s))
+            if pending is not None:
+                self._origin.discard(pending.raw)
+                if pending.admitted_s > 0:
+                    m.commit_latency_seconds.observe(max(0.0, now - pending.admitted_s))
             m.txs.labels(status=r.status).inc()
             for alert in r.alerts:
                 m.alerts_raised.labels(colour=alert.colour, rule=alert.rule_id).inc()
@@ -466,6 +478,7 @@ class Node:
                     return found
             raise
         if new:
+            self._origin.add(raw)
             self._queue_offer(raw, gossip=True)
         return TxStatus(tx_id=tx.tx_id, state="pending", height=self.height())
 
