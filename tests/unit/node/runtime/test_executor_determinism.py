@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from contracts.engine import checked_payload
+from contracts.schema import validate
 from contracts.testing import key, make_genesis, ms
+from contracts.txtypes import TX_TYPES
 from node.dev.workload import Workload
 from node.runtime.executor import Executor
 from node.runtime.sigcache import SignatureCache
@@ -53,7 +56,7 @@ def _blocks(genesis: Genesis, tmp: Path) -> list[tuple[int, tuple[bytes, ...]]]:
 
 def _run(
     genesis: Genesis, data: Path, blocks: list[tuple[int, tuple[bytes, ...]]], *, admitted: bool
-) -> Executor:
+) -> tuple[Executor, SignatureCache]:
     signer = key("node/v0").signer()
     signatures = SignatureCache()
     if admitted:  # as on a node: every transaction passed admission, execution reuses its object
@@ -83,13 +86,22 @@ def _run(
             applied = executor.apply(block, make_certificate(height, 0, block.hash, [(0, vote)]))
             assert sum(r.accepted for r in applied.receipts) == len(txs)
             prev = block.hash
-        return executor
+        return executor, signatures
 
 
 @pytest.mark.parametrize("admitted", [False, True], ids=["decoded-in-execution", "reused-from-admission"])
 def test_generated_chain_roots_are_pinned(tmp_path: Path, admitted: bool) -> None:
     genesis = _network(tmp_path)
-    executor = _run(genesis, tmp_path / "data", _blocks(genesis, tmp_path), admitted=admitted)
+    blocks = _blocks(genesis, tmp_path)
+    executor, signatures = _run(genesis, tmp_path / "data", blocks, admitted=admitted)
     assert executor.meta.height == BLOCKS
     assert executor.meta.state_root.hex() == PINNED_STATE_ROOT
     assert executor.meta.results_root.hex() == PINNED_RESULTS_ROOT
+    if admitted:  # the payload admission checked, which execution used, came out of it unchanged
+        for _, txs in blocks:
+            for raw in txs:
+                tx = signatures.decode(raw)
+                spec = TX_TYPES[tx.body.tx_type]
+                assert checked_payload(tx, spec) == validate(
+                    spec.schema, SignedTransaction.decode(raw).body.payload
+                )
