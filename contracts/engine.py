@@ -37,7 +37,7 @@ from typing import Any
 
 from contracts import keys
 from contracts.alerts import due_entries, schedule_due, write_alert
-from contracts.base import BlockContext, BlockOutcome, Disposition, DueEntry, Rule, TxCtx, Verdict
+from contracts.base import BlockContext, BlockOutcome, Disposition, DueEntry, Rule, TxCtx, TxSpec, Verdict
 from contracts.config import Config
 from contracts.errors import TxRejected, invariant
 from contracts.governance import bind_rollout, load_candidate, load_config
@@ -193,7 +193,7 @@ def _admit(view: View, ctx: BlockContext, tx: SignedTransaction, config: Config)
     spec = TX_TYPES.get(body.tx_type)
     if spec is None:
         raise TxRejected("unknown_tx_type", f"unknown transaction type {body.tx_type!r}")
-    payload = validate(spec.schema, body.payload)
+    payload = checked_payload(tx, spec)
     if spec.signed_by == "node":
         _node_signer(view, body.signer, body.org_id, len(tx.approvals))
     else:
@@ -363,7 +363,15 @@ def check_tx(tx: SignedTransaction) -> None:
     spec = TX_TYPES.get(body.tx_type)
     if spec is None:
         raise TxRejected("unknown_tx_type", f"unknown transaction type {body.tx_type!r}")
-    validate(spec.schema, body.payload)
+    checked_payload(tx, spec)
     approvers = [a.signer for a in tx.approvals]
     if len(approvers) > MAX_APPROVALS or len(set(approvers)) != len(approvers) or body.signer in approvers:
         raise TxRejected("bad_approval", "approvals must be distinct keys other than the signer")
+
+
+def checked_payload(tx: SignedTransaction, spec: TxSpec) -> dict[str, Any]:
+    """The payload validated against its type's schema and normalised (TxRejected when it does not
+    match), once per transaction object: the mempool's check and execution share it. The result
+    is a pure function of the body bytes (the schemas are fixed), so reusing it changes nothing;
+    contracts read it through `TxCtx.payload` (a Mapping) and never mutate it."""
+    return tx.derived("contracts.payload", lambda: validate(spec.schema, tx.body.payload))

@@ -1,6 +1,6 @@
 """Payload schemas: strict, introspectable descriptions of every transaction payload, and the one
-interpreter that checks a payload against them (the contracts at execution, the node at admission,
-the SDK and the CLI before anything is signed).
+check of a payload against them, compiled per schema (the contracts at execution, the node at
+admission, the SDK and the CLI before anything is signed).
 
 Rules:
 
@@ -9,6 +9,9 @@ Rules:
   its range or enum, a malformed date: each raises `SchemaError(code, path, what)` with a stable
   reason code (`not_an_object`, `unknown_field`, `missing_field`, `wrong_type`, `too_long`,
   `too_short`, `out_of_range`, `bad_value`, `bad_format`, `duplicate_item`) naming the field path.
+- Each `Obj` compiles its check once when it is made (`compile_check`: a closure per field type,
+  so a payload pays no dispatch on schema types); `validate()` runs it. tests/property keeps the
+  plain interpreter this replaced and checks both give the same result or refusal on any payload.
 - `validate()` returns the normalised payload: every declared field present (absent optional
   fields take their default, None unless stated), in the same JSON-like value space.
 - Every type has `to_json()`; `from_json()` rebuilds the type from it, so the SDK validates with
@@ -25,7 +28,8 @@ Rules:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Any, assert_never
@@ -187,9 +191,12 @@ class Field:
 class Obj:
     fields: tuple[Field, ...]
     names: frozenset[str] = frozenset()  # derived from fields (checked against them once, below)
+    # derived from fields: the compiled check of this object (`compile_check`), made once here
+    check: Check = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", frozenset(f.name for f in self.fields))
+        object.__setattr__(self, "check", _compile_obj(self.names, self.fields))
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "object", "fields": [f.to_json() for f in self.fields]}
@@ -213,103 +220,157 @@ def opt(name: str, ftype: FieldType, doc: str = "", *, default: Any = None) -> F
 def validate(schema: Obj, payload: Any) -> dict[str, Any]:
     """Validate `payload` against `schema` strictly and return the normalised payload; raises
     `SchemaError(code, path, what)` naming the first problem."""
-    out: dict[str, Any] = _check(schema, payload, "")
+    out: dict[str, Any] = schema.check(payload, "")
     return out
 
 
-def _check(ftype: FieldType, value: Any, path: str) -> Any:
+Check = Callable[[Any, str], Any]
+"""A compiled check: (value, its path) -> the normalised value, or SchemaError."""
+
+
+def compile_check(ftype: FieldType) -> Check:
+    """The check of `ftype` as one closure per type, built once per schema (an `Obj` compiles itself
+    when it is made): the dispatch on the type and the reading of its parameters happen here, not
+    for every value. The checks, their order, codes, paths and messages are the rules above."""
     match ftype:
         case Str(max_len=max_len, min_len=min_len, pattern=pattern, text=text):
-            if type(value) is not str:
-                raise _fail("wrong_type", path, "expected a string")
-            if text and value.startswith(SEALED_TEXT_PREFIX):
-                if len(value) > SEALED_TEXT_MAX or not is_sealed_text(value):
-                    raise _fail(
-                        "bad_format", path, f"not a sealed text of at most {SEALED_TEXT_MAX} characters"
-                    )
+            match_pattern = None if pattern is None else _compiled(pattern).match
+
+            def check_str(value: Any, path: str) -> Any:
+                if type(value) is not str:
+                    raise _fail("wrong_type", path, "expected a string")
+                if text and value.startswith(SEALED_TEXT_PREFIX):
+                    if len(value) > SEALED_TEXT_MAX or not is_sealed_text(value):
+                        raise _fail(
+                            "bad_format", path, f"not a sealed text of at most {SEALED_TEXT_MAX} characters"
+                        )
+                    return value
+                if len(value) > max_len:
+                    raise _fail("too_long", path, f"{len(value)} characters exceed {max_len}")
+                if len(value) < min_len:
+                    raise _fail("too_short", path, f"at least {min_len} characters required")
+                if match_pattern is None:
+                    _no_personal_data(value, path, sealable=text)
+                elif not match_pattern(value):
+                    raise _fail("bad_format", path, f"does not match {pattern}")
                 return value
-            if len(value) > max_len:
-                raise _fail("too_long", path, f"{len(value)} characters exceed {max_len}")
-            if len(value) < min_len:
-                raise _fail("too_short", path, f"at least {min_len} characters required")
-            if pattern is not None and not _compiled(pattern).match(value):
-                raise _fail("bad_format", path, f"does not match {pattern}")
-            if pattern is None:
-                _no_personal_data(value, path, sealable=text)
-            return value
+
+            return check_str
         case Int(lo=lo, hi=hi):
-            if type(value) is not int:
-                raise _fail("wrong_type", path, "expected an integer")
-            if not lo <= value <= hi:
-                raise _fail("out_of_range", path, f"{value} outside [{lo}, {hi}]")
-            return value
+
+            def check_int(value: Any, path: str) -> Any:
+                if type(value) is not int:
+                    raise _fail("wrong_type", path, "expected an integer")
+                if not lo <= value <= hi:
+                    raise _fail("out_of_range", path, f"{value} outside [{lo}, {hi}]")
+                return value
+
+            return check_int
         case Bool():
-            if type(value) is not bool:
-                raise _fail("wrong_type", path, "expected a boolean")
-            return value
+            return _check_bool
         case Date():
-            if type(value) is not str:
-                raise _fail("wrong_type", path, "expected a date string")
-            if not _valid_date(value):
-                raise _fail("bad_format", path, "expected a valid YYYY-MM-DD date")
-            return value
+            return _check_date
         case Month():
-            if type(value) is not str:
-                raise _fail("wrong_type", path, "expected a month string")
-            m = _MONTH_RE.match(value)
-            if m is None or not 1 <= int(m[2]) <= 12:
-                raise _fail("bad_format", path, "expected a valid YYYY-MM month")
-            return value
+            return _check_month
         case Hex(nbytes=nbytes):
-            if type(value) is not str:
-                raise _fail("wrong_type", path, "expected a hex string")
-            if len(value) != 2 * nbytes or not _HEX.match(value):
-                raise _fail("bad_format", path, f"expected {2 * nbytes} lower-case hex digits")
-            return value
+            size = 2 * nbytes
+
+            def check_hex(value: Any, path: str) -> Any:
+                if type(value) is not str:
+                    raise _fail("wrong_type", path, "expected a hex string")
+                if len(value) != size or not _HEX.match(value):
+                    raise _fail("bad_format", path, f"expected {size} lower-case hex digits")
+                return value
+
+            return check_hex
         case Enum(values=values):
-            if type(value) is not str:
-                raise _fail("wrong_type", path, "expected a string")
-            if value not in values:
-                raise _fail("bad_value", path, f"{value!r} is not one of {', '.join(values)}")
-            return value
+
+            def check_enum(value: Any, path: str) -> Any:
+                if type(value) is not str:
+                    raise _fail("wrong_type", path, "expected a string")
+                if value not in values:
+                    raise _fail("bad_value", path, f"{value!r} is not one of {', '.join(values)}")
+                return value
+
+            return check_enum
         case List(item=item, max_len=max_len, min_len=min_len, unique=unique):
-            if type(value) is not list:
-                raise _fail("wrong_type", path, "expected a list")
-            if len(value) > max_len:
-                raise _fail("too_long", path, f"{len(value)} items exceed {max_len}")
-            if len(value) < min_len:
-                raise _fail("too_short", path, f"at least {min_len} items required")
-            items = [_check(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
-            if unique and len({repr(v) for v in items}) != len(items):
-                raise _fail("duplicate_item", path, "items must be distinct")
-            return items
+            check_item = compile_check(item)
+
+            def check_list(value: Any, path: str) -> Any:
+                if type(value) is not list:
+                    raise _fail("wrong_type", path, "expected a list")
+                if len(value) > max_len:
+                    raise _fail("too_long", path, f"{len(value)} items exceed {max_len}")
+                if len(value) < min_len:
+                    raise _fail("too_short", path, f"at least {min_len} items required")
+                items = [check_item(v, f"{path}[{i}]") for i, v in enumerate(value)]
+                if unique and len({repr(v) for v in items}) != len(items):
+                    raise _fail("duplicate_item", path, "items must be distinct")
+                return items
+
+            return check_list
         case Json():
-            return _check_json(ftype, value, path, 0)
-        case Obj(fields=fields):
-            if type(value) is not dict:
-                raise _fail("not_an_object", path, "expected an object")
-            known = ftype.names
-            if not known.issuperset(value):
-                unknown = sorted(k for k in value if k not in known)
-                raise _fail("unknown_field", _join(path, unknown[0]), "is not a field of this payload")
-            out: dict[str, Any] = {}
-            for f in fields:
-                sub = _join(path, f.name)
-                if f.name not in value:
-                    if f.required:
-                        raise _fail("missing_field", sub, "is required")
-                    out[f.name] = f.default
-                    continue
-                v = value[f.name]
-                if v is None:
-                    if not f.nullable:
-                        raise _fail("wrong_type", sub, "may not be null")
-                    out[f.name] = f.default
-                    continue
-                out[f.name] = _check(f.type, v, sub)
-            return out
+            spec = ftype
+
+            def check_json(value: Any, path: str) -> Any:
+                return _check_json(spec, value, path, 0)
+
+            return check_json
+        case Obj():
+            return ftype.check
         case _:
             assert_never(ftype)
+
+
+def _compile_obj(known: frozenset[str], fields: tuple[Field, ...]) -> Check:
+    plan = tuple((f.name, f.required, f.nullable, f.default, compile_check(f.type)) for f in fields)
+
+    def check_obj(value: Any, path: str) -> Any:
+        if type(value) is not dict:
+            raise _fail("not_an_object", path, "expected an object")
+        if not known.issuperset(value):
+            unknown = sorted(k for k in value if k not in known)
+            raise _fail("unknown_field", _join(path, unknown[0]), "is not a field of this payload")
+        out: dict[str, Any] = {}
+        for name, required, nullable, default, check in plan:
+            if name not in value:
+                if required:
+                    raise _fail("missing_field", _join(path, name), "is required")
+                out[name] = default
+                continue
+            v = value[name]
+            if v is None:
+                if not nullable:
+                    raise _fail("wrong_type", _join(path, name), "may not be null")
+                out[name] = default
+                continue
+            out[name] = check(v, f"{path}.{name}" if path else name)
+        return out
+
+    return check_obj
+
+
+def _check_bool(value: Any, path: str) -> Any:
+    if type(value) is not bool:
+        raise _fail("wrong_type", path, "expected a boolean")
+    return value
+
+
+def _check_date(value: Any, path: str) -> Any:
+    if type(value) is not str:
+        raise _fail("wrong_type", path, "expected a date string")
+    if not _valid_date(value):
+        raise _fail("bad_format", path, "expected a valid YYYY-MM-DD date")
+    return value
+
+
+def _check_month(value: Any, path: str) -> Any:
+    if type(value) is not str:
+        raise _fail("wrong_type", path, "expected a month string")
+    m = _MONTH_RE.match(value)
+    if m is None or not 1 <= int(m[2]) <= 12:
+        raise _fail("bad_format", path, "expected a valid YYYY-MM month")
+    return value
 
 
 def _check_json(spec: Json, value: Any, path: str, depth: int) -> Any:

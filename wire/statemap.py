@@ -305,16 +305,28 @@ class _Updater:
         if not new:
             return ref
         self.drop(pos, ref)
-        if all(got is not None and bitmap >> slot & 1 for slot, got in new.items()):
-            out = bytearray(data)
-            for slot, got in new.items():
+        if all(got is not None for got in new.values()):
+            # children changed or appeared, none went: splice their hashes and versions into the
+            # stored form (the bytes `_branch_bytes` would build), highest slot first so the index
+            # of each lower slot among the old children stays valid
+            hashes = bytearray(data[hstart:vstart])
+            versions = bytearray(data[vstart:])
+            added = 0
+            for slot in sorted(new, reverse=True):
+                got = new[slot]
                 assert got is not None
+                h, version = got
                 i = (bitmap & ((1 << slot) - 1)).bit_count()
-                out[hstart + 32 * i : hstart + 32 * i + 32] = got[0]
-                out[vstart + 8 * i : vstart + 8 * i + 8] = got[1].to_bytes(8, "big")
-            stored = bytes(out)
-            self.pending[pos] = stored
-            return _SHA(stored[:vstart]).digest(), self.version
+                if bitmap >> slot & 1:
+                    hashes[32 * i : 32 * i + 32] = h
+                    versions[8 * i : 8 * i + 8] = version.to_bytes(8, "big")
+                else:
+                    hashes[32 * i : 32 * i] = h
+                    versions[8 * i : 8 * i] = version.to_bytes(8, "big")
+                    added |= 1 << slot
+            pre = b"".join((data[: 3 + plen], (bitmap | added).to_bytes(4, "big"), hashes))
+            self.pending[pos] = pre + versions
+            return _SHA(pre).digest(), self.version
         _, children = _parse_branch(data)
         for slot, got in new.items():
             if got is None:

@@ -27,10 +27,10 @@ Every type is a frozen dataclass with `encode()` (canonical bytes, a positional 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import msgpack
 
@@ -64,6 +64,8 @@ TAG_COMMIT_VOTE = 7
 TAG_APPROVAL = 8
 
 ZERO_HASH = bytes(HASH_SIZE)
+
+_T = TypeVar("_T")
 
 
 def _u64(value: Any, name: str) -> int:
@@ -169,6 +171,17 @@ class SignedTransaction:
     def _with_body(self, body: TxBody) -> SignedTransaction:
         self.__dict__["body"] = body  # fill the cache: the body was just decoded or built
         return self
+
+    def derived(self, name: str, make: Callable[[], _T]) -> _T:
+        """`make()`, computed once per object and remembered under `name`. Only for values that are
+        a pure function of this transaction's bytes (the contracts' normalised payload), which the
+        caller must not mutate: admission and execution share the decoded object
+        (node/runtime/sigcache.py), so such a value is computed once per node, not once per stage.
+        A `make` that raises remembers nothing."""
+        memo: dict[str, Any] = self.__dict__.setdefault("_derived", {})
+        if name not in memo:
+            memo[name] = make()
+        return memo[name]  # type: ignore[no-any-return]
 
     def encode(self) -> bytes:
         return codec.encode_trusted(

@@ -57,12 +57,15 @@ from node.cli.common import fail
 )
 @click.option(
     "--figure",
-    type=click.Choice(["throughput", "auditor", "catchup", "snapshot", "executor", "readapi", "scale"]),
+    type=click.Choice(
+        ["throughput", "auditor", "catchup", "snapshot", "executor", "pipeline", "readapi", "scale"]
+    ),
     default="throughput",
     show_default=True,
     help=(
         "Which figure: throughput and latency, auditor speed, observer catch-up by replay or by "
-        "snapshot, executor CPU per transaction, read API, or scale."
+        "snapshot, executor CPU per transaction, admission and execution CPU by stage (pipeline), "
+        "read API, or scale."
     ),
 )
 @click.option(
@@ -82,7 +85,7 @@ def bench(
 ) -> None:
     """Benchmark a local network: committed throughput, commit latency, the signature limit.
 
-    `--figure auditor|catchup|snapshot|executor|readapi|scale` measures the other figures of
+    `--figure auditor|catchup|snapshot|executor|pipeline|readapi|scale` measures the other figures of
     docs/benchmarks.md."""
     import json
 
@@ -99,6 +102,8 @@ def bench(
                 other = benchfigures.catchup(txs or 1_000_000, directory=directory, sync="snapshot")
             elif figure == "executor":
                 other = benchfigures.executor(txs or 20_000, directory=directory)
+            elif figure == "pipeline":
+                other = benchfigures.pipeline(txs or 6_000, directory=directory)
             elif figure == "readapi":
                 other = benchfigures.readapi(duration_s, directory=directory)
             else:

@@ -18,7 +18,11 @@ from auditor.archive import ArchiveBlock, ArchiveWriter
 from consensus.messages import StableProof, checkpoint_payload
 from consensus.state import KEY_STABLE
 from node.dev.workload import Workload
+from node.metrics import StageClock
+from node.runtime.authority import SignerAuthority
 from node.runtime.executor import Executor
+from node.runtime.mempool import Mempool
+from node.runtime.sigcache import SignatureCache
 from node.store.storage import BlockStore
 from wire import codec
 from wire.certificate import make_certificate
@@ -38,9 +42,15 @@ def generate_chain(
     seed: int = 3,
     progress: Callable[[int], None] | None = None,
     on_apply: Callable[[int, float], None] | None = None,
+    stages: StageClock | None = None,
+    admit: bool = False,
 ) -> int:
     """Append blocks holding `txs` workload transactions to the store at `data_dir`; return its height.
-    `on_apply(transactions, cpu_seconds)` is told the thread CPU time of each `Executor.apply`."""
+    `on_apply(transactions, cpu_seconds)` is told the thread CPU time of each `Executor.apply`;
+    `stages` gets the executor's split (execution, state map, storage). `admit`: each block's
+    transactions first pass a validator's admission (a mempool over this store with the signer
+    check; its CPU time to stage `admission`) and execution reuses the objects it decoded, as on a
+    node."""
     genesis = load_genesis(net / "genesis.json")
     keys = [
         load_signing_key(net / "nodes" / n.node_id / "node.key").signer() for n in genesis.validator_nodes
@@ -49,7 +59,19 @@ def generate_chain(
     work = Workload(genesis, net, seed=seed)
     lag = genesis.consensus.exec_lag
     with BlockStore.open(data_dir, genesis.hash) as store:
-        executor = Executor(store, genesis)
+        signatures = SignatureCache()
+        executor = Executor(store, genesis, signatures.decode, stages=stages)
+        pool = (
+            Mempool(
+                chain_id=genesis.chain_id,
+                signatures=signatures,
+                is_committed=lambda tx_id: store.tx_location(tx_id) is not None,
+                authority=SignerAuthority(store.state_get).check,
+                max_tx_bytes=genesis.consensus.max_tx_bytes,
+            )
+            if admit
+            else None
+        )
         meta = executor.meta
         prev_hash, height = meta.block_hash, meta.height
         last = store.block(height)
@@ -61,6 +83,11 @@ def generate_chain(
             n = min(block_txs, txs - done)
             ts += 1000
             batch = tuple(work.next_tx(ts - 500).encode() for _ in range(n))
+            if pool is not None:
+                started = time.thread_time()
+                admitted = [pool.admit(raw)[0].tx_id for raw in batch]
+                if stages is not None:
+                    stages.add("admission", time.thread_time() - started)
             height += 1
             roots = store.roots(max(0, height - lag))
             if roots is None:
@@ -84,6 +111,8 @@ def generate_chain(
             executor.apply(block, make_certificate(height, 0, block.hash, sigs))
             if on_apply is not None:
                 on_apply(n, time.thread_time() - started)
+            if pool is not None:
+                pool.remove(admitted)
             prev_hash = block.hash
             done += n
             if progress is not None:

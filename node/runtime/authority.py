@@ -16,7 +16,9 @@ Rules:
   faulty primary proposed without admission, still gets a REJECTED receipt. Proposals are not
   checked against state (their validation is stateless, `node/runtime/txcheck.py`): a block
   may carry a signer registered one block earlier that this node has not executed yet.
-- A state record that does not decode counts as no record: refused, never trusted.
+- A state record that does not decode counts as no record: refused, never trusted. Records are
+  read back without the canonical re-check (`codec.decode_trusted`): the node's own state, which
+  the contracts wrote canonically and the state root guards.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class SignerAuthority:
         if raw is None:
             return None
         try:
-            doc = codec.decode(raw)
+            doc = codec.decode_trusted(raw)
         except DecodeError:
             return None
         return doc if isinstance(doc, dict) else None

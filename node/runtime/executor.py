@@ -10,6 +10,8 @@ Rules:
   and stale list, the roots and the meta record in one synced batch, so a crash leaves all of a
   block or none of it. Every `prune_every` blocks the map nodes no root of the last
   `retain_blocks` heights needs are deleted (a separate, idempotent batch).
+- The contracts read the stored state through a `BlockReader`: each key from LevelDB once per
+  block (the state does not change until the block's batch is written).
 - Map nodes are read through a bounded cache (nodes are immutable: a (position, version) is
   written once), so the upper levels are not read from LevelDB for every block.
 - The first occurrence of a transaction id keeps its index entry; a replay's receipt is stored at
@@ -29,7 +31,7 @@ from contracts import genesis_state, run_block
 from node.errors import StorageError
 from node.metrics import StageClock
 from node.runtime.registry import epochs_written, registry_written
-from node.store.storage import BlockStore, Meta, StoreReader
+from node.store.storage import BlockReader, BlockStore, Meta
 from wire import statemap
 from wire.genesis import Genesis
 from wire.merkle import EMPTY_ROOT
@@ -114,7 +116,7 @@ class Executor:
         if height != self.meta.height + 1:
             raise StorageError(f"block {height} executed out of order after {self.meta.height}")
         t0 = time.thread_time()
-        result = run_block(StoreReader(self._store), self._genesis.chain_id, block, self._decode)
+        result = run_block(BlockReader(self._store), self._genesis.chain_id, block, self._decode)
         receipts_root = results_root(result.receipts)
         t1 = time.thread_time()
         root, changes = statemap.update(self.node, self.root, height, result.writes)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from node.store.backup import RESTORED_MARKER
 from node.store.integrity import IntegrityError, IntegrityReport, verify_store
-from node.store.storage import BlockStore, Meta, StoreReader, TxLocation
+from node.store.storage import BlockReader, BlockStore, Meta, StoreReader, TxLocation
 from wire.genesis import Genesis
 
 
@@ -42,6 +42,7 @@ def open_store(data_dir: Path, genesis: Genesis, verify_on_start: str) -> BlockS
 
 
 __all__ = [
+    "BlockReader",
     "BlockStore",
     "IntegrityError",
     "IntegrityReport",

@@ -165,3 +165,17 @@ def test_a_key_that_prefixes_another_and_the_empty_map() -> None:
     store.apply(2, {b"org/cn": None, b"org/cn.gs": None, b"org/cn/enc": None})
     assert store.roots[2] is None and sm.root_of([]) == sm.EMPTY_ROOT
     assert stateproofs.ProofView(sm.EMPTY_ROOT, []).range(b"", None) == []
+
+
+def test_a_branch_gaining_and_changing_children_in_one_block_is_stored_whole() -> None:
+    store = Store()
+    store.apply(1, {b"k/1": b"a", b"k/2": b"b", b"k/5": b"e"})
+    store.apply(2, {b"k/1": b"A", b"k/3": b"c", b"k/9": b"i"})  # one child changes, two appear
+    entries = {b"k/1": b"A", b"k/2": b"b", b"k/3": b"c", b"k/5": b"e", b"k/9": b"i"}
+    root = store.roots[2]
+    assert sm.root_hash(root) == sm.root_of(entries.items())
+    top = sm.decode_node(store.get(b"", 2))
+    assert isinstance(top, sm.Branch) and sm.node_hash(top) == sm.root_hash(root)
+    # the untouched leaves keep the version that wrote them; the rest are of this block
+    assert sorted(ref[1] for ref in top.children if ref is not None) == [1, 1, 2, 2, 2]
+    assert {k: sm.get(store.get, root, k) for k in entries} == entries

@@ -15,7 +15,7 @@ from node.errors import (
     StorageUnavailableError,
     WrongChainError,
 )
-from node.store.storage import BlockStore, Meta, StoreReader
+from node.store.storage import BlockReader, BlockStore, Meta, StoreReader
 from tests.storage_fixtures import GENESIS_HASH, commit, make_block
 from wire import statemap
 
@@ -187,3 +187,33 @@ def test_pruning_the_map_keeps_every_retained_height_whole(tmp_path: Path) -> No
         with pytest.raises(StorageError, match="pruned"):
             store.map_root(7)
         assert store.prune_map(8) == 0  # idempotent
+
+
+def test_block_reader_reads_each_key_once_and_a_new_one_sees_the_next_block(tmp_path: Path) -> None:
+    with BlockStore.open(tmp_path / "db", GENESIS_HASH) as store:
+        h1 = _commit(store, 1, GENESIS_HASH)
+        reader = BlockReader(store)
+        reads: list[bytes] = []
+        real = store.state_get
+
+        def counted(key: bytes) -> bytes | None:
+            reads.append(key)
+            return real(key)
+
+        store.state_get = counted  # type: ignore[method-assign]
+        assert [
+            reader.get(b"s/last"),
+            reader.get(b"s/last"),
+            reader.get(b"s/none"),
+            reader.get(b"s/none"),
+        ] == [
+            b"1",
+            b"1",
+            None,
+            None,
+        ]
+        assert reads == [b"s/last", b"s/none"]
+        assert list(reader.scan(b"s/", b"s0")) == list(StoreReader(store).scan(b"s/", b"s0"))
+        del store.state_get
+        _commit(store, 2, h1)
+        assert BlockReader(store).get(b"s/last") == b"2"
