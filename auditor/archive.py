@@ -50,6 +50,7 @@ from wire.genesis import Genesis
 ARCHIVE_FORMAT = "orgledger/archive"
 ARCHIVE_VERSION = 2  # the newest; 1 (no snapshots) is written when there are none
 STATE_FRAME_ENTRIES = 20_000
+_BLOCK_FRAME, _STATE_FRAME = b"\x95\xa5block", b"\x94\xa5state"  # how their encodings begin
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 _FRAME_LIMITS = codec.Limits(max_bytes=MAX_FRAME_BYTES, max_bin_len=32 * 1024 * 1024)
 
@@ -325,7 +326,8 @@ class ArchiveReader:
         except GenesisError as exc:
             raise SourceError(f"{self.path}: the archived genesis is invalid: {exc}") from exc
 
-    def _frame(self, height: int | None = None) -> Any:
+    def _frame(self, height: int | None = None, *, decode: bool = True) -> Any:
+        """The next frame, decoded (or its raw bytes, hashed all the same, when not `decode`)."""
         try:
             size_raw = self._fh.read(4)
             if len(size_raw) < 4:
@@ -341,15 +343,31 @@ class ArchiveReader:
         self._covered = self._digest.digest()  # the digest of everything before this frame
         self._digest.update(size_raw)
         self._digest.update(data)
+        return self._decode(data, height) if decode else data
+
+    def _decode(self, data: bytes, height: int | None) -> Any:
         try:
             return codec.decode(data, _FRAME_LIMITS)
         except DecodeError as exc:
             raise SourceError(f"{self.path}: a record does not decode: {exc.message}", height=height) from exc
 
-    def blocks(self) -> Iterator[ArchiveBlock]:
+    def blocks(self, skip_below: int = 1) -> Iterator[ArchiveBlock]:
+        """The blocks in height order; those below `skip_below` (and their states) are read past
+        without decoding them, recognised by their first bytes (a parallel segment's prefix, which
+        the segment before it reads and checks)."""
         expected = 1
         while True:
-            doc = self._frame(expected)
+            if expected < skip_below:
+                raw = self._frame(expected, decode=False)
+                if raw.startswith(_BLOCK_FRAME):
+                    expected += 1
+                    continue
+                if raw.startswith(_STATE_FRAME):
+                    continue
+                skip_below = 0  # anything else is read as usual (and reported there)
+                doc = self._decode(raw, expected)
+            else:
+                doc = self._frame(expected)
             if isinstance(doc, list) and len(doc) == 4 and doc[0] == "end":
                 if doc[1] != expected - 1 or doc[2] != expected - 1 or doc[1] != self.header.height:
                     raise SourceError(

@@ -172,7 +172,7 @@ def run_segment(
     try:
         with ArchiveReader(path) as archive:
             report.source_height = archive.header.height
-            items = _window(ArchiveSource(archive).blocks(1, e), s, e, last)
+            items = _window(ArchiveSource(archive).blocks(max(1, s), e), s, e, last)
             start, base = _start(genesis, s, e, items, out) if s > 0 else (None, None)
             run = Run(Auditor(genesis, workers=0), report, None, start)
             run.bar, run.end = bar, e

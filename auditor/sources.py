@@ -117,9 +117,10 @@ class ArchiveSource:
         return self.archive.header.height
 
     def blocks(self, start: int, stop: int) -> Iterator[SourceBlock]:
-        """Every block of the archive (it is read once, to its end record and checksum)."""
+        """The blocks of the archive from `start` on, to its end record and checksum (it is read
+        once; the frames below `start` are read past, not decoded)."""
         try:
-            for item in self.archive.blocks():
+            for item in self.archive.blocks(skip_below=start):
                 yield SourceBlock(
                     item.height,
                     block_bytes=item.block_bytes,

@@ -11,7 +11,7 @@ stable checkpoint is certified by the same quorum, as the validators would have 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from auditor.archive import ArchiveBlock, ArchiveWriter
@@ -116,17 +116,18 @@ def _certify_checkpoint(store: BlockStore, genesis: Genesis, keys: list[Signer],
     store.persist_consensus([(KEY_STABLE, codec.encode_trusted(proof.to_wire()))])
 
 
-def archive_from_store(net: Path, data_dir: Path, out: Path, *, snapshots: int = 0) -> int:
+def archive_from_store(net: Path, data_dir: Path, out: Path, *, parts: Sequence[int] = ()) -> int:
     """Write the store's chain as an export archive (the auditor's `--archive` input)."""
-    return write_archive(load_genesis(net / "genesis.json"), data_dir, out, snapshots=snapshots)
+    return write_archive(load_genesis(net / "genesis.json"), data_dir, out, parts=parts)
 
 
-def write_archive(genesis: Genesis, data_dir: Path, out: Path, *, snapshots: int = 0) -> int:
-    """The store's chain as an archive, with the whole state after `snapshots` evenly spaced heights
-    (those whose state map the store still holds: it prunes the maps of old heights)."""
+def write_archive(genesis: Genesis, data_dir: Path, out: Path, *, parts: Sequence[int] = ()) -> int:
+    """The store's chain as an archive, with the whole state after the heights that cut it into n
+    equal parts, for each n of `parts` (the auditor's segments for n workers); only heights whose
+    state map the store still holds (it prunes the maps of old heights)."""
     with BlockStore.open(data_dir, genesis.hash) as store:
         top = store.height
-        wanted = sorted({top * k // (snapshots + 1) for k in range(1, snapshots + 1)} - {0})
+        wanted = sorted({top * k // n for n in parts for k in range(1, n)} - {0})
         states = {h: st for h in wanted if (st := _state_at(store, h)) is not None}
         writer = ArchiveWriter(out, genesis, height=top, source=str(data_dir), snapshots=sorted(states))
         try:

@@ -31,7 +31,7 @@ SEGMENTS = [(0, 2), (2, 4), (4, 8)]
 @pytest.fixture(scope="module")
 def archive(chain: BuiltChain, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("segments") / "chain.arc"
-    write_archive(chain.genesis, chain.data_dir, path, snapshots=3)
+    write_archive(chain.genesis, chain.data_dir, path, parts=(4,))
     return path
 
 
@@ -124,7 +124,7 @@ def test_a_wrong_root_certified_by_a_byzantine_quorum_is_caught(tmp_path: Path, 
         hook=lambda h, b: reheader(b, prev_state_root=bytes(32)) if h == height else b,
     )
     path = tmp_path / "bad.arc"
-    write_archive(bad.genesis, bad.data_dir, path, snapshots=3)
+    write_archive(bad.genesis, bad.data_dir, path, parts=(4,))
     seq, _ = sequential_and_parallel(path, bad)
     assert seq.failure is not None
     assert (seq.failure.height, seq.failure.check) == (height - 2, "state_roots")
@@ -136,3 +136,23 @@ def test_the_cli_runs_the_segments(archive: Path, chain: BuiltChain) -> None:
     assert result.exit_code == 0, result.output
     assert "3 segments replayed in parallel" in result.output
     assert f"verified to height {chain.height}" in result.output
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.7, 0.999])
+def test_a_truncated_archive_gives_the_sequential_verdict(
+    archive: Path, chain: BuiltChain, tmp_path: Path, keep: float
+) -> None:
+    data = archive.read_bytes()
+    cut = tmp_path / "cut.arc"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    seq = audit_archive(cut, chain.genesis, workers=1)
+    par = audit_archive(cut, chain.genesis, workers=3)
+    assert not seq.ok and seq.failure is not None and seq.failure.check == "availability"
+    assert _same(par.to_json()) == _same(seq.to_json())
+
+
+def test_an_archive_without_snapshots_is_audited_block_by_block(chain: BuiltChain, tmp_path: Path) -> None:
+    path = tmp_path / "plain.arc"
+    write_archive(chain.genesis, chain.data_dir, path)
+    report = audit_archive(path, chain.genesis, workers=3)
+    assert report.ok and report.segments == 1 and report.workers == 3
