@@ -355,16 +355,16 @@ class ArchiveReader:
         """The blocks in height order; those below `skip_below` (and their states) are read past
         without decoding them, recognised by their first bytes (a parallel segment's prefix, which
         the segment before it reads and checks)."""
-        expected = 1
+        expected, skipping = 1, skip_below > 1
         while True:
-            if expected < skip_below:
+            if skipping:
                 raw = self._frame(expected, decode=False)
-                if raw.startswith(_BLOCK_FRAME):
+                if raw.startswith(_BLOCK_FRAME) and expected < skip_below:
                     expected += 1
                     continue
                 if raw.startswith(_STATE_FRAME):
                     continue
-                skip_below = 0  # anything else is read as usual (and reported there)
+                skipping = False  # from block `skip_below` (or anything unexpected) on, as usual
                 doc = self._decode(raw, expected)
             else:
                 doc = self._frame(expected)

@@ -156,3 +156,11 @@ def test_an_archive_without_snapshots_is_audited_block_by_block(chain: BuiltChai
     write_archive(chain.genesis, chain.data_dir, path)
     report = audit_archive(path, chain.genesis, workers=3)
     assert report.ok and report.segments == 1 and report.workers == 3
+
+
+def test_a_segment_reads_past_the_frames_below_its_start(archive: Path) -> None:
+    with ArchiveReader(archive) as r:
+        every = [(b.height, b.state is not None) for b in r.blocks()]
+    for start in range(1, 9):
+        with ArchiveReader(archive) as r:
+            assert [(b.height, b.state is not None) for b in r.blocks(skip_below=start)] == every[start - 1 :]
