@@ -124,7 +124,8 @@ def audit_segments(
                     msg = q.get(timeout=1.0)
                 except queue.Empty:
                     for i, p in enumerate(procs):
-                        if i not in results and p.exitcode is not None:
+                        # a process that exits 0 has put its result first (it is on its way)
+                        if i not in results and p.exitcode not in (None, 0):
                             results[i] = _died(path, genesis, i, p.exitcode)
                     continue
                 if msg[0] == "progress":
@@ -158,7 +159,10 @@ def _blank(path: Path, genesis: Genesis) -> AuditReport:
 
 # ------------------------------------------------------------------------------------ one segment
 def _child(path: Path, genesis: Genesis, index: int, s: int, e: int, last: bool, q: Any) -> None:
-    result = run_segment(path, genesis, index, s, e, last=last, bar=_QueueBar(q, index))
+    bar = _QueueBar(q, index)
+    result = run_segment(path, genesis, index, s, e, last=last, bar=bar)
+    if bar.n:
+        q.put(("progress", index, bar.n))
     q.put(("result", result))
 
 

@@ -9,6 +9,7 @@ same height, check and reason.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from auditor import segments
 from auditor.archive import ArchiveBlock, ArchiveReader, ArchiveWriter
 from auditor.segments import plan
 from auditor.verify import AuditReport, audit_archive
@@ -164,3 +166,19 @@ def test_a_segment_reads_past_the_frames_below_its_start(archive: Path) -> None:
     for start in range(1, 9):
         with ArchiveReader(archive) as r:
             assert [(b.height, b.state is not None) for b in r.blocks(skip_below=start)] == every[start - 1 :]
+
+
+def test_a_segment_process_that_dies_leaves_no_verdict(
+    archive: Path, chain: BuiltChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = segments.run_segment
+
+    def dying(path: Path, genesis: Any, index: int, *args: Any, **kw: Any) -> Any:
+        if index == 1:
+            os._exit(3)
+        return real(path, genesis, index, *args, **kw)
+
+    monkeypatch.setattr(segments, "run_segment", dying)
+    report = audit_archive(archive, chain.genesis, workers=3)
+    assert report.failure is None and not report.ok
+    assert report.incomplete == "the process of segment 2 ended (exit code 3) without a result"
