@@ -72,7 +72,7 @@ from node.cli.common import fail
     "--workers",
     default="2",
     show_default=True,
-    help="Auditor figure: worker counts to measure in turn on one archive, comma-separated (e.g. 1,2).",
+    help="Auditor figure: worker counts to measure in turn on one chain, comma-separated (e.g. 0,1,2).",
 )
 def bench(
     duration_s: float,
