@@ -13,6 +13,13 @@ Rules:
   last frame is `["end", height, blocks, sha256]` (SHA-256 of every byte before it, as
   written, before compression), so a truncated or damaged file is detected. A name ending in
   `.gz` is gzip-compressed. Written to a temporary name and renamed when complete.
+- Version 2 adds state snapshots: the header lists their heights (`snapshots`, increasing), and
+  right after the block frame of each such height come `["state", height, [[key, value], ...],
+  last]` frames (keys strictly increasing across them, the last one with `last` true) holding
+  the whole state after that block. A snapshot is a claim the auditor checks like everything
+  else (against the replay, or against the certified root when it starts a segment there:
+  auditor/segments.py). Version 1 (no snapshots) is still read and still written when there
+  are none.
 - Memory is bounded: blocks are streamed one at a time in both directions; the fetch window
   keeps at most `window` blocks in flight.
 """
@@ -41,7 +48,9 @@ from wire.errors import DecodeError, GenesisError
 from wire.genesis import Genesis
 
 ARCHIVE_FORMAT = "orgledger/archive"
-ARCHIVE_VERSION = 1
+ARCHIVE_VERSION = 2  # the newest; 1 (no snapshots) is written when there are none
+STATE_FRAME_ENTRIES = 20_000
+_BLOCK_FRAME, _STATE_FRAME = b"\x95\xa5block", b"\x94\xa5state"  # how their encodings begin
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 _FRAME_LIMITS = codec.Limits(max_bytes=MAX_FRAME_BYTES, max_bin_len=32 * 1024 * 1024)
 
@@ -182,6 +191,10 @@ class ArchiveHeader:
     height: int
     source: str
     created_ms: int
+    snapshots: tuple[int, ...] = ()
+
+
+Entries = tuple[tuple[bytes, bytes], ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -190,6 +203,7 @@ class ArchiveBlock:
     block_bytes: bytes
     certificate_bytes: bytes
     receipts: tuple[bytes, ...]
+    state: Entries | None = None  # the whole state after this block (a snapshot height), by key
 
 
 def _open(path: Path, mode: str, *, compressed: bool) -> IO[bytes]:
@@ -201,25 +215,33 @@ def _open(path: Path, mode: str, *, compressed: bool) -> IO[bytes]:
 class ArchiveWriter:
     """Writes an archive frame by frame to `<path>.partial`, renamed to `path` by `finish()`."""
 
-    def __init__(self, path: Path, genesis: Genesis, *, height: int, source: str) -> None:
+    def __init__(
+        self, path: Path, genesis: Genesis, *, height: int, source: str, snapshots: Iterable[int] = ()
+    ) -> None:
         self.path = path
+        self.snapshots = tuple(snapshots)
+        if list(self.snapshots) != sorted(set(self.snapshots)) or not all(
+            1 <= s <= height for s in self.snapshots
+        ):
+            raise ValueError("snapshot heights must be increasing, within 1..height")
         self._tmp = path.with_name(path.name + ".partial")
         self._fh = _open(self._tmp, "w", compressed=path.name.endswith(".gz"))
         self._digest = hashlib.sha256()
         self._count = 0
         self._last = 0
-        self._frame(
-            {
-                "format": ARCHIVE_FORMAT,
-                "version": ARCHIVE_VERSION,
-                "chain_id": genesis.chain_id,
-                "genesis_hash": genesis.hash,
-                "genesis": genesis.to_json(),
-                "height": height,
-                "source": source,
-                "created_ms": int(time.time() * 1000),
-            }
-        )
+        header: dict[str, Any] = {
+            "format": ARCHIVE_FORMAT,
+            "version": 1,
+            "chain_id": genesis.chain_id,
+            "genesis_hash": genesis.hash,
+            "genesis": genesis.to_json(),
+            "height": height,
+            "source": source,
+            "created_ms": int(time.time() * 1000),
+        }
+        if self.snapshots:
+            header.update(version=ARCHIVE_VERSION, snapshots=list(self.snapshots))
+        self._frame(header)
 
     def _frame(self, value: Any) -> None:
         data = codec.encode(value)
@@ -230,7 +252,14 @@ class ArchiveWriter:
     def add(self, block: ArchiveBlock) -> None:
         if block.height != self._last + 1:
             raise ValueError(f"archive blocks must be consecutive: {block.height} after {self._last}")
+        if (block.state is not None) != (block.height in self.snapshots):
+            raise ValueError(f"block {block.height}: a state goes with exactly the snapshot heights")
         self._frame(["block", block.height, block.block_bytes, block.certificate_bytes, list(block.receipts)])
+        if block.state is not None:
+            entries = block.state
+            for i in range(0, max(1, len(entries)), STATE_FRAME_ENTRIES):
+                chunk = [[k, v] for k, v in entries[i : i + STATE_FRAME_ENTRIES]]
+                self._frame(["state", block.height, chunk, i + STATE_FRAME_ENTRIES >= len(entries)])
         self._last = block.height
         self._count += 1
 
@@ -260,9 +289,10 @@ class ArchiveReader:
         doc = self._frame()
         if not isinstance(doc, dict) or doc.get("format") != ARCHIVE_FORMAT:
             raise SourceError(f"{path} is not an orgledger archive")
-        if doc.get("version") != ARCHIVE_VERSION:
+        if doc.get("version") not in (1, ARCHIVE_VERSION):
             raise SourceError(f"{path}: unsupported archive version {doc.get('version')!r}")
         try:
+            snapshots = tuple(_typed(h, int) for h in _typed(doc.get("snapshots", []), list))
             self.header = ArchiveHeader(
                 chain_id=_typed(doc["chain_id"], str),
                 genesis_hash=_typed(doc["genesis_hash"], bytes),
@@ -270,11 +300,16 @@ class ArchiveReader:
                 height=_typed(doc["height"], int),
                 source=_typed(doc["source"], str),
                 created_ms=_typed(doc["created_ms"], int),
+                snapshots=snapshots,
             )
         except (KeyError, TypeError) as exc:
             raise SourceError(f"{path}: malformed archive header ({exc})") from exc
         if sha256(codec.encode(self.header.genesis)) != self.header.genesis_hash:
             raise SourceError(f"{path}: the archived genesis does not match its genesis hash")
+        if list(snapshots) != sorted(set(snapshots)) or not all(
+            1 <= h <= self.header.height for h in snapshots
+        ):
+            raise SourceError(f"{path}: malformed snapshot heights in the archive header")
 
     def close(self) -> None:
         self._fh.close()
@@ -291,7 +326,8 @@ class ArchiveReader:
         except GenesisError as exc:
             raise SourceError(f"{self.path}: the archived genesis is invalid: {exc}") from exc
 
-    def _frame(self, height: int | None = None) -> Any:
+    def _frame(self, height: int | None = None, *, decode: bool = True) -> Any:
+        """The next frame, decoded (or its raw bytes, hashed all the same, when not `decode`)."""
         try:
             size_raw = self._fh.read(4)
             if len(size_raw) < 4:
@@ -307,15 +343,31 @@ class ArchiveReader:
         self._covered = self._digest.digest()  # the digest of everything before this frame
         self._digest.update(size_raw)
         self._digest.update(data)
+        return self._decode(data, height) if decode else data
+
+    def _decode(self, data: bytes, height: int | None) -> Any:
         try:
             return codec.decode(data, _FRAME_LIMITS)
         except DecodeError as exc:
             raise SourceError(f"{self.path}: a record does not decode: {exc.message}", height=height) from exc
 
-    def blocks(self) -> Iterator[ArchiveBlock]:
-        expected = 1
+    def blocks(self, skip_below: int = 1) -> Iterator[ArchiveBlock]:
+        """The blocks in height order; those below `skip_below` (and their states) are read past
+        without decoding them, recognised by their first bytes (a parallel segment's prefix, which
+        the segment before it reads and checks)."""
+        expected, skipping = 1, skip_below > 1
         while True:
-            doc = self._frame(expected)
+            if skipping:
+                raw = self._frame(expected, decode=False)
+                if raw.startswith(_BLOCK_FRAME) and expected < skip_below:
+                    expected += 1
+                    continue
+                if raw.startswith(_STATE_FRAME):
+                    continue
+                skipping = False  # from block `skip_below` (or anything unexpected) on, as usual
+                doc = self._decode(raw, expected)
+            else:
+                doc = self._frame(expected)
             if isinstance(doc, list) and len(doc) == 4 and doc[0] == "end":
                 if doc[1] != expected - 1 or doc[2] != expected - 1 or doc[1] != self.header.height:
                     raise SourceError(
@@ -347,9 +399,40 @@ class ArchiveReader:
                     height=expected,
                 )
             yield ArchiveBlock(
-                height=expected, block_bytes=doc[2], certificate_bytes=doc[3], receipts=tuple(doc[4])
+                height=expected,
+                block_bytes=doc[2],
+                certificate_bytes=doc[3],
+                receipts=tuple(doc[4]),
+                state=self._state(expected) if expected in self.header.snapshots else None,
             )
             expected += 1
+
+    def _state(self, height: int) -> Entries:
+        """The state frames after block `height`: whole, keys strictly increasing."""
+        out: list[tuple[bytes, bytes]] = []
+        while True:
+            doc = self._frame(height)
+            if not (
+                isinstance(doc, list)
+                and len(doc) == 4
+                and doc[0] == "state"
+                and doc[1] == height
+                and isinstance(doc[2], list)
+                and type(doc[3]) is bool
+            ):
+                raise SourceError(f"{self.path}: no whole state record after block {height}", height=height)
+            for entry in doc[2]:
+                if not (
+                    isinstance(entry, list)
+                    and len(entry) == 2
+                    and type(entry[0]) is bytes
+                    and type(entry[1]) is bytes
+                    and (not out or out[-1][0] < entry[0])
+                ):
+                    raise SourceError(f"{self.path}: malformed state entry at height {height}", height=height)
+                out.append((entry[0], entry[1]))
+            if doc[3]:
+                return tuple(out)
 
 
 def _typed(value: Any, kind: type[T]) -> T:

@@ -15,6 +15,12 @@ Rules:
 - A node's proof of a transaction in block h is checked once blocks h..h + exec_lag are
   verified. At the end, the node's live state is compared with the replay; if the node moved
   on meanwhile, the new blocks are audited and the comparison retried (three times).
+- A state snapshot the source claims after block h (an archive's) must equal the replayed state
+  after block h, entry by entry ('snapshots').
+- `Run` also replays one segment of auditor/segments.py: from a `Start` (block s and a replay
+  from the claimed state at s) to its `end`; the roots carried by the headers s+1 .. s+lag-1
+  are then the caller's to check (the previous segment computed them), and header s+lag checks
+  the claimed state's roots.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from auditor.checks import (
@@ -87,7 +94,7 @@ class Auditor:
 
         top = source.open(self.genesis)
         report.source_height = top
-        run = _Run(self, report, pool)
+        run = Run(self, report, pool)
         with tqdm(total=top, unit="block", desc="audit", disable=not self.progress) as bar:
             run.bar = bar
             try:
@@ -133,16 +140,38 @@ def _start_pool(workers: int) -> ProcessPoolExecutor | None:
     return pool
 
 
-class _Run:
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Where a segment starts: block s (its tip) and a replay from the claimed state after it."""
+
+    tip: ChainTip
+    replayer: Replayer
+    end: int  # the segment's last height
+
+
+class Run:
     """One audit in progress: the tip, the replay, the signature batches in flight."""
 
-    def __init__(self, auditor: Auditor, report: AuditReport, pool: ProcessPoolExecutor | None) -> None:
+    def __init__(
+        self,
+        auditor: Auditor,
+        report: AuditReport,
+        pool: ProcessPoolExecutor | None,
+        start: Start | None = None,
+    ) -> None:
         self.a, self.report, self.pool = auditor, report, pool
         g = auditor.genesis
         self.tip = ChainTip(0, g.hash, g.genesis_time_ms)
         self.replayer = Replayer(g)
         self.lag = g.consensus.exec_lag
         self.epochs: list[ValidatorEpoch] = [ValidatorEpoch(1, g.validators)]
+        self.end: int | None = None  # the last height to verify (None: the source's height)
+        self.roots_from = 0  # headers below this height carry roots this run does not know
+        if start is not None:
+            self.tip, self.replayer, self.end = start.tip, start.replayer, start.end
+            self.roots_from = start.tip.height + self.lag
+            if any(True for _ in iter_epochs(self.replayer.state)):
+                self._learn_epochs()
         self.batch: list[tuple[int, int, bytes]] = []
         self.jobs: deque[tuple[int, Future[TxBatchResult]]] = deque()
         self.sig_failure: AuditFailed | None = None
@@ -172,7 +201,8 @@ class _Run:
             close = getattr(items, "close", None)
             if close is not None:
                 close()  # stop the prefetch threads
-        if self.tip.height < self.report.source_height:
+        end = self.report.source_height if self.end is None else self.end
+        if self.tip.height < end:
             raise AuditFailed(
                 self.tip.height + 1,
                 "availability",
@@ -195,11 +225,12 @@ class _Run:
         check_certificate(cert, block, h, validators, g.chain_id)
         rep.passed("certificates")
         self._queue_txs(h, block.txs)
-        check_roots(block.header, self.replayer.roots_for_header(h), self.lag)
-        if h > self.lag:
-            rep.passed("state_roots")
-            rep.passed("results_roots")
-            rep.roots_confirmed_height = h - self.lag
+        if h >= self.roots_from:
+            check_roots(block.header, self.replayer.roots_for_header(h), self.lag)
+            if h > self.lag:
+                rep.passed("state_roots")
+                rep.passed("results_roots")
+                rep.roots_confirmed_height = h - self.lag
         t1 = time.monotonic()
         self.t["verify_s"] += t1 - t0
         try:
@@ -223,6 +254,8 @@ class _Run:
                 if served != mine:
                     raise AuditFailed(h, "receipts", f"receipt {i} served differs from the replayed receipt")
             rep.passed("receipts")
+        if sb.state is not None:
+            self._check_snapshot(h, sb.state)
         if sb.proofs:
             self.pending_proofs.append((h, block, sb.proofs, encoded))
         for r in receipts:
@@ -238,6 +271,18 @@ class _Run:
         self._check_proofs(upto=h - self.lag)
         if self.bar is not None:
             self.bar.update(1)
+
+    def _check_snapshot(self, h: int, claimed: Sequence[tuple[bytes, bytes]]) -> None:
+        mine = self.replayer.state
+        if len(claimed) != len(mine) or any(mine.get(k) != v for k, v in claimed):
+            diff = next((k for k, v in claimed if mine.get(k) != v), None)
+            what = (
+                f"differs at {_key(diff)}"
+                if diff is not None
+                else f"has {len(claimed)} entries, not {len(mine)}"
+            )
+            raise AuditFailed(h, "snapshots", f"the source's state after block {h} {what} from the replay")
+        self.report.passed("snapshots")
 
     def _learn_epochs(self) -> None:
         """The epochs the replayed state holds, consecutive equal sets merged."""
@@ -283,6 +328,11 @@ class _Run:
         self.batch.extend((height, i, raw) for i, raw in enumerate(txs))
         if len(self.batch) >= SIG_BATCH:
             self._submit()
+
+    def flush_tx_checks(self) -> None:
+        """Check every queued transaction now and count it (raises nothing: see `sig_failure`)."""
+        self._submit()
+        self._collect(block=True)
 
     def _submit(self) -> None:
         if not self.batch:

@@ -5,13 +5,16 @@ order through `contracts.run_block` (the node's definition of executing a block)
 receipts and roots it derives are the ones an honest node stores. The state root is the root of
 the authenticated state map (`wire.statemap`), kept in memory with value hashes only in its
 leaves and only its current version (stale nodes are dropped at once). It keeps the roots of the
-last exec_lag + 1 heights only: what the next headers must carry.
+last exec_lag + 1 heights only: what the next headers must carry. A replay may also start at a
+height s from a state that someone claims (`Replayer.at`, a segment of auditor/segments.py): it
+knows only the roots of s then, and the caller must check them against the certified ones before
+trusting anything it derives.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from sortedcontainers import SortedList
 
@@ -81,15 +84,35 @@ class MemoryMap:
 class Replayer:
     """Replays blocks from genesis exactly as the node's executor does; keeps recent roots."""
 
-    def __init__(self, genesis: Genesis) -> None:
+    def __init__(
+        self,
+        genesis: Genesis,
+        *,
+        height: int = 0,
+        entries: Sequence[tuple[bytes, bytes]] | None = None,
+        results_root: bytes = EMPTY_ROOT,
+    ) -> None:
         self.chain_id = genesis.chain_id
         self.lag = genesis.consensus.exec_lag
-        entries = genesis_state(genesis)
+        if entries is None:
+            entries = genesis_state(genesis)
         self.state = MemoryState(entries)
         self.map = MemoryMap(entries)
-        self.height = 0
-        self.roots: dict[int, tuple[bytes, bytes]] = {0: (statemap.root_hash(self.map.root), EMPTY_ROOT)}
+        self.height = height
+        self.roots: dict[int, tuple[bytes, bytes]] = {
+            height: (statemap.root_hash(self.map.root), results_root)
+        }
         self.wrote_epochs = False  # the last block applied scheduled or changed a validator epoch
+
+    @classmethod
+    def at(
+        cls, genesis: Genesis, height: int, entries: Sequence[tuple[bytes, bytes]], results_root: bytes
+    ) -> Replayer:
+        """A replay starting after block `height` from the (claimed) state `entries`, sorted by key."""
+        return cls(genesis, height=height, entries=entries, results_root=results_root)
+
+    def has_roots_for_header(self, height: int) -> bool:
+        return max(0, height - self.lag) in self.roots
 
     def roots_for_header(self, height: int) -> tuple[bytes, bytes]:
         return self.roots[max(0, height - self.lag)]

@@ -2,7 +2,8 @@
 
 Rules: `CHECKS` names every check (docs/audit.md says what each holds); each counts blocks (block
 checks), transactions (`tx_*`, `proofs`) or state entries (`state`) passed, and at most one
-failure. A report is `ok` only when nothing failed and the audit ran to the end. `to_json` is
+failure; `snapshots` counts the state snapshots of an archive found equal to the replay. A
+report is `ok` only when nothing failed and the audit ran to the end. `to_json` is
 the `--report` file (docs/audit.md describes its fields).
 """
 
@@ -26,6 +27,7 @@ CHECKS = (
     "receipts",
     "proofs",
     "state",
+    "snapshots",
 )
 
 
@@ -50,6 +52,7 @@ class AuditReport:
     incomplete: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     workers: int = 0
+    segments: int = 1  # replayed in parallel from verified snapshots (auditor/segments.py)
     epochs: int = 1  # validator-set epochs seen (the genesis set is the first)
 
     @property
@@ -81,5 +84,6 @@ class AuditReport:
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "tx_per_s": round(self.txs / total, 1) if total > 0 else None,
             "workers": self.workers,
+            "segments": self.segments,
             "epochs": self.epochs,
         }

@@ -5,7 +5,8 @@ digests); it checks nothing but that it claims the caller's chain (`open`). A bl
 deliver comes back as a `SourceBlock` with its `error` set, for the auditor to report; a node
 that cannot be reached at all is `AuditIncomplete`. A node source prefetches a few blocks ahead
 (`auditor.archive.ordered_prefetch`) and, by `proofs`, fetches the node's proof of one transaction
-per block, of every one, or none.
+per block, of every one, or none. An archive also delivers the state snapshots it holds
+(`SourceBlock.state`), as claims to check.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class SourceBlock:
     receipts: tuple[bytes, ...] | None = None  # what the source serves; None = not offered
     proofs: tuple[tuple[int, Any], ...] = ()  # (tx index, the proof JSON or a SourceError)
     error: SourceError | None = None
+    state: tuple[tuple[bytes, bytes], ...] | None = None  # a claimed snapshot after this block
 
 
 class Source(Protocol):
@@ -115,14 +117,16 @@ class ArchiveSource:
         return self.archive.header.height
 
     def blocks(self, start: int, stop: int) -> Iterator[SourceBlock]:
-        """Every block of the archive (it is read once, to its end record and checksum)."""
+        """The blocks of the archive from `start` on, to its end record and checksum (it is read
+        once; the frames below `start` are read past, not decoded)."""
         try:
-            for item in self.archive.blocks():
+            for item in self.archive.blocks(skip_below=start):
                 yield SourceBlock(
                     item.height,
                     block_bytes=item.block_bytes,
                     certificate_bytes=item.certificate_bytes,
                     receipts=item.receipts,
+                    state=item.state,
                 )
         except SourceError as exc:
             yield SourceBlock(exc.height or start, error=exc)

@@ -39,10 +39,13 @@ from here:
 - `auditor/sources.py`: a node or an archive as the source of blocks
 - `auditor/report.py`: `CHECKS` and `AuditReport` (the `--report` file)
 - `auditor/engine.py`: `Auditor`, the block-by-block loop and the worker pool
+- `auditor/segments.py`: with two workers or more, an archive's segments replayed in parallel
+  from the state snapshots it holds, each checked against the certified roots
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -61,6 +64,7 @@ from auditor.engine import SIG_BATCH, Auditor
 from auditor.errors import AuditFailed, AuditIncomplete, Failure, SourceError
 from auditor.replay import MemoryState, Replayer
 from auditor.report import CHECKS, AuditReport
+from auditor.segments import audit_segments
 from auditor.sources import PROOF_MODES, ArchiveSource, NodeSource, Source, SourceBlock
 from client_sdk.errors import VerificationError
 from client_sdk.proofs import verify_proof_response
@@ -115,6 +119,16 @@ def audit_node(
 def audit_archive(
     path: Any, genesis: Genesis, *, workers: int | None = None, progress: bool = False
 ) -> AuditReport:
+    """With two workers or more and an archive holding snapshots: segments replayed in parallel
+    (auditor/segments.py); otherwise block by block, the workers checking transactions."""
+    n = (os.cpu_count() or 1) if workers is None else workers
+    if n >= 2:
+        try:
+            report = audit_segments(Path(path), genesis, workers=n, progress=progress)
+        except SourceError:
+            report = None  # the sequential audit reports what is wrong with the file
+        if report is not None:
+            return report
     try:
         archive = ArchiveReader(path)
     except SourceError as exc:

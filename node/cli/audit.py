@@ -47,7 +47,15 @@ def audit() -> None:
     show_default=True,
     help="With --node: check the node's proof of one transaction per block, of every one, or none.",
 )
-@click.option("--workers", type=click.IntRange(0, 64), default=None, help="Processes for signature checks.")
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=None,
+    help=(
+        "Processes (default: one per core). An archive with snapshots is cut into this many "
+        "segments replayed in parallel; otherwise they check signatures beside the replay."
+    ),
+)
 @click.option(
     "--progress/--no-progress",
     default=True,
@@ -104,6 +112,7 @@ def audit_verify(
         f"{report.blocks} blocks, {report.txs} transactions ({report.accepted} accepted, "
         f"{report.rejected} rejected) from {report.source} in {doc['timings'].get('total_s', 0)} s "
         f"({doc['tx_per_s']} tx/s)"
+        + (f"; {report.segments} segments replayed in parallel" if report.segments > 1 else "")
     )
     for name, reason in report.skipped.items():
         click.echo(f"skipped {name}: {reason}")

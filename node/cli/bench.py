@@ -71,6 +71,12 @@ from node.cli.common import fail
 @click.option(
     "--txs", type=click.IntRange(1, 10_000_000), default=None, help="History size for auditor/catchup/scale."
 )
+@click.option(
+    "--workers",
+    default="2",
+    show_default=True,
+    help="Auditor figure: worker counts to measure in turn on one chain, comma-separated (e.g. 0,1,2).",
+)
 def bench(
     duration_s: float,
     warmup_s: float,
@@ -82,6 +88,7 @@ def bench(
     directory: Path | None,
     figure: str,
     txs: int | None,
+    workers: str,
 ) -> None:
     """Benchmark a local network: committed throughput, commit latency, the signature limit.
 
@@ -94,8 +101,14 @@ def bench(
 
     if figure != "throughput":
         try:
+            counts = [int(w) for w in workers.split(",")]
+        except ValueError:
+            fail("--workers takes worker counts separated by commas, e.g. 1,2", 2)
+        if not counts or any(not 0 <= n <= 64 for n in counts):
+            fail("--workers: each count must be within 0..64", 2)
+        try:
             if figure == "auditor":
-                other = benchfigures.auditor(txs or 200_000, directory=directory)
+                other = benchfigures.auditor(txs or 200_000, counts, directory=directory)
             elif figure == "catchup":
                 other = benchfigures.catchup(txs or 50_000, directory=directory)
             elif figure == "snapshot":

@@ -11,20 +11,21 @@ stable checkpoint is certified by the same quorum, as the validators would have 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from auditor.archive import ArchiveBlock, ArchiveWriter
 from consensus.messages import StableProof, checkpoint_payload
 from consensus.state import KEY_STABLE
 from node.dev.workload import Workload
+from node.errors import StorageError
 from node.metrics import StageClock
 from node.runtime.authority import SignerAuthority
 from node.runtime.executor import Executor
 from node.runtime.mempool import Mempool
 from node.runtime.sigcache import SignatureCache
 from node.store.storage import BlockStore
-from wire import codec
+from wire import codec, statemap
 from wire.certificate import make_certificate
 from wire.crypto import Domain, Signer
 from wire.files import load_genesis, load_signing_key
@@ -144,12 +145,20 @@ def _certify_checkpoint(store: BlockStore, genesis: Genesis, keys: list[Signer],
     store.persist_consensus([(KEY_STABLE, codec.encode_trusted(proof.to_wire()))])
 
 
-def archive_from_store(net: Path, data_dir: Path, out: Path) -> int:
+def archive_from_store(net: Path, data_dir: Path, out: Path, *, parts: Sequence[int] = ()) -> int:
     """Write the store's chain as an export archive (the auditor's `--archive` input)."""
-    genesis = load_genesis(net / "genesis.json")
+    return write_archive(load_genesis(net / "genesis.json"), data_dir, out, parts=parts)
+
+
+def write_archive(genesis: Genesis, data_dir: Path, out: Path, *, parts: Sequence[int] = ()) -> int:
+    """The store's chain as an archive, with the whole state after the heights that cut it into n
+    equal parts, for each n of `parts` (the auditor's segments for n workers); only heights whose
+    state map the store still holds (it prunes the maps of old heights)."""
     with BlockStore.open(data_dir, genesis.hash) as store:
         top = store.height
-        writer = ArchiveWriter(out, genesis, height=top, source=str(data_dir))
+        wanted = sorted({top * k // n for n in parts for k in range(1, n)} - {0})
+        states = {h: st for h in wanted if (st := _state_at(store, h)) is not None}
+        writer = ArchiveWriter(out, genesis, height=top, source=str(data_dir), snapshots=sorted(states))
         try:
             for h in range(1, top + 1):
                 block, cert = store.block_bytes(h), store.certificate_bytes(h)
@@ -157,10 +166,32 @@ def archive_from_store(net: Path, data_dir: Path, out: Path) -> int:
                     raise RuntimeError(f"block {h} missing from {data_dir}")
                 receipts = tuple(r.encode() for r in store.receipts(h))
                 writer.add(
-                    ArchiveBlock(height=h, block_bytes=block, certificate_bytes=cert, receipts=receipts)
+                    ArchiveBlock(
+                        height=h,
+                        block_bytes=block,
+                        certificate_bytes=cert,
+                        receipts=receipts,
+                        state=states.pop(h, None),
+                    )
                 )
             writer.finish()
         except BaseException:
             writer.abort()
             raise
         return top
+
+
+def _state_at(store: BlockStore, height: int) -> tuple[tuple[bytes, bytes], ...] | None:
+    """Every state entry after block `height`, read from the store's map; None when pruned."""
+    try:
+        root = store.map_root(height)
+    except StorageError:
+        return None
+    out: list[tuple[bytes, bytes]] = []
+    after, more = b"", True
+    while more:
+        page, _, more = statemap.scan(store.map_node, root, after, None, 10_000)
+        out.extend(page)
+        if page:
+            after = page[-1][0] + b"\x00"
+    return tuple(out)

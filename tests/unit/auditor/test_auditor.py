@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from fastapi import APIRouter
 
-from auditor.archive import ArchiveBlock, ArchiveWriter
 from auditor.verify import AuditReport, audit_archive, audit_node, check_tx_batch
 from node.api.proofs import build_tx_proof, state_digest_page
+from node.dev import chaingen
 from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain, StoreNode, build_chain, node_app, reheader, serve
 from wire.certificate import make_certificate
@@ -27,14 +27,7 @@ from wire.types import RECEIPT_REJECTED, Block, Receipt, SignedTransaction, comm
 
 
 def write_archive(chain: BuiltChain, path: Path) -> Path:
-    with BlockStore.open(chain.data_dir, chain.genesis.hash) as s:
-        w = ArchiveWriter(path, chain.genesis, height=s.height, source="test")
-        for h in range(1, s.height + 1):
-            raw, cert = s.block_bytes(h), s.certificate_bytes(h)
-            assert raw is not None and cert is not None
-            receipts = tuple(r.encode() for r in s.receipts(h))
-            w.add(ArchiveBlock(height=h, block_bytes=raw, certificate_bytes=cert, receipts=receipts))
-        w.finish()
+    chaingen.write_archive(chain.genesis, chain.data_dir, path)
     return path
 
 
