@@ -7,7 +7,8 @@ Rules:
   network's genesis), then replayed through `client_sdk.AsyncLedgerClient`: every transaction is
   validated against the schema, signed by its user's key, submitted, and counted only once its
   certificate, inclusion proof and receipt proof verify against the genesis. Phases run in
-  order; the lanes of a phase (one per branch, mostly) run concurrently, each lane in order, and
+  order, the next once every node has executed the last (admission reads the node's own state);
+  the lanes of a phase (one per branch, mostly) run concurrently, each lane in order, and
   lanes are spread over the network's nodes.
 - Users the seed registers get key files under DIR/keys/users/ (0600), written before they are
   registered; new orgs get their X25519 keys under DIR/keys/orgs/ like `network init`'s.
@@ -203,6 +204,17 @@ class Replayer:
 
         await asyncio.gather(*(one(o) for o in outcomes if not o.error))
 
+    async def settle(self, outcomes: list[Outcome]) -> None:
+        """Wait until every node has executed the phase's last block: the next phase's lanes go
+        to other nodes, whose admission must already know the users and keys this phase
+        registered (else it refuses them as `unknown_signer`, rightly, from its own state)."""
+        top = max((o.height for o in outcomes if not o.error), default=0)
+        if top == 0:
+            return
+        user = next(o.tx.user for o in outcomes if not o.error)
+        pubkey = self.keys[user].public
+        await asyncio.gather(*(self.client(user, url).user(pubkey, min_height=top) for url in self.net.urls))
+
     async def lane(self, txs: list[PlannedTx], url: str) -> list[Outcome]:
         out = []
         for tx in txs:
@@ -220,6 +232,7 @@ class Replayer:
             results = await asyncio.gather(*(self.lane(txs, next(nodes)) for txs in lanes.values()))
             done = [o for r in results for o in r]
             await self.verify(done)
+            await self.settle(done)
             outcomes.extend(done)
             rejected = sum(1 for o in done if o.receipt.get("status") == "REJECTED")
             failed = sum(1 for o in done if o.error)
