@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from auditor import segments
 from auditor.archive import ArchiveBlock, ArchiveReader, ArchiveWriter
-from auditor.segments import plan
+from auditor.segments import plan, snapshot_heights
 from auditor.verify import AuditReport, audit_archive
 from node.cli import cli
 from node.dev.chaingen import write_archive
@@ -67,6 +67,9 @@ def test_the_segments_follow_the_snapshots(archive: Path) -> None:
     assert plan(8, (2, 4, 6), 2, 2) == [(0, 4), (4, 8)]
     assert plan(8, (), 4, 2) == [(0, 8)]  # nothing to cut at: one segment
     assert plan(8, (1, 7), 2, 2) == [(0, 8)]  # a segment shorter than exec_lag cannot certify its start
+    assert snapshot_heights(8, 4, 2) == [2, 4, 6]  # what the archive above holds
+    assert snapshot_heights(8, 8, 2) == [2, 3, 4, 5, 6]  # none that would leave less than exec_lag
+    assert snapshot_heights(3, 2, 2) == [] and snapshot_heights(8, 1, 2) == []
 
 
 def test_parallel_gives_the_sequential_report(archive: Path, chain: BuiltChain) -> None:
