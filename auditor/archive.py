@@ -441,65 +441,6 @@ def _typed(value: Any, kind: type[T]) -> T:
     return value
 
 
-# ------------------------------------------------------------------------------------ export
-@dataclass(frozen=True, slots=True)
-class ExportResult:
-    path: Path
-    height: int
-    blocks: int
-    txs: int
-    bytes: int
-    seconds: float
-
-
-def export_chain(
-    reader: NodeReader,
-    genesis: Genesis,
-    out: Path,
-    *,
-    progress: bool = True,
-    window: int = 8,
-) -> ExportResult:
-    """Copy the node's blocks, certificates and receipts from height 1 to its current height."""
-    from tqdm import tqdm
-
-    started = time.monotonic()
-    status = reader.status()
-    if status.get("genesis_hash") != genesis.hash.hex():
-        raise SourceError(
-            f"the node is of genesis {str(status.get('genesis_hash'))[:16]}…, "
-            f"not of the given genesis {genesis.hash.hex()[:16]}…"
-        )
-    height = reader.height()
-
-    def fetch(h: int) -> ArchiveBlock:
-        block, cert = reader.block(h)
-        return ArchiveBlock(
-            height=h, block_bytes=block, certificate_bytes=cert, receipts=tuple(reader.receipts(h))
-        )
-
-    writer = ArchiveWriter(out, genesis, height=height, source=reader.url)
-    txs = 0
-    try:
-        with tqdm(total=height, unit="block", desc="export", disable=not progress) as bar:
-            for item in ordered_prefetch(fetch, range(1, height + 1), window=window):
-                writer.add(item)
-                txs += len(item.receipts)
-                bar.update(1)
-        writer.finish()
-    except BaseException:
-        writer.abort()
-        raise
-    return ExportResult(
-        path=out,
-        height=height,
-        blocks=height,
-        txs=txs,
-        bytes=out.stat().st_size,
-        seconds=time.monotonic() - started,
-    )
-
-
 def signed_reader(
     url: str, genesis: Genesis, key_file: Path | None, ca_file: Path | None = None
 ) -> NodeReader:

@@ -6,6 +6,8 @@ Rules:
   blocks s+1 .. e in its own process (fork, before any thread), from the state the archive
   claims after block s, with every check of the sequential audit (`engine.Run`, inline: the
   process is the unit of parallelism). Segment 1 starts at genesis.
+- A segment lasts at least max(exec_lag, 1) blocks (it certifies its start with them);
+  `snapshot_heights` is where a writer puts snapshots `plan` can use (auditor/export.py).
 - Nothing the archive claims is trusted. Before replaying, a segment checks the headers and
   certificates of blocks s+1 .. s+lag against the validator sets the claimed state holds, those
   sets against block s (its `next_validators_hash`, which the previous segment verified), and the
@@ -47,6 +49,13 @@ from wire.merkle import merkle_root
 from wire.types import Block, BlockHeader
 
 QUEUE_MAX = 1024
+
+
+def snapshot_heights(height: int, parts: int, lag: int) -> list[int]:
+    """The heights after which a snapshot cuts 1..height into `parts` segments of equal length,
+    those `plan` can start a segment at only: at least max(lag, 1) blocks on either side."""
+    least = max(lag, 1)
+    return sorted({height * k // parts for k in range(1, parts)} & set(range(least, height - least + 1)))
 
 
 def plan(height: int, snapshots: tuple[int, ...], workers: int, lag: int) -> list[tuple[int, int]]:

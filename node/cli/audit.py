@@ -353,6 +353,17 @@ def audit_access(
 @GENESIS_OPTION
 @click.option("--force", is_flag=True, help="Overwrite an existing archive.")
 @click.option(
+    "--segments",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help=(
+        "Write state snapshots that cut the archive into this many segments of equal length, for "
+        "`audit verify --workers N` to replay in parallel (the export replays the chain for them). "
+        "1: none."
+    ),
+)
+@click.option(
     "--progress/--no-progress",
     default=True,
     show_default=True,
@@ -365,13 +376,15 @@ def export(
     out: Path,
     genesis_file: Path,
     force: bool,
+    segments: int,
     progress: bool,
     reader_key: Path | None,
     ca_file: Path | None,
 ) -> None:
     """Export the node's chain (genesis, blocks, certificates, receipts) to an archive file."""
-    from auditor.archive import export_chain, signed_reader
+    from auditor.archive import signed_reader
     from auditor.errors import SourceError
+    from auditor.export import export_chain
     from wire.errors import WireError
     from wire.files import load_genesis
 
@@ -380,10 +393,14 @@ def export(
     try:
         genesis = load_genesis(genesis_file)
         with signed_reader(node_url, genesis, reader_key, _ca(node_url, ca_file, genesis_file)) as reader:
-            result = export_chain(reader, genesis, out, progress=progress)
+            result = export_chain(reader, genesis, out, segments=segments, progress=progress)
     except (WireError, SourceError, OSError) as exc:
         fail(str(exc))
     click.echo(
         f"exported {result.blocks} blocks ({result.txs} transactions, {result.bytes} bytes) "
         f"to {result.path} in {result.seconds:.1f} s"
     )
+    if result.snapshots:
+        click.echo(f"state snapshots after blocks {', '.join(map(str, result.snapshots))}")
+    elif segments > 1:
+        click.echo(f"no state snapshots: {result.height} blocks are too few to cut into {segments} segments")

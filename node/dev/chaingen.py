@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from auditor.archive import ArchiveBlock, ArchiveWriter
+from auditor.segments import snapshot_heights
 from consensus.messages import StableProof, checkpoint_payload
 from consensus.state import KEY_STABLE
 from node.dev.workload import Workload
@@ -152,11 +153,12 @@ def archive_from_store(net: Path, data_dir: Path, out: Path, *, parts: Sequence[
 
 def write_archive(genesis: Genesis, data_dir: Path, out: Path, *, parts: Sequence[int] = ()) -> int:
     """The store's chain as an archive, with the whole state after the heights that cut it into n
-    equal parts, for each n of `parts` (the auditor's segments for n workers); only heights whose
-    state map the store still holds (it prunes the maps of old heights)."""
+    equal parts, for each n of `parts` (the auditor's segments for n workers: `snapshot_heights`);
+    only heights whose state map the store still holds (it prunes the maps of old heights)."""
     with BlockStore.open(data_dir, genesis.hash) as store:
         top = store.height
-        wanted = sorted({top * k // n for n in parts for k in range(1, n)} - {0})
+        lag = genesis.consensus.exec_lag
+        wanted = sorted({h for n in parts for h in snapshot_heights(top, n, lag)})
         states = {h: st for h in wanted if (st := _state_at(store, h)) is not None}
         writer = ArchiveWriter(out, genesis, height=top, source=str(data_dir), snapshots=sorted(states))
         try:

@@ -72,11 +72,21 @@ def root_key(c: Cluster) -> str:
     return str(c.net / "keys" / "admins" / f"{c.genesis.root_org}.key")
 
 
-def audit(c: Cluster, *source: str, report: Path | None = None) -> subprocess.CompletedProcess[str]:
+def audit(
+    c: Cluster, *source: str, report: Path | None = None, workers: int = 1
+) -> subprocess.CompletedProcess[str]:
     extra = ["--report", str(report)] if report is not None else []
     extra += ["--key", root_key(c)]
     return orgledger(
-        "audit", "verify", *source, "--genesis", genesis(c), "--no-progress", "--workers", "1", *extra
+        "audit",
+        "verify",
+        *source,
+        "--genesis",
+        genesis(c),
+        "--no-progress",
+        "--workers",
+        str(workers),
+        *extra,
     )
 
 
@@ -106,11 +116,22 @@ def test_export_and_audit_the_archive(cluster: Cluster, tmp_path: Path) -> None:
         genesis(cluster),
         "--key",
         root_key(cluster),
+        "--segments",
+        "2",
     )
     assert result.returncode == 0 and archive.exists(), result.stdout + result.stderr
-    result = audit(cluster, "--archive", str(archive), report=tmp_path / "r.json")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert json.loads((tmp_path / "r.json").read_text())["txs"] >= 400
+    assert "state snapshots after block" in result.stdout
+    docs = []
+    for workers in (1, 2):
+        result = audit(cluster, "--archive", str(archive), report=tmp_path / "r.json", workers=workers)
+        assert result.returncode == 0, result.stdout + result.stderr
+        docs.append(json.loads((tmp_path / "r.json").read_text()))
+    assert docs[0]["txs"] >= 400 and docs[0]["checks"]["snapshots"]["passed"] == 1
+    assert docs[1]["segments"] == 2  # the exported snapshot cut it in two processes
+    same = [
+        {k: v for k, v in d.items() if k not in ("timings", "tx_per_s", "workers", "segments")} for d in docs
+    ]
+    assert same[0] == same[1]
 
 
 def test_a_proof_bundle_checks_offline(cluster: Cluster, tmp_path: Path) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from auditor.archive import ArchiveReader, ArchiveWriter
 from node.cli import cli
 from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain, StoreNode, node_app, serve
@@ -59,6 +62,73 @@ def test_export_then_verify_the_archive(url: str, chain: BuiltChain, tmp_path: P
     )
     assert code == 1 and "audit FAILED at height 3" in out, out
     assert json.loads(report.read_text())["failure"]["height"] == 3
+
+
+def _verify(archive: Path, chain: BuiltChain, workers: int, report: Path) -> tuple[int, str, dict[str, Any]]:
+    code, out = run(
+        "audit", "verify", "--archive", str(archive), "--genesis", _genesis(chain),
+        "--report", str(report), "--no-progress", "--workers", str(workers),
+    )  # fmt: skip
+    doc = json.loads(report.read_text())
+    return (
+        code,
+        out,
+        {k: v for k, v in doc.items() if k not in ("timings", "tx_per_s", "workers", "segments")},
+    )
+
+
+def test_an_export_with_snapshots_is_audited_in_parallel(url: str, chain: BuiltChain, tmp_path: Path) -> None:
+    archive = tmp_path / "chain.arc.gz"
+    code, out = run(
+        "export", "--node", url, "--out", str(archive), "--genesis", _genesis(chain),
+        "--no-progress", "--segments", "3",
+    )  # fmt: skip
+    assert code == 0, out
+    # 8 blocks, exec_lag 2: cut into thirds after blocks 2 and 5 (the exporter's own replay)
+    assert "state snapshots after blocks 2, 5" in out
+    code, out, one = _verify(archive, chain, 1, tmp_path / "one.json")
+    assert code == 0, out
+    assert one["checks"]["snapshots"]["passed"] == 2
+    code, out, two = _verify(archive, chain, 2, tmp_path / "two.json")
+    assert code == 0 and "2 segments replayed in parallel" in out, out
+    assert two == one
+
+    # a forged entry in the snapshot after block 5 (where the second segment starts)
+    forged = tmp_path / "forged.arc"
+    with ArchiveReader(archive) as r:
+        w = ArchiveWriter(
+            forged, r.genesis(), height=r.header.height, source="t", snapshots=r.header.snapshots
+        )
+        for b in r.blocks():
+            if b.height == 5 and b.state is not None:
+                entries = list(b.state)
+                entries[len(entries) // 2] = (entries[len(entries) // 2][0], b"forged")
+                b = dataclasses.replace(b, state=tuple(entries))
+            w.add(b)
+        w.finish()
+    code, out, one = _verify(forged, chain, 1, tmp_path / "one.json")
+    assert code == 1 and "audit FAILED at height 5: snapshots" in out, out
+    code, out, two = _verify(forged, chain, 2, tmp_path / "two.json")
+    assert code == 1 and "audit FAILED at height 5: snapshots" in out, out
+    assert two == one
+
+
+def test_an_export_has_snapshots_only_where_a_segment_can_start(
+    url: str, chain: BuiltChain, tmp_path: Path
+) -> None:
+    archive = tmp_path / "chain.arc"
+    code, out = run(
+        "export", "--node", url, "--out", str(archive), "--genesis", _genesis(chain),
+        "--no-progress", "--segments", "8",
+    )  # fmt: skip
+    assert code == 0, out
+    # segments of one block cannot certify their start (exec_lag 2): only 2, 3, 4, 5 and 6 qualify
+    assert "state snapshots after blocks 2, 3, 4, 5, 6" in out
+    code, out = run(
+        "export", "--node", url, "--out", str(archive), "--genesis", _genesis(chain),
+        "--no-progress", "--segments", "0",
+    )  # fmt: skip
+    assert code == 2 and "--segments" in out
 
 
 def test_verify_a_node_and_the_exit_codes(url: str, chain: BuiltChain, tmp_path: Path) -> None:

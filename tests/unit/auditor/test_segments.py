@@ -3,7 +3,8 @@
 The parallel audit gives the report of the sequential one, and whatever is tampered with (a
 transaction, the state the archive claims at a segment start, a root certified by a Byzantine
 quorum, in any segment or at the seam between two) is caught with the sequential verdict: the
-same height, check and reason.
+same height, check and reason. An export with snapshots (`auditor/export.py`) of a chain whose
+validators change audits in parallel to the sequential report, wherever the seams fall.
 """
 
 from __future__ import annotations
@@ -18,12 +19,24 @@ import pytest
 from click.testing import CliRunner
 
 from auditor import segments
-from auditor.archive import ArchiveBlock, ArchiveReader, ArchiveWriter
-from auditor.segments import plan
+from auditor.archive import ArchiveBlock, ArchiveReader, ArchiveWriter, NodeReader
+from auditor.export import export_chain
+from auditor.segments import plan, snapshot_heights
 from auditor.verify import AuditReport, audit_archive
+from client_sdk.builders import NodePropose
 from node.cli import cli
 from node.dev.chaingen import write_archive
-from tests.support.auditchain import BuiltChain, build_chain, reheader
+from node.store.storage import BlockStore
+from tests.support.auditchain import (
+    BuiltChain,
+    StoreNode,
+    build_chain,
+    governance_tx,
+    node_app,
+    reheader,
+    serve,
+)
+from wire.crypto import SigningKey
 from wire.types import Block
 
 # the session chain: 8 blocks of 6 transactions, exec_lag 2; snapshots after blocks 2, 4 and 6
@@ -67,6 +80,9 @@ def test_the_segments_follow_the_snapshots(archive: Path) -> None:
     assert plan(8, (2, 4, 6), 2, 2) == [(0, 4), (4, 8)]
     assert plan(8, (), 4, 2) == [(0, 8)]  # nothing to cut at: one segment
     assert plan(8, (1, 7), 2, 2) == [(0, 8)]  # a segment shorter than exec_lag cannot certify its start
+    assert snapshot_heights(8, 4, 2) == [2, 4, 6]  # what the archive above holds
+    assert snapshot_heights(8, 8, 2) == [2, 3, 4, 5, 6]  # none that would leave less than exec_lag
+    assert snapshot_heights(3, 2, 2) == [] and snapshot_heights(8, 1, 2) == []
 
 
 def test_parallel_gives_the_sequential_report(archive: Path, chain: BuiltChain) -> None:
@@ -182,3 +198,39 @@ def test_a_segment_process_that_dies_leaves_no_verdict(
     report = audit_archive(archive, chain.genesis, workers=3)
     assert report.failure is None and not report.ok
     assert report.incomplete == "the process of segment 2 ended (exit code 3) without a result"
+
+
+# a chain whose validators change: block 2 rotates the branch validator's key (in force from
+# block 17, the first checkpoint after it), block 18 removes the county validator (from block 33)
+ROTATED = SigningKey(b"\x52" * 32)
+
+
+def _validator_changes(height: int, chain: BuiltChain) -> list[Any]:
+    if height == 2:
+        chain.signing_keys[ROTATED.public] = ROTATED
+        rotate = NodePropose(action="rotate_key", node_id="branch", pubkey=ROTATED.public.hex(), reason="r")
+        return [governance_tx(chain, rotate, "cn.gs.lz.cg.b001")]
+    if height == 18:
+        remove = NodePropose(action="remove", node_id="county", reason="r")
+        return [governance_tx(chain, remove, "cn.gs.lz.cg")]
+    return []
+
+
+def test_an_export_across_validator_epochs_audits_in_parallel(tmp_path: Path) -> None:
+    built = build_chain(tmp_path / "c", blocks=36, txs_per_block=1, sealed=2, extra=_validator_changes)
+    assert [(e.from_height, e.validators.n) for e in built.epochs] == [(1, 5), (17, 5), (33, 4)]
+    path = tmp_path / "epochs.arc"
+    with (
+        BlockStore.open(built.data_dir, built.genesis.hash) as store,
+        StoreNode(store, built.genesis) as node,
+        serve(node_app(node)) as url,
+        NodeReader(url) as reader,
+    ):
+        result = export_chain(reader, built.genesis, path, segments=6, progress=False)
+    # seams after both changes, and at 31, whose first blocks (32, 33) cross into the third epoch
+    assert result.snapshots == (6, 12, 19, 25, 31)
+    seq = audit_archive(path, built.genesis, workers=1)
+    assert seq.ok and seq.segments == 1 and seq.epochs == 3, seq.to_json()
+    for workers, cuts in ((2, 2), (3, 3), (6, 6)):
+        par = audit_archive(path, built.genesis, workers=workers)
+        assert par.segments == cuts and _same(par.to_json()) == _same(seq.to_json())
