@@ -31,6 +31,7 @@ from wire.crypto import sha256
 from wire.epochs import EpochProof, ValidatorEpoch
 from wire.errors import WireError
 from wire.families import prefix_end
+from wire.genesis import NodeSpec
 from wire.types import Block
 
 NODE_PREFIX = b"node/"
@@ -39,14 +40,9 @@ REGISTRY_PREFIXES = (b"node/", b"nodekey/")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class NodeEntry:
-    node_id: str
-    org_id: str
-    role: str
-    pubkey: bytes
-    host: str
-    p2p_port: int
-    api_port: int
+class NodeEntry(NodeSpec):
+    """A node as the ledger registers it: its genesis-style spec plus where its admission stands."""
+
     status: str  # JOINING, ACTIVE or REMOVED
     pending: dict[str, Any] | None = None
     changed_height: int | None = None  # the last change (removal, rotation, role) took effect here
@@ -67,17 +63,7 @@ class NodeEntry:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "node_id": self.node_id,
-            "org_id": self.org_id,
-            "role": self.role,
-            "pubkey": self.pubkey.hex(),
-            "host": self.host,
-            "p2p_port": self.p2p_port,
-            "api_port": self.api_port,
-            "status": self.status,
-            "pending": self.pending,
-        }
+        return {**NodeSpec.to_json(self), "status": self.status, "pending": self.pending}
 
 
 def read_registry(store: BlockStore) -> dict[str, NodeEntry]:
