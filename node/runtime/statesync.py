@@ -375,39 +375,28 @@ async def join(
     and why each gave nothing: `unlinked` says why the peers not linked are not) until a snapshot
     is installed, or a peer that let it in is too close to genesis for one (None: replay). Without
     `admission` it asks for `wait_peers_s`, then gives up (None)."""
+
+    async def ask() -> _Round:
+        return await _ask(request, peers(), genesis_validators, chain_id, lag, checkpoint_interval)
+
+    async def install(found: _Round) -> int | None:
+        return await _install_best(request, store, found, genesis_roots)
+
     if admission is not None:
-        return await _join_when_admitted(
-            request,
-            peers,
-            store,
-            genesis_validators,
-            chain_id,
-            lag,
-            checkpoint_interval,
-            genesis_roots,
-            admission,
-            unlinked,
-        )
+        return await _join_when_admitted(ask, install, admission, unlinked)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_peers_s
-    found = _Round([], False, {})
     while True:
-        found = await _ask(request, peers(), genesis_validators, chain_id, lag, checkpoint_interval)
+        found = await ask()
         if found.anchors or loop.time() >= deadline:
             break
         await asyncio.sleep(0.5)
-    return await _install_best(request, store, found, genesis_roots)
+    return await install(found)
 
 
 async def _join_when_admitted(
-    request: Request,
-    peers: Callable[[], list[str]],
-    store: BlockStore,
-    genesis_validators: ValidatorSet,
-    chain_id: str,
-    lag: int,
-    checkpoint_interval: int,
-    genesis_roots: tuple[bytes, bytes],
+    ask: Callable[[], Awaitable[_Round]],
+    install: Callable[[_Round], Awaitable[int | None]],
     retry: Retry,
     unlinked: Callable[[], dict[str, str]],
 ) -> int | None:
@@ -415,8 +404,8 @@ async def _join_when_admitted(
     delay, attempt, logged_at = retry.first_s, 0, None
     while True:
         attempt += 1
-        found = await _ask(request, peers(), genesis_validators, chain_id, lag, checkpoint_interval)
-        installed = await _install_best(request, store, found, genesis_roots)
+        found = await ask()
+        installed = await install(found)
         if installed is not None:
             return installed
         if found.answered and not any(seq >= SNAPSHOT_MIN_BLOCKS for seq, _, _ in found.anchors):
