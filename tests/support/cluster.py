@@ -158,10 +158,30 @@ class Cluster:
         log.close()
 
     def start_all(self, names: Iterable[str] | None = None, timeout_s: float = 180) -> None:
-        """Start the nodes and wait until each answers (a loaded 2-core machine needs a minute)."""
+        """Start the nodes and wait until each answers (a loaded 2-core machine needs a minute);
+        a whole network is also left settled (`wait_settled`) so a test starts from one height."""
         for name in names or self.names:
             self.start(name)
         self.wait_healthy(names or self.names, timeout_s=timeout_s)
+        if names is None:
+            self.wait_settled(self.names, timeout_s=timeout_s)
+
+    def wait_settled(self, names: Iterable[str], timeout_s: float = 60) -> None:
+        """Wait until every node reports the same height twice, half a second apart. A fresh
+        network commits its first blocks while the nodes come up; a node cut off before it has
+        them knows it is behind, so it catches up instead of suspecting the primary (a fault test
+        that partitioned it then waited a minute for a view change that could not come)."""
+        names = list(names)
+        deadline = time.monotonic() + timeout_s
+        last: dict[str, int] | None = None
+        while True:
+            heights = {n: self.height(n) for n in names}
+            if len(set(heights.values())) == 1 and heights == last:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the nodes did not settle at one height: {heights}")
+            last = heights
+            time.sleep(0.5)
 
     def alive(self, name: str) -> bool:
         p = self.procs.get(name)
