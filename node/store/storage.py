@@ -29,11 +29,6 @@ Rules:
   nodes), so every level-0 table overlaps all of level 1 and each flush rewrote level 1; a larger buffer flushes less often and LevelDB's compaction thread used about
   30% less CPU per transaction (docs/benchmarks.md, issue 19), for up to twice the buffer in
   memory (the buffer and the one being flushed).
-- LevelDB keeps at most OPEN_TABLES files open (`max_open_files`; its default is 1,000, its
-  minimum 74) and reads the table files it keeps open through mmap, so every page of them it
-  touched counts in the node's RSS: at 1,000,000 transactions 954 MB of RSS for 272 MB of heap
-  (issue 19), growing with the store. OPEN_TABLES bounds that part to OPEN_TABLES - 10 tables of
-  at most 2 MiB; a table not open is reopened when read (its index and filter blocks read again).
 """
 
 from __future__ import annotations
@@ -67,7 +62,6 @@ BOUNDARIES = b"M:epoch-boundaries"  # a snapshot's proven epoch boundaries below
 NO_MAP = -2  # a roots record of a height whose map this store never held (below a snapshot)
 INSTALL_CHUNK = 10_000
 WRITE_BUFFER_BYTES = 32 * 1024 * 1024
-OPEN_TABLES = 74
 P_BLOCK = b"B"
 P_CERT = b"C"
 P_HASH = b"H"
@@ -131,7 +125,6 @@ class BlockStore:
                 paranoid_checks=True,
                 bloom_filter_bits=10,
                 write_buffer_size=WRITE_BUFFER_BYTES,
-                max_open_files=OPEN_TABLES,
             )
         except plyvel.CorruptionError as exc:
             raise StorageCorruptError(f"data directory {path} is corrupt: {exc}") from exc

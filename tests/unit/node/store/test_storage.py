@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from node.errors import (
     StorageUnavailableError,
     WrongChainError,
 )
-from node.store.storage import OPEN_TABLES, BlockReader, BlockStore, Meta, StoreReader
+from node.store.storage import BlockReader, BlockStore, Meta, StoreReader
 from tests.storage_fixtures import GENESIS_HASH, commit, make_block
 from wire import statemap
 
@@ -218,38 +217,3 @@ def test_block_reader_reads_each_key_once_and_a_new_one_sees_the_next_block(tmp_
         del store.state_get
         _commit(store, 2, h1)
         assert BlockReader(store).get(b"s/last") == b"2"
-
-
-def test_the_store_keeps_a_bounded_number_of_table_files_open_and_mapped(tmp_path: Path) -> None:
-    """Issue 19: LevelDB maps the tables it keeps open, and the node's RSS grew with the store (954
-    MB at 1,000,000 transactions). Reading every key of a store of well over OPEN_TABLES tables
-    leaves at most OPEN_TABLES - 10 of them open and mapped."""
-    store = BlockStore.open(tmp_path / "db", GENESIS_HASH)
-    try:
-        rnd = random.Random(7)
-        keys = [b"S" + i.to_bytes(4, "big") for i in range(2_000)]
-        rnd.shuffle(keys)  # every flush overlaps the others: compaction cuts them into 2 MiB tables
-        for start in range(0, len(keys), 100):  # 2,000 x 96 KiB incompressible: ~190 MB, ~95 tables
-            store._write([(k, rnd.randbytes(96 * 1024)) for k in keys[start : start + 100]], sync=False)
-        store._db.compact_range()
-        for k in keys:
-            assert store._get(k) is not None
-        tables = {p.name for p in (tmp_path / "db").glob("*.ldb")}
-        assert len(tables) > OPEN_TABLES, "the store is too small to test the bound"
-        open_tables = {Path(t).name for t in _open_files() if t.endswith(".ldb")}
-        mapped = {line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()}
-        mapped_tables = {Path(m).name for m in mapped if m.endswith(".ldb")}
-        assert len(open_tables & tables) <= OPEN_TABLES - 10
-        assert len(mapped_tables & tables) <= OPEN_TABLES - 10
-    finally:
-        store.close()
-
-
-def _open_files() -> list[str]:
-    out = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            out.append(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:  # the descriptor listdir itself used, closed since
-            continue
-    return out
