@@ -35,7 +35,7 @@ stop: $(STAMP)
 
 ## make test: set up, lint, type-check, run the default suite (slow tiers and process faults excluded).
 test: $(STAMP) console-deps lint typecheck
-	$(BIN)/python -m pytest -q -m "not slow and not faults" -p no:cacheprovider
+	$(BIN)/python -m pytest -q -m "not slow and not faults" -p no:cacheprovider --durations=25
 
 ## make test-faults: the process-level fault tests (RELIABILITY tier P: f+1 down, all killed,
 ## 2|2 partition, rolling restarts, disk faults; docs/reliability.md). CI runs it after make test.

@@ -14,6 +14,10 @@ What it does:
    committed blocks (transactions in blocks whose header time falls in the measured window).
 4. Phase "half rate": open loop at half the measured throughput; commit latency is submit time to
    the moment a watcher sees the transaction in a block whose commit certificate it verified.
+   It starts once the saturation phase has drained (`_drain`): its transactions still queued
+   (up to `inflight` of them) committed and every node's read index caught up. Without that the
+   half-rate window queued behind the saturation backlog and measured it, not the latency at
+   half rate (p50 1.1-2.2 s on 2026-12-07, issue 19).
 5. Per-node CPU and RSS (psutil), CPU µs per committed transaction for each node and where it
    goes (the node's `orgledger_stage_cpu_seconds_total{stage}` counters over the same window:
    admission, consensus, execution, state_map, storage, index, api, compaction, and "other" for
@@ -280,6 +284,22 @@ def _settled(urls: list[str], timeout_s: float = 7200.0) -> int:
             time.sleep(1.0)
 
 
+def _drain(urls: list[str], committed: Any, quiet_s: float = 3.0, timeout_s: float = 600.0) -> float:
+    """Wait until the benchmark's transactions stop committing for `quiet_s` and the validators
+    have settled (`_settled`: one height, indexes caught up); the seconds it took."""
+    started = time.monotonic()
+    deadline = started + timeout_s
+    last, since = committed.value, time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the saturation phase's transactions did not finish committing")
+        time.sleep(0.25)
+        if committed.value != last:
+            last, since = committed.value, time.monotonic()
+    _settled(urls, timeout_s=max(1.0, deadline - time.monotonic()))
+    return time.monotonic() - started
+
+
 def stage_cpu(text: str) -> dict[str, float]:
     """CPU seconds by stage from a node's /metrics text (`orgledger_stage_cpu_seconds_total`)."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -520,6 +540,8 @@ def run(opts: BenchOptions) -> dict[str, Any]:
         phases.append(first)
         _report(first)
         if opts.rate is None and opts.half_rate_phase and first.committed_tps > 0:
+            result["drain_s"] = round(_drain(urls, committed), 1)
+            print(f"[bench] the saturation backlog drained in {result['drain_s']} s", flush=True)
             second = _phase(
                 "half-rate",
                 urls,

@@ -270,10 +270,12 @@ def test_bench_runs_and_prints_its_summary_line(tmp_path: Path) -> None:
     assert last.startswith("committed_tps=") and " limit_tps=" in last and " ratio=" in last, last
     assert " cpu_us_per_tx_validator=" in last, last
     assert "CPU µs per committed tx (admission " in out.stdout, out.stdout
+    assert "[bench] the saturation backlog drained in " in out.stdout, out.stdout
     import json
 
     doc = json.loads((tmp_path / "b.json").read_text())
     assert doc["limit_tps"] > 0 and doc["summary"]["committed_tps"] > 0
     assert doc["summary"]["cpu_us_per_tx_validator"] > 0
+    assert doc["drain_s"] >= 0 and [p["name"] for p in doc["phases"]] == ["saturation", "half-rate"]
     saturation = doc["phases"][0]["node_stage_us_per_tx"]
     assert len(saturation) == 6 and all(s["execution"] > 0 and "other" in s for s in saturation.values())
