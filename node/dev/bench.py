@@ -15,9 +15,9 @@ What it does:
 4. Phase "half rate": open loop at half the measured throughput; commit latency is submit time to
    the moment a watcher sees the transaction in a block whose commit certificate it verified.
    It starts once the saturation phase has drained (`_drain`): its transactions still queued
-   (up to `inflight` of them) committed and every node's read index caught up. Without that the
-   half-rate window queued behind the saturation backlog and measured it, not the latency at
-   half rate (p50 1.1-2.2 s on 2026-12-07, issue 19).
+   (up to `inflight` of them) committed, every node's read index caught up and every node idle
+   (LevelDB compacting the phase's writes). Without that the half-rate window queued behind the
+   saturation backlog and measured it, not the latency at half rate (issue 19).
 5. Per-node CPU and RSS (psutil), CPU µs per committed transaction for each node and where it
    goes (the node's `orgledger_stage_cpu_seconds_total{stage}` counters over the same window:
    admission, consensus, execution, state_map, storage, index, api, compaction, and "other" for
@@ -284,9 +284,18 @@ def _settled(urls: list[str], timeout_s: float = 7200.0) -> int:
             time.sleep(1.0)
 
 
-def _drain(urls: list[str], committed: Any, quiet_s: float = 3.0, timeout_s: float = 600.0) -> float:
-    """Wait until the benchmark's transactions stop committing for `quiet_s` and the validators
-    have settled (`_settled`: one height, indexes caught up); the seconds it took."""
+def _drain(
+    urls: list[str],
+    committed: Any,
+    procs: dict[str, psutil.Process],
+    quiet_s: float = 3.0,
+    idle_share: float = 0.05,
+    timeout_s: float = 600.0,
+) -> float:
+    """Wait until the benchmark's transactions stop committing for `quiet_s`, the validators have
+    settled (`_settled`: one height, indexes caught up) and every node process is idle (under
+    `idle_share` of a core over two seconds: LevelDB's compaction of the phase's writes runs on
+    after the index is done); the seconds it took."""
     started = time.monotonic()
     deadline = started + timeout_s
     last, since = committed.value, time.monotonic()
@@ -297,6 +306,12 @@ def _drain(urls: list[str], committed: Any, quiet_s: float = 3.0, timeout_s: flo
         if committed.value != last:
             last, since = committed.value, time.monotonic()
     _settled(urls, timeout_s=max(1.0, deadline - time.monotonic()))
+    while time.monotonic() < deadline:
+        before = {n: sum(p.cpu_times()[:2]) for n, p in procs.items()}
+        time.sleep(2.0)
+        busy = {n: (sum(p.cpu_times()[:2]) - before[n]) / 2.0 for n, p in procs.items()}
+        if all(share < idle_share for share in busy.values()):
+            break
     return time.monotonic() - started
 
 
@@ -540,7 +555,7 @@ def run(opts: BenchOptions) -> dict[str, Any]:
         phases.append(first)
         _report(first)
         if opts.rate is None and opts.half_rate_phase and first.committed_tps > 0:
-            result["drain_s"] = round(_drain(urls, committed), 1)
+            result["drain_s"] = round(_drain(urls, committed, procs), 1)
             print(f"[bench] the saturation backlog drained in {result['drain_s']} s", flush=True)
             second = _phase(
                 "half-rate",
