@@ -8,7 +8,7 @@ Rules:
   each naming the key (or the environment variable) at fault. Nothing reads raw TOML elsewhere.
 - Tables: top level `node_id`, `genesis`, `key_file`, `data_dir` (and `log_level`, the older
   spelling of `[log] level`); `[p2p]`, `[api]`, `[index]`, `[admission]`, `[privacy]`, `[log]`,
-  `[integrity]`, `[state]`, `[peers]`. docs/operations.md ("node.toml") lists every key with its default.
+  `[integrity]`, `[state]`, `[store]`, `[peers]`. docs/operations.md ("node.toml") lists every key with its default.
 - Environment overrides for container deployments: `ORGLEDGER_<KEY>` for a top-level key and
   `ORGLEDGER_<TABLE>_<KEY>` for a table's key (`ORGLEDGER_DATA_DIR`, `ORGLEDGER_LOG_FORMAT`,
   `ORGLEDGER_INDEX_URL`, `ORGLEDGER_API_HOST`, ...; `[peers]` has none). An override wins over
@@ -208,6 +208,15 @@ class StateSettings(_Table):
     map_retain_blocks: int = Field(default=256, ge=1, le=10_000_000)
 
 
+class StoreSettings(_Table):
+    """`[store]`: how LevelDB writes the block store (node/store/storage.py)."""
+
+    #: "none": tables written uncompressed; "snappy": compressed (LevelDB's default): half the
+    #: disk of the block store (3,013 against 6,012 bytes per transaction at 40,000) for roughly
+    #: three times LevelDB's compaction CPU (issue 19, docs/benchmarks.md)
+    compression: Literal["none", "snappy"] = "none"
+
+
 class ConfigFile(_Table):
     """The whole of node.toml."""
 
@@ -224,6 +233,7 @@ class ConfigFile(_Table):
     log: LogSettings = Field(default_factory=LogSettings)
     integrity: IntegritySettings = Field(default_factory=IntegritySettings)
     state: StateSettings = Field(default_factory=StateSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
     peers: dict[str, NonEmpty] = Field(default_factory=dict)
     #: a node joining after genesis (issue 17): its org until the ledger lists it
     org_id: str = ""
@@ -261,6 +271,7 @@ class NodeConfig:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     log: LogSettings = field(default_factory=LogSettings)
     state: StateSettings = field(default_factory=StateSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
     peer_addresses: dict[str, tuple[str, int]] = field(default_factory=dict)
     verify_on_start: str = "recent"  # [integrity]: full | recent | off (node/store/integrity.py)
     # a node joining after genesis (issue 17): its org until the ledger says so, and a running
@@ -337,6 +348,7 @@ class NodeConfig:
             privacy=parsed.privacy,
             log=log,
             state=parsed.state,
+            store=parsed.store,
             peer_addresses=_peers(parsed.peers, path),
             verify_on_start=parsed.integrity.verify_on_start,
             org_id=parsed.org_id,

@@ -20,12 +20,15 @@ from node.store.storage import BlockReader, BlockStore, Meta, StoreReader, TxLoc
 from wire.genesis import Genesis
 
 
-def open_store(data_dir: Path, genesis: Genesis, verify_on_start: str) -> BlockStore:
+def open_store(
+    data_dir: Path, genesis: Genesis, verify_on_start: str, *, compress: bool = False
+) -> BlockStore:
     """Open the store of `genesis` in `data_dir` and check what it holds (fail fast on lock,
-    corruption, another chain); closed again when the check fails."""
+    corruption, another chain); closed again when the check fails. `compress`: LevelDB writes
+    snappy-compressed tables (`[store] compression`)."""
     marker = Path(data_dir) / RESTORED_MARKER
     restored = marker.exists()
-    store = BlockStore.open(data_dir, genesis.hash)
+    store = BlockStore.open(data_dir, genesis.hash, compress=compress)
     try:
         if store.snapshot_pending():  # a snapshot install that did not finish: start it over
             store.reset_for_snapshot()

@@ -40,6 +40,7 @@ def test_network_init_writes_files_that_validate_with_the_defaults(net: Path) ->
         assert cfg.api.rate_per_s == 500 and cfg.api.window_ms == 30_000
         assert cfg.privacy.blob_replicas == 2 and cfg.person_key_secret_file is not None
         assert cfg.index.url == "" and cfg.verify_on_start == "recent"
+        assert cfg.store.compression == "none"
         assert cfg.data_dir == (node_dir / "data").resolve()
 
 
@@ -47,12 +48,14 @@ def test_typed_tables_are_read(net: Path) -> None:
     path = _with(
         net,
         '[log]\nformat = "json"\nlevel = "DEBUG"\n[index]\nurl = "sqlite:///x.db"\nready_max_lag = 7\n'
-        "[api]\nrate_per_s = 2.5\nburst = 4\nready_max_behind = 3\n",
+        "[api]\nrate_per_s = 2.5\nburst = 4\nready_max_behind = 3\n"
+        '[store]\ncompression = "snappy"\n',
     )
     cfg = NodeConfig.load(path, env={})
     assert (cfg.log.format, cfg.log.level) == ("json", "DEBUG")
     assert (cfg.index.url, cfg.index.ready_max_lag) == ("sqlite:///x.db", 7)
     assert (cfg.api.rate_per_s, cfg.api.burst, cfg.api.ready_max_behind) == (2.5, 4, 3)
+    assert cfg.store.compression == "snappy"
 
 
 @pytest.mark.parametrize(
@@ -63,6 +66,7 @@ def test_typed_tables_are_read(net: Path) -> None:
         ("[privacy]\nblob_replicas = 'two'\n", "privacy.blob_replicas"),
         ("[privacy]\nblob_max_bytes = 1\n", "privacy.blob_max_bytes"),
         ("[log]\nlevel = 'LOUD'\n", "log.level"),
+        ("[store]\ncompression = 'zstd'\n", "store.compression"),
         ("colour = 'red'\n", "unknown key colour"),
         ("[extra]\napi_rate_per_s = 2\n", "api_rate_per_s -> [api] rate_per_s"),
     ],

@@ -217,3 +217,27 @@ def test_block_reader_reads_each_key_once_and_a_new_one_sees_the_next_block(tmp_
         del store.state_get
         _commit(store, 2, h1)
         assert BlockReader(store).get(b"s/last") == b"2"
+
+
+def _filled(path: Path, compress: bool) -> int:
+    """Bytes on disk of a store holding 8 MiB of compressible records, compacted."""
+    with BlockStore.open(path, GENESIS_HASH, compress=compress) as store:
+        for start in range(0, 2_000, 200):
+            store._write(
+                [(b"S%06d" % i, b"member record %06d " % i * 200) for i in range(start, start + 200)],
+                sync=False,
+            )
+        store._db.compact_range()
+    return sum(f.stat().st_size for f in path.iterdir() if f.suffix == ".ldb")
+
+
+def test_tables_are_written_uncompressed_unless_asked_and_either_opens_the_other(tmp_path: Path) -> None:
+    """Issue 19: snappy was most of LevelDB's compaction CPU, so tables are written uncompressed by
+    default (`[store] compression = "none"`); "snappy" trades that CPU for disk. A store written one
+    way opens and reads the other way."""
+    plain, packed = _filled(tmp_path / "plain", False), _filled(tmp_path / "packed", True)
+    assert packed * 4 < plain, (plain, packed)
+    with BlockStore.open(tmp_path / "packed", GENESIS_HASH, compress=False) as store:
+        assert store._get(b"S000123") == b"member record 000123 " * 200
+    with BlockStore.open(tmp_path / "plain", GENESIS_HASH, compress=True) as store:
+        assert store._get(b"S001999") == b"member record 001999 " * 200
