@@ -97,6 +97,9 @@ def test_environment_overrides_win_and_bad_ones_name_the_variable(net: Path) -> 
     with pytest.raises(ConfigError, match="ORGLEDGER_LOG_FORMAT"):
         NodeConfig.load(path, env={"ORGLEDGER_LOG_FORMAT": "xml"})
     assert {"ORGLEDGER_LOG_FORMAT", "ORGLEDGER_INDEX_URL", "ORGLEDGER_DATA_DIR"} <= set(env_names())
+    assert NodeConfig.load(path, env={"ORGLEDGER_STORE_COMPRESSION": "snappy"}).store.compression == "snappy"
+    with pytest.raises(ConfigError, match="ORGLEDGER_STORE_COMPRESSION"):
+        NodeConfig.load(path, env={"ORGLEDGER_STORE_COMPRESSION": "lz4"})
 
 
 def test_config_check_command(net: Path) -> None:
