@@ -290,12 +290,14 @@ def _drain(
     procs: dict[str, psutil.Process],
     quiet_s: float = 3.0,
     idle_share: float = 0.05,
+    idle_wait_s: float = 60.0,
     timeout_s: float = 600.0,
 ) -> float:
     """Wait until the benchmark's transactions stop committing for `quiet_s`, the validators have
     settled (`_settled`: one height, indexes caught up) and every node process is idle (under
     `idle_share` of a core over two seconds: LevelDB's compaction of the phase's writes runs on
-    after the index is done); the seconds it took."""
+    after the index is done; at most `idle_wait_s`, a busy machine may never look idle); the
+    seconds it took."""
     started = time.monotonic()
     deadline = started + timeout_s
     last, since = committed.value, time.monotonic()
@@ -306,7 +308,8 @@ def _drain(
         if committed.value != last:
             last, since = committed.value, time.monotonic()
     _settled(urls, timeout_s=max(1.0, deadline - time.monotonic()))
-    while time.monotonic() < deadline:
+    idle_by = time.monotonic() + idle_wait_s
+    while time.monotonic() < idle_by:
         before = {n: sum(p.cpu_times()[:2]) for n, p in procs.items()}
         time.sleep(2.0)
         busy = {n: (sum(p.cpu_times()[:2]) - before[n]) / 2.0 for n, p in procs.items()}
