@@ -51,6 +51,7 @@ from client_sdk.auth import LedgerAuth, RequestSigner
 from client_sdk.errors import VerificationError
 from client_sdk.events import SseParser
 from client_sdk.proofs import TrustAnchor
+from node.dev.stagecpu import per_tx_breakdown, scrape_stages
 from wire import codec
 from wire.certificate import verify_certificate
 from wire.files import load_genesis, load_signing_key
@@ -64,7 +65,6 @@ PORT_OFFSET = 200
 FIRST_COMMIT_WAIT_S = 120.0  # at most this long after the warm-up for the phase's first commit
 WINDOW_SETTLE_S = 30.0  # at most this long after the window for its last blocks to be seen
 STREAM_READ_TIMEOUT_S = 60.0  # the event stream sends a keep-alive every 15 s
-GC = "gc (within)"  # the garbage collector's CPU, part of the stages it ran in
 
 
 @dataclass
@@ -318,47 +318,6 @@ def _drain(
     return time.monotonic() - started
 
 
-def stage_cpu(text: str) -> dict[str, float]:
-    """CPU seconds by stage from a node's /metrics text (`orgledger_stage_cpu_seconds_total`)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name == "orgledger_stage_cpu_seconds":
-            for sample in family.samples:
-                if sample.name.endswith("_total"):
-                    out[sample.labels["stage"]] = sample.value
-        elif family.name == "orgledger_gc_cpu_seconds":  # inside the stages: reported beside them
-            out[GC] = sum(x.value for x in family.samples if x.name.endswith("_total"))
-    return out
-
-
-def _scrape_stages(urls: dict[str, str]) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    with httpx.Client(timeout=10) as http:
-        for node_id, url in urls.items():
-            try:
-                out[node_id] = stage_cpu(http.get(f"{url}/metrics").text)
-            except (httpx.HTTPError, ValueError):
-                out[node_id] = {}
-    return out
-
-
-def per_tx_breakdown(
-    used_s: float, before: dict[str, float], after: dict[str, float], committed: int
-) -> tuple[float, dict[str, float]]:
-    """(CPU µs per committed transaction, the same by stage with "other" for the rest; the
-    garbage collector's share, already inside the stages and "other", as "gc (within)")."""
-    if committed <= 0:
-        return 0.0, {}
-    stages = {k: max(0.0, after.get(k, 0.0) - before.get(k, 0.0)) for k in after if k != GC}
-    stages["other"] = max(0.0, used_s - sum(stages.values()))
-    if GC in after:
-        stages[GC] = max(0.0, after[GC] - before.get(GC, 0.0))
-    per = {k: round(v * 1e6 / committed, 1) for k, v in stages.items()}
-    return round(used_s * 1e6 / committed, 1), per
-
-
 def _node_procs(directory: Path, genesis: Genesis) -> dict[str, psutil.Process]:
     try:
         import psutil
@@ -426,14 +385,14 @@ def _phase(
     waited_until = time.time() + FIRST_COMMIT_WAIT_S
     while committed.value == committed_before and time.time() < waited_until:
         time.sleep(0.1)
-    stages0 = _scrape_stages(metric_urls)
+    stages0 = scrape_stages(metric_urls)
     cpu0 = {n: p.cpu_times() for n, p in procs.items()}
     t0 = time.time()
     stop_at.value = t0 + opts.duration_s
     time.sleep(max(0.0, stop_at.value - time.time()))
     t1 = time.time()
     cpu1 = {n: p.cpu_times() for n, p in procs.items()}
-    stages1 = _scrape_stages(metric_urls)
+    stages1 = scrape_stages(metric_urls)
     phase = Phase(name=name, offered_tps=rate, window_s=t1 - t0)
     used_by: dict[str, float] = {}
     for n in procs:

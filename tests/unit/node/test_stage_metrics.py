@@ -1,5 +1,5 @@
 """CPU by stage (node.metrics.StageClock) and the bench's per-transaction breakdown
-(node.dev.bench): executing real blocks counts execution, state map and storage time, and the
+(node.dev.bench, node.dev.stagecpu): executing real blocks counts execution, state map and storage time, and the
 figures the bench prints are what the counters say, divided by the committed transactions."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from node.dev.bench import GC, per_tx_breakdown, stage_cpu
+from node.dev.stagecpu import GC, per_tx_breakdown, stage_cpu
 from node.metrics import STAGES, NodeMetrics
 from node.runtime.executor import Executor
 from node.store import open_store
