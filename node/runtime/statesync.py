@@ -288,6 +288,8 @@ class _Round:
     anchors: list[tuple[int, str, Anchor]]
     answered: bool  # a peer answered with a snapshot or with "none": it let us in
     why: dict[str, str]
+    asked: int = 0  # linked peers asked
+    none: int = 0  # of them, those that answered they have no stable checkpoint yet
 
 
 async def _ask(
@@ -298,7 +300,7 @@ async def _ask(
     lag: int,
     checkpoint_interval: int,
 ) -> _Round:
-    found = _Round([], False, {})
+    found = _Round([], False, {}, asked=len(peers))
     for peer in peers:
         try:
             answer = codec.decode(await request(peer, codec.encode_trusted(["snapshot"]), REQUEST_TIMEOUT_S))
@@ -308,6 +310,7 @@ async def _ask(
             continue
         if answer == ["none"]:
             found.answered = True
+            found.none += 1
             found.why[peer] = "has no stable checkpoint yet"
             continue
         if not (isinstance(answer, list) and answer and answer[0] == "snapshot"):
@@ -374,7 +377,11 @@ async def join(
     ledger admits it, so it keeps asking (back-off, a "waiting for admission" line naming the peers
     and why each gave nothing: `unlinked` says why the peers not linked are not) until a snapshot
     is installed, or a peer that let it in is too close to genesis for one (None: replay). Without
-    `admission` it asks for `wait_peers_s`, then gives up (None)."""
+    `admission` it asks for `wait_peers_s`, then gives up (None); at once when at least as many
+    peers as the genesis set has other validators are linked and every one of them answers that it
+    has no stable checkpoint yet: a network starting for the first time, where each node waited
+    the whole `wait_peers_s` for snapshots that cannot exist (replaying is always correct, so an
+    early "none" costs at most a slower join)."""
 
     async def ask() -> _Round:
         return await _ask(request, peers(), genesis_validators, chain_id, lag, checkpoint_interval)
@@ -386,9 +393,15 @@ async def join(
         return await _join_when_admitted(ask, install, admission, unlinked)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_peers_s
+    others = max(1, len(genesis_validators.pubkeys) - 1)
     while True:
         found = await ask()
         if found.anchors or loop.time() >= deadline:
+            break
+        if found.asked >= others and found.none == found.asked:
+            log.info(
+                "every linked peer (%d) has no stable checkpoint yet: a new network, replaying", found.none
+            )
             break
         await asyncio.sleep(0.5)
     return await install(found)

@@ -200,3 +200,52 @@ def test_an_added_node_replays_when_the_peers_are_too_close_to_genesis(
         return codec.encode_trusted(["none"])  # linked (admitted), but no stable checkpoint yet
 
     assert join_added(long_chain, tmp_path, request, lambda: ["central"]) is None
+
+
+def _join_new_network(chain: BuiltChain, tmp_path: Path, peers: list[str]) -> tuple[int | None, list[str]]:
+    asked: list[str] = []
+
+    async def request(peer: str, data: bytes, timeout_s: float) -> bytes:
+        asked.append(peer)
+        return codec.encode_trusted(["none"])  # every peer as new as this node
+
+    with open_store(tmp_path / "new", chain.genesis, "off") as store:
+        Executor(store, chain.genesis)
+        roots = store.roots(0)
+        assert roots is not None
+        installed = asyncio.run(
+            statesync.join(
+                request,
+                lambda: peers,
+                store,
+                chain.genesis.validators,
+                chain.genesis.chain_id,
+                chain.genesis.consensus.exec_lag,
+                chain.genesis.consensus.checkpoint_interval,
+                roots,
+                wait_peers_s=1.2,
+            )
+        )
+    return installed, asked
+
+
+def test_a_new_network_starts_at_once_when_every_linked_peer_has_no_checkpoint(
+    long_chain: BuiltChain, tmp_path: Path
+) -> None:
+    """A genesis node with an empty store waited the whole `wait_peers_s` (15 s) at the first start
+    of every network. Once as many peers as there are other validators are linked and all of them
+    answer "none", it replays at once: each peer is asked one time."""
+    others = [f"peer{i}" for i in range(len(long_chain.genesis.validators.pubkeys) - 1)]
+    installed, asked = _join_new_network(long_chain, tmp_path, others)
+    assert installed is None and sorted(asked) == sorted(others)
+
+
+def test_too_few_linked_peers_keep_the_node_asking_until_the_wait_ends(
+    long_chain: BuiltChain, tmp_path: Path
+) -> None:
+    """Fewer peers linked than other validators: one that is not linked yet may hold a snapshot, so
+    the node asks again until `wait_peers_s` ends (then replays)."""
+    few = [f"peer{i}" for i in range(len(long_chain.genesis.validators.pubkeys) - 2)]
+    assert few, "the test chain needs at least 3 validators"
+    installed, asked = _join_new_network(long_chain, tmp_path, few)
+    assert installed is None and len(asked) > len(few)
