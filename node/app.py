@@ -91,9 +91,7 @@ class NodeApp:
         genesis = load_genesis(config.genesis_file)
         key = load_signing_key(config.key_file)
         secrets = load_person_key_secrets(config)
-        store = open_store(
-            config.data_dir, genesis, config.verify_on_start, compress=config.store.compression == "snappy"
-        )
+        store = open_store(config.data_dir, genesis, config.verify_on_start, compress=config.store.compress)
         try:
             boot = _bootstrap(config, genesis, store)
             _check_key(config, key.public, genesis, store, boot)

@@ -216,6 +216,11 @@ class StoreSettings(_Table):
     #: three times LevelDB's compaction CPU (issue 19, docs/benchmarks.md)
     compression: Literal["none", "snappy"] = "none"
 
+    @property
+    def compress(self) -> bool:
+        """What `BlockStore.open(compress=...)` takes: every writer of the node's store passes it."""
+        return self.compression == "snappy"
+
 
 class ConfigFile(_Table):
     """The whole of node.toml."""

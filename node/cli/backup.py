@@ -278,7 +278,7 @@ def restore(source: Path, config: Path, data_dir: Path | None, from_other_node: 
         seen[name] = (size, digest.hexdigest())
     try:
         check_members(man, seen)
-        records = restore_store(target, source / KV_NAME, man)
+        records = restore_store(target, source / KV_NAME, man, compress=cfg.store.compress)
     except BackupReadError as exc:
         fail(str(exc))
     except NodeError as exc:

@@ -132,8 +132,9 @@ def read_kv(stream: BinaryIO) -> Iterator[tuple[bytes, bytes]]:
         yield key, value
 
 
-def restore_store(data_dir: Path, kv_file: Path, man: dict[str, Any]) -> int:
-    """Write the records of `kv_file` into a new store at `data_dir`; the number of records."""
+def restore_store(data_dir: Path, kv_file: Path, man: dict[str, Any], *, compress: bool = False) -> int:
+    """Write the records of `kv_file` into a new store at `data_dir`; the number of records.
+    `compress`: the node's `[store] compression` (how LevelDB writes the restored tables)."""
     data_dir = Path(data_dir)
     if data_dir.exists() and any(data_dir.iterdir()):
         raise BackupError(f"{data_dir} is not empty; restore only into an empty data directory")
@@ -147,7 +148,7 @@ def restore_store(data_dir: Path, kv_file: Path, man: dict[str, Any]) -> int:
     genesis_hash = bytes.fromhex(man["genesis_hash"])
     n = 0
     meta_record: list[bytes] = []
-    with BlockStore.open(data_dir, genesis_hash) as store, open(kv_file, "rb") as f:
+    with BlockStore.open(data_dir, genesis_hash, compress=compress) as store, open(kv_file, "rb") as f:
         for batch in _batches(read_kv(f), meta_record):
             store.write_raw(batch)
             n += len(batch)

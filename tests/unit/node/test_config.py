@@ -40,7 +40,7 @@ def test_network_init_writes_files_that_validate_with_the_defaults(net: Path) ->
         assert cfg.api.rate_per_s == 500 and cfg.api.window_ms == 30_000
         assert cfg.privacy.blob_replicas == 2 and cfg.person_key_secret_file is not None
         assert cfg.index.url == "" and cfg.verify_on_start == "recent"
-        assert cfg.store.compression == "none"
+        assert cfg.store.compression == "none" and not cfg.store.compress
         assert cfg.data_dir == (node_dir / "data").resolve()
 
 
@@ -55,7 +55,7 @@ def test_typed_tables_are_read(net: Path) -> None:
     assert (cfg.log.format, cfg.log.level) == ("json", "DEBUG")
     assert (cfg.index.url, cfg.index.ready_max_lag) == ("sqlite:///x.db", 7)
     assert (cfg.api.rate_per_s, cfg.api.burst, cfg.api.ready_max_behind) == (2.5, 4, 3)
-    assert cfg.store.compression == "snappy"
+    assert cfg.store.compression == "snappy" and cfg.store.compress
 
 
 @pytest.mark.parametrize(
