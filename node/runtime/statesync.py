@@ -393,6 +393,8 @@ async def join(
         return await _join_when_admitted(ask, install, admission, unlinked)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_peers_s
+    # a lone validator keeps the whole wait: its observers, the only peers that could hold its
+    # chain, get that long to link before it replays from genesis
     others = max(1, len(genesis_validators.pubkeys) - 1)
     while True:
         found = await ask()
