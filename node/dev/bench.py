@@ -292,10 +292,11 @@ def _drain(
     idle_share: float = 0.05,
     idle_wait_s: float = 60.0,
     timeout_s: float = 600.0,
+    sample_s: float = 2.0,
 ) -> float:
     """Wait until the benchmark's transactions stop committing for `quiet_s`, the validators have
     settled (`_settled`: one height, indexes caught up) and every node process is idle (under
-    `idle_share` of a core over two seconds: LevelDB's compaction of the phase's writes runs on
+    `idle_share` of a core over `sample_s`: LevelDB's compaction of the phase's writes runs on
     after the index is done; at most `idle_wait_s`, a busy machine may never look idle); the
     seconds it took."""
     started = time.monotonic()
@@ -311,8 +312,8 @@ def _drain(
     idle_by = time.monotonic() + idle_wait_s
     while time.monotonic() < idle_by:
         before = {n: sum(p.cpu_times()[:2]) for n, p in procs.items()}
-        time.sleep(2.0)
-        busy = {n: (sum(p.cpu_times()[:2]) - before[n]) / 2.0 for n, p in procs.items()}
+        time.sleep(sample_s)
+        busy = {n: (sum(p.cpu_times()[:2]) - before[n]) / sample_s for n, p in procs.items()}
         if all(share < idle_share for share in busy.values()):
             break
     return time.monotonic() - started
