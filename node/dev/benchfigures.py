@@ -190,7 +190,8 @@ def pipeline(txs: int = 6_000, repeat: int = 3, directory: Path | None = None) -
 def catchup(txs: int = 50_000, directory: Path | None = None, *, sync: str = "replay") -> dict[str, Any]:
     """How fast an observer started from nothing catches up with validators holding `txs`: by
     replaying every block (`sync="replay"`) or by joining a verified snapshot of their state then
-    the blocks after it (`"snapshot"`, node/runtime/statesync.py)."""
+    the blocks after it (`"snapshot"`, node/runtime/statesync.py). `seconds`: until its height is
+    the validators'; `index_seconds`: until its read index is too (lists answer from it)."""
     from node.dev.devnet import _nodes, down, healthy, start_node
 
     root = _dir(directory)
@@ -218,10 +219,13 @@ def catchup(txs: int = 50_000, directory: Path | None = None, *, sync: str = "re
             _wait(lambda: healthy(url), 120)
             _wait(lambda: int(http.get(f"{url}/v1/status").json()["height"]) >= target, 3600)
             seconds = time.monotonic() - started
+            _wait(lambda: int(http.get(f"{url}/v1/status").json()["indexed_height"]) >= target, 3600)
+            indexed_s = time.monotonic() - started
         down(net, echo=False)
         rate = txs / seconds
         print(
             f"figure=catchup sync={sync} txs={txs} blocks={target} seconds={seconds:.1f} tx_per_s={rate:,.0f}"
+            f" index_seconds={indexed_s:.1f} index_tx_per_s={txs / indexed_s:,.0f}"
         )
         return {
             "figure": "catchup",
@@ -230,6 +234,8 @@ def catchup(txs: int = 50_000, directory: Path | None = None, *, sync: str = "re
             "blocks": target,
             "seconds": round(seconds, 2),
             "tx_per_s": round(rate),
+            "index_seconds": round(indexed_s, 2),
+            "index_tx_per_s": round(txs / indexed_s),
         }
     finally:
         if directory is None:
