@@ -77,6 +77,13 @@ from node.cli.common import fail
     show_default=True,
     help="Auditor figure: worker counts to measure in turn on one chain, comma-separated (e.g. 0,1,2).",
 )
+@click.option(
+    "--store-compression",
+    type=click.Choice(["none", "snappy"]),
+    default="none",
+    show_default=True,
+    help="Scale figure: how the chain and the nodes' stores write LevelDB tables ([store] compression).",
+)
 def bench(
     duration_s: float,
     warmup_s: float,
@@ -89,6 +96,7 @@ def bench(
     figure: str,
     txs: int | None,
     workers: str,
+    store_compression: str,
 ) -> None:
     """Benchmark a local network: committed throughput, commit latency, the signature limit.
 
@@ -120,7 +128,9 @@ def bench(
             elif figure == "readapi":
                 other = benchfigures.readapi(duration_s, directory=directory)
             else:
-                other = benchfigures.scale(large=txs or 1_000_000, duration_s=duration_s)
+                other = benchfigures.scale(
+                    large=txs or 1_000_000, duration_s=duration_s, compress=store_compression == "snappy"
+                )
         except Exception as exc:  # reported as one line, never a traceback
             fail(f"bench {figure} failed: {exc}")
         if json_file is not None:

@@ -46,13 +46,14 @@ def generate_chain(
     on_apply: Callable[[int, float], None] | None = None,
     stages: StageClock | None = None,
     admit: bool = False,
+    compress: bool = False,
 ) -> int:
     """Append blocks holding `txs` workload transactions to the store at `data_dir`; return its height.
     `on_apply(transactions, cpu_seconds)` is told the thread CPU time of each `Executor.apply`;
     `stages` gets the executor's split (execution, state map, storage). `admit`: each block's
     transactions first pass a validator's admission (a mempool over this store with the signer
     check; its CPU time to stage `admission`) and execution reuses the objects it decoded, as on a
-    node."""
+    node. `compress`: a new store writes its tables with snappy (`[store] compression`)."""
     genesis = load_genesis(net / "genesis.json")
     keys = [
         load_signing_key(net / "nodes" / n.node_id / "node.key").signer() for n in genesis.validator_nodes
@@ -60,7 +61,7 @@ def generate_chain(
     quorum = genesis.validators.quorum
     work = Workload(genesis, net, seed=seed)
     lag = genesis.consensus.exec_lag
-    with BlockStore.open(data_dir, genesis.hash) as store:
+    with BlockStore.open(data_dir, genesis.hash, compress=compress) as store:
         signatures = SignatureCache()
         executor = Executor(store, genesis, signatures.decode, stages=stages)
         pool = (

@@ -24,3 +24,31 @@ def test_the_pipeline_figure_prints_every_stage_and_builds_a_chain_of_admitted_t
     with BlockStore.open(tmp_path / "chain0", genesis.hash) as store:
         receipts = [r for h in range(1, store.height + 1) for r in store.receipts(h)]
     assert len(receipts) == 30 and all(r.accepted for r in receipts)
+
+
+def test_a_compressed_scale_run_builds_and_runs_every_store_with_snappy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`orgledger bench --figure scale --store-compression snappy`: the chain is written with
+    snappy and every node's node.toml says so (a 1M chain fits the disk six times over)."""
+    from node.config import NodeConfig
+    from node.dev import chaingen
+
+    net, genesis = benchfigures._network(tmp_path)
+    benchfigures._compress_stores(net, genesis)
+    for spec in genesis.nodes:
+        config = NodeConfig.load(net / "nodes" / spec.node_id / "node.toml", env={})
+        assert config.store.compression == "snappy" and config.store.compress
+    opened: list[bool] = []
+    real_open = BlockStore.open
+
+    def recording_open(path: Path, genesis_hash: bytes, **kw: bool) -> BlockStore:
+        opened.append(kw.get("compress", False))
+        return real_open(path, genesis_hash, **kw)
+
+    monkeypatch.setattr(chaingen.BlockStore, "open", recording_open)
+    benchfigures._build(net, tmp_path / "chain", 20, compress=True)
+    benchfigures._build(net, tmp_path / "plain", 20)
+    assert opened == [True, False]
+    with real_open(tmp_path / "chain", genesis.hash) as store:  # either way opens it
+        assert sum(len(store.receipts(h)) for h in range(1, store.height + 1)) == 20
