@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from node.api.auth import Authenticator, Caller
 from node.api.body import read_body
 from node.api.errors import ApiError
-from node.api.proven import ProvenView, open_view, provable_at, reflected
+from node.api.proven import Anchors, ProvenView, open_view, provable_at, reflected
 from node.api.ratelimit import AdmissionBudget
 from node.errors import IndexInconsistentError, IndexUnavailableError, StorageCorruptError, StorageError
 from node.index.db import IndexDb
@@ -123,6 +123,7 @@ class ApiContext:
     on_inconsistent: Callable[[list[bytes]], None] = lambda keys: None
     read_listeners: list[ReadListener] = field(default_factory=list)
     verified_blocks: dict[int, bytes] = field(default_factory=dict)  # height -> block hash checked
+    anchors: Anchors = field(default_factory=Anchors)  # proofs' headers and certificates
     #: /readyz bounds: blocks behind the best certified height seen; index blocks behind the store
     ready_max_behind: int = 5
     index_max_lag: int = 100
@@ -206,7 +207,7 @@ class ApiContext:
     def proven(self, height: int | None = None) -> Iterator[ProvenView]:
         """A view answering for the state of `height` (default: the newest provable), on one snapshot."""
         with self.store.snapshot() as snap:
-            yield open_view(snap, self.lag, height)
+            yield open_view(snap, self.lag, height, self.anchors)
 
     async def wait_provable(self, min_height: int | None) -> None:
         """Until the state of `min_height` (or a later height) can be proven: the store first

@@ -69,7 +69,10 @@ from node.cli.common import fail
     ),
 )
 @click.option(
-    "--txs", type=click.IntRange(1, 10_000_000), default=None, help="History size for auditor/catchup/scale."
+    "--txs",
+    type=click.IntRange(1, 10_000_000),
+    default=None,
+    help="History size for auditor/catchup/scale; readapi: read a built chain of this many.",
 )
 @click.option(
     "--workers",
@@ -126,7 +129,7 @@ def bench(
             elif figure == "pipeline":
                 other = benchfigures.pipeline(txs or 6_000, directory=directory)
             elif figure == "readapi":
-                other = benchfigures.readapi(duration_s, directory=directory)
+                other = benchfigures.readapi(duration_s, directory=directory, txs=txs or 0)
             else:
                 other = benchfigures.scale(
                     large=txs or 1_000_000, duration_s=duration_s, compress=store_compression == "snappy"

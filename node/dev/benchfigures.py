@@ -249,10 +249,14 @@ def catchup(txs: int = 50_000, directory: Path | None = None, *, sync: str = "re
             shutil.rmtree(root, ignore_errors=True)
 
 
-def readapi(seconds: float = 10.0, concurrency: int = 16, directory: Path | None = None) -> dict[str, Any]:
+def readapi(
+    seconds: float = 10.0, concurrency: int = 16, directory: Path | None = None, txs: int = 0
+) -> dict[str, Any]:
     """Requests per second and p99 of a record lookup (`GET /v1/archives/{person_key}`) on one node,
     without and with its state proof (`?proof=true`: the proof against the certified root, the
-    anchor header and its commit certificate)."""
+    anchor header and its commit certificate). `txs`: the nodes start on a built chain of that
+    many transactions in blocks of 2,000 (as a loaded network's are) and an archive of it is
+    read; else on a fresh network, one archive submitted."""
     from node.dev.devnet import down, up
 
     root = _dir(directory)
@@ -263,16 +267,23 @@ def readapi(seconds: float = 10.0, concurrency: int = 16, directory: Path | None
             cfg.write_text(
                 cfg.read_text().replace("[api]\n", "[api]\nrate_per_s = 1000000.0\nburst = 1000000.0\n", 1)
             )
+        if txs:
+            chain = root / "chain"
+            _build(net, chain, txs)
+            _index(genesis, chain, root / "index.sqlite")
+            for spec in genesis.nodes:
+                shutil.copytree(chain, net / "nodes" / spec.node_id / "data")
+                shutil.copyfile(root / "index.sqlite", net / "nodes" / spec.node_id / "data" / "index.sqlite")
         up(net, echo=False)
         key = load_signing_key(net / "keys" / "admins" / f"{genesis.root_org}.key")
         url = f"http://127.0.0.1:{28000 + PORT_OFFSET + 1}"
-        person = _seed_archive(net, genesis, url)
+        person = _stored_archive(root / "chain", genesis) if txs else _seed_archive(net, genesis, url)
         with httpx.Client(
             base_url=url, timeout=10, auth=LedgerAuth(RequestSigner(key, genesis.chain_id))
         ) as http:
             token = http.post("/v1/auth/token", json={"ttl_s": 600}).json()["token"]
             _wait(lambda: http.get(f"/v1/archives/{person}").status_code == 200, 60)
-        out: dict[str, Any] = {"figure": "readapi", "concurrency": concurrency}
+        out: dict[str, Any] = {"figure": "readapi", "concurrency": concurrency, "stored_txs": txs}
         for label, path in (
             ("plain", f"/v1/archives/{person}"),
             ("proof", f"/v1/archives/{person}?proof=true"),
@@ -281,7 +292,7 @@ def readapi(seconds: float = 10.0, concurrency: int = 16, directory: Path | None
             q = statistics.quantiles(lat, n=100, method="inclusive")
             rps = n / seconds
             print(
-                f"figure=readapi read={label} requests={n} rps={rps:,.0f} p50_ms={q[49] * 1000:.1f} p99_ms={q[98] * 1000:.1f} errors={errors} concurrency={concurrency}"
+                f"figure=readapi read={label} requests={n} rps={rps:,.0f} p50_ms={q[49] * 1000:.1f} p99_ms={q[98] * 1000:.1f} errors={errors} concurrency={concurrency} stored_txs={txs}"
             )
             out[label] = {
                 "rps": round(rps),
@@ -294,6 +305,16 @@ def readapi(seconds: float = 10.0, concurrency: int = 16, directory: Path | None
     finally:
         if directory is None:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _stored_archive(chain: Path, genesis: Genesis) -> str:
+    """The person key of the first archive in a built chain's state (read before the nodes start)."""
+    from node.store.storage import BlockStore
+
+    with BlockStore.open(chain, genesis.hash, create=False) as store:
+        for key, _ in store.state_scan(b"archive/", b"archive0"):
+            return key.decode()[len("archive/") :]
+    raise RuntimeError("the built chain holds no archive")
 
 
 def _seed_archive(net: Path, genesis: Genesis, url: str) -> str:

@@ -52,3 +52,16 @@ def test_a_compressed_scale_run_builds_and_runs_every_store_with_snappy(
     assert opened == [True, False]
     with real_open(tmp_path / "chain", genesis.hash) as store:  # either way opens it
         assert sum(len(store.receipts(h)) for h in range(1, store.height + 1)) == 20
+
+
+def test_the_loaded_readapi_figure_reads_an_archive_of_the_built_chain(tmp_path: Path) -> None:
+    """`--figure readapi --txs N` reads a record that the built chain holds (no consensus needed)."""
+    net, genesis = benchfigures._network(tmp_path)
+    benchfigures._build(net, tmp_path / "chain", 60)
+    person = benchfigures._stored_archive(tmp_path / "chain", genesis)
+    assert len(person) == 64
+    with BlockStore.open(tmp_path / "chain", genesis.hash) as store:
+        assert store.state_get(f"archive/{person}".encode()) is not None
+    benchfigures._build(net, tmp_path / "genesis-only", 0)  # the genesis state: no archive
+    with pytest.raises(RuntimeError, match="no archive"):
+        benchfigures._stored_archive(tmp_path / "genesis-only", genesis)
