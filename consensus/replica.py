@@ -202,6 +202,19 @@ class Replica(NormalCase, Delivery, ViewChanges, Checkpoints, CatchUp):
     def is_validator(self) -> bool:
         return self.me is not None
 
+    @property
+    def reported_height(self) -> int:
+        """The height at least one honest validator of the current set is at, by their STATUS: the
+        (f+1)-th highest height the others report (f of them may lie). A hint for readiness (a
+        node replaying from genesis cannot verify certificates past the epochs it knows), never
+        for safety."""
+        vs = self.validators
+        claims = sorted(
+            (self.st.peer_heights.get(k, 0) for k in vs.pubkeys if k != self.my_key), reverse=True
+        )
+        f = len(vs.pubkeys) - vs.quorum
+        return claims[f] if len(claims) > f else 0
+
     # ------------------------------------------------------------------ the entry point
     def step(self, event: Event) -> list[Action]:
         # _deletes may hold records recovery found obsolete: they go out with the first step.

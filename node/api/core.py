@@ -5,7 +5,8 @@ Rules:
 - `/healthz` is liveness: 200 while the process runs and has not failed (restart it on 503).
   `/readyz` is readiness, for load balancers and compose: 200 only when the node is caught up
   (at most `ready_max_behind` blocks below the highest height a verified certificate showed
-  it), is connected to a quorum of validators (itself included) and its read index is available
+  it, and below the height f+1 validators report in STATUS: a node replaying from genesis cannot
+  verify certificates past the validator epochs it knows yet), is connected to a quorum of validators (itself included) and its read index is available
   and at most `index_max_lag` blocks behind the store; else 503 with every reason, e.g.
   `{"ready": false, "reasons": [{"code": "index_unavailable", "message": ...}], ...}`.
 
@@ -141,6 +142,7 @@ def readiness_reasons(
     """Why the node should not take traffic now (empty: ready)."""
     reasons: list[dict[str, str]] = []
     height, best = int(facts["height"]), int(facts["best_known_height"])
+    reported = int(facts.get("reported_height", 0))
     if not facts["alive"]:
         reasons.append({"code": "stopping", "message": "the node is stopping or stopped after a fatal error"})
     if best - height > max_behind:
@@ -149,6 +151,14 @@ def readiness_reasons(
                 "code": "behind",
                 "message": f"at height {height}, {best - height} blocks below the certified height {best} "
                 f"(bound {max_behind})",
+            }
+        )
+    elif reported - height > max_behind:
+        reasons.append(
+            {
+                "code": "behind",
+                "message": f"at height {height}, {reported - height} blocks below the height {reported} that "
+                f"enough validators report for one honest one to be there (bound {max_behind})",
             }
         )
     if facts["validators_connected"] < facts["quorum"]:

@@ -184,6 +184,7 @@ class ReadyOut(BaseModel):
     reasons: list[ReasonOut]
     height: int
     best_known_height: int
+    reported_height: int = 0
     validators_connected: int
     quorum: int
     indexed_height: int

@@ -9,8 +9,8 @@ Rules:
   `receipts`, `pending_raw`, `commit_listeners`, `peer_handlers`, `request_peer`,
   `connected_peers`.
 - `readiness()` states what /readyz judges (the API applies the bounds): the height, the highest
-  height a verified commit certificate showed it (never a peer's bare claim), and how many
-  validators it is connected to against the quorum.
+  height a verified commit certificate showed it, the height f+1 validators report (one honest
+  one at least), and how many validators it is connected to against the quorum.
 - Admission (`submit`, and gossip received) is the mempool's: the stateless check, then the
   signer's authority at the current state (`node/runtime/authority.py`); a refused transaction
   is never gossiped, offered or stored.
@@ -534,7 +534,7 @@ class Node:
         return ok, {"height": self.height(), "peers": len(self.network.connected_peers())}
 
     def readiness(self) -> dict[str, Any]:
-        """The facts /readyz judges: height, best certified height seen, validator links, quorum."""
+        """The facts /readyz judges (see the module's rules)."""
         height = self.height()
         connected = set(self.network.connected_peers())
         validators = self.replica.validators  # the set in force at the next height
@@ -543,8 +543,8 @@ class Node:
         return {
             "alive": self.fatal is None and not self.stop_requested.is_set(),
             "height": height,
-            # consensus learns "behind" only from verified certificates (consensus/catchup.py)
-            "best_known_height": max(height, self.replica.st.target_height),
+            "best_known_height": max(height, self.replica.st.target_height),  # verified certificates
+            "reported_height": self.replica.reported_height,  # STATUS of f+1 validators at least
             "validators_connected": linked + (1 if self.key.public in validators.pubkeys else 0),
             "quorum": validators.quorum,
         }

@@ -76,3 +76,20 @@ def test_remote_garbage_never_raises() -> None:
         for sender in (b"", PUB[0], PUB[2], b"\x63" * 32):
             r.step(MessageReceived(sender=sender, data=data))
     assert r.stats.get("undecodable", 0) > 0
+
+
+def test_the_reported_height_is_one_an_honest_validator_is_at() -> None:
+    """Readiness of a node replaying from genesis (it cannot verify certificates of epochs it does
+    not know yet): the (f+1)-th highest STATUS height of the other validators, so f liars cannot
+    move it up."""
+    observer = Replica(config(4, None), None, lambda txs: True)
+    assert observer.reported_height == 0
+    observer.st.peer_heights.update({PUB[0]: 10, PUB[1]: 500, PUB[2]: 9})  # PUB[1] lies: f = 1
+    assert observer.reported_height == 10
+    observer.st.peer_heights[PUB[7]] = 900  # not a validator: not counted
+    assert observer.reported_height == 10
+    validator = Replica(config(4, 3), KEYS[3].signer(), lambda txs: True)
+    validator.st.peer_heights.update({PUB[3]: 700, PUB[0]: 12})  # its own entry never counts
+    assert validator.reported_height == 0  # one claim from the others: could be the liar
+    validator.st.peer_heights[PUB[2]] = 11
+    assert validator.reported_height == 11

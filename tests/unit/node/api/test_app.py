@@ -247,6 +247,10 @@ def test_readiness_reasons_apply_each_bound() -> None:
     ]
     assert codes({**facts, "best_known_height": 106}) == ["behind"]
     assert codes({**facts, "best_known_height": 105}) == []
+    # a node replaying from genesis: no certificate it can verify yet, f+1 validators say 130
+    behind = readiness_reasons({**facts, "reported_height": 130}, 95, True, None, **bounds)
+    assert [r["code"] for r in behind] == ["behind"] and "130" in behind[0]["message"]
+    assert codes({**facts, "reported_height": 105}) == []
     assert codes({**facts, "validators_connected": 3}) == ["no_quorum"]
     assert codes(facts, ih=89) == ["index_lag"]
     assert codes(facts, err="OperationalError: unable to open database file") == ["index_unavailable"]
