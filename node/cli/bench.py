@@ -132,7 +132,10 @@ def bench(
                 other = benchfigures.readapi(duration_s, directory=directory, txs=txs or 0)
             else:
                 other = benchfigures.scale(
-                    large=txs or 1_000_000, duration_s=duration_s, compress=store_compression == "snappy"
+                    large=txs or 1_000_000,
+                    duration_s=duration_s,
+                    compress=store_compression == "snappy",
+                    directory=directory,
                 )
         except Exception as exc:  # reported as one line, never a traceback
             fail(f"bench {figure} failed: {exc}")

@@ -377,16 +377,26 @@ async def _hammer(
 
 
 def scale(
-    small: int = 10_000, large: int = 1_000_000, duration_s: float = 20.0, *, compress: bool = False
+    small: int = 10_000,
+    large: int = 1_000_000,
+    duration_s: float = 20.0,
+    *,
+    compress: bool = False,
+    directory: Path | None = None,
 ) -> dict[str, Any]:
     """Throughput with `small` versus `large` transactions already stored; RSS and disk bytes per tx.
     `compress`: the chain and every node's store are written with snappy (a 1,000,000-transaction
-    chain takes about 3.8 GB per copy so, against 7.6 GB uncompressed)."""
+    chain takes about 3.8 GB per copy so, against 7.6 GB uncompressed). `directory`: both networks
+    and their logs stay there (`small/`, `large/`), else in temporary directories removed after."""
     from node.dev.bench import BenchOptions, run
 
     out: dict[str, Any] = {"figure": "scale", "compression": "snappy" if compress else "none"}
     for label, txs in (("small", small), ("large", large)):
-        root = Path(tempfile.mkdtemp(prefix=f"orgledger-scale-{label}-"))
+        if directory is None:
+            root = Path(tempfile.mkdtemp(prefix=f"orgledger-scale-{label}-"))
+        else:
+            root = directory / label
+            root.mkdir(parents=True, exist_ok=False)
         try:
             net, genesis = _network(root)
             if compress:
@@ -426,7 +436,8 @@ def scale(
                 f"{disk / txs:.0f} disk bytes/tx in the store, {index_bytes / txs:.0f} in the index"
             )
         finally:
-            shutil.rmtree(root, ignore_errors=True)
+            if directory is None:
+                shutil.rmtree(root, ignore_errors=True)
     ratio = out["large"]["committed_tps"] / max(out["small"]["committed_tps"], 1e-9)
     out["ratio"] = round(ratio, 3)
     print(
