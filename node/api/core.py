@@ -6,8 +6,9 @@ Rules:
   `/readyz` is readiness, for load balancers and compose: 200 only when the node is caught up
   (at most `ready_max_behind` blocks below the highest height a verified certificate showed
   it, and below the height f+1 validators report in STATUS: a node replaying from genesis cannot
-  verify certificates past the validator epochs it knows yet), is connected to a quorum of validators (itself included) and its read index is available
-  and at most `index_max_lag` blocks behind the store; else 503 with every reason, e.g.
+  verify certificates past the validator epochs it knows yet), is connected to a quorum of
+  validators (itself included) and its read index is available and at most `index_max_lag`
+  blocks behind the store; else 503 with every reason, e.g.
   `{"ready": false, "reasons": [{"code": "index_unavailable", "message": ...}], ...}`.
 
 - No authentication here: a transaction carries its own signatures, and status and health say

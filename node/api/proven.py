@@ -52,8 +52,8 @@ def read_anchor(snap: BlockStore, height: int) -> tuple[bytes, bytes]:
 
 
 class Anchors:
-    """The anchors of the last `kept` heights asked for (see the module's rules); thread-safe (the
-    API answers on the event loop and in worker threads)."""
+    """The anchors of the last `kept` heights it read, first in first out (see the module's
+    rules); thread-safe (the API answers on the event loop and in worker threads)."""
 
     def __init__(self, kept: int = ANCHORS_KEPT) -> None:
         self._kept = kept
