@@ -62,6 +62,14 @@ def _index(genesis: Genesis, data: Path, out: Path) -> int:
     return out.stat().st_size
 
 
+def _install(net: Path, genesis: Genesis, chain: Path, index: Path) -> None:
+    """Every node of the network starts on the built chain and its read index."""
+    for spec in genesis.nodes:
+        data = net / "nodes" / spec.node_id / "data"
+        shutil.copytree(chain, data)
+        shutil.copyfile(index, data / "index.sqlite")
+
+
 def _dir(directory: Path | None) -> Path:
     if directory is None:
         return Path(tempfile.mkdtemp(prefix="orgledger-figure-"))
@@ -271,9 +279,7 @@ def readapi(
             chain = root / "chain"
             _build(net, chain, txs)
             _index(genesis, chain, root / "index.sqlite")
-            for spec in genesis.nodes:
-                shutil.copytree(chain, net / "nodes" / spec.node_id / "data")
-                shutil.copyfile(root / "index.sqlite", net / "nodes" / spec.node_id / "data" / "index.sqlite")
+            _install(net, genesis, chain, root / "index.sqlite")
         up(net, echo=False)
         key = load_signing_key(net / "keys" / "admins" / f"{genesis.root_org}.key")
         url = f"http://127.0.0.1:{28000 + PORT_OFFSET + 1}"
@@ -405,9 +411,7 @@ def scale(
             _build(net, chain, txs, compress=compress)
             disk = sum(f.stat().st_size for f in chain.rglob("*") if f.is_file())
             index_bytes = _index(genesis, chain, root / "index.sqlite")
-            for spec in genesis.nodes:
-                shutil.copytree(chain, net / "nodes" / spec.node_id / "data")
-                shutil.copyfile(root / "index.sqlite", net / "nodes" / spec.node_id / "data" / "index.sqlite")
+            _install(net, genesis, chain, root / "index.sqlite")
             result = run(
                 BenchOptions(
                     duration_s=duration_s,

@@ -60,6 +60,13 @@ def test_the_loaded_readapi_figure_reads_an_archive_of_the_built_chain(tmp_path:
     benchfigures._build(net, tmp_path / "chain", 60)
     person = benchfigures._stored_archive(tmp_path / "chain", genesis)
     assert len(person) == 64
+    (tmp_path / "index.sqlite").write_bytes(b"index")
+    benchfigures._install(net, genesis, tmp_path / "chain", tmp_path / "index.sqlite")
+    for spec in genesis.nodes:  # every node starts on the chain and its index
+        data = net / "nodes" / spec.node_id / "data"
+        assert (data / "index.sqlite").read_bytes() == b"index"
+        with BlockStore.open(data, genesis.hash, create=False) as copy:
+            assert copy.height >= 1
     with BlockStore.open(tmp_path / "chain", genesis.hash) as store:
         assert store.state_get(f"archive/{person}".encode()) is not None
     benchfigures._build(net, tmp_path / "genesis-only", 0)  # the genesis state: no archive
