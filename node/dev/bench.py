@@ -266,7 +266,7 @@ def _anon_bytes(proc: psutil.Process) -> int:
     return int(proc.memory_info().rss)
 
 
-def _settled(urls: list[str], timeout_s: float = 7200.0) -> int:
+def settled(urls: list[str], timeout_s: float = 7200.0) -> int:
     """Wait until every validator reports the same height with its read index at that height
     (a node started on a stored chain rebuilds its index first); return the height."""
     deadline = time.monotonic() + timeout_s
@@ -295,7 +295,7 @@ def _drain(
     sample_s: float = 2.0,
 ) -> float:
     """Wait until the benchmark's transactions stop committing for `quiet_s`, the validators have
-    settled (`_settled`: one height, indexes caught up) and every node process is idle (under
+    settled (`settled`: one height, indexes caught up) and every node process is idle (under
     `idle_share` of a core over `sample_s`: LevelDB's compaction of the phase's writes runs on
     after the index is done; at most `idle_wait_s`, a busy machine may never look idle); the
     seconds it took."""
@@ -308,18 +308,31 @@ def _drain(
         time.sleep(0.25)
         if committed.value != last:
             last, since = committed.value, time.monotonic()
-    _settled(urls, timeout_s=max(1.0, deadline - time.monotonic()))
+    settled(urls, timeout_s=max(1.0, deadline - time.monotonic()))
+    wait_idle(procs, idle_share=idle_share, idle_wait_s=idle_wait_s, sample_s=sample_s)
+    return time.monotonic() - started
+
+
+def wait_idle(
+    procs: dict[str, psutil.Process],
+    *,
+    idle_share: float = 0.05,
+    idle_wait_s: float = 60.0,
+    sample_s: float = 2.0,
+) -> bool:
+    """Until every process uses under `idle_share` of a core over `sample_s`, for at most
+    `idle_wait_s` (a busy machine may never look idle); whether they went idle."""
     idle_by = time.monotonic() + idle_wait_s
     while time.monotonic() < idle_by:
         before = {n: sum(p.cpu_times()[:2]) for n, p in procs.items()}
         time.sleep(sample_s)
         busy = {n: (sum(p.cpu_times()[:2]) - before[n]) / sample_s for n, p in procs.items()}
         if all(share < idle_share for share in busy.values()):
-            break
-    return time.monotonic() - started
+            return True
+    return False
 
 
-def _node_procs(directory: Path, genesis: Genesis) -> dict[str, psutil.Process]:
+def node_procs(directory: Path, genesis: Genesis) -> dict[str, psutil.Process]:
     try:
         import psutil
     except ImportError:
@@ -497,9 +510,9 @@ def run(opts: BenchOptions) -> dict[str, Any]:
         if opts.prebuilt:
             # A stored history is the setting, not the measurement: wait until every node serves it
             # with its index caught up, and follow blocks from there.
-            watcher.height = _settled(urls)
+            watcher.height = settled(urls)
         watcher.start()
-        procs = _node_procs(net, genesis)
+        procs = node_procs(net, genesis)
         metric_urls = {s.node_id: f"http://{s.host}:{s.api_port}" for s in genesis.nodes}
         phases: list[Phase] = []
         half = len(raws) // (2 if opts.half_rate_phase and opts.rate is None else 1)

@@ -25,8 +25,10 @@ import httpx
 from tqdm import tqdm
 
 from client_sdk.auth import LedgerAuth, RequestSigner
-from node.dev.bench import PORT_OFFSET, bench_topology
+from node.dev.bench import bench_topology
 from node.dev.chaingen import archive_from_store, generate_chain
+from node.dev.netinit import set_toml_keys
+from wire.families import prefix_end
 from wire.files import load_genesis, load_signing_key
 from wire.genesis import Genesis
 
@@ -46,11 +48,10 @@ def _build(net: Path, data: Path, txs: int, compress: bool = False) -> float:
     return time.monotonic() - started
 
 
-def _compress_stores(net: Path, genesis: Genesis) -> None:
-    """Every node of the network writes its block store with snappy (`[store] compression`)."""
+def _set_all(net: Path, genesis: Genesis, table: str, values: dict[str, Any]) -> None:
+    """Set `values` in `[table]` of every node's node.toml."""
     for spec in genesis.nodes:
-        cfg = net / "nodes" / spec.node_id / "node.toml"
-        cfg.write_text(cfg.read_text() + '\n[store]\ncompression = "snappy"\n')
+        set_toml_keys(net / "nodes" / spec.node_id / "node.toml", table, values)
 
 
 def _index(genesis: Genesis, data: Path, out: Path) -> int:
@@ -265,16 +266,13 @@ def readapi(
     anchor header and its commit certificate). `txs`: the nodes start on a built chain of that
     many transactions in blocks of 2,000 (as a loaded network's are) and an archive of it is
     read; else on a fresh network, one archive submitted."""
-    from node.dev.devnet import down, up
+    from node.dev.devnet import api_urls, down, up
 
     root = _dir(directory)
     try:
         net, genesis = _network(root)
-        for spec in genesis.nodes:  # the figure is about serving, not about the per-key rate limit
-            cfg = net / "nodes" / spec.node_id / "node.toml"
-            cfg.write_text(
-                cfg.read_text().replace("[api]\n", "[api]\nrate_per_s = 1000000.0\nburst = 1000000.0\n", 1)
-            )
+        # the figure is about serving, not about the per-key rate limit
+        _set_all(net, genesis, "api", {"rate_per_s": 1_000_000.0, "burst": 1_000_000.0})
         if txs:
             chain = root / "chain"
             _build(net, chain, txs)
@@ -282,7 +280,7 @@ def readapi(
             _install(net, genesis, chain, root / "index.sqlite")
         up(net, echo=False)
         key = load_signing_key(net / "keys" / "admins" / f"{genesis.root_org}.key")
-        url = f"http://127.0.0.1:{28000 + PORT_OFFSET + 1}"
+        url = api_urls(net, genesis)[0]  # the central node's
         if txs:
             person = _stored_archive(root / "chain", genesis)
             _quiet(net, genesis)
@@ -320,23 +318,21 @@ def readapi(
 def _quiet(net: Path, genesis: Genesis) -> None:
     """Until every node started on a built chain has settled on its height and gone idle (each
     checks its store at start, `[integrity] verify_on_start`): the figure measures serving."""
-    from types import SimpleNamespace
-
-    from node.dev.bench import _drain, _node_procs
+    from node.dev.bench import node_procs, settled, wait_idle
     from node.dev.devnet import api_urls
 
-    _drain(
-        api_urls(net, genesis, "validator"), SimpleNamespace(value=0), _node_procs(net, genesis), quiet_s=0.0
-    )
+    settled(api_urls(net, genesis, "validator"))
+    wait_idle(node_procs(net, genesis))
 
 
 def _stored_archive(chain: Path, genesis: Genesis) -> str:
     """The person key of the first archive in a built chain's state (read before the nodes start)."""
     from node.store.storage import BlockStore
 
+    prefix = b"archive/"
     with BlockStore.open(chain, genesis.hash, create=False) as store:
-        for key, _ in store.state_scan(b"archive/", b"archive0"):
-            return key.decode()[len("archive/") :]
+        for key, _ in store.state_scan(prefix, prefix_end(prefix)):
+            return key[len(prefix) :].decode()
     raise RuntimeError("the built chain holds no archive")
 
 
@@ -405,8 +401,8 @@ def scale(
             root.mkdir(parents=True, exist_ok=False)
         try:
             net, genesis = _network(root)
-            if compress:
-                _compress_stores(net, genesis)
+            if compress:  # every node writes its store as the chain was built
+                _set_all(net, genesis, "store", {"compression": "snappy"})
             chain = root / "chain"
             _build(net, chain, txs, compress=compress)
             disk = sum(f.stat().st_size for f in chain.rglob("*") if f.is_file())

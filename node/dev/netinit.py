@@ -236,3 +236,16 @@ def _write_secret(path: Path, secret: bytes) -> None:
         os.write(fd, (f"1:{secret.hex()}\n").encode())
     finally:
         os.close(fd)
+
+
+def set_toml_keys(path: Path, table: str, values: Mapping[str, object]) -> None:
+    """Set `values` in `[table]` of the node.toml at `path` (as `network init` writes it; the
+    table is added when missing)."""
+    lines = toml_dumps(dict(values)).strip()
+    text = path.read_text()
+    header = f"[{table}]\n"
+    if header in text:
+        text = text.replace(header, header + lines + "\n", 1)
+    else:
+        text = text.rstrip("\n") + f"\n\n{header}{lines}\n"
+    path.write_text(text)

@@ -30,7 +30,7 @@ from typing import Any
 from client_sdk.auth import RequestSigner
 from node.config import toml_dumps
 from node.dev.loadgen import Op, Report, submit_all, wait_and_check
-from node.dev.netinit import init_network
+from node.dev.netinit import init_network, set_toml_keys
 from node.dev.workload import Workload
 from tests.support.faultproxy import Blackhole, Pass, ProxyHarness
 from wire.files import load_signing_key
@@ -348,15 +348,3 @@ class LoadThread(threading.Thread):
         self.join(timeout_s)
         assert not self.is_alive(), "the load did not finish"
         return self.ops
-
-
-def set_toml_keys(path: Path, table: str, values: dict[str, Any]) -> None:
-    """Set `values` in `[table]` of the node.toml at `path` (as `network init` writes it)."""
-    lines = toml_dumps(values).strip()
-    text = path.read_text()
-    header = f"[{table}]\n"
-    if header in text:
-        text = text.replace(header, header + lines + "\n", 1)
-    else:
-        text = text.rstrip("\n") + f"\n\n{header}{lines}\n"
-    path.write_text(text)

@@ -41,7 +41,7 @@ class Proc:
 @pytest.fixture(autouse=True)
 def settled(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     calls: list[Any] = []
-    monkeypatch.setattr(bench, "_settled", lambda urls, timeout_s: calls.append(urls) or 7)
+    monkeypatch.setattr(bench, "settled", lambda urls, timeout_s: calls.append(urls) or 7)
     return calls
 
 

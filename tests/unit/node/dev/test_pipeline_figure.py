@@ -35,10 +35,12 @@ def test_a_compressed_scale_run_builds_and_runs_every_store_with_snappy(
     from node.dev import chaingen
 
     net, genesis = benchfigures._network(tmp_path)
-    benchfigures._compress_stores(net, genesis)
+    benchfigures._set_all(net, genesis, "store", {"compression": "snappy"})  # a table node.toml lacks
+    benchfigures._set_all(net, genesis, "api", {"rate_per_s": 1e6, "burst": 1e6})  # one it has
     for spec in genesis.nodes:
         config = NodeConfig.load(net / "nodes" / spec.node_id / "node.toml", env={})
         assert config.store.compression == "snappy" and config.store.compress
+        assert config.api.rate_per_s == 1e6 and config.api.burst == 1e6
     opened: list[bool] = []
     real_open = BlockStore.open
 
