@@ -402,24 +402,48 @@ def root_hash(root: Ref | None) -> bytes:
 def root_of(entries: Iterable[tuple[bytes, bytes]]) -> bytes:
     """The root of the map holding exactly `entries` (key, value), in any order: a full rebuild,
     hashes only (what a snapshot or a scan of the whole state is checked with)."""
-    items = sorted((symbols(k), k, _SHA(v).digest()) for k, v in entries)
-    if not items:
+    return root_of_sorted(sorted(entries))
+
+
+def root_of_sorted(entries: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """`root_of` for entries in strictly ascending key order (a store's scan), in one pass with
+    memory for one path of the trie, not the whole map: ValueError on a key out of order.
+
+    The trie of sorted keys follows from the common prefixes of neighbours: `open_` holds the
+    branches on the path to the last key, each as (its branching position, its children so far);
+    `pending` is the hash of the finished subtree that holds the last key. A new key that shares
+    `common` symbols with the last closes every open branch deeper than `common` (its prefix runs
+    from the slot of the branch above it to its branching position), then hangs `pending` in the
+    branch at `common`, opened now if none branches there."""
+    open_: list[tuple[int, list[bytes | None]]] = []
+    prev = b""
+    prev_sym = b""
+    pending: bytes | None = None
+    for key, value in entries:
+        if pending is not None:
+            if key <= prev:
+                raise ValueError(f"state keys out of order at {key[:80]!r}")
+            m = min(len(prev), len(key))
+            diff = int.from_bytes(prev[:m], "big") ^ int.from_bytes(key[:m], "big")
+            common = (m * 8 - diff.bit_length()) // 4 if diff else 2 * m  # symbols shared
+            while open_ and open_[-1][0] > common:
+                depth, children = open_.pop()
+                children[prev_sym[depth]] = pending
+                above = max(open_[-1][0] if open_ else -1, common)
+                pending = _SHA(branch_preimage(prev_sym[above + 1 : depth], children)).digest()
+            if not open_ or open_[-1][0] < common:
+                open_.append((common, [None] * SLOTS))
+            open_[-1][1][prev_sym[common]] = pending
+        pending = _SHA(leaf_preimage(key, _SHA(value).digest())).digest()
+        prev, prev_sym = key, symbols(key)
+    if pending is None:
         return EMPTY_ROOT
-    return _hash_of(0, items)
-
-
-def _hash_of(depth: int, entries: list[tuple[bytes, bytes, bytes]]) -> bytes:
-    if len(entries) == 1:
-        return _SHA(leaf_preimage(entries[0][1], entries[0][2])).digest()
-    first, last = entries[0][0], entries[-1][0]
-    i, end = depth, min(len(first), len(last))
-    while i < end and first[i] == last[i]:
-        i += 1
-    groups: list[list[tuple[bytes, bytes, bytes]]] = [[] for _ in range(SLOTS)]
-    for e in entries:
-        groups[e[0][i]].append(e)
-    hashes = [_hash_of(i + 1, g) if g else None for g in groups]
-    return _SHA(branch_preimage(first[depth:i], hashes)).digest()
+    while open_:
+        depth, children = open_.pop()
+        children[prev_sym[depth]] = pending
+        above = open_[-1][0] if open_ else -1
+        pending = _SHA(branch_preimage(prev_sym[above + 1 : depth], children)).digest()
+    return pending
 
 
 # ------------------------------------------------------------------------------------ reading

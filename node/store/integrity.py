@@ -13,7 +13,7 @@ Rules (RELIABILITY A2, 5.6):
   stored for h, and the roots stored for h are the ones the header of h + exec_lag carries.
 - The genesis roots are re-derived from the genesis; the roots stored for the top height equal
   the meta record; the state map's root is rebuilt from a scan of every state entry
-  (`wire.statemap.root_of`) and must be the meta record's state root. In `full` mode the stored
+  in one pass (`wire.statemap.root_of_sorted`) and must be the meta record's state root. In `full` mode the stored
   map is also walked from its root and must hold as many entries as the state.
 - A failure raises `IntegrityError` (a `StorageCorruptError`, code `storage_corrupt`) naming the
   height or key; the node stops with it.
@@ -146,7 +146,7 @@ def _verify(
             entries += 1
             yield item
 
-    if statemap.root_of(counted()) != top_state_root:
+    if statemap.root_of_sorted(counted()) != top_state_root:
         raise IntegrityError(
             f"the {entries} state entries do not hash to the state root of height {top} "
             "(a state entry was added, removed or changed)",

@@ -205,9 +205,11 @@ class BlockStore:
             self._failed = StorageError(f"{self.path}: {exc}")
             raise self._failed from exc
 
-    def _scan(self, start: bytes, stop: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def _scan(self, start: bytes, stop: bytes, *, fill_cache: bool = True) -> Iterator[tuple[bytes, bytes]]:
+        """Records in [start, stop); `fill_cache=False` for a scan of everything (it would evict
+        the block cache the node's reads use, for blocks read once)."""
         try:
-            yield from self._db.iterator(start=start, stop=stop, verify_checksums=True)
+            yield from self._db.iterator(start=start, stop=stop, verify_checksums=True, fill_cache=fill_cache)
         except plyvel.CorruptionError as exc:
             raise StorageCorruptError(f"{self.path}: corrupt record during scan: {exc}") from exc
         except plyvel.Error as exc:
@@ -497,7 +499,7 @@ class BlockStore:
 
     def state_items(self) -> Iterator[tuple[bytes, bytes]]:
         n = len(P_STATE)
-        for k, v in self._scan(P_STATE, bytes([P_STATE[0] + 1])):
+        for k, v in self._scan(P_STATE, bytes([P_STATE[0] + 1]), fill_cache=False):
             yield k[n:], v
 
     def consensus_entries(self) -> Iterator[tuple[bytes, bytes]]:
@@ -507,7 +509,7 @@ class BlockStore:
 
     def raw_items(self) -> Iterator[tuple[bytes, bytes]]:
         """Every record, raw, in key order (backups: `node/store/backup.py`)."""
-        return self._scan(b"", b"\xff" * 9)
+        return self._scan(b"", b"\xff" * 9, fill_cache=False)
 
     def write_raw(self, records: Sequence[tuple[bytes, bytes]]) -> None:
         """Write raw records in one synced batch (restoring a backup into a new store)."""

@@ -67,6 +67,7 @@ def test_the_root_depends_only_on_the_entries_and_reads_match(
     for h, state in enumerate(states):
         root = store.roots[h]
         assert sm.root_hash(root) == sm.root_of(state.items())
+        assert sm.root_hash(root) == sm.root_of_sorted(iter(sorted(state.items())))  # one pass
         for k in {*state, *(k for b in batches for k in b)}:
             assert sm.get(store.get, root, k) == state.get(k)
         leaves = sorted(
@@ -179,3 +180,11 @@ def test_a_branch_gaining_and_changing_children_in_one_block_is_stored_whole() -
     # the untouched leaves keep the version that wrote them; the rest are of this block
     assert sorted(ref[1] for ref in top.children if ref is not None) == [1, 1, 2, 2, 2]
     assert {k: sm.get(store.get, root, k) for k in entries} == entries
+
+
+def test_the_one_pass_root_refuses_keys_out_of_order() -> None:
+    assert sm.root_of_sorted(iter([])) == sm.EMPTY_ROOT
+    assert sm.root_of_sorted([(b"a", b"1")]) == sm.leaf_hash(b"a", b"1")
+    for entries in ([(b"b", b"1"), (b"a", b"2")], [(b"a", b"1"), (b"a", b"2")]):
+        with pytest.raises(ValueError, match="out of order"):
+            sm.root_of_sorted(entries)
