@@ -67,6 +67,7 @@ STATUS: dict[str, int] = {
     "height_not_reached": 409,
     "already_committed": 409,
     "too_large": 413,
+    "header_too_large": 431,
     "unsupported_media_type": 415,
     # 429: slow down
     "rate_limited": 429,

@@ -1,4 +1,5 @@
-"""The API's HTTP server: uvicorn (h11) with bounded connections (issue 18.5, RELIABILITY S5).
+"""The API's HTTP server: uvicorn with httptools (a compiled HTTP parser) and bounded connections
+(issue 18.5, RELIABILITY S5).
 
 Rules:
 
@@ -14,7 +15,8 @@ Rules:
     (the route reading it then sees the client gone, `node/api/body.py`);
   - answering: the request is in, the app works or streams (the event stream lives here for
     hours): no deadline of ours.
-  Headers are at most `max_header_bytes` (h11: 400 beyond).
+  A request head is at most `max_header_bytes` (counted as it arrives; beyond: 431
+  `header_too_large` and close).
 - At most `max_connections` connections per node and `max_connections_per_client` per client
   address: one over either limit is answered at once (503 `too_many_connections`, 429
   `client_connection_limit`, with `Retry-After`, in the one error format; statuses from
@@ -39,9 +41,8 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from node.api.errors import ApiError, headers_of, status_of
 from node.config import ApiSettings, TlsFiles
@@ -51,7 +52,7 @@ log = logging.getLogger("orgledger.api")
 
 TICK_S = 0.25
 CLIENT_CERTS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
-_REASONS = {429: "Too Many Requests", 503: "Service Unavailable"}
+_REASONS = {429: "Too Many Requests", 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,16 +120,23 @@ def refusal_bytes(code: str, message: str) -> bytes:
     return "\r\n".join(head).encode("ascii") + body
 
 
-def guarded_protocol(guard: ConnectionGuard) -> type[H11Protocol]:
-    """uvicorn's h11 protocol with the limits and deadlines of `guard`."""
+def guarded_protocol(guard: ConnectionGuard) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with the limits and deadlines of `guard`.
+
+    Where the connection is, from the parser's callbacks: `_parsing` is "headers" from a
+    request's first byte (`on_message_begin`) to the end of its headers, then "body" to the end of
+    its body, then None; `_answering` counts the requests fully read and not answered yet.
+    Neither parsing nor answering is idle."""
     limits = guard.limits
 
-    class GuardedH11Protocol(H11Protocol):
+    class GuardedProtocol(HttpToolsProtocol):
         _client_key = ""
         _counted = False
+        _parsing: str | None = None
+        _answering = 0
+        _header_bytes = 0
         _idle_since = 0.0
-        _request_since: float | None = None
-        _body_since: float | None = None
+        _phase_since = 0.0
         _ticker: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -154,57 +162,63 @@ def guarded_protocol(guard: ConnectionGuard) -> type[H11Protocol]:
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            now = self.loop.time()
-            if self._request_since is None and self.conn.their_state is h11.IDLE:
-                self._request_since = now  # the first byte of a request
             super().data_received(data)
-            self._follow(now)
+            if self._parsing == "headers":  # counted after the parser (a head begun here reset it)
+                self._header_bytes += len(data)
+                if self._header_bytes > limits.max_header_bytes:
+                    self._refuse_headers()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._parsing, self._phase_since, self._header_bytes = "headers", self.loop.time(), 0
+
+        def on_headers_complete(self) -> None:
+            self._parsing, self._phase_since = "body", self.loop.time()
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._parsing = None
+            self._answering += 1
+            super().on_message_complete()
 
         def on_response_complete(self) -> None:
+            self._answering = max(0, self._answering - 1)
+            self._idle_since = self.loop.time()
             super().on_response_complete()
-            self._follow(self.loop.time())
 
-        def _follow(self, now: float) -> None:
-            state = self.conn.their_state
-            if state is h11.IDLE:
-                if not self.conn.trailing_data[0]:
-                    self._request_since, self._idle_since = None, now
-            elif state is h11.SEND_BODY:
-                if self._body_since is None:
-                    self._body_since = now
-            else:  # the request is in (DONE) or the connection is closing
-                self._request_since = self._body_since = None
+        def _refuse_headers(self) -> None:
+            """Headers over `max_header_bytes`: 431 in the one error format, then close."""
+            guard.closed["header_too_large"] = guard.closed.get("header_too_large", 0) + 1
+            self._parsing = None
+            if not self.transport.is_closing():
+                message = f"request headers exceed {limits.max_header_bytes} bytes"
+                self.transport.write(refusal_bytes("header_too_large", message))
+                self.transport.close()
 
         def _tick(self) -> None:
             self._ticker = None
             if self.transport.is_closing():
                 return
-            now = self.loop.time()
-            self._follow_timeout(now)
+            self._follow_timeout(self.loop.time())
             if not self.transport.is_closing():
                 self._ticker = self.loop.call_later(TICK_S, self._tick)
 
         def _follow_timeout(self, now: float) -> None:
-            state = self.conn.their_state
-            if state is h11.IDLE:
-                if self._request_since is not None:
-                    if now - self._request_since > limits.header_timeout_s:
-                        self._close("header_timeout")
-                elif (self.cycle is None or self.cycle.response_complete) and (
-                    now - self._idle_since > limits.idle_timeout_s
-                ):
-                    self._close("idle_timeout")
-            elif state is h11.SEND_BODY:
-                since = self._body_since if self._body_since is not None else now
-                if now - since > limits.body_timeout_s:
+            if self._parsing == "headers":
+                if now - self._phase_since > limits.header_timeout_s:
+                    self._close("header_timeout")
+            elif self._parsing == "body":
+                if now - self._phase_since > limits.body_timeout_s:
                     self._close("body_timeout")
+            elif self._answering == 0 and now - self._idle_since > limits.idle_timeout_s:
+                self._close("idle_timeout")
 
         def _close(self, reason: str) -> None:
             guard.closed[reason] = guard.closed.get(reason, 0) + 1
             log.debug("closing an API connection from %s: %s", self._client_key, reason)
             self.transport.close()
 
-    return GuardedH11Protocol
+    return GuardedProtocol
 
 
 class ApiServer(uvicorn.Server):
@@ -250,7 +264,6 @@ def api_server(
             lifespan="off",
             access_log=False,
             timeout_keep_alive=max(1, int(limits.idle_timeout_s)),
-            h11_max_incomplete_event_size=limits.max_header_bytes,
         )
     )
     server.guard = guard

@@ -165,3 +165,35 @@ def test_connection_limits_per_client_and_per_node() -> None:
         assert server.guard.refused == {"too_many_connections": 1}
         for sock in held:
             sock.close()
+
+
+def test_a_request_head_over_the_limit_gets_431_and_a_close() -> None:
+    with serving(ServerLimits(max_header_bytes=2048)) as (port, server):
+        with _connect(port) as sock:  # in one piece
+            sock.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 4000 + b"\r\n")
+            status, headers, doc = _answer(sock)
+            assert (status, doc["error"]["code"]) == (431, "header_too_large")  # type: ignore[index]
+            assert headers["connection"] == "close"
+            assert _seconds_until_closed(sock, limit_s=2) < 2
+        with _connect(port) as sock:  # trickled in small pieces
+            sock.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\n")
+            for _ in range(40):
+                sock.sendall(b"X-Part: " + b"b" * 90 + b"\r\n")
+            assert _answer(sock)[0] == 431
+        with _connect(port) as sock:  # under the limit: served, twice on one connection
+            for _ in range(2):
+                sock.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\nX-Ok: " + b"c" * 1500 + b"\r\n\r\n")
+                assert _answer(sock)[:1] == (200,)
+        assert server.guard.closed.get("header_too_large") == 2
+
+
+def test_pipelined_requests_are_answered_in_order() -> None:
+    with serving(FAST) as (port, _), _connect(port) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(5)
+        data = b""
+        while data.count(b'{"ok":true}') < 2:
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+        assert data.count(b"HTTP/1.1 200 OK") == 2
