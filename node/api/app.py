@@ -34,19 +34,22 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Match
 
+from node.api.auth import SECURITY_SCHEMES, is_authenticating
 from node.api.errors import headers_of, status_of
 from node.metrics import StageClock
 from wire.errors import CodedError
@@ -145,7 +148,7 @@ def create_app(
     generated = app.openapi
 
     def openapi() -> dict[str, Any]:
-        return documented(generated())
+        return documented(generated(), secured_operations(routers))
 
     app.openapi = openapi  # type: ignore[method-assign]
 
@@ -255,8 +258,31 @@ _CONNECTION_LIMITS = {
 }
 
 
-def documented(schema: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAPI document as the node answers (idempotent): no 422, 429 and 503 everywhere."""
+def secured_operations(routers: Sequence[APIRouter]) -> set[tuple[str, str]]:
+    """(path, method) of every documented route of `routers` that depends, at any depth, on a
+    dependency marked `node.api.auth.authenticates`."""
+
+    def authenticated(dependant: Dependant) -> bool:
+        return any(is_authenticating(d.call) or authenticated(d) for d in dependant.dependencies)
+
+    return {
+        (route.path_format, method.lower())
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.include_in_schema and authenticated(route.dependant)
+        for method in route.methods or ()
+    }
+
+
+def documented(schema: dict[str, Any], secured: Collection[tuple[str, str]] = ()) -> dict[str, Any]:
+    """The OpenAPI document as the node answers (idempotent): no 422, 429 and 503 everywhere; the
+    authentication schemes on the `secured` operations."""
+    for path, method in secured:
+        op = schema.get("paths", {}).get(path, {}).get(method)
+        if op is not None:
+            op["security"] = [{name: []} for name in SECURITY_SCHEMES]
+    if secured:
+        schema.setdefault("components", {})["securitySchemes"] = dict(SECURITY_SCHEMES)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     error = (
         {"$ref": "#/components/schemas/ErrorOut"}

@@ -20,6 +20,9 @@ Rules (the scheme itself is defined in `wire/reqsign.py` and docs/api.md):
   one per remote address for failed attempts (429 `too_many_failures`), so a flood of bad
   signatures costs bounded CPU and cannot drain an honest key's bucket.
 - Every structure is bounded: the nonce cache, the token table, the buckets.
+- A route dependency that authenticates is marked `@authenticates`; the OpenAPI document lists
+  `SECURITY_SCHEMES` on every route that depends on one (`node/api/app.py`), so no per-request
+  dependency of FastAPI's security classes is needed to document it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from node.api.errors import ApiError
 from node.api.ratelimit import TokenBucket
@@ -71,6 +74,25 @@ READ_ROLES = CONTENT_ROLES | {"auditor"}
 BLOCK_ROLES = frozenset({"admin", "auditor", "node"})
 
 TOKEN_TTL_DEFAULT_S, TOKEN_TTL_MAX_S = 300, 3600
+SECURITY_SCHEMES: dict[str, dict[str, str]] = {
+    "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Orgledger-Signature"},
+    "HTTPBearer": {"type": "http", "scheme": "bearer"},
+}
+_MARK = "__orgledger_authenticates__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def authenticates(fn: F) -> F:
+    """Mark a route dependency that authenticates its caller (a request signature or a token)."""
+    setattr(fn, _MARK, True)
+    return fn
+
+
+def is_authenticating(call: object) -> bool:
+    """Whether `call` (a function or a bound method) was marked with `authenticates`."""
+    return bool(getattr(call, _MARK, False))
+
+
 TOKEN_SEP = "~"  # never in a node id (wire/genesis.py) nor in token_urlsafe's alphabet
 
 

@@ -30,14 +30,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
-from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader, HTTPBearer
+from fastapi import Request
 from sqlalchemy.exc import SQLAlchemyError
 
-from node.api.auth import Authenticator, Caller
+from node.api.auth import Authenticator, Caller, authenticates
 from node.api.body import read_body
 from node.api.errors import ApiError
 from node.api.proven import Anchors, ProvenView, open_view, provable_at, reflected
@@ -131,14 +130,8 @@ class ApiContext:
     limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(INDEX_THREADS))
 
     # ------------------------------------------------------------------ who is asking
-    async def authn(
-        self,
-        request: Request,
-        _sig: Annotated[
-            str | None, Depends(APIKeyHeader(name="X-Orgledger-Signature", auto_error=False))
-        ] = None,
-        _bearer: Annotated[Any, Depends(HTTPBearer(auto_error=False))] = None,
-    ) -> Caller:
+    @authenticates
+    async def authn(self, request: Request) -> Caller:
         body = b""
         if request.method not in ("GET", "HEAD"):
             body = await read_body(request, AUTH_BODY_MAX)

@@ -30,15 +30,14 @@ a bad secret file stops the node). Its settings are node.toml's typed `[privacy]
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader, HTTPBearer
+from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter
 
 from contracts import keys as state_keys
 from contracts.identity import ancestors_or_self
-from node.api.auth import Caller
+from node.api.auth import Caller, authenticates
 from node.api.body import read_body
 from node.api.context import ApiContext
 from node.api.errors import ApiError
@@ -141,13 +140,8 @@ class Privacy:
         """Like the read API's authentication, for routes whose body exceeds its 4 KiB: a token is
         checked before the body is read, a signature after (it covers the body)."""
 
-        async def authn(
-            request: Request,
-            _sig: Annotated[
-                str | None, Depends(APIKeyHeader(name="X-Orgledger-Signature", auto_error=False))
-            ] = None,
-            _bearer: Annotated[Any, Depends(HTTPBearer(auto_error=False))] = None,
-        ) -> Caller:
+        @authenticates
+        async def authn(request: Request) -> Caller:
             signed = H_SIG in request.headers
             caller = None if signed else ctx.authenticate(request, b"")
             async with self._upload_slots:

@@ -71,3 +71,20 @@ def test_405_carries_allow_with_every_method_of_the_path(node: NodeApp) -> None:
         resp = client.request(method, path)
         assert resp.status_code == 405 and resp.json()["error"]["code"] == "method_not_allowed"
         assert resp.headers["allow"] == allow, (method, path)
+
+
+def test_routes_that_authenticate_state_both_schemes_and_open_routes_none(node: NodeApp) -> None:
+    doc = TestClient(node.app).get("/openapi.json").json()
+    assert doc["components"]["securitySchemes"] == {
+        "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Orgledger-Signature"},
+        "HTTPBearer": {"type": "http", "scheme": "bearer"},
+    }
+    both = [{"APIKeyHeader": []}, {"HTTPBearer": []}]
+    for path, method in (
+        ("/v1/archives/{record_id}", "get"),  # the read API's authentication
+        ("/v1/blobs/{h}", "put"),  # the privacy routes' own, which reads a body
+        ("/v1/blocks/{height}", "get"),
+    ):
+        assert doc["paths"][path][method]["security"] == both, (method, path)
+    for path in ("/healthz", "/readyz", "/v1/status"):
+        assert "security" not in doc["paths"][path]["get"], path
