@@ -12,7 +12,7 @@ import pytest
 from node.app import NodeApp
 from node.config import NodeConfig
 from node.errors import ConfigError, StorageCorruptError
-from node.store import integrity
+from node.store import integrity, open_store
 from node.store.integrity import IntegrityError, verify_store
 from node.store.storage import BlockStore
 from tests.support.auditchain import BuiltChain
@@ -132,3 +132,32 @@ def test_the_integrity_setting_in_node_toml(chain: BuiltChain, tmp_path: Path) -
                 NodeConfig.load(path)
     finally:
         path.unlink(missing_ok=True)
+
+
+def _mapped_table_kb(data: Path) -> int:
+    """kB of this process's memory that are pages of `data`'s LevelDB table files (/proc/self/smaps)."""
+    total, current = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+            current = len(head) >= 6 and head[5].startswith(str(data)) and head[5].endswith(".ldb")
+        elif current and head and head[0] == "Rss:":
+            total += int(head[1])
+    return total
+
+
+def test_the_store_the_check_read_is_reopened_so_the_node_maps_none_of_it(
+    chain: BuiltChain, data_copy: Path
+) -> None:
+    db = plyvel.DB(str(data_copy))
+    db.compact_range()  # everything into table files (a small chain lives in LevelDB's log)
+    db.close()
+    with BlockStore.open(data_copy, chain.genesis.hash):
+        opened = _mapped_table_kb(data_copy)  # what opening a store reads (its meta, its chain)
+    with BlockStore.open(data_copy, chain.genesis.hash) as store:
+        verify_store(store, chain.genesis, "recent")
+        checked = _mapped_table_kb(data_copy)
+    assert checked > opened  # what the check read stays mapped in the handle that read it
+    with open_store(data_copy, chain.genesis, "recent") as store:
+        assert _mapped_table_kb(data_copy) <= opened
+        assert store.meta() is not None and store.meta().height == chain.height  # type: ignore[union-attr]
