@@ -33,6 +33,7 @@ import os
 import secrets
 import shutil
 import time
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,13 +240,19 @@ def _write_secret(path: Path, secret: bytes) -> None:
 
 
 def set_toml_keys(path: Path, table: str, values: Mapping[str, object]) -> None:
-    """Set `values` in `[table]` of the node.toml at `path` (as `network init` writes it; the
-    table is added when missing)."""
-    lines = toml_dumps(dict(values)).strip()
-    text = path.read_text()
-    header = f"[{table}]\n"
-    if header in text:
-        text = text.replace(header, header + lines + "\n", 1)
+    """Set `values` in `[table]` of the node.toml at `path` (as `network init` writes it: flat
+    tables, one key per line), replacing a key the table already has; the table is added when
+    missing. The result must still parse."""
+    new = toml_dumps(dict(values)).strip().splitlines()
+    lines = path.read_text().splitlines()
+    header = f"[{table}]"
+    if header in lines:
+        start = lines.index(header) + 1
+        end = next((i for i in range(start, len(lines)) if lines[i].startswith("[")), len(lines))
+        kept = [ln for ln in lines[start:end] if ln.split("=", 1)[0].strip() not in values]
+        lines[start:end] = new + kept
     else:
-        text = text.rstrip("\n") + f"\n\n{header}{lines}\n"
+        lines += ["", header, *new]
+    text = "\n".join(lines) + "\n"
+    tomllib.loads(text)  # a TOMLDecodeError here is a bug of this function, not of the caller
     path.write_text(text)

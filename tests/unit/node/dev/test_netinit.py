@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from node.cli import cli
 from node.config import NodeConfig
+from node.dev.netinit import set_toml_keys
 from node.dev.topology import DEFAULT_TOPOLOGY
 from wire.files import load_encryption_key, load_genesis, load_signing_key
 
@@ -127,3 +129,19 @@ def test_console_entry_point_and_unbuilt_commands() -> None:
         timeout=60,
     )
     assert missing.returncode == 1 and "cannot read topology" in missing.stderr
+
+
+def test_set_toml_keys_replaces_a_key_the_table_has_and_adds_new_tables(tmp_path: Path) -> None:
+    path = tmp_path / "node.toml"
+    path.write_text('node_id = "x"\n\n[log]\nlevel = "INFO"\nformat = "text"\n\n[api]\nport = 1\n')
+    set_toml_keys(path, "log", {"level": "DEBUG"})  # was appended beside the old one: invalid TOML
+    set_toml_keys(path, "integrity", {"verify_on_start": "off"})
+    set_toml_keys(path, "integrity", {"verify_on_start": "full"})
+    set_toml_keys(path, "api", {"rate_per_s": 5.0, "port": 2})
+    doc = tomllib.loads(path.read_text())
+    assert doc == {
+        "node_id": "x",
+        "log": {"level": "DEBUG", "format": "text"},
+        "api": {"port": 2, "rate_per_s": 5.0},
+        "integrity": {"verify_on_start": "full"},
+    }
