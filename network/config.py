@@ -3,7 +3,8 @@
 Rules:
 
 - Every limit has a default and a unit in its name (`_s` seconds, `_bytes`, `_frames`).
-- `frame_bytes_max` bounds one application payload. The websocket layer (aiohttp `max_msg_size`)
+- `frame_bytes_max` bounds one application payload; its default holds the largest consensus
+  message (`consensus.messages.MAX_MESSAGE_BYTES`). The websocket layer (aiohttp `max_msg_size`)
   is set just above it (payload + frame header), so an oversize message is refused from its
   declared length, before its body is buffered.
 - Queues are bounded in frames and in bytes; each byte bound must hold at least one largest frame.
@@ -68,11 +69,15 @@ class NetworkConfig:
     node_id: str
     listen_host: str = "127.0.0.1"
     listen_port: int = 0
-    frame_bytes_max: int = 16 * MIB
+    # a consensus message may be up to 64 MiB (consensus.messages.MAX_MESSAGE_BYTES; a NEW-VIEW holds
+    # q VIEW-CHANGEs, each with the blocks above its stable checkpoint), plus the frame's kind byte:
+    # at 16 MiB a NEW-VIEW over a window of full blocks was dropped at every send, and no view
+    # change could ever complete
+    frame_bytes_max: int = 64 * MIB + 1024
     send_queue_frames_max: int = 1024
-    send_queue_bytes_max: int = 32 * MIB
+    send_queue_bytes_max: int = 96 * MIB
     recv_queue_frames_max: int = 1024
-    recv_queue_bytes_max: int = 32 * MIB
+    recv_queue_bytes_max: int = 96 * MIB
     inflight_requests_max: int = 16
     inbound_handlers_max: int = 8
     pending_handshakes_max: int = 8

@@ -221,6 +221,13 @@ class PeerNetwork:
         p = self._peer(peer)
         if len(data) > self._config.frame_bytes_max:
             self._stats.count("drops.too_large", peer)
+            log.error(
+                "p2p %s: a message of %d bytes to %s is over frame_bytes_max (%d) and was not sent",
+                self._config.node_id,
+                len(data),
+                peer,
+                self._config.frame_bytes_max,
+            )
             return False
         link = p.link
         if link is None or not self._running:

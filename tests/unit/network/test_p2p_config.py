@@ -75,3 +75,10 @@ def test_peer_spec_from_a_genesis_node() -> None:
 def test_network_constructor_validates_peers() -> None:
     with pytest.raises(ConfigError):
         PeerNetwork(NetworkConfig(node_id="n0"), KEY, [spec("n0")], "chain", b"\0" * 32, None, None)
+
+
+def test_the_default_frame_holds_the_largest_consensus_message() -> None:
+    from consensus.messages import MAX_MESSAGE_BYTES
+
+    cfg = NetworkConfig(node_id="n0")
+    assert cfg.frame_bytes_max >= MAX_MESSAGE_BYTES + 1  # the frame's kind byte, then the message

@@ -301,3 +301,22 @@ def test_frames_of_a_raw_request_are_answered_in_order() -> None:
             await c.stop_all()
 
     run(body())
+
+
+def test_a_new_view_sized_message_is_delivered_with_the_default_limits() -> None:
+    """A NEW-VIEW carries q VIEW-CHANGEs, each with the blocks above its stable checkpoint: 17 MB
+    in a network that restarted on a long chain. At the old 16 MiB frame limit it was dropped at
+    every send and no view change could complete (the network stopped committing)."""
+
+    async def body() -> None:
+        c = Cluster(2)
+        a, _ = await pair(c)
+        try:
+            big = bytes(range(256)) * (20 * 1024 * 1024 // 256)  # 20 MiB
+            assert a.send(N1, big)
+            await eventually(lambda: c[1].recorder.got == [(N0, big)], timeout_s=30)
+            assert a.stats().get("drops.too_large", 0) == 0
+        finally:
+            await c.stop_all()
+
+    run(body())
