@@ -80,7 +80,10 @@ class NetworkConfig:
     recv_queue_bytes_max: int = 96 * MIB
     inflight_requests_max: int = 16
     inbound_handlers_max: int = 8
-    pending_handshakes_max: int = 8
+    # connections not yet authenticated, each may hold one frame: 2 x 64 MiB bounds what an
+    # unknown client can make the node buffer (8 x 16 MiB before frames grew); a refused dialer
+    # retries after its backoff
+    pending_handshakes_max: int = 2
     handshake_timeout_s: float = 5.0
     connect_timeout_s: float = 5.0
     heartbeat_s: float = 5.0

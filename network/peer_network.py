@@ -13,7 +13,8 @@ Rules:
 - Each peer has one bounded receive queue and one delivery task, so `on_message` sees a peer's
   messages in the order they arrived, one at a time, across reconnects.
 - Pre-handshake memory is bounded by `pending_handshakes_max` connections, each holding at most
-  one websocket message of `frame_bytes_max` (aiohttp's limit is set once per connection).
+  one websocket message of `frame_bytes_max` (aiohttp's limit is set once per connection): 128 MiB
+  with the defaults.
 - The peer set follows the node's ledger (`set_peers`): a new peer gets its delivery and dial
   tasks, a peer that left has its link closed (`removed`) and its tasks ended, and a peer whose
   key changed has its link closed (`rekeyed`) and is dialed again under the new key; the

@@ -82,3 +82,8 @@ def test_the_default_frame_holds_the_largest_consensus_message() -> None:
 
     cfg = NetworkConfig(node_id="n0")
     assert cfg.frame_bytes_max >= MAX_MESSAGE_BYTES + 1  # the frame's kind byte, then the message
+
+
+def test_what_unauthenticated_connections_can_make_the_node_buffer_stays_bounded() -> None:
+    cfg = NetworkConfig(node_id="n0")
+    assert cfg.pending_handshakes_max * (cfg.frame_bytes_max + 16) <= 130 * 1024 * 1024
