@@ -17,6 +17,7 @@ Rules:
   itself; the rest are hints.
 - VIEW-CHANGE, NEW-VIEW and STATUS name their validator epoch (its start height, version 2):
   views are numbered per epoch, so a view change of one epoch is never mistaken for another's.
+- A NEW-VIEW (version 3) carries each block of its VIEW-CHANGEs once (`NewView`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ TAG_NEW_VIEW = 37
 TAG_STATUS = 38
 VERSION = 1
 VERSION_EPOCH = 2  # VIEW-CHANGE, NEW-VIEW and STATUS: with the epoch start
+VERSION_NEW_VIEW = 3  # NEW-VIEW: with its blocks in one table (NewView)
 
 MAX_VIEW = 2**63 - 1
 MAX_SEQ = 2**63 - 1
@@ -382,7 +384,15 @@ class Reproposal:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewView:
     """The primary of `view` (of the epoch starting at `epoch`) starts it: q VIEW-CHANGEs for
-    `view` and the re-proposals (O set) that every backup recomputes from them."""
+    `view` and the re-proposals (O set) that every backup recomputes from them.
+
+    Encoded (version 3) with each distinct block once: the VIEW-CHANGEs mostly report the same
+    blocks, and carrying them q times made a NEW-VIEW over a window of full blocks larger than a
+    p2p frame. `[37, 3, view, epoch, replica, blocks, view_changes, reproposals, signature]`:
+    `blocks` the encoded blocks in order of first mention, each VIEW-CHANGE as its own encoding
+    with every block replaced by its index in `blocks` (its signature still covers the blocks).
+    Version 2 (every VIEW-CHANGE whole, an older node's) still decodes, and re-encodes as itself
+    (`blocks_inline`)."""
 
     view: int
     epoch: int
@@ -390,17 +400,17 @@ class NewView:
     view_changes: tuple[ViewChange, ...]
     reproposals: tuple[Reproposal, ...]
     signature: bytes
+    blocks_inline: bool = False
 
     def body_wire(self) -> list[Any]:
-        return [
-            TAG_NEW_VIEW,
-            VERSION_EPOCH,
-            self.view,
-            self.epoch,
-            self.replica,
-            [vc.to_wire() for vc in self.view_changes],
-            [[r.seq, r.digest, r.signature] for r in self.reproposals],
-        ]
+        reps = [[r.seq, r.digest, r.signature] for r in self.reproposals]
+        head = [TAG_NEW_VIEW, VERSION_EPOCH if self.blocks_inline else VERSION_NEW_VIEW]
+        head += [self.view, self.epoch, self.replica]
+        if self.blocks_inline:
+            return [*head, [vc.to_wire() for vc in self.view_changes], reps]
+        table: dict[bytes, int] = {}
+        vcs = [_blocks_to_refs(vc.to_wire(), table) for vc in self.view_changes]
+        return [*head, list(table), vcs, reps]
 
     def payload(self) -> bytes:
         return codec.encode_trusted(self.body_wire())
@@ -413,9 +423,20 @@ class NewView:
 
     @classmethod
     def from_wire(cls, value: Any) -> NewView:
-        f = want_record(value, "new-view", TAG_NEW_VIEW, VERSION_EPOCH, 6)
+        inline = type(value) is list and len(value) > 1 and value[1] == VERSION_EPOCH
+        if inline:
+            f = want_record(value, "new-view", TAG_NEW_VIEW, VERSION_EPOCH, 6)
+            vc_values, rep_value, sig_value = want_list(f[3], "view_changes", MAX_VALIDATORS), f[4], f[5]
+        else:
+            f = want_record(value, "new-view", TAG_NEW_VIEW, VERSION_NEW_VIEW, 7)
+            blocks = [
+                want_bytes(b, "block", max_len=MAX_MESSAGE_BYTES)
+                for b in want_list(f[3], "blocks", MAX_VALIDATORS * MAX_PREPARED)
+            ]
+            vc_values = _refs_to_blocks(want_list(f[4], "view_changes", MAX_VALIDATORS), blocks)
+            rep_value, sig_value = f[5], f[6]
         reps = []
-        for item in want_list(f[4], "reproposals", MAX_PREPARED):
+        for item in want_list(rep_value, "reproposals", MAX_PREPARED):
             r = want_list(item, "reproposal", 3)
             if len(r) != 3:
                 raise DecodeError("a reproposal is [seq, digest, signature]", code="wrong_arity")
@@ -424,12 +445,66 @@ class NewView:
             view=_view(f[0]),
             epoch=_seq(f[1], "epoch"),
             replica=_replica(f[2]),
-            view_changes=tuple(
-                ViewChange.from_wire(v) for v in want_list(f[3], "view_changes", MAX_VALIDATORS)
-            ),
+            view_changes=tuple(ViewChange.from_wire(v) for v in vc_values),
             reproposals=tuple(reps),
-            signature=_sig(f[5]),
+            signature=_sig(sig_value),
+            blocks_inline=inline,
         )
+
+
+# Where a VIEW-CHANGE's encoding holds blocks: [36, 2, view, epoch, replica, checkpoint,
+# committed ([block, certificate] each), prepared ([view, seq, block, signature, prepares] each),
+# signature].
+_VC_COMMITTED, _VC_PREPARED, _VC_LEN = 6, 7, 9
+_COMMITTED_BLOCK, _PREPARED_BLOCK = 0, 2
+
+
+def _blocks_to_refs(vc: list[Any], table: dict[bytes, int]) -> list[Any]:
+    """A VIEW-CHANGE's encoding with each block replaced by its index in `table` (added when new)."""
+
+    def ref(entry: list[Any], at: int) -> list[Any]:
+        index = table.setdefault(entry[at], len(table))
+        return [*entry[:at], index, *entry[at + 1 :]]
+
+    out = list(vc)
+    out[_VC_COMMITTED] = [ref(c, _COMMITTED_BLOCK) for c in vc[_VC_COMMITTED]]
+    out[_VC_PREPARED] = [ref(pc, _PREPARED_BLOCK) for pc in vc[_VC_PREPARED]]
+    return out
+
+
+def _refs_to_blocks(vcs: list[Any], blocks: list[bytes]) -> list[Any]:
+    """The VIEW-CHANGE encodings with their block indexes resolved; the table must be canonical
+    (each block once, in order of first mention, none unused), so that encode(decode(b)) == b."""
+    seen = 0
+
+    def resolve(entry: Any, at: int, what: str) -> Any:
+        nonlocal seen
+        if type(entry) is not list or len(entry) <= at:
+            return entry  # ViewChange.from_wire names what is wrong with it
+        index = want_int(entry[at], f"{what} block index", 0, len(blocks) - 1) if blocks else None
+        if index is None or index > seen:
+            raise DecodeError("a NEW-VIEW block index out of order or range", code="non_canonical")
+        seen += index == seen
+        return [*entry[:at], blocks[index], *entry[at + 1 :]]
+
+    out = []
+    for vc in vcs:
+        if type(vc) is not list or len(vc) != _VC_LEN:
+            out.append(vc)  # ViewChange.from_wire refuses it
+            continue
+        vc = list(vc)
+        vc[_VC_COMMITTED] = [
+            resolve(c, _COMMITTED_BLOCK, "committed")
+            for c in want_list(vc[_VC_COMMITTED], "committed", MAX_PREPARED)
+        ]
+        vc[_VC_PREPARED] = [
+            resolve(pc, _PREPARED_BLOCK, "prepared")
+            for pc in want_list(vc[_VC_PREPARED], "prepared", MAX_PREPARED)
+        ]
+        out.append(vc)
+    if seen != len(blocks) or len(set(blocks)) != len(blocks):
+        raise DecodeError("a NEW-VIEW's block table is not each mentioned block once", code="non_canonical")
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
