@@ -82,6 +82,18 @@ def _sig_list(v: Any, name: str) -> tuple[tuple[int, bytes], ...]:
     return tuple(out)
 
 
+def _block(value: Any, memo: dict[bytes, Block] | None = None) -> Block:
+    """A block field; with `memo`, equal encodings (a NEW-VIEW's VIEW-CHANGEs report the same
+    blocks) are decoded once."""
+    raw = want_bytes(value, "block", max_len=MAX_MESSAGE_BYTES)
+    if memo is None:
+        return Block.decode(raw)
+    block = memo.get(raw)
+    if block is None:
+        block = memo[raw] = Block.decode(raw)
+    return block
+
+
 def block_body_ok(block: Block) -> bool:
     """The body matches the header (the signed digest covers only the header)."""
     return merkle_root(block.txs) == block.header.tx_root
@@ -125,8 +137,7 @@ class PrePrepare:
     @classmethod
     def from_wire(cls, value: Any) -> PrePrepare:
         f = want_record(value, "pre-prepare", TAG_PRE_PREPARE, VERSION, 4)
-        block = Block.decode(want_bytes(f[2], "block", max_len=MAX_MESSAGE_BYTES))
-        return cls(view=_view(f[0]), seq=_seq(f[1]), block=block, signature=_sig(f[3]))
+        return cls(view=_view(f[0]), seq=_seq(f[1]), block=_block(f[2]), signature=_sig(f[3]))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -241,14 +252,14 @@ class PreparedCert:
         return [self.view, self.seq, self.block.encode(), self.pp_signature, [list(p) for p in self.prepares]]
 
     @classmethod
-    def from_wire(cls, value: Any) -> PreparedCert:
+    def from_wire(cls, value: Any, memo: dict[bytes, Block] | None = None) -> PreparedCert:
         f = want_list(value, "prepared certificate", 5)
         if len(f) != 5:
             raise DecodeError("a prepared certificate has 5 fields", code="wrong_arity")
         return cls(
             view=_view(f[0]),
             seq=_seq(f[1]),
-            block=Block.decode(want_bytes(f[2], "block", max_len=MAX_MESSAGE_BYTES)),
+            block=_block(f[2], memo),
             pp_signature=_sig(f[3]),
             prepares=_sig_list(f[4], "prepares"),
         )
@@ -310,12 +321,11 @@ class CommittedProof:
         return [self.block.encode(), self.certificate.to_wire()]
 
     @classmethod
-    def from_wire(cls, value: Any) -> CommittedProof:
+    def from_wire(cls, value: Any, memo: dict[bytes, Block] | None = None) -> CommittedProof:
         f = want_list(value, "committed proof", 2)
         if len(f) != 2:
             raise DecodeError("a committed proof is [block, certificate]", code="wrong_arity")
-        block = Block.decode(want_bytes(f[0], "block", max_len=MAX_MESSAGE_BYTES))
-        return cls(block=block, certificate=CommitCertificate.from_wire(f[1]))
+        return cls(block=_block(f[0], memo), certificate=CommitCertificate.from_wire(f[1]))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -359,15 +369,19 @@ class ViewChange:
         return codec.encode_trusted(self.to_wire())
 
     @classmethod
-    def from_wire(cls, value: Any) -> ViewChange:
+    def from_wire(cls, value: Any, memo: dict[bytes, Block] | None = None) -> ViewChange:
         f = want_record(value, "view-change", TAG_VIEW_CHANGE, VERSION_EPOCH, 7)
         return cls(
             view=_view(f[0]),
             epoch=_seq(f[1], "epoch"),
             replica=_replica(f[2]),
             checkpoint=None if f[3] is None else StableProof.from_wire(f[3]),
-            committed=tuple(CommittedProof.from_wire(c) for c in want_list(f[4], "committed", MAX_PREPARED)),
-            prepared=tuple(PreparedCert.from_wire(p) for p in want_list(f[5], "prepared", MAX_PREPARED)),
+            committed=tuple(
+                CommittedProof.from_wire(c, memo) for c in want_list(f[4], "committed", MAX_PREPARED)
+            ),
+            prepared=tuple(
+                PreparedCert.from_wire(p, memo) for p in want_list(f[5], "prepared", MAX_PREPARED)
+            ),
             signature=_sig(f[6]),
         )
 
@@ -435,6 +449,7 @@ class NewView:
             ]
             vc_values = _refs_to_blocks(want_list(f[4], "view_changes", MAX_VALIDATORS), blocks)
             rep_value, sig_value = f[5], f[6]
+        memo: dict[bytes, Block] = {}
         reps = []
         for item in want_list(rep_value, "reproposals", MAX_PREPARED):
             r = want_list(item, "reproposal", 3)
@@ -445,7 +460,7 @@ class NewView:
             view=_view(f[0]),
             epoch=_seq(f[1], "epoch"),
             replica=_replica(f[2]),
-            view_changes=tuple(ViewChange.from_wire(v) for v in vc_values),
+            view_changes=tuple(ViewChange.from_wire(v, memo) for v in vc_values),
             reproposals=tuple(reps),
             signature=_sig(sig_value),
             blocks_inline=inline,
@@ -474,35 +489,30 @@ def _blocks_to_refs(vc: list[Any], table: dict[bytes, int]) -> list[Any]:
 
 def _refs_to_blocks(vcs: list[Any], blocks: list[bytes]) -> list[Any]:
     """The VIEW-CHANGE encodings with their block indexes resolved; the table must be canonical
-    (each block once, in order of first mention, none unused), so that encode(decode(b)) == b."""
-    seen = 0
+    (each block once, in order of first mention, none unused), so that encode(decode(b)) == b.
+    Anything else malformed is left for ViewChange.from_wire to name."""
+    mentioned = 0  # the table entries mentioned so far: a new mention must be the next one
 
-    def resolve(entry: Any, at: int, what: str) -> Any:
-        nonlocal seen
+    def resolve(entry: Any, at: int) -> Any:
+        nonlocal mentioned
         if type(entry) is not list or len(entry) <= at:
-            return entry  # ViewChange.from_wire names what is wrong with it
-        index = want_int(entry[at], f"{what} block index", 0, len(blocks) - 1) if blocks else None
-        if index is None or index > seen:
+            return entry
+        index = want_int(entry[at], "block index", 0, MAX_VALIDATORS * MAX_PREPARED)
+        if index > mentioned or index >= len(blocks):
             raise DecodeError("a NEW-VIEW block index out of order or range", code="non_canonical")
-        seen += index == seen
+        mentioned = max(mentioned, index + 1)
         return [*entry[:at], blocks[index], *entry[at + 1 :]]
 
     out = []
     for vc in vcs:
-        if type(vc) is not list or len(vc) != _VC_LEN:
-            out.append(vc)  # ViewChange.from_wire refuses it
-            continue
-        vc = list(vc)
-        vc[_VC_COMMITTED] = [
-            resolve(c, _COMMITTED_BLOCK, "committed")
-            for c in want_list(vc[_VC_COMMITTED], "committed", MAX_PREPARED)
-        ]
-        vc[_VC_PREPARED] = [
-            resolve(pc, _PREPARED_BLOCK, "prepared")
-            for pc in want_list(vc[_VC_PREPARED], "prepared", MAX_PREPARED)
-        ]
+        if type(vc) is list and len(vc) == _VC_LEN:
+            vc = list(vc)
+            for field_at, block_at in ((_VC_COMMITTED, _COMMITTED_BLOCK), (_VC_PREPARED, _PREPARED_BLOCK)):
+                vc[field_at] = [
+                    resolve(e, block_at) for e in want_list(vc[field_at], "entries", MAX_PREPARED)
+                ]
         out.append(vc)
-    if seen != len(blocks) or len(set(blocks)) != len(blocks):
+    if mentioned != len(blocks) or len(set(blocks)) != len(blocks):
         raise DecodeError("a NEW-VIEW's block table is not each mentioned block once", code="non_canonical")
     return out
 

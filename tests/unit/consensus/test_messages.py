@@ -154,6 +154,9 @@ def test_a_new_view_carries_each_block_once() -> None:
     data, old = compact.encode(), inline.encode()
     assert len(data) < len(old) / 3.5 and len(data) < len(vcs[0].encode()) * 1.1
     assert decode_message(data) == compact and decode_message(data).encode() == data
+    decoded = decode_message(data)
+    assert isinstance(decoded, NewView)  # each block decoded once, shared by every VIEW-CHANGE
+    assert decoded.view_changes[0].committed[0].block is decoded.view_changes[3].committed[0].block
     # an older node's form still decodes, and stays itself (its signature covers that form)
     assert decode_message(old) == inline and decode_message(old).encode() == old
     assert inline.payload() != compact.payload()
@@ -168,6 +171,8 @@ def test_a_new_view_block_table_must_be_canonical() -> None:
         bad = [*wire[:5], bad_blocks, *wire[6:]]
         with pytest.raises(DecodeError, match="once"):
             decode_message(codec.encode_trusted(bad))
+    with pytest.raises(DecodeError):  # a table entry that is not bytes
+        decode_message(codec.encode_trusted([*wire[:5], [*blocks[:2], "text"], *wire[6:]]))
     for index in (9, 1):  # past the table; a later block before the first is mentioned
         first_vc = list(wire[6][0])
         first_vc[6] = [[index, c[1]] for c in first_vc[6]]
