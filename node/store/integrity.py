@@ -12,9 +12,9 @@ Rules (RELIABILITY A2, 5.6):
   transaction index points at (or before) this position, the receipts hash to the results root
   stored for h, and the roots stored for h are the ones the header of h + exec_lag carries.
 - The genesis roots are re-derived from the genesis; the roots stored for the top height equal
-  the meta record; the state map's root is rebuilt from a scan of every state entry
-  in one pass (`wire.statemap.root_of_sorted`) and must be the meta record's state root. In `full` mode the stored
-  map is also walked from its root and must hold as many entries as the state.
+  the meta record; the state map's root is rebuilt from a scan of every state entry in one pass
+  (`wire.statemap.root_of_sorted`) and must be the meta record's state root. In `full` mode the
+  stored map is also walked from its root and must hold as many entries as the state.
 - A failure raises `IntegrityError` (a `StorageCorruptError`, code `storage_corrupt`) naming the
   height or key; the node stops with it.
 """
