@@ -15,8 +15,10 @@ Rules:
     (the route reading it then sees the client gone, `node/api/body.py`);
   - answering: the request is in, the app works or streams (the event stream lives here for
     hours): no deadline of ours.
-  A request head is at most `max_header_bytes` (counted as it arrives; beyond: 431
-  `header_too_large` and close).
+  A request head is at most `max_header_bytes`, beyond: 431 `header_too_large` and close. It is
+  measured twice, each for a case the other misses: the request line and headers as the parser
+  hands them over (a whole head in one read), and the bytes received while a head is incomplete
+  (the parser buffers a header it has not finished, however long).
 - At most `max_connections` connections per node and `max_connections_per_client` per client
   address: one over either limit is answered at once (503 `too_many_connections`, 429
   `client_connection_limit`, with `Retry-After`, in the one error format; statuses from
@@ -134,7 +136,9 @@ def guarded_protocol(guard: ConnectionGuard) -> type[HttpToolsProtocol]:
         _counted = False
         _parsing: str | None = None
         _answering = 0
-        _header_bytes = 0
+        _header_bytes = 0  # received while the head is incomplete
+        _head_bytes = 0  # of the request line and headers the parser handed over
+        _head_too_large = False
         _idle_since = 0.0
         _phase_since = 0.0
         _ticker: asyncio.TimerHandle | None = None
@@ -170,7 +174,28 @@ def guarded_protocol(guard: ConnectionGuard) -> type[HttpToolsProtocol]:
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            self._parsing, self._phase_since, self._header_bytes = "headers", self.loop.time(), 0
+            self._parsing, self._phase_since = "headers", self.loop.time()
+            self._header_bytes = self._head_bytes = 0
+
+        def on_url(self, url: bytes) -> None:
+            self._count_head(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count_head(len(name) + len(value) + 4)  # ": " and CRLF
+            super().on_header(name, value)
+
+        def _count_head(self, n: int) -> None:
+            self._head_bytes += n
+            if self._head_bytes > limits.max_header_bytes:
+                self._head_too_large = True
+                raise ValueError("request head too large")  # the parser stops: send_400_response
+
+        def send_400_response(self, msg: str) -> None:
+            if self._head_too_large:
+                self._refuse_headers()
+            else:
+                super().send_400_response(msg)
 
         def on_headers_complete(self) -> None:
             self._parsing, self._phase_since = "body", self.loop.time()

@@ -175,6 +175,10 @@ def test_a_request_head_over_the_limit_gets_431_and_a_close() -> None:
             assert (status, doc["error"]["code"]) == (431, "header_too_large")  # type: ignore[index]
             assert headers["connection"] == "close"
             assert _seconds_until_closed(sock, limit_s=2) < 2
+        with _connect(port) as sock:  # whole, ended and in one read: it was served before
+            sock.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 4000 + b"\r\n\r\n")
+            status, _, doc = _answer(sock)
+            assert (status, doc["error"]["code"]) == (431, "header_too_large")  # type: ignore[index]
         with _connect(port) as sock:  # trickled in small pieces
             sock.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\n")
             for _ in range(40):
@@ -184,7 +188,7 @@ def test_a_request_head_over_the_limit_gets_431_and_a_close() -> None:
             for _ in range(2):
                 sock.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\nX-Ok: " + b"c" * 1500 + b"\r\n\r\n")
                 assert _answer(sock)[:1] == (200,)
-        assert server.guard.closed.get("header_too_large") == 2
+        assert server.guard.closed.get("header_too_large") == 3
 
 
 def test_pipelined_requests_are_answered_in_order() -> None:
